@@ -1,0 +1,196 @@
+# lockprof — build, test, bench, install.
+#
+#   make                 liblockprof.so and the lockprof command (in build/)
+#   make demo            run the bundled demo under the profiler and show its profiles
+#   make check           build everything and run the whole suite with prove
+#   make bench           benchmarks (ratios with / without the profiler)
+#   make check-exports   compare the exported symbols with tests/exports.txt
+#   make install         PREFIX=/usr/local by default
+#
+# Knobs: V=1 shows full commands, WERROR=1 turns warnings into errors,
+# SANITIZE=address|undefined|thread builds the unit tests with a sanitizer,
+# CFLAGS/LDFLAGS are appended, never replace ours.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+PROTOC_C ?= protoc-c
+
+STD     = -std=gnu11
+WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wformat=2 -Wvla -Wimplicit-fallthrough -fno-common
+OPT     ?= -O2
+DEBUG   ?= -g
+ifeq ($(WERROR),1)
+WARN   += -Werror
+endif
+ALL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) -D_GNU_SOURCE -Iinclude -Icore -I$(BUILD)/gen \
+             -MMD -MP $(CFLAGS)
+
+ifeq ($(SANITIZE),)
+SAN_FLAGS =
+else ifeq ($(SANITIZE),address)
+SAN_FLAGS = -fsanitize=address -fno-omit-frame-pointer
+else ifeq ($(SANITIZE),undefined)
+SAN_FLAGS = -fsanitize=undefined -fno-sanitize-recover=all
+else ifeq ($(SANITIZE),thread)
+SAN_FLAGS = -fsanitize=thread
+else
+$(error SANITIZE must be address, undefined or thread, not '$(SANITIZE)')
+endif
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+# core/ is position-independent so that one build serves the .so, the tools and the tests.
+PIC     = -fPIC -fvisibility=hidden
+# DESIGN §2/§6: no sibling calls (a tail-called dlsym(RTLD_NEXT) resolves relative to the
+# loader), and -fexceptions so that cancellation unwinds through our frames.
+INTERPOSE_FLAGS = -fno-optimize-sibling-calls -fexceptions
+
+PROTO_C   = $(BUILD)/gen/profile.pb-c.c
+PROTO_H   = $(BUILD)/gen/profile.pb-c.h
+CORE_SRC  = $(sort $(wildcard core/*.c))
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/profile.pb-c.o
+INTER_SRC = $(sort $(wildcard interpose/*.c))
+INTER_OBJ = $(INTER_SRC:%.c=$(BUILD)/%.o)
+CORE_LIB  = $(BUILD)/libcore.a
+SO        = $(BUILD)/liblockprof.so
+TOOL      = $(BUILD)/lockprof
+TOOL_SRC  = $(sort $(wildcard tools/*.c))
+LIBS      = -lprotobuf-c -lz
+
+UNIT_SRC  = $(sort $(wildcard tests/unit_*.c))
+UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+HELP_SRC  = $(sort $(wildcard tests/helper_*.c))
+HELP_BIN  = $(HELP_SRC:tests/%.c=$(BUILD)/tests/%)
+PROG_SRC  = $(sort $(wildcard tests/prog_*.c))
+PROG_BIN  = $(PROG_SRC:tests/%.c=$(BUILD)/tests/%)
+PROGXX_SRC = $(sort $(wildcard tests/prog_*.cc))
+PROGXX_BIN = $(PROGXX_SRC:tests/%.cc=$(BUILD)/tests/%)
+BENCH_SRC = $(sort $(wildcard tests/bench_*.c))
+BENCH_BIN = $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
+DEMO      = $(BUILD)/demo
+
+.PHONY: all check bench check-exports install clean demo deps test-deps tests
+all: $(SO) $(TOOL) $(DEMO)
+
+$(PROTO_C) $(PROTO_H): core/profile.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "  PROTOC  $<"
+	$(Q)$(PROTOC_C) --c_out=$(BUILD)/gen -Icore $<
+
+$(BUILD)/gen/profile.pb-c.o: $(PROTO_C)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) $(OPT) $(DEBUG) $(PIC) -I$(BUILD)/gen -c -o $@ $< $(CFLAGS)
+
+$(BUILD)/core/%.o: core/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) -c -o $@ $<
+
+$(BUILD)/interpose/%.o: interpose/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) $(INTERPOSE_FLAGS) -Iinterpose -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SO): $(INTER_OBJ) $(CORE_LIB) interpose/lockprof.map
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -o $@ $(INTER_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
+		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete \
+		$(LIBS) -ldl -lpthread $(LDFLAGS)
+
+$(TOOL): $(BUILD)/tools/lockprof.o $(CORE_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl $(LDFLAGS)
+
+$(BUILD)/tools/%.o: tools/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The demo is an ordinary program: frame pointers and -g so every frame has a name and a line.
+$(DEMO): tests/demo/demo.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) -O1 -g -fno-omit-frame-pointer -o $@ $< -lpthread
+
+$(BUILD)/tests/unit_%: tests/unit_%.c $(CORE_LIB) tests/tap.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
+
+$(BUILD)/tests/helper_%: tests/helper_%.c $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
+
+# Test programs are what users run under the preload: plain, -g, no knowledge of lockprof.
+$(BUILD)/tests/prog_%: tests/prog_%.c tests/progutil.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O1 -g -Wall -Itests -o $@ $< -lpthread -ldl -lrt
+
+$(BUILD)/tests/prog_%: tests/prog_%.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -O1 -g -Wall -o $@ $< -lpthread -ldl
+
+$(BUILD)/tests/lib%.so: tests/lib%.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -O1 -g -fPIC -shared -o $@ $<
+
+$(BUILD)/tests/bench_%: tests/bench_%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -g -Wall -o $@ $< -lpthread -lm
+
+$(BUILD)/tests/passthru.so: tests/passthru.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -fPIC -shared -fno-optimize-sibling-calls -o $@ $< -ldl
+
+TEST_LIBS = $(patsubst tests/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/lib*.cc))
+
+tests: all $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS)
+
+# The suite: every tests/*.t under prove, one process each, each under a timeout (tests/run-one).
+check: deps test-deps
+	$(MAKE) --no-print-directory tests
+	$(MAKE) --no-print-directory check-exports
+	prove --exec tests/run-one $(PROVE_FLAGS) tests/*.t
+
+check-exports: $(SO)
+	@tests/check-exports $(SO) tests/exports.txt
+
+bench: all $(BENCH_BIN) $(BUILD)/tests/passthru.so
+	tests/bench/run $(BENCH_FLAGS)
+
+demo: deps
+	$(MAKE) --no-print-directory all
+	tools/demo.sh
+
+deps:
+	@tools/install-deps build
+
+test-deps:
+	@tools/install-deps test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/lockprof
+	install -m 0644 $(SO) $(DESTDIR)$(PREFIX)/lib/liblockprof.so
+	install -m 0644 include/lockprof.h $(DESTDIR)$(PREFIX)/include/lockprof.h
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

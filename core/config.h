@@ -1,0 +1,40 @@
+/*
+ * config.h — lockprof's settings, read once at start from the environment (DESIGN §4).
+ *
+ * One table (config.c) lists every variable: name, type, default, range, meaning. A malformed
+ * or out-of-range value prints exactly one line,
+ *     lockprof: VARIABLE='value': expected …; using …
+ * and the default is kept. LOCKPROF_SHOW_CONFIG=1 prints the effective settings.
+ *
+ * Context: lp_config_load at start (constructor), single-threaded; the struct is immutable
+ * afterwards except the two rates, which the C API may change (atomics, in event.h).
+ */
+#ifndef LP_CONFIG_H
+#define LP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LP_PATH_MAX 1024
+
+struct lp_config {
+    uint64_t block_rate;     /* LOCKPROF_BLOCK_RATE, ns */
+    uint64_t mutex_fraction; /* LOCKPROF_MUTEX_FRACTION */
+    uint64_t stack_depth;    /* LOCKPROF_STACK_DEPTH */
+    uint64_t max_stacks;     /* LOCKPROF_MAX_STACKS */
+    uint64_t lock_stripes;   /* LOCKPROF_LOCK_STRIPES */
+    bool show_config;        /* LOCKPROF_SHOW_CONFIG */
+    char out[LP_PATH_MAX];   /* LOCKPROF_OUT, as given (expanded by lp_config_out_path) */
+};
+
+/* getenv_fn is getenv, or a fake in tests. Fills c with defaults, then the environment. */
+void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *));
+/* Prints the effective settings, one per line, on fd 2. */
+void lp_config_show(const struct lp_config *c);
+
+/* Expands %p (pid), %t (start time, seconds since the epoch), %% in prefix, and makes the
+ * result absolute against cwd. 0 or -ENAMETOOLONG / -EINVAL (a lone % or unknown %x). */
+int lp_config_expand_out(char *dst, unsigned size, const char *prefix, long pid, long start,
+                         const char *cwd);
+
+#endif

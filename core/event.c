@@ -1,0 +1,87 @@
+/* event.c — see event.h. */
+#include "event.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "stack.h"
+
+__thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
+
+uint64_t lp_block_rate_;
+uint64_t lp_mutex_fraction_;
+unsigned lp_stack_depth_ = 64;
+uint32_t lp_rates_changed_;
+
+int32_t lp_thread_tid(void)
+{
+    if (__builtin_expect(lp_self.tid == 0, 0))
+        lp_self.tid = (int32_t)syscall(SYS_gettid);
+    return lp_self.tid;
+}
+
+static struct lp_rng *event_rng(void)
+{
+    if (__builtin_expect(lp_self.rng.s == 0, 0))
+        lp_rng_seed(&lp_self.rng, (uint64_t)lp_thread_tid() << 32 ^ lp_clock_monotonic());
+    return &lp_self.rng;
+}
+
+static void event_capture(struct lp_wait *ev)
+{
+    ev->depth = lp_stack_capture(&ev->pcs, lp_stack_depth_, &ev->truncated);
+    ev->have_stack = true;
+}
+
+void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
+{
+    ev->leaf = leaf;
+    ev->rate = lp_block_rate();
+    ev->have_stack = false;
+    /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
+    if (ev->rate)
+        event_capture(ev);
+    lp_locktab_wait_begin(&ev->w, lock, lock && lp_mutex_fraction() != 0);
+}
+
+uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
+{
+    uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
+    struct lp_weight wt;
+    if (outcome != LP_NOT_A_WAIT && ev->have_stack &&
+        lp_sample_block(event_rng(), ev->rate, end - ev->w.start, &wt))
+        lp_stacktab_add(LP_BLOCK, ev->leaf, ev->pcs, ev->depth, ev->truncated, &wt);
+    return end;
+}
+
+void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *ev)
+{
+    uint64_t fraction = lp_mutex_fraction();
+    if (!lp_sample_mutex_pick(event_rng(), fraction))
+        return;
+    struct lp_weight wt;
+    lp_sample_mutex_weight(fraction, charge, &wt);
+    struct lp_wait local;
+    if (!ev || !ev->have_stack) {
+        ev = &local;
+        event_capture(ev);
+    }
+    lp_stacktab_add(LP_MUTEX, leaf, ev->pcs, ev->depth, ev->truncated, &wt);
+}
+
+void lp_event_record_charge_synthetic(const char *leaf, uint64_t charge)
+{
+    uint64_t fraction = lp_mutex_fraction();
+    if (!lp_sample_mutex_pick(event_rng(), fraction))
+        return;
+    struct lp_weight wt;
+    lp_sample_mutex_weight(fraction, charge, &wt);
+    lp_stacktab_add(LP_MUTEX, leaf, NULL, 0, false, &wt);
+}
+
+void lp_event_atfork_child(void)
+{
+    lp_self.tid = 0;
+    lp_self.rng.s = 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * event.h — one event's way through lockprof: clock → sampler → unwinder → table (DESIGN §7).
+ *
+ * The wrappers in interpose/ call these, in this order, for a contended acquisition:
+ *     lp_event_wait_begin   (before blocking: reads the rates, unwinds, registers the waiter)
+ *     … the real call …
+ *     lp_event_wait_end     (deregisters; samples and records the wait in the block profile)
+ * and for a release:
+ *     lp_event_release_charge   (before the real unlock: O(1) under the lock's guard)
+ *     … the real unlock …
+ *     lp_event_record_charge    (after it: samples, unwinds, records in the mutex profile)
+ * so nothing slow (unwinding, hashing a stack, table inserts) happens while the program's
+ * lock is held for the program, except where the program holds it across the call itself
+ * (pthread_cond_wait is entered and left holding its mutex).
+ *
+ * Per-thread state (lp_self) is initial-exec TLS. Its busy counter is the re-entrancy guard:
+ * calls made by lockprof itself, libunwind included, pass straight through.
+ * Context: any application thread; never lockprof's own threads (they are always busy).
+ */
+#ifndef LP_EVENT_H
+#define LP_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "locktab.h"
+#include "sample.h"
+#include "stacktab.h"
+
+struct lp_thread {
+    uint32_t busy;      /* re-entrancy depth: non-zero inside lockprof */
+    int32_t tid;        /* cached gettid(), 0 until first use (reset in a fork child) */
+    struct lp_rng rng;  /* seeded on first use */
+};
+
+extern __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
+
+/* The rates in force (atomics), the depth (immutable after init). */
+extern uint64_t lp_block_rate_;
+extern uint64_t lp_mutex_fraction_;
+extern unsigned lp_stack_depth_;
+/* Set when a rate was changed after start (for the profiles' comments). */
+extern uint32_t lp_rates_changed_;
+
+#define LP_LEAF_OWNER_DIED "lockprof::owner_died"
+
+static inline uint64_t lp_block_rate(void)
+{
+    return __atomic_load_n(&lp_block_rate_, __ATOMIC_RELAXED);
+}
+static inline uint64_t lp_mutex_fraction(void)
+{
+    return __atomic_load_n(&lp_mutex_fraction_, __ATOMIC_RELAXED);
+}
+/* Both off: no clock is read anywhere (DESIGN §3.1). */
+static inline bool lp_profiling(void)
+{
+    return (lp_block_rate() | lp_mutex_fraction()) != 0;
+}
+
+int32_t lp_thread_tid(void);
+
+struct lp_wait {
+    struct lp_waiter w;
+    const char *leaf;
+    uint64_t rate;       /* the block rate read once for this event */
+    uintptr_t *pcs;      /* per-thread buffer (stack.h) */
+    unsigned depth;
+    bool truncated;
+    bool have_stack;
+};
+
+/* lock: the lock whose holder makes us wait (registers a waiter when the mutex profile is on),
+ * or NULL for waits that nobody is charged for (condition variables, joins, …). */
+void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock);
+/* Ends the wait; records it in the block profile unless outcome is LP_NOT_A_WAIT. Returns
+ * when it ended. */
+uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome);
+
+/* The charge of releasing lock, computed now: true when the release had something to charge. */
+static inline bool lp_event_release_charge(const void *lock, uint64_t *charge)
+{
+    return lp_locktab_release(lock, charge);
+}
+/* Records a charge at leaf and the caller's stack (unwound here unless ev already holds one:
+ * pthread_cond_wait charges at the stack it unwound for its own wait). */
+void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *ev);
+/* Records a charge at a synthetic stack (lockprof::owner_died). */
+void lp_event_record_charge_synthetic(const char *leaf, uint64_t charge);
+
+/* After fork, in the child. */
+void lp_event_atfork_child(void);
+
+#endif

@@ -1,0 +1,155 @@
+/* locktab.c — see locktab.h. */
+#include "locktab.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <sys/mman.h>
+
+#include "charge.h"
+#include "clock.h"
+#include "sync.h"
+
+#define LOCKTAB_WAYS 6
+
+struct locktab_slot {
+    const void *lock;        /* NULL: free. Under the stripe's guard. */
+    struct lp_charge charge; /* under the stripe's guard */
+};
+
+struct locktab_stripe {
+    lp_lock_t guard;
+    uint32_t used; /* under guard */
+    struct locktab_slot slot[LOCKTAB_WAYS];
+} __attribute__((aligned(64)));
+
+static struct locktab_stripe *locktab_stripes; /* immutable after init */
+static unsigned locktab_mask;                  /* immutable after init */
+uint64_t lp_locktab_live_;                     /* atomic: slots in use, all stripes */
+static uint64_t locktab_not_registered;        /* atomic */
+
+int lp_locktab_init(unsigned stripes)
+{
+    unsigned n = 1;
+    while (n < stripes)
+        n <<= 1;
+    void *p = mmap(NULL, sizeof(struct locktab_stripe) * n, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    locktab_stripes = p;
+    locktab_mask = n - 1;
+    return 0;
+}
+
+static inline struct locktab_stripe *locktab_stripe_of(const void *lock)
+{
+    uint64_t h = ((uintptr_t)lock >> 3) * 0x9E3779B97F4A7C15ULL;
+    return &locktab_stripes[(h >> 40) & locktab_mask];
+}
+
+static struct locktab_slot *locktab_find(struct locktab_stripe *s, const void *lock)
+{
+    for (unsigned i = 0; i < LOCKTAB_WAYS; i++)
+        if (s->slot[i].lock == lock)
+            return &s->slot[i];
+    return NULL;
+}
+
+static void locktab_maybe_free(struct locktab_stripe *s, struct locktab_slot *sl)
+{
+    if (lp_charge_idle(&sl->charge)) {
+        sl->lock = NULL;
+        s->used--;
+        __atomic_fetch_sub(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge)
+{
+    w->lock = lock;
+    w->registered = false;
+    if (!charge || !locktab_stripes) {
+        w->start = lp_now();
+        return;
+    }
+    struct locktab_stripe *s = locktab_stripe_of(lock);
+    lp_lock(&s->guard);
+    uint64_t now = lp_now();
+    struct locktab_slot *sl = locktab_find(s, lock);
+    if (!sl && s->used < LOCKTAB_WAYS) {
+        sl = locktab_find(s, NULL);
+        sl->lock = lock;
+        lp_charge_init(&sl->charge, now);
+        s->used++;
+        __atomic_fetch_add(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
+    }
+    if (sl) {
+        w->e = lp_charge_register(&sl->charge, now);
+        w->registered = true;
+    }
+    lp_unlock(&s->guard);
+    if (!sl)
+        __atomic_fetch_add(&locktab_not_registered, 1, __ATOMIC_RELAXED);
+    w->start = now;
+}
+
+uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
+{
+    if (!w->registered)
+        return lp_now();
+    struct locktab_stripe *s = locktab_stripe_of(w->lock);
+    lp_lock(&s->guard);
+    uint64_t now = lp_now();
+    struct locktab_slot *sl = locktab_find(s, w->lock);
+    if (sl) { /* always found, unless a fork dropped the table under us */
+        if (outcome == LP_NOT_A_WAIT)
+            lp_charge_cancel(&sl->charge, w->e);
+        else
+            lp_charge_leave(&sl->charge, w->e, now, outcome == LP_ACQUIRED);
+        locktab_maybe_free(s, sl);
+    }
+    lp_unlock(&s->guard);
+    w->registered = false;
+    return now;
+}
+
+bool lp_locktab_release(const void *lock, uint64_t *charge)
+{
+    if (!lp_locktab_busy())
+        return false;
+    struct locktab_stripe *s = locktab_stripe_of(lock);
+    /* Unlocked peek: most unlocks while other locks are contended find nothing here. A waiter
+     * registering concurrently is one this release could not have made wait anyway. */
+    if (__atomic_load_n(&s->used, __ATOMIC_RELAXED) == 0)
+        return false;
+    bool charged = false;
+    lp_lock(&s->guard);
+    struct locktab_slot *sl = locktab_find(s, lock);
+    if (sl) {
+        *charge = lp_charge_release(&sl->charge, lp_now(), &charged);
+        locktab_maybe_free(s, sl);
+    }
+    lp_unlock(&s->guard);
+    return charged;
+}
+
+void lp_locktab_stats(struct lp_locktab_stats *st)
+{
+    st->not_registered = __atomic_load_n(&locktab_not_registered, __ATOMIC_RELAXED);
+    st->live = __atomic_load_n(&lp_locktab_live_, __ATOMIC_RELAXED);
+}
+
+/* The child needs no fork-time locking: whatever a guard protected in the parent is dropped. */
+void lp_locktab_atfork_child(void)
+{
+    if (!locktab_stripes)
+        return;
+    for (unsigned i = 0; i <= locktab_mask; i++) {
+        struct locktab_stripe *s = &locktab_stripes[i];
+        lp_lock_reset(&s->guard);
+        s->used = 0;
+        for (unsigned j = 0; j < LOCKTAB_WAYS; j++)
+            s->slot[j].lock = NULL;
+    }
+    lp_locktab_live_ = 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * locktab.h — per-lock charge state (charge.h) for the locks that have waiters right now.
+ *
+ * A lock has an entry only while it has registered waiters or pending time (DESIGN §3.3), so
+ * the table stays small however many locks a program has. The table is striped: a lock's
+ * address picks one stripe, whose guard (an lp_lock) protects that stripe's few slots, and
+ * every timestamp of an operation on the lock is read under that guard, which is what keeps
+ * the charge non-negative. A full stripe is not an error: the waiter is not registered, its
+ * wait still goes to the block profile, and lp_locktab_stats counts it.
+ *
+ * lp_locktab_busy() is the release path's gate: false when no lock anywhere has an entry, in
+ * which case an unlock does nothing else (no hashing, no clock).
+ *
+ * Context: any thread; not signal handlers. Memory: one mmap at lp_locktab_init.
+ */
+#ifndef LP_LOCKTAB_H
+#define LP_LOCKTAB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct lp_waiter {
+    const void *lock;
+    uint64_t start;   /* when the wait began (clock read under the guard when registered) */
+    uint64_t e;       /* the registration time of charge.h */
+    bool registered;
+};
+
+enum lp_wait_outcome {
+    LP_ACQUIRED,      /* got the lock (or the semaphore token…) */
+    LP_GAVE_UP,       /* timed out, or cancelled: what it waited is owed by the next release */
+    LP_NOT_A_WAIT,    /* failed without sleeping (EINVAL, EDEADLK, …): forget it */
+};
+
+struct lp_locktab_stats {
+    uint64_t not_registered; /* waiters that found their stripe full */
+    uint64_t live;           /* entries in use now */
+};
+
+/* stripes: a power of two (rounded up); 0 or -ENOMEM. Call once, before any wrapper is live. */
+int lp_locktab_init(unsigned stripes);
+
+/* Starts a wait on lock. With charge, registers a waiter (reading the clock under the guard);
+ * otherwise only reads the clock. Sets w->start. */
+void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge);
+/* Ends it; returns the time it ended (read under the guard when registered). */
+uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome);
+
+/* A release of lock: true when it is a charge event (the lock had waiters or pending time),
+ * with the charge in *charge. Reads the clock only when the lock has an entry. */
+bool lp_locktab_release(const void *lock, uint64_t *charge);
+
+static inline bool lp_locktab_busy(void)
+{
+    extern uint64_t lp_locktab_live_;
+    return __atomic_load_n(&lp_locktab_live_, __ATOMIC_RELAXED) != 0;
+}
+
+void lp_locktab_stats(struct lp_locktab_stats *s);
+/* After fork, in the child: the parent's waiters do not exist here; drop every entry. */
+void lp_locktab_atfork_child(void);
+
+#endif

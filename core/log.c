@@ -1,0 +1,166 @@
+/* log.c — see log.h. Written by hand because vsnprintf is not async-signal-safe. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+struct out {
+    char *buf;
+    size_t size, len;
+};
+
+static void out_char(struct out *o, char c)
+{
+    if (o->len + 1 < o->size)
+        o->buf[o->len] = c;
+    o->len++;
+}
+
+static void out_pad(struct out *o, const char *s, size_t n, int width, bool left, char pad)
+{
+    int fill = width > (int)n ? width - (int)n : 0;
+    if (!left)
+        while (fill-- > 0)
+            out_char(o, pad);
+    for (size_t i = 0; i < n; i++)
+        out_char(o, s[i]);
+    if (left)
+        while (fill-- > 0)
+            out_char(o, ' ');
+}
+
+static void out_num(struct out *o, unsigned long long v, bool neg, unsigned base, int width,
+                    bool left, char pad)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    if (neg)
+        tmp[n++] = '-';
+    char rev[24];
+    for (size_t i = 0; i < n; i++)
+        rev[i] = tmp[n - 1 - i];
+    out_pad(o, rev, n, width, left, pad);
+}
+
+size_t lp_vfmt_sigsafe(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    struct out o = { buf, size, 0 };
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            out_char(&o, *p);
+            continue;
+        }
+        const char *start = p++;
+        bool left = false;
+        char pad = ' ';
+        int width = 0, lng = 0;
+        if (*p == '-') {
+            left = true;
+            p++;
+        }
+        if (*p == '0') {
+            pad = '0';
+            p++;
+        }
+        while (*p >= '0' && *p <= '9')
+            width = width * 10 + (*p++ - '0');
+        while (*p == 'l') {
+            lng++;
+            p++;
+        }
+        if (*p == 'z') {
+            lng = 2;
+            p++;
+        }
+        switch (*p) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (!s)
+                s = "(null)";
+            out_pad(&o, s, strlen(s), width, left, ' ');
+            break;
+        }
+        case 'c':
+            out_char(&o, (char)va_arg(ap, int));
+            break;
+        case 'd':
+        case 'i': {
+            long long v = lng >= 2 ? va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
+            unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+            out_num(&o, u, v < 0, 10, width, left, pad);
+            break;
+        }
+        case 'u':
+        case 'x': {
+            unsigned long long v = lng >= 2 ? va_arg(ap, unsigned long long)
+                                 : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+            out_num(&o, v, false, *p == 'x' ? 16 : 10, width, left, pad);
+            break;
+        }
+        case 'p':
+            out_char(&o, '0');
+            out_char(&o, 'x');
+            out_num(&o, (uintptr_t)va_arg(ap, void *), false, 16, width, left, pad);
+            break;
+        case '%':
+            out_char(&o, '%');
+            break;
+        default: /* unknown: print the directive as written */
+            for (const char *q = start; q <= p && *q; q++)
+                out_char(&o, *q);
+            if (!*p)
+                p--;
+            break;
+        }
+    }
+    if (size)
+        buf[o.len < size ? o.len : size - 1] = '\0';
+    return o.len < size ? o.len : (size ? size - 1 : 0);
+}
+
+size_t lp_fmt_sigsafe(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = lp_vfmt_sigsafe(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+int lp_write_all_sigsafe(int fd, const void *buf, size_t len)
+{
+    int saved = errno, rc = 0;
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    errno = saved;
+    return rc;
+}
+
+void lp_log_sigsafe(const char *fmt, ...)
+{
+    char line[512];
+    size_t n = lp_fmt_sigsafe(line, sizeof line, "lockprof: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += lp_vfmt_sigsafe(line + n, sizeof line - n - 1, fmt, ap);
+    va_end(ap);
+    line[n++] = '\n';
+    lp_write_all_sigsafe(2, line, n);
+}

@@ -1,0 +1,52 @@
+/*
+ * pprof.h — one contention profile as gzip-compressed profile.proto (DESIGN §3.5).
+ *
+ * sample_type = [contentions/count, delay/nanoseconds], period_type = contentions/count,
+ * period = 1, default_sample_type unset. Each sample's stack is: a mapping-less location
+ * (address 0) carrying the leaf name (the interposed call, or a lockprof::… synthetic frame),
+ * then one location per return address, holding that address − 1, with the mapping found in
+ * the registry (maps.h) and, where the symbolizer finds one, a Line naming its function.
+ * Locations, functions and mappings are deduplicated; only mappings that hold a written
+ * address are emitted. has_* flags stay false so DWARF-capable tools can add file:line.
+ *
+ * Context: the writer only. Uses no malloc: everything comes from the arena, including
+ * zlib's state (gzip, via deflateInit2 windowBits 16+15).
+ */
+#ifndef LP_PPROF_H
+#define LP_PPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+
+struct lp_pp_sample {
+    const char *leaf;       /* name of the synthetic leaf frame, never NULL */
+    const uintptr_t *pcs;   /* return addresses, innermost first (the leaf's caller first) */
+    unsigned depth;         /* number of pcs */
+    const char *tail;       /* a synthetic outermost frame (e.g. "lockprof::truncated"), or NULL */
+    int64_t count;          /* contentions, already rounded */
+    int64_t delay;          /* nanoseconds */
+};
+
+struct lp_pp_profile {
+    const struct lp_pp_sample *samples;
+    size_t nsamples;
+    const char *const *comments;
+    size_t ncomments;
+    int64_t time_nanos;     /* when written (cumulative) or end of the window (delta) */
+    int64_t duration_nanos; /* 0 for a cumulative profile */
+};
+
+/* Encodes p and writes it, gzip-compressed, to fd. 0 or -errno (-ENOMEM: arena exhausted). */
+int lp_pprof_write(int fd, struct lp_arena *a, const struct lp_pp_profile *p);
+
+/* Writes p in Go's legacy text form (runtime/pprof debug=1): the header line the caller
+ * gives ("--- contention:" or "--- mutex:"), cycles/second=1000000000, "sampling period=1"
+ * for mutex, "<delay> <count> @ <return addresses>" per sample with symbolized "#" lines,
+ * then "--- Memory map: ---" and the referenced mappings in /proc/self/maps form. The
+ * synthetic leaf and tail frames have no address and are left out. 0 or -errno. */
+int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *p,
+                        const char *header);
+
+#endif

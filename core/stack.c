@@ -1,0 +1,57 @@
+/* stack.c — see stack.h. */
+#include "stack.h"
+
+#include <string.h>
+
+lp_unwind_fn lp_unwinder;
+
+static struct {
+    uintptr_t lo, hi;
+} stack_self[4];         /* set at init, before any event */
+static unsigned stack_nself;
+
+void lp_stack_add_self(uintptr_t lo, uintptr_t hi)
+{
+    if (stack_nself < 4 && lo < hi) {
+        stack_self[stack_nself].lo = lo;
+        stack_self[stack_nself].hi = hi;
+        stack_nself++;
+    }
+}
+
+bool lp_stack_is_self(uintptr_t pc)
+{
+    for (unsigned i = 0; i < stack_nself; i++)
+        if (pc >= stack_self[i].lo && pc < stack_self[i].hi)
+            return true;
+    return false;
+}
+
+static __thread uintptr_t stack_raw[LP_MAX_DEPTH + LP_SELF_SLACK + 1]
+    __attribute__((tls_model("initial-exec")));
+
+unsigned lp_stack_capture(uintptr_t **pcs, unsigned max_depth, bool *truncated)
+{
+    *truncated = false;
+    *pcs = stack_raw;
+    if (!lp_unwinder)
+        return 0;
+    if (max_depth > LP_MAX_DEPTH)
+        max_depth = LP_MAX_DEPTH;
+    int want = (int)(max_depth + LP_SELF_SLACK + 1);
+    int n = lp_unwinder(stack_raw, want);
+    unsigned kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (lp_stack_is_self(stack_raw[i]) || stack_raw[i] == 0)
+            continue;
+        if (kept == max_depth) {
+            *truncated = true;
+            break;
+        }
+        stack_raw[kept++] = stack_raw[i]; /* compacts in place: kept <= i */
+    }
+    /* A full buffer means the unwinder stopped for room, not at the outermost frame. */
+    if (n == want)
+        *truncated = true;
+    return kept;
+}

@@ -1,0 +1,190 @@
+/* stacktab.c — see stacktab.h. */
+#include "stacktab.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define STACKTAB_MAX_PROBE 128
+
+enum { SLOT_EMPTY = 0, SLOT_CLAIMED = 1, SLOT_READY = 2 };
+
+struct stacktab_slot {
+    uint32_t state;      /* atomic: SLOT_* */
+    uint16_t depth;      /* immutable once READY */
+    uint8_t prof;        /* immutable once READY */
+    uint8_t truncated;   /* immutable once READY */
+    uint32_t frames;     /* offset in the pool; immutable once READY */
+    uint64_t hash;       /* immutable once READY */
+    const char *leaf;    /* immutable once READY */
+    uint64_t count_fp;   /* atomic add */
+    uint64_t delay;      /* atomic add */
+};
+
+static struct stacktab_slot *stacktab_slots; /* immutable after init */
+static uint64_t stacktab_mask;               /* immutable after init */
+static uintptr_t *stacktab_pool;             /* immutable after init */
+static uint32_t stacktab_pool_size;          /* immutable after init */
+static uint32_t stacktab_pool_used;          /* atomic */
+static uint64_t stacktab_entries;            /* atomic */
+static struct {
+    uint64_t count_fp, delay, events; /* atomic */
+} stacktab_overflow[LP_NPROFILES];
+static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
+
+static void *stacktab_map(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+                   MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int lp_stacktab_init(unsigned capacity, unsigned frames)
+{
+    uint64_t n = 64;
+    while (n < capacity)
+        n <<= 1;
+    stacktab_slots = stacktab_map(n * sizeof(struct stacktab_slot));
+    stacktab_pool = stacktab_map((size_t)frames * sizeof(uintptr_t));
+    if (!stacktab_slots || !stacktab_pool)
+        return -ENOMEM;
+    stacktab_mask = n - 1;
+    stacktab_pool_size = frames;
+    return 0;
+}
+
+static uint64_t stacktab_hash(enum lp_profile prof, const char *leaf, const uintptr_t *pcs,
+                              unsigned depth, bool truncated)
+{
+    /* FNV-1a over words, then a final mix: cheap and good enough for return addresses. */
+    uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)prof << 1 | truncated);
+    h = (h ^ (uintptr_t)leaf) * 0x100000001b3ULL;
+    for (unsigned i = 0; i < depth; i++)
+        h = (h ^ pcs[i]) * 0x100000001b3ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static bool stacktab_same(const struct stacktab_slot *s, uint64_t hash, enum lp_profile prof,
+                          const char *leaf, const uintptr_t *pcs, unsigned depth, bool truncated)
+{
+    return s->hash == hash && s->prof == prof && s->leaf == leaf && s->depth == depth &&
+           s->truncated == truncated &&
+           memcmp(&stacktab_pool[s->frames], pcs, depth * sizeof(uintptr_t)) == 0;
+}
+
+static void stacktab_add_weight(uint64_t *count_fp, uint64_t *delay, const struct lp_weight *w)
+{
+    __atomic_fetch_add(count_fp, w->count_fp, __ATOMIC_RELAXED);
+    __atomic_fetch_add(delay, w->delay, __ATOMIC_RELAXED);
+}
+
+static void stacktab_overflow_add(enum lp_profile prof, const struct lp_weight *w)
+{
+    stacktab_add_weight(&stacktab_overflow[prof].count_fp, &stacktab_overflow[prof].delay, w);
+    __atomic_fetch_add(&stacktab_overflow[prof].events, 1, __ATOMIC_RELAXED);
+}
+
+void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pcs,
+                     unsigned depth, bool truncated, const struct lp_weight *w)
+{
+    __atomic_fetch_add(&stacktab_events[prof], 1, __ATOMIC_RELAXED);
+    if (!stacktab_slots) {
+        stacktab_overflow_add(prof, w);
+        return;
+    }
+    uint64_t h = stacktab_hash(prof, leaf, pcs, depth, truncated);
+    for (unsigned probe = 0; probe < STACKTAB_MAX_PROBE; probe++) {
+        struct stacktab_slot *s = &stacktab_slots[(h + probe) & stacktab_mask];
+        uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        if (st == SLOT_EMPTY) {
+            uint32_t expected = SLOT_EMPTY;
+            if (__atomic_compare_exchange_n(&s->state, &expected, SLOT_CLAIMED, false,
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+                uint32_t off = __atomic_fetch_add(&stacktab_pool_used, depth, __ATOMIC_RELAXED);
+                if ((uint64_t)off + depth > stacktab_pool_size) {
+                    /* The pool is spent: give the slot back and count the event aside. */
+                    __atomic_store_n(&s->state, SLOT_EMPTY, __ATOMIC_RELEASE);
+                    stacktab_overflow_add(prof, w);
+                    return;
+                }
+                memcpy(&stacktab_pool[off], pcs, depth * sizeof(uintptr_t));
+                s->frames = off;
+                s->depth = (uint16_t)depth;
+                s->prof = (uint8_t)prof;
+                s->truncated = truncated;
+                s->leaf = leaf;
+                s->hash = h;
+                stacktab_add_weight(&s->count_fp, &s->delay, w);
+                __atomic_store_n(&s->state, SLOT_READY, __ATOMIC_RELEASE);
+                __atomic_fetch_add(&stacktab_entries, 1, __ATOMIC_RELAXED);
+                return;
+            }
+            st = expected;
+        }
+        /* Another thread is filling this slot in: its key decides whether it is ours. */
+        while (st == SLOT_CLAIMED) {
+            __builtin_ia32_pause();
+            st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        }
+        if (st == SLOT_EMPTY) { /* given back: look at it again */
+            probe--;
+            continue;
+        }
+        if (stacktab_same(s, h, prof, leaf, pcs, depth, truncated)) {
+            stacktab_add_weight(&s->count_fp, &s->delay, w);
+            return;
+        }
+    }
+    stacktab_overflow_add(prof, w);
+}
+
+void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg)
+{
+    for (uint64_t i = 0; stacktab_slots && i <= stacktab_mask; i++) {
+        struct stacktab_slot *s = &stacktab_slots[i];
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_READY || s->prof != prof)
+            continue;
+        struct lp_stack_view v = {
+            .leaf = s->leaf,
+            .pcs = &stacktab_pool[s->frames],
+            .depth = s->depth,
+            .truncated = s->truncated,
+            .count_fp = __atomic_load_n(&s->count_fp, __ATOMIC_RELAXED),
+            .delay = __atomic_load_n(&s->delay, __ATOMIC_RELAXED),
+        };
+        if (v.count_fp || v.delay)
+            fn(&v, arg);
+    }
+    struct lp_stack_view o = {
+        .leaf = LP_LEAF_TABLE_FULL,
+        .count_fp = __atomic_load_n(&stacktab_overflow[prof].count_fp, __ATOMIC_RELAXED),
+        .delay = __atomic_load_n(&stacktab_overflow[prof].delay, __ATOMIC_RELAXED),
+    };
+    if (o.count_fp || o.delay)
+        fn(&o, arg);
+}
+
+void lp_stacktab_stats(struct lp_stacktab_stats *st)
+{
+    st->entries = __atomic_load_n(&stacktab_entries, __ATOMIC_RELAXED);
+    st->capacity = stacktab_slots ? stacktab_mask + 1 : 0;
+    for (int p = 0; p < LP_NPROFILES; p++) {
+        st->overflowed[p] = __atomic_load_n(&stacktab_overflow[p].events, __ATOMIC_RELAXED);
+        st->events[p] = __atomic_load_n(&stacktab_events[p], __ATOMIC_RELAXED);
+    }
+}
+
+void lp_stacktab_atfork_child(void)
+{
+    /* MADV_DONTNEED on private anonymous memory gives back zero pages: the child starts empty
+     * without touching (and so without making resident) the whole table. */
+    if (stacktab_slots)
+        madvise(stacktab_slots, (stacktab_mask + 1) * sizeof(struct stacktab_slot), MADV_DONTNEED);
+    stacktab_pool_used = 0;
+    stacktab_entries = 0;
+    memset(stacktab_overflow, 0, sizeof stacktab_overflow);
+    memset(stacktab_events, 0, sizeof stacktab_events);
+}

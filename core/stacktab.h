@@ -1,0 +1,61 @@
+/*
+ * stacktab.h — the profiles themselves: Σ contentions and Σ delay per (profile, leaf, stack).
+ *
+ * One bounded, preallocated (mmap) open-addressing table holds both profiles. Insertion is
+ * lock-free: a slot is claimed with a compare-and-swap, filled, then published; weights are
+ * added with atomic adds, so recording never waits for the writer and the writer never
+ * stops a recording thread. Entries are never removed (profiles are cumulative).
+ *
+ * When the table or its frame pool is full, or a probe runs too long, the event is still
+ * counted, in a per-profile overflow entry written as the synthetic stack
+ * "lockprof::stack_table_full": totals stay whole (DESIGN §6).
+ *
+ * Leaf names are static strings (the interposed call's name, or lockprof::…); the pointer is
+ * part of the key. Context: any thread; not signal handlers (it may spin briefly on a slot
+ * another thread is publishing).
+ */
+#ifndef LP_STACKTAB_H
+#define LP_STACKTAB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sample.h"
+
+enum lp_profile { LP_BLOCK = 0, LP_MUTEX = 1, LP_NPROFILES };
+
+#define LP_LEAF_TABLE_FULL "lockprof::stack_table_full"
+#define LP_TAIL_TRUNCATED "lockprof::truncated"
+
+/* capacity: entries (rounded up to a power of two); frames: size of the frame pool.
+ * 0 or -ENOMEM. Call once, before any event. */
+int lp_stacktab_init(unsigned capacity, unsigned frames);
+
+void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pcs,
+                     unsigned depth, bool truncated, const struct lp_weight *w);
+
+/* A consistent-enough view for the writer: each published entry, in table order. */
+struct lp_stack_view {
+    const char *leaf;
+    const uintptr_t *pcs;
+    unsigned depth;
+    bool truncated;
+    uint64_t count_fp;
+    uint64_t delay;
+};
+typedef void (*lp_stack_visit_fn)(const struct lp_stack_view *v, void *arg);
+/* Visits every entry of prof with a non-zero weight, the overflow entry included. */
+void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg);
+
+struct lp_stacktab_stats {
+    uint64_t entries;        /* published entries, both profiles */
+    uint64_t capacity;
+    uint64_t overflowed[LP_NPROFILES]; /* events counted under lockprof::stack_table_full */
+    uint64_t events[LP_NPROFILES];     /* events recorded, overflow included */
+};
+void lp_stacktab_stats(struct lp_stacktab_stats *s);
+
+/* After fork, in the child: profiles start from zero (entries and pool are forgotten). */
+void lp_stacktab_atfork_child(void);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * sync.h — lockprof's own locks and wake-ups, on raw futexes.
+ *
+ * lockprof's locks must never be the interposed pthread ones (DESIGN §6), and the fatal-signal
+ * path may only wake and wait on futexes (no descriptors on a signal path), so both are here.
+ * lp_lock is Drepper's three-state futex mutex: 0 free, 1 locked, 2 locked with sleepers.
+ * All functions are safe from any thread; lp_futex_wake_sigsafe and lp_futex_wait_sigsafe are
+ * safe in a signal handler. Nothing here reads errno-visible state: errno is preserved.
+ *
+ * Lock order (DESIGN/STYLE: declared once): writer lock → maps lock → locktab stripe guards →
+ * stack table (lock-free). Fork handlers take them in that order and release in reverse.
+ */
+#ifndef LP_SYNC_H
+#define LP_SYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t word; /* atomic: 0 free, 1 locked, 2 locked and contended */
+} lp_lock_t;
+
+#define LP_LOCK_INIT { 0 }
+
+void lp_lock_slow(lp_lock_t *l);
+void lp_unlock_slow(lp_lock_t *l);
+
+static inline void lp_lock(lp_lock_t *l)
+{
+    uint32_t expected = 0;
+    if (!__atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        lp_lock_slow(l);
+}
+
+static inline bool lp_trylock(lp_lock_t *l)
+{
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+
+static inline void lp_unlock(lp_lock_t *l)
+{
+    if (__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) == 2)
+        lp_unlock_slow(l);
+}
+
+/* After fork, in the child: the lock is free whoever held it in the parent. */
+static inline void lp_lock_reset(lp_lock_t *l)
+{
+    __atomic_store_n(&l->word, 0, __ATOMIC_RELAXED);
+}
+
+/* Waits while *word == val, at most timeout_ns (0: forever). 0, -ETIMEDOUT, -EAGAIN, -EINTR. */
+int lp_futex_wait_sigsafe(uint32_t *word, uint32_t val, uint64_t timeout_ns);
+void lp_futex_wake_sigsafe(uint32_t *word, int nwake);
+
+#endif

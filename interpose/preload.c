@@ -1,0 +1,392 @@
+/*
+ * preload.c — lockprof's life inside the host process (DESIGN §4, §5, §6).
+ *
+ * The constructor reads the configuration, resolves the real functions, maps the tables,
+ * loads libunwind, starts lockprof's one thread (the agent, which writes profiles when a
+ * fatal signal asks it to: the writer never runs inside a signal handler), installs the
+ * fatal-signal handlers, and registers the exit-time write. Until it is done — and for ever
+ * under secure execution — every wrapper passes straight through.
+ *
+ * Nothing is ever torn down: other libraries' destructors may still lock after the exit-time
+ * write, and the wrappers keep working for them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "event.h"
+#include "locktab.h"
+#include "lockprof.h"
+#include "log.h"
+#include "maps.h"
+#include "resolve.h"
+#include "stacktab.h"
+#include "sync.h"
+#include "unwind.h"
+#include "writer.h"
+
+int lp_ready_;
+
+static struct lp_config preload_config;   /* immutable after the constructor */
+static int64_t preload_start_realtime;     /* reset in a fork child */
+
+/* ---- the agent thread ------------------------------------------------------------------- */
+
+static uint32_t agent_req;   /* futex: bumped by whoever wants a write */
+static uint32_t agent_done;  /* futex: the last request served */
+static pid_t agent_pid;      /* the process the agent lives in (0: none) */
+
+static void *agent_main(void *arg)
+{
+    (void)arg;
+    lp_self.busy = 1; /* for ever: the agent's own calls are never profiled */
+    uint32_t seen = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint32_t r = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
+        if (r == seen) {
+            lp_futex_wait_sigsafe(&agent_req, seen, 0);
+            continue;
+        }
+        seen = r;
+        lp_writer_write("fatal signal");
+        __atomic_store_n(&agent_done, seen, __ATOMIC_RELEASE);
+        lp_futex_wake_sigsafe(&agent_done, 64);
+    }
+    return NULL;
+}
+
+static void agent_start(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    /* Every lockprof thread blocks all signals from birth (DESIGN §5): a daemon that takes
+     * SIGTERM with sigwait must keep receiving it there. */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    if (pthread_create(&t, &attr, agent_main, NULL) == 0) {
+        pthread_setname_np(t, "lockprof");
+        agent_pid = getpid();
+    } else {
+        lp_log_sigsafe("cannot start lockprof's thread: no profile will be written on a fatal "
+                       "signal");
+    }
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Asks the agent to write and waits for it, at most timeout_ns. Signal-safe. */
+static void agent_write_and_wait_sigsafe(uint64_t timeout_ns)
+{
+    if (agent_pid == 0 || agent_pid != getpid())
+        return;
+    uint32_t mine = __atomic_add_fetch(&agent_req, 1, __ATOMIC_ACQ_REL);
+    lp_futex_wake_sigsafe(&agent_req, 1);
+    uint64_t deadline = lp_clock_monotonic() + timeout_ns;
+    for (;;) {
+        uint32_t done = __atomic_load_n(&agent_done, __ATOMIC_ACQUIRE);
+        if ((int32_t)(done - mine) >= 0)
+            return;
+        uint64_t now = lp_clock_monotonic();
+        if (now >= deadline) {
+            lp_log_sigsafe("the profile was not written within %llu ms; exiting without it",
+                           (unsigned long long)(timeout_ns / 1000000));
+            return;
+        }
+        lp_futex_wait_sigsafe(&agent_done, done, deadline - now);
+    }
+}
+
+/* ---- fatal signals ------------------------------------------------------------------------ */
+
+#define FATAL_WAIT_NS (5ULL * 1000000000ULL)
+#define NSIG_MAX 65
+
+/* 1 while lockprof's handler stands in for a SIG_DFL the program believes it has. */
+static int fatal_owned[NSIG_MAX];
+static int fatal_wanted[NSIG_MAX]; /* immutable after init: the signals lockprof covers */
+static int fatal_once;
+
+static void fatal_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    int saved = errno;
+    if (!__atomic_exchange_n(&fatal_once, 1, __ATOMIC_ACQ_REL))
+        agent_write_and_wait_sigsafe(FATAL_WAIT_NS);
+    /* Die by the same signal: default action back, then the signal again. It is blocked while
+     * this handler runs, so it is delivered as the handler returns, before the interrupted
+     * code runs again (it never sees EINTR). */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    REAL(sigaction)(sig, &dfl, NULL);
+    __atomic_store_n(&fatal_owned[sig], 0, __ATOMIC_RELEASE);
+    raise(sig);
+    errno = saved;
+}
+
+static int fatal_install(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fatal_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    int rc = REAL(sigaction)(sig, &sa, NULL);
+    if (rc == 0)
+        __atomic_store_n(&fatal_owned[sig], 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+static void fatal_init(void)
+{
+    static const int sigs[] = { SIGTERM, SIGINT };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        int sig = sigs[i];
+        struct sigaction old;
+        fatal_wanted[sig] = 1;
+        /* Only a signal the program has not claimed (inherited SIG_IGN is a claim too). */
+        if (REAL(sigaction)(sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+            old.sa_handler == SIG_DFL)
+            fatal_install(sig);
+    }
+}
+
+/* The program's view of a signal lockprof stands in for is SIG_DFL; setting SIG_DFL keeps
+ * lockprof's handler, setting anything else replaces it. */
+static int signal_set(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+        return REAL(sigaction)(sig, act, old);
+    bool owned = __atomic_load_n(&fatal_owned[sig], __ATOMIC_ACQUIRE);
+    bool to_default = act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL;
+    if (!owned) {
+        if (to_default && lp_ready()) {
+            struct sigaction prev;
+            if (REAL(sigaction)(sig, NULL, &prev) < 0)
+                return -1;
+            if (fatal_install(sig) < 0)
+                return -1;
+            if (old)
+                *old = prev;
+            return 0;
+        }
+        return REAL(sigaction)(sig, act, old);
+    }
+    if (old) {
+        memset(old, 0, sizeof *old);
+        old->sa_handler = SIG_DFL;
+    }
+    if (!act || to_default)
+        return 0;
+    int rc = REAL(sigaction)(sig, act, NULL);
+    if (rc == 0)
+        __atomic_store_n(&fatal_owned[sig], 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
+LP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return signal_set(sig, act, old);
+}
+
+static sighandler_t signal_common(int sig, sighandler_t h, int flags, bool mask_self)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    if (mask_self && sig > 0 && sig < NSIG_MAX)
+        sigaddset(&sa.sa_mask, sig);
+    if (signal_set(sig, &sa, &old) < 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}
+
+/* signal() and its aliases call glibc's sigaction internally, bypassing an interposed one. */
+LP_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+        return REAL(signal)(sig, h);
+    return signal_common(sig, h, SA_RESTART, true); /* glibc's BSD semantics */
+}
+
+sighandler_t bsd_signal(int sig, sighandler_t h); /* not declared under _GNU_SOURCE */
+
+LP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+        return REAL(bsd_signal)(sig, h);
+    return signal_common(sig, h, SA_RESTART, true);
+}
+
+LP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+        return REAL(sysv_signal)(sig, h);
+    return signal_common(sig, h, SA_RESETHAND | SA_NODEFER, false);
+}
+
+/* ---- exit and fork ------------------------------------------------------------------------ */
+
+static void preload_exit_write(void)
+{
+    if (!lp_ready())
+        return;
+    lp_self.busy++;
+    lp_writer_write("exit");
+    lp_self.busy--;
+}
+
+static char preload_cwd_at_start[LP_PATH_MAX]; /* immutable after the constructor */
+
+/* LOCKPROF_OUT made absolute against the directory lockprof started in (daemons chdir("/")). */
+static void preload_expand_out(char *dst, size_t size, long pid)
+{
+    if (lp_config_expand_out(dst, (unsigned)size, preload_config.out, pid,
+                             (long)(preload_start_realtime / 1000000000),
+                             preload_cwd_at_start) < 0) {
+        lp_log_sigsafe("LOCKPROF_OUT='%s' is too long once expanded; using lockprof.%ld",
+                       preload_config.out, pid);
+        lp_fmt_sigsafe(dst, size, "%s/lockprof.%ld", preload_cwd_at_start, pid);
+    }
+}
+
+static void preload_prefork(void)
+{
+    lp_self.busy++;
+    lp_writer_prefork();
+}
+
+static void preload_postfork_parent(void)
+{
+    lp_writer_postfork_parent();
+    lp_self.busy--;
+}
+
+static void preload_postfork_child(void)
+{
+    /* The child profiles itself from zero under its own pid (DESIGN §5); the parent's
+     * waiters, thread and start time are not its own. */
+    lp_locktab_atfork_child();
+    lp_stacktab_atfork_child();
+    lp_event_atfork_child();
+    lp_maps_atfork_child();
+    agent_pid = 0;
+    fatal_once = 0;
+    preload_start_realtime = lp_clock_realtime();
+    /* Expanded against the directory lockprof started in, as in the parent. */
+    char prefix[LP_PATH_MAX];
+    if (lp_config_expand_out(prefix, sizeof prefix, preload_config.out, (long)getpid(),
+                             (long)(preload_start_realtime / 1000000000),
+                             preload_cwd_at_start) < 0)
+        lp_fmt_sigsafe(prefix, sizeof prefix, "%s/lockprof.%d", preload_cwd_at_start,
+                       (int)getpid());
+    lp_writer_atfork_child(prefix); /* frees the writer lock taken in prefork */
+    lp_self.busy--;
+}
+
+/* ---- the constructor ---------------------------------------------------------------------- */
+
+static const char *preload_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+__attribute__((constructor(101))) static void preload_init(void)
+{
+    if (getauxval(AT_SECURE))
+        return; /* setuid and friends: dormant (DESIGN §4) */
+    lp_self.busy++;
+    lp_resolve_all();
+    lp_config_load(&preload_config, preload_getenv);
+    if (preload_config.show_config)
+        lp_config_show(&preload_config);
+
+    preload_start_realtime = lp_clock_realtime();
+    if (!getcwd(preload_cwd_at_start, sizeof preload_cwd_at_start))
+        strcpy(preload_cwd_at_start, "/");
+    char prefix[LP_PATH_MAX];
+    preload_expand_out(prefix, sizeof prefix, (long)getpid());
+
+    if (lp_locktab_init((unsigned)preload_config.lock_stripes) < 0 ||
+        lp_stacktab_init((unsigned)preload_config.max_stacks,
+                         (unsigned)preload_config.max_stacks * 16) < 0) {
+        lp_log_sigsafe("cannot map lockprof's tables: profiling is off");
+        lp_self.busy--;
+        return;
+    }
+    lp_stack_depth_ = (unsigned)preload_config.stack_depth;
+    lp_unwind_add_self_range((const void *)preload_init);
+    lp_unwind_load();
+    lp_maps_refresh();
+
+    struct lp_writer_info info = {
+        .version = LOCKPROF_VERSION,
+        .start_block_rate = preload_config.block_rate,
+        .start_mutex_fraction = preload_config.mutex_fraction,
+        .stack_depth = (unsigned)preload_config.stack_depth,
+        .start_realtime = preload_start_realtime,
+    };
+    lp_writer_init(prefix, &info);
+
+    agent_start();
+    fatal_init();
+    pthread_atfork(preload_prefork, preload_postfork_parent, preload_postfork_child);
+    atexit(preload_exit_write);
+
+    __atomic_store_n(&lp_block_rate_, preload_config.block_rate, __ATOMIC_RELAXED);
+    __atomic_store_n(&lp_mutex_fraction_, preload_config.mutex_fraction, __ATOMIC_RELAXED);
+    __atomic_store_n(&lp_ready_, 1, __ATOMIC_RELEASE);
+    lp_self.busy--;
+}
+
+/* ---- the public API ----------------------------------------------------------------------- */
+
+LP_EXPORT const char *lockprof_version(void)
+{
+    return LOCKPROF_VERSION;
+}
+
+LP_EXPORT int64_t lockprof_set_block_rate(int64_t rate)
+{
+    uint64_t v = rate < 0 ? 0 : (uint64_t)rate;
+    uint64_t prev = __atomic_exchange_n(&lp_block_rate_, v, __ATOMIC_RELAXED);
+    if (prev != v)
+        __atomic_store_n(&lp_rates_changed_, 1, __ATOMIC_RELAXED);
+    return (int64_t)prev;
+}
+
+LP_EXPORT int64_t lockprof_set_mutex_fraction(int64_t fraction)
+{
+    if (fraction < 0)
+        return (int64_t)lp_mutex_fraction();
+    uint64_t prev = __atomic_exchange_n(&lp_mutex_fraction_, (uint64_t)fraction, __ATOMIC_RELAXED);
+    if (prev != (uint64_t)fraction)
+        __atomic_store_n(&lp_rates_changed_, 1, __ATOMIC_RELAXED);
+    return (int64_t)prev;
+}
+
+LP_EXPORT int lockprof_write_profiles(void)
+{
+    if (!lp_ready())
+        return -EAGAIN;
+    lp_self.busy++;
+    int rc = lp_writer_write("lockprof_write_profiles");
+    lp_self.busy--;
+    return rc;
+}
