@@ -26,7 +26,7 @@ struct lp_mapping {
     uintptr_t start, limit;  /* [start, limit) of the executable segment, page-aligned */
     uint64_t offset;         /* file offset of start */
     uintptr_t bias;          /* load bias: address in memory = bias + ELF vaddr */
-    char path[256];          /* "" if unknown (vdso) */
+    char path[256];          /* "[vdso]" for the vDSO, as /proc/self/maps names it */
     char build_id[65];       /* lowercase hex, "" if none */
     bool unloaded;           /* its object was seen unloaded after this entry was made */
 };

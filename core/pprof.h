@@ -9,6 +9,9 @@
  * Locations, functions and mappings are deduplicated; only mappings that hold a written
  * address are emitted. has_* flags stay false so DWARF-capable tools can add file:line.
  *
+ * Addresses are looked up in the registry as it stands: the caller runs lp_maps_refresh()
+ * first where it may take the loader lock (not on a fatal-signal path).
+ *
  * Context: the writer only. Uses no malloc: everything comes from the arena, including
  * zlib's state (gzip, via deflateInit2 windowBits 16+15).
  */

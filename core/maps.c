@@ -1,0 +1,253 @@
+/* maps.c — see maps.h.
+ *
+ * Writers (lp_maps_refresh) serialise on maps_lock, a spin lock of our own: the pthread
+ * mutexes are the ones lockprof interposes, and its own locks must not be (DESIGN §6).
+ * Readers never lock: an entry is filled completely before the count that covers it is
+ * stored with release semantics, and only the `unloaded` flag of a published entry ever
+ * changes afterwards (an atomic byte store). */
+#include "maps.h"
+
+#include <elf.h>
+#include <link.h>
+#include <sched.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Lock order: the loader lock (inside dl_iterate_phdr) is taken while maps_lock is held;
+ * nothing takes maps_lock under the loader lock, so the order is maps_lock → loader lock. */
+static int maps_lock;                      /* 0 free, 1 held; atomic */
+static struct lp_mapping *maps_entries;    /* LP_MAPS_MAX entries; atomic pointer, set once */
+static unsigned *maps_seen;                /* scan generation per entry; under maps_lock */
+static unsigned maps_count;                /* published entries; atomic (release/acquire) */
+static unsigned maps_dropped_count;        /* atomic */
+static int maps_force = 1;                 /* rescan even if adds/subs are unchanged; atomic */
+static unsigned long long maps_adds, maps_subs; /* as of the last scan; under maps_lock */
+static unsigned maps_generation;           /* under maps_lock */
+static char maps_exe[sizeof(((struct lp_mapping *)0)->path)];
+                                           /* /proc/self/exe; under maps_lock */
+
+static void maps_lock_take(void)
+{
+    while (__atomic_exchange_n(&maps_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&maps_lock, __ATOMIC_RELAXED))
+            sched_yield();
+}
+
+static void maps_lock_give(void)
+{
+    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
+}
+
+static uintptr_t maps_page_size(void)
+{
+    unsigned long p = getauxval(AT_PAGESZ);
+    return p ? (uintptr_t)p : 4096;
+}
+
+static void maps_copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static const char *maps_exe_path(void)
+{
+    if (!maps_exe[0]) {
+        ssize_t n = readlink("/proc/self/exe", maps_exe, sizeof(maps_exe) - 1);
+        maps_exe[n > 0 ? n : 0] = '\0';
+    }
+    return maps_exe;
+}
+
+/* The GNU build-id of a loaded object, from its PT_NOTE segments in memory, as lowercase hex
+ * (at most 32 bytes of id, so it fits build_id[65]); "" if it has none. */
+static void maps_build_id(const struct dl_phdr_info *info, char out[65])
+{
+    out[0] = '\0';
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        size_t align = ph->p_align == 8 ? 8 : 4;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        size_t left = ph->p_memsz;
+        while (left >= sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t name_sz = (nh->n_namesz + align - 1) & ~(align - 1);
+            size_t desc_sz = (nh->n_descsz + align - 1) & ~(align - 1);
+            size_t total = sizeof(*nh) + name_sz + desc_sz;
+            if (name_sz < nh->n_namesz || desc_sz < nh->n_descsz || total > left)
+                break;
+            const char *name = (const char *)(nh + 1);
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(name, "GNU", 4) == 0 && nh->n_descsz > 0) {
+                const unsigned char *d = (const unsigned char *)name + name_sz;
+                size_t n = nh->n_descsz > 32 ? 32 : nh->n_descsz;
+                for (size_t k = 0; k < n; k++) {
+                    out[2 * k] = "0123456789abcdef"[d[k] >> 4];
+                    out[2 * k + 1] = "0123456789abcdef"[d[k] & 15];
+                }
+                out[2 * n] = '\0';
+                return;
+            }
+            p += total;
+            left -= total;
+        }
+    }
+}
+
+struct maps_scan {
+    unsigned calls;   /* objects seen in this iteration */
+    bool skipped;     /* nothing changed: the iteration stopped at the first object */
+    uintptr_t vdso;   /* address of the vDSO's ELF header, 0 if none */
+};
+
+static void maps_add(uintptr_t start, uintptr_t limit, uint64_t offset, uintptr_t bias,
+                     const char *path, const char *build_id)
+{
+    unsigned n = __atomic_load_n(&maps_count, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < n; i++) {
+        struct lp_mapping *e = &maps_entries[i];
+        if (!__atomic_load_n(&e->unloaded, __ATOMIC_RELAXED) && e->start == start &&
+            e->bias == bias && strcmp(e->path, path) == 0) {
+            maps_seen[i] = maps_generation;
+            return;
+        }
+    }
+    if (n >= LP_MAPS_MAX) {
+        __atomic_fetch_add(&maps_dropped_count, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    struct lp_mapping *e = &maps_entries[n];
+    e->id = n + 1;
+    e->start = start;
+    e->limit = limit;
+    e->offset = offset;
+    e->bias = bias;
+    maps_copy_str(e->path, sizeof(e->path), path);
+    maps_copy_str(e->build_id, sizeof(e->build_id), build_id);
+    e->unloaded = false;
+    maps_seen[n] = maps_generation;
+    __atomic_store_n(&maps_count, n + 1, __ATOMIC_RELEASE);
+}
+
+static int maps_callback(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct maps_scan *scan = data;
+    bool first = scan->calls++ == 0;
+    bool have_counts = size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs);
+    if (first && have_counts) {
+        bool force = __atomic_exchange_n(&maps_force, 0, __ATOMIC_ACQ_REL);
+        if (!force && info->dlpi_adds == maps_adds && info->dlpi_subs == maps_subs) {
+            scan->skipped = true;
+            return 1; /* stop: nothing was loaded or unloaded since the last scan */
+        }
+        maps_adds = info->dlpi_adds;
+        maps_subs = info->dlpi_subs;
+    }
+
+    const char *path = info->dlpi_name ? info->dlpi_name : "";
+    bool is_vdso = false;
+    for (int i = 0; i < info->dlpi_phnum && scan->vdso; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && ph->p_offset == 0) {
+            is_vdso = info->dlpi_addr + ph->p_vaddr == scan->vdso;
+            break;
+        }
+    }
+    if (is_vdso)
+        path = "[vdso]"; /* as /proc/self/maps names it; pprof knows it cannot be opened */
+    else if (!path[0]) {
+        if (!first)
+            return 0; /* an object without a file: nothing to name it by */
+        path = maps_exe_path();
+    }
+
+    char build_id[65];
+    maps_build_id(info, build_id);
+    uintptr_t page = maps_page_size();
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || ph->p_memsz == 0)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        uintptr_t start = lo & ~(page - 1);
+        uintptr_t limit = (lo + ph->p_memsz + page - 1) & ~(page - 1);
+        uint64_t offset = ph->p_offset & ~(uint64_t)(page - 1);
+        maps_add(start, limit, offset, info->dlpi_addr, path, build_id);
+    }
+    return 0;
+}
+
+unsigned lp_maps_refresh(void)
+{
+    maps_lock_take();
+    if (!maps_entries) {
+        size_t bytes = LP_MAPS_MAX * (sizeof(struct lp_mapping) + sizeof(unsigned));
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            maps_lock_give();
+            return 0;
+        }
+        maps_seen = (unsigned *)((struct lp_mapping *)p + LP_MAPS_MAX);
+        __atomic_store_n(&maps_entries, (struct lp_mapping *)p, __ATOMIC_RELEASE);
+    }
+    maps_generation++;
+    struct maps_scan scan = { 0, false, (uintptr_t)getauxval(AT_SYSINFO_EHDR) };
+    dl_iterate_phdr(maps_callback, &scan);
+    if (!scan.skipped) {
+        unsigned n = __atomic_load_n(&maps_count, __ATOMIC_RELAXED);
+        for (unsigned i = 0; i < n; i++)
+            if (maps_seen[i] != maps_generation)
+                __atomic_store_n(&maps_entries[i].unloaded, true, __ATOMIC_RELEASE);
+    }
+    unsigned n = __atomic_load_n(&maps_count, __ATOMIC_RELAXED);
+    maps_lock_give();
+    return n;
+}
+
+void lp_maps_invalidate(void)
+{
+    __atomic_store_n(&maps_force, 1, __ATOMIC_RELEASE);
+}
+
+/* Newest first: when an unloaded object's range was reused, a loaded entry wins; an address
+ * recorded before the unload cannot be told apart from one recorded after it. */
+const struct lp_mapping *lp_maps_find(uintptr_t pc)
+{
+    unsigned n = __atomic_load_n(&maps_count, __ATOMIC_ACQUIRE);
+    const struct lp_mapping *e = __atomic_load_n(&maps_entries, __ATOMIC_ACQUIRE);
+    const struct lp_mapping *gone = NULL;
+    for (unsigned i = n; i-- > 0;) {
+        if (pc < e[i].start || pc >= e[i].limit)
+            continue;
+        if (!__atomic_load_n(&e[i].unloaded, __ATOMIC_ACQUIRE))
+            return &e[i];
+        if (!gone)
+            gone = &e[i];
+    }
+    return gone;
+}
+
+const struct lp_mapping *lp_maps_all(unsigned *n)
+{
+    *n = __atomic_load_n(&maps_count, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&maps_entries, __ATOMIC_ACQUIRE);
+}
+
+unsigned lp_maps_dropped(void)
+{
+    return __atomic_load_n(&maps_dropped_count, __ATOMIC_RELAXED);
+}
+
+void lp_maps_atfork_child(void)
+{
+    /* Only this thread survives the fork; a lock held by another thread is simply gone. */
+    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
+}
