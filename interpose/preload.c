@@ -45,11 +45,15 @@ static uint32_t agent_req;   /* futex: bumped by whoever wants a write */
 static uint32_t agent_done;  /* futex: the last request served */
 static pid_t agent_pid;      /* the process the agent lives in (0: none) */
 
+static uint32_t agent_seen_at_start; /* agent_req when the agent was created */
+
 static void *agent_main(void *arg)
 {
     (void)arg;
     lp_self.busy = 1; /* for ever: the agent's own calls are never profiled */
-    uint32_t seen = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
+    /* Not agent_req as it is now: a signal may have bumped it before this thread first ran
+     * (`sh -c 'kill $$'` does), and that request must be served. */
+    uint32_t seen = agent_seen_at_start;
     for (;;) {
         uint32_t r = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
         if (r == seen) {
@@ -76,6 +80,7 @@ static void agent_start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_t t;
+    agent_seen_at_start = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
     if (pthread_create(&t, &attr, agent_main, NULL) == 0) {
         pthread_setname_np(t, "lockprof");
         agent_pid = getpid();
