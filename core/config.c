@@ -61,8 +61,21 @@ static bool config_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-static void config_reject(const struct config_var *v, const char *value)
+/* The value as echoed in a message: long ones are cut (the message must stay one line). */
+static const char *config_echo(const char *value, char *buf, size_t size)
 {
+    size_t keep = size - 4;
+    if (strlen(value) <= keep)
+        return value;
+    memcpy(buf, value, keep);
+    memcpy(buf + keep, "...", 4);
+    return buf;
+}
+
+static void config_reject(const struct config_var *v, const char *raw)
+{
+    char cut[104];
+    const char *value = config_echo(raw, cut, sizeof cut);
     switch (v->type) {
     case CONFIG_U64:
         lp_log_sigsafe("%s='%s': expected a whole number from %llu to %llu; using %llu", v->name,

@@ -39,10 +39,13 @@ void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
     ev->leaf = leaf;
     ev->rate = lp_block_rate();
     ev->have_stack = false;
+    /* The wait begins now, when the caller found it had to wait: registered (and timed)
+     * first, so that time spent unwinding — or preempted while unwinding — is part of the
+     * wait and of what the holder is charged. */
+    lp_locktab_wait_begin(&ev->w, lock, lock && lp_mutex_fraction() != 0);
     /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
     if (ev->rate)
         event_capture(ev);
-    lp_locktab_wait_begin(&ev->w, lock, lock && lp_mutex_fraction() != 0);
 }
 
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)

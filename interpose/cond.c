@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "event.h"
+#include "mutexkind.h"
 #include "resolve.h"
 
 enum cond_call { COND_WAIT, COND_TIMED, COND_CLOCK };
@@ -30,7 +31,9 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
     struct lp_wait ev;
     lp_event_wait_begin(&ev, leaf, NULL);
     uint64_t charge;
-    bool charged = lp_event_release_charge(a->m, &charge);
+    /* A wait on a mutex the caller does not own (EPERM) or holds recursively releases
+     * nothing: no charge. */
+    bool charged = mutex_unlock_releases(a->m) && lp_event_release_charge(a->m, &charge);
     /* Not busy inside the real call: it is a cancellation point, and the program's cleanup
      * handlers (which may unlock the mutex) must be seen like any other code. */
     lp_self.busy--;

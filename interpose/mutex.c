@@ -14,15 +14,9 @@
 #include <stdbool.h>
 
 #include "event.h"
+#include "mutexkind.h"
 #include "resolve.h"
 
-/* glibc's mutex kinds (pthreadP.h, ABI since 2.x): the type in the low bits, then flags. */
-#define MUTEX_TYPE_MASK 3
-#define MUTEX_RECURSIVE 1
-#define MUTEX_ERRORCHECK 2
-#define MUTEX_ROBUST 16
-#define MUTEX_PI 32
-#define MUTEX_PP 64
 
 static const char leaf_lock[] = "pthread_mutex_lock";
 static const char leaf_timedlock[] = "pthread_mutex_timedlock";
@@ -31,16 +25,6 @@ static const char leaf_unlock[] = "pthread_mutex_unlock";
 static const char leaf_mtx_lock[] = "mtx_lock";
 static const char leaf_mtx_timedlock[] = "mtx_timedlock";
 static const char leaf_mtx_unlock[] = "mtx_unlock";
-
-static inline int mutex_kind(const pthread_mutex_t *m)
-{
-    return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) & 127;
-}
-
-static inline bool mutex_owned_by_me(const pthread_mutex_t *m)
-{
-    return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == lp_thread_tid();
-}
 
 /* True when this lock call should go straight to glibc, unprofiled. */
 static inline bool mutex_lock_passes(const pthread_mutex_t *m)
@@ -154,19 +138,6 @@ LP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const s
 LP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     return REAL(pthread_mutex_trylock)(m);
-}
-
-/* True when unlocking m now really gives it up (DESIGN §1 "release"). */
-static inline bool mutex_unlock_releases(const pthread_mutex_t *m)
-{
-    int kind = mutex_kind(m), type = kind & MUTEX_TYPE_MASK;
-    bool checked = type == MUTEX_RECURSIVE || type == MUTEX_ERRORCHECK ||
-                   (kind & (MUTEX_ROBUST | MUTEX_PI | MUTEX_PP));
-    if (checked && !mutex_owned_by_me(m))
-        return false; /* EPERM: not a release */
-    if (type == MUTEX_RECURSIVE && __atomic_load_n(&m->__data.__count, __ATOMIC_RELAXED) > 1)
-        return false; /* an inner unlock of a recursive owner */
-    return true;
 }
 
 static inline bool mutex_unlock_passes(const pthread_mutex_t *m)
