@@ -1,0 +1,130 @@
+/*
+ * passthru.c — the floor for `make bench` (DESIGN §9).
+ *
+ * A bare pass-through preload: it interposes the mutex calls the benchmarks make, and the
+ * condition waits, and forwards each one to the next definition. It measures what any
+ * LD_PRELOAD wrapper costs (the PLT hop into a preloaded library plus one indirect call),
+ * so lockprof's overhead can be split into "being a preload at all" and "lockprof's own work".
+ *
+ * Nothing else: no TLS, no counters, no clock, no re-entrancy guard.
+ *
+ * The real functions are resolved in a constructor. Until then each pointer holds a stub that
+ * resolves its symbol and forwards, so a call made before the constructor (another library's
+ * constructor locking) still works, and the hot path has no "resolved yet?" branch.
+ *
+ * Built with -fno-optimize-sibling-calls (Makefile): a tail-called dlsym(RTLD_NEXT, ...)
+ * resolves relative to the caller of the wrapper, i.e. the wrong object (DESIGN §2).
+ *
+ * pthread_cond_wait / pthread_cond_timedwait: glibc 2.36 has two implementations
+ * (GLIBC_2.2.5, the old ABI, and GLIBC_2.3.2, the default). This file is linked without a
+ * version script (the Makefile's rule has none), so its wrappers are unversioned and catch
+ * references of either version; they forward to the default GLIBC_2.3.2 implementation with
+ * dlvsym. That is right for every program built against glibc ≥ 2.3.2 (all the benchmarks);
+ * an old-ABI binary would be handed the new implementation, which is why this is a benchmark
+ * floor and not a tool.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define COND_VERSION "GLIBC_2.3.2"
+
+typedef int mutex_fn(pthread_mutex_t *);
+typedef int cond_wait_fn(pthread_cond_t *, pthread_mutex_t *);
+typedef int cond_timedwait_fn(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+
+static void *passthru_resolve(const char *name, const char *version)
+{
+    void *p = version ? dlvsym(RTLD_NEXT, name, version) : dlsym(RTLD_NEXT, name);
+    if (!p) {
+        static const char msg[] = "passthru: cannot resolve a forwarded symbol\n";
+        ssize_t r = write(2, msg, sizeof msg - 1);
+        (void)r;
+        abort();
+    }
+    return p;
+}
+
+static mutex_fn stub_mutex_lock, stub_mutex_trylock, stub_mutex_unlock;
+static cond_wait_fn stub_cond_wait;
+static cond_timedwait_fn stub_cond_timedwait;
+
+static mutex_fn *real_pthread_mutex_lock = stub_mutex_lock;
+static mutex_fn *real_pthread_mutex_trylock = stub_mutex_trylock;
+static mutex_fn *real_pthread_mutex_unlock = stub_mutex_unlock;
+static cond_wait_fn *real_pthread_cond_wait = stub_cond_wait;
+static cond_timedwait_fn *real_pthread_cond_timedwait = stub_cond_timedwait;
+
+/* The stubs store with relaxed atomics: two threads may race to resolve the same symbol, and
+ * both store the same value. */
+#define RESOLVE(var, name, version) \
+    __atomic_store_n(&(var), passthru_resolve((name), (version)), __ATOMIC_RELAXED)
+
+static int stub_mutex_lock(pthread_mutex_t *m)
+{
+    RESOLVE(real_pthread_mutex_lock, "pthread_mutex_lock", NULL);
+    return real_pthread_mutex_lock(m);
+}
+
+static int stub_mutex_trylock(pthread_mutex_t *m)
+{
+    RESOLVE(real_pthread_mutex_trylock, "pthread_mutex_trylock", NULL);
+    return real_pthread_mutex_trylock(m);
+}
+
+static int stub_mutex_unlock(pthread_mutex_t *m)
+{
+    RESOLVE(real_pthread_mutex_unlock, "pthread_mutex_unlock", NULL);
+    return real_pthread_mutex_unlock(m);
+}
+
+static int stub_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    RESOLVE(real_pthread_cond_wait, "pthread_cond_wait", COND_VERSION);
+    return real_pthread_cond_wait(c, m);
+}
+
+static int stub_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
+{
+    RESOLVE(real_pthread_cond_timedwait, "pthread_cond_timedwait", COND_VERSION);
+    return real_pthread_cond_timedwait(c, m, ts);
+}
+
+__attribute__((constructor)) static void passthru_init(void)
+{
+    RESOLVE(real_pthread_mutex_lock, "pthread_mutex_lock", NULL);
+    RESOLVE(real_pthread_mutex_trylock, "pthread_mutex_trylock", NULL);
+    RESOLVE(real_pthread_mutex_unlock, "pthread_mutex_unlock", NULL);
+    RESOLVE(real_pthread_cond_wait, "pthread_cond_wait", COND_VERSION);
+    RESOLVE(real_pthread_cond_timedwait, "pthread_cond_timedwait", COND_VERSION);
+}
+
+/* The wrappers: one relaxed load of the pointer and an indirect call, nothing else. A plain
+ * load would do on x86-64; the atomic keeps the race with the stubs well-defined. */
+EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    return __atomic_load_n(&real_pthread_mutex_lock, __ATOMIC_RELAXED)(m);
+}
+
+EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+    return __atomic_load_n(&real_pthread_mutex_trylock, __ATOMIC_RELAXED)(m);
+}
+
+EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    return __atomic_load_n(&real_pthread_mutex_unlock, __ATOMIC_RELAXED)(m);
+}
+
+EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    return __atomic_load_n(&real_pthread_cond_wait, __ATOMIC_RELAXED)(c, m);
+}
+
+EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
+{
+    return __atomic_load_n(&real_pthread_cond_timedwait, __ATOMIC_RELAXED)(c, m, ts);
+}
