@@ -92,17 +92,21 @@ static void agent_start(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Asks the agent to write and waits for it, at most timeout_ns. Signal-safe. */
-static void agent_write_and_wait_sigsafe(uint64_t timeout_ns)
+/* Asks the agent to write; returns the request's number. Signal-safe. */
+static uint32_t agent_request_sigsafe(void)
 {
-    if (agent_pid == 0 || agent_pid != getpid())
-        return;
     uint32_t mine = __atomic_add_fetch(&agent_req, 1, __ATOMIC_ACQ_REL);
     lp_futex_wake_sigsafe(&agent_req, 1);
+    return mine;
+}
+
+/* Waits until the agent has served request `target`, at most timeout_ns. Signal-safe. */
+static void agent_wait_sigsafe(uint32_t target, uint64_t timeout_ns)
+{
     uint64_t deadline = lp_clock_monotonic() + timeout_ns;
     for (;;) {
         uint32_t done = __atomic_load_n(&agent_done, __ATOMIC_ACQUIRE);
-        if ((int32_t)(done - mine) >= 0)
+        if ((int32_t)(done - target) >= 0)
             return;
         uint64_t now = lp_clock_monotonic();
         if (now >= deadline) {
@@ -122,15 +126,28 @@ static void agent_write_and_wait_sigsafe(uint64_t timeout_ns)
 /* 1 while lockprof's handler stands in for a SIG_DFL the program believes it has. */
 static int fatal_owned[NSIG_MAX];
 static int fatal_wanted[NSIG_MAX]; /* immutable after init: the signals lockprof covers */
-static int fatal_once;
+static uint32_t fatal_target; /* the agent request that writes for the fatal signal; 0: none */
 
 static void fatal_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)si;
     (void)uc;
     int saved = errno;
-    if (!__atomic_exchange_n(&fatal_once, 1, __ATOMIC_ACQ_REL))
-        agent_write_and_wait_sigsafe(FATAL_WAIT_NS);
+    /* Every fatal signal waits for the one write (a supervisor that signals twice, or the pid
+     * and then its group, must not kill the process before it is done). Two racing first
+     * signals may both request: the agent writes twice, harmlessly. */
+    if (agent_pid != 0 && agent_pid == getpid()) {
+        uint32_t target = __atomic_load_n(&fatal_target, __ATOMIC_ACQUIRE);
+        if (target == 0) {
+            uint32_t mine = agent_request_sigsafe(), expected = 0;
+            if (__atomic_compare_exchange_n(&fatal_target, &expected, mine, false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                target = mine;
+            else
+                target = expected;
+        }
+        agent_wait_sigsafe(target, FATAL_WAIT_NS);
+    }
     /* Die by the same signal: default action back, then the signal again. It is blocked while
      * this handler runs, so it is delivered as the handler returns, before the interrupted
      * code runs again (it never sees EINTR). */
@@ -292,7 +309,7 @@ static void preload_postfork_child(void)
     lp_event_atfork_child();
     lp_maps_atfork_child();
     agent_pid = 0;
-    fatal_once = 0;
+    fatal_target = 0;
     preload_start_realtime = lp_clock_realtime();
     /* Expanded against the directory lockprof started in, as in the parent. */
     char prefix[LP_PATH_MAX];

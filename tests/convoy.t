@@ -20,7 +20,8 @@ my ($bc, $bd) = total($b, leaf => 'pthread_mutex_lock', top => 'convoy_waiter_wa
 is($bc, 12, 'block: 12 contentions at convoy_waiter_wait');
 within($bd, $m->{wait_total}, 12, 'block: Σ delay at convoy_waiter_wait = measured waits');
 my ($ac, $ad) = total($b);
-is($ac, 12, 'block: nothing else was recorded');
+is($ac, 12, 'block: nothing else was recorded')
+    or diag(join("\n", map { "  $_->{count} $_->{delay} @{$_->{frames}}" } @{ $b->{samples} }));
 
 my $x = read_profile($r->{mutex});
 my ($hc, $hd) = total($x, leaf => 'pthread_mutex_unlock', top => 'convoy_holder_release');

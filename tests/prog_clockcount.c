@@ -3,7 +3,7 @@
  * the main program's definition comes first in the lookup order, so the preloaded library's
  * calls land here too (then go to the vDSO's through dlsym(RTLD_NEXT)).
  *   uncontended: 100000 lock/unlock pairs of a free mutex, one thread
- *   contended:   two threads, 2000 pairs each on one mutex with short holds
+ *   contended:   main holds the mutex while a second thread blocks on it, 5 times
  * Prints "clock_reads <phase> N" for each phase.
  */
 #include <dlfcn.h>
@@ -23,15 +23,14 @@ int clock_gettime(clockid_t c, struct timespec *ts)
 
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 
+static int started;
+
 static void *contender(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < 2000; i++) {
-        pthread_mutex_lock(&m);
-        for (volatile int k = 0; k < 2000; k++)
-            ;
-        pthread_mutex_unlock(&m);
-    }
+    __atomic_store_n(&started, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&m);
+    pthread_mutex_unlock(&m);
     return NULL;
 }
 
@@ -48,11 +47,18 @@ int main(int argc, char **argv)
     printf("clock_reads uncontended %lu\n", reads - before);
     if (argc > 1) {
         before = reads;
-        pthread_t t[2];
-        for (int i = 0; i < 2; i++)
-            pthread_create(&t[i], NULL, contender, NULL);
-        for (int i = 0; i < 2; i++)
-            pthread_join(t[i], NULL);
+        for (int i = 0; i < 5; i++) {
+            pthread_t t;
+            pthread_mutex_lock(&m);
+            started = 0;
+            pthread_create(&t, NULL, contender, NULL);
+            await_at_least(&started, 1);
+            /* Until glibc's lock word says a waiter sleeps (2): really contended. */
+            while (__atomic_load_n(&m.__data.__lock, __ATOMIC_ACQUIRE) != 2)
+                sleep_ms(1);
+            pthread_mutex_unlock(&m);
+            pthread_join(t, NULL);
+        }
         printf("clock_reads contended %lu\n", reads - before);
     }
     return 0;
