@@ -12,6 +12,7 @@
  * one, fewer leading underscores, the shorter name, then byte order, so the choice is stable.
  */
 #include "elfsym.h"
+#include "elfnote.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -191,34 +192,9 @@ static void sym_elf_build_id(const struct sym_elf *e, char out[65])
     out[0] = '\0';
     for (size_t i = 1; i < e->shnum; i++) {
         const Elf64_Shdr *sh = &e->sh[i];
-        if (sh->sh_type != SHT_NOTE || !sym_in_bounds(e->size, sh->sh_offset, sh->sh_size))
-            continue;
-        size_t align = sh->sh_addralign == 8 ? 8 : 4;
-        const unsigned char *p = e->base + sh->sh_offset;
-        size_t left = sh->sh_size;
-        while (left >= sizeof(Elf64_Nhdr)) {
-            Elf64_Nhdr nh;
-            memcpy(&nh, p, sizeof(nh));
-            uint64_t name_sz = ((uint64_t)nh.n_namesz + align - 1) & ~(uint64_t)(align - 1);
-            uint64_t desc_sz = ((uint64_t)nh.n_descsz + align - 1) & ~(uint64_t)(align - 1);
-            uint64_t total = sizeof(nh) + name_sz + desc_sz;
-            if (total > left)
-                break;
-            const unsigned char *name = p + sizeof(nh);
-            if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-                memcmp(name, "GNU", 4) == 0 && nh.n_descsz > 0) {
-                const unsigned char *d = name + name_sz;
-                size_t n = nh.n_descsz > 32 ? 32 : nh.n_descsz;
-                for (size_t k = 0; k < n; k++) {
-                    out[2 * k] = "0123456789abcdef"[d[k] >> 4];
-                    out[2 * k + 1] = "0123456789abcdef"[d[k] & 15];
-                }
-                out[2 * n] = '\0';
-                return;
-            }
-            p += total;
-            left -= total;
-        }
+        if (sh->sh_type == SHT_NOTE && sym_in_bounds(e->size, sh->sh_offset, sh->sh_size) &&
+            lp_elfnote_build_id(e->base + sh->sh_offset, sh->sh_size, sh->sh_addralign, out))
+            return;
     }
 }
 

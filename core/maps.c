@@ -6,6 +6,7 @@
  * stored with release semantics, and only the `unloaded` flag of a published entry ever
  * changes afterwards (an atomic byte store). */
 #include "maps.h"
+#include "elfnote.h"
 
 #include <elf.h>
 #include <link.h>
@@ -72,33 +73,10 @@ static void maps_build_id(const struct dl_phdr_info *info, char out[65])
     out[0] = '\0';
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
-            continue;
-        size_t align = ph->p_align == 8 ? 8 : 4;
-        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
-        size_t left = ph->p_memsz;
-        while (left >= sizeof(ElfW(Nhdr))) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-            size_t name_sz = (nh->n_namesz + align - 1) & ~(align - 1);
-            size_t desc_sz = (nh->n_descsz + align - 1) & ~(align - 1);
-            size_t total = sizeof(*nh) + name_sz + desc_sz;
-            if (name_sz < nh->n_namesz || desc_sz < nh->n_descsz || total > left)
-                break;
-            const char *name = (const char *)(nh + 1);
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-                memcmp(name, "GNU", 4) == 0 && nh->n_descsz > 0) {
-                const unsigned char *d = (const unsigned char *)name + name_sz;
-                size_t n = nh->n_descsz > 32 ? 32 : nh->n_descsz;
-                for (size_t k = 0; k < n; k++) {
-                    out[2 * k] = "0123456789abcdef"[d[k] >> 4];
-                    out[2 * k + 1] = "0123456789abcdef"[d[k] & 15];
-                }
-                out[2 * n] = '\0';
-                return;
-            }
-            p += total;
-            left -= total;
-        }
+        if (ph->p_type == PT_NOTE &&
+            lp_elfnote_build_id((const void *)(info->dlpi_addr + ph->p_vaddr), ph->p_memsz,
+                                ph->p_align, out))
+            return;
     }
 }
 
