@@ -33,7 +33,8 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
     uint64_t charge;
     /* A wait on a mutex the caller does not own (EPERM) or holds recursively releases
      * nothing: no charge. */
-    bool charged = mutex_unlock_releases(a->m) && lp_event_release_charge(a->m, &charge);
+    bool charged = lp_locktab_busy() && mutex_unlock_releases(a->m) &&
+                   lp_event_release_charge(a->m, &charge);
     /* Not busy inside the real call: it is a cancellation point, and the program's cleanup
      * handlers (which may unlock the mutex) must be seen like any other code. */
     lp_self.busy--;
