@@ -58,13 +58,21 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
     return end;
 }
 
-void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *ev)
+/* Samples a charge at the fraction in force, read once: false if not picked. */
+static bool event_pick_charge(uint64_t charge, struct lp_weight *wt)
 {
     uint64_t fraction = lp_mutex_fraction();
     if (!lp_sample_mutex_pick(event_rng(), fraction))
-        return;
+        return false;
+    lp_sample_mutex_weight(fraction, charge, wt);
+    return true;
+}
+
+void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *ev)
+{
     struct lp_weight wt;
-    lp_sample_mutex_weight(fraction, charge, &wt);
+    if (!event_pick_charge(charge, &wt))
+        return; /* decided before unwinding: most releases at fraction n are not unwound */
     struct lp_wait local;
     if (!ev || !ev->have_stack) {
         ev = &local;
@@ -75,12 +83,9 @@ void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *e
 
 void lp_event_record_charge_synthetic(const char *leaf, uint64_t charge)
 {
-    uint64_t fraction = lp_mutex_fraction();
-    if (!lp_sample_mutex_pick(event_rng(), fraction))
-        return;
     struct lp_weight wt;
-    lp_sample_mutex_weight(fraction, charge, &wt);
-    lp_stacktab_add(LP_MUTEX, leaf, NULL, 0, false, &wt);
+    if (event_pick_charge(charge, &wt))
+        lp_stacktab_add(LP_MUTEX, leaf, NULL, 0, false, &wt);
 }
 
 void lp_event_atfork_child(void)

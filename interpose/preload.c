@@ -311,13 +311,8 @@ static void preload_postfork_child(void)
     agent_pid = 0;
     fatal_target = 0;
     preload_start_realtime = lp_clock_realtime();
-    /* Expanded against the directory lockprof started in, as in the parent. */
     char prefix[LP_PATH_MAX];
-    if (lp_config_expand_out(prefix, sizeof prefix, preload_config.out, (long)getpid(),
-                             (long)(preload_start_realtime / 1000000000),
-                             preload_cwd_at_start) < 0)
-        lp_fmt_sigsafe(prefix, sizeof prefix, "%s/lockprof.%d", preload_cwd_at_start,
-                       (int)getpid());
+    preload_expand_out(prefix, sizeof prefix, (long)getpid());
     lp_writer_atfork_child(prefix); /* frees the writer lock taken in prefork */
     lp_self.busy--;
 }

@@ -61,13 +61,7 @@ static void part1(void)
 static __attribute__((noinline)) void cond_timeout_fn(void)
 {
     pthread_mutex_lock(&m);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 30 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = deadline_in_ms(30);
     uint64_t t0 = now_ns();
     int rc = pthread_cond_timedwait(&cv, &m, &ts);
     timedwait_total += now_ns() - t0;

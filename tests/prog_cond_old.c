@@ -28,13 +28,7 @@ static __attribute__((noinline)) void old_abi_consume(void)
     for (;;) {
         pthread_mutex_lock(&m);
         while (count == 0 && !done) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 2000000;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = deadline_in_ms(2);
             if (count == 0 && (head & 1))
                 pthread_cond_wait(&not_empty, &m);
             else if (pthread_cond_timedwait(&not_empty, &m, &ts) == ETIMEDOUT)

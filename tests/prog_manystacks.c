@@ -13,13 +13,7 @@ static int waits;
 
 static __attribute__((noinline)) void leaf_wait(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 1000000;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = deadline_in_ms(1);
     pthread_mutex_lock(&m);
     if (pthread_cond_timedwait(&cv, &m, &ts) == ETIMEDOUT)
         waits++;

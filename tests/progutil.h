@@ -38,6 +38,19 @@ static inline void await_at_least(int *word, int want)
     }
 }
 
+/* A CLOCK_REALTIME deadline ms milliseconds from now, for the timed wait and lock calls. */
+static inline struct timespec deadline_in_ms(unsigned ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    while (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 static inline void measure(const char *key, uint64_t value)
 {
     printf("measure %s %llu\n", key, (unsigned long long)value);
