@@ -1,7 +1,6 @@
 /* stack.c — see stack.h. */
 #include "stack.h"
 
-#include <string.h>
 
 lp_unwind_fn lp_unwinder;
 

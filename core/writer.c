@@ -51,8 +51,6 @@ const char *lp_writer_path(enum lp_profile p)
 struct writer_collect {
     struct lp_pp_sample *samples;
     size_t n, cap;
-    uint64_t count_fp, delay;
-    struct lp_arena *a;
 };
 
 static void writer_count(const struct lp_stack_view *v, void *arg)
@@ -74,8 +72,6 @@ static void writer_collect_one(const struct lp_stack_view *v, void *arg)
     s->tail = v->truncated ? LP_TAIL_TRUNCATED : NULL;
     s->count = lp_count_round(v->count_fp, v->delay);
     s->delay = (int64_t)v->delay;
-    c->count_fp += v->count_fp;
-    c->delay += v->delay;
 }
 
 static const char *writer_comment(struct lp_arena *a, const char *fmt, ...)
@@ -96,7 +92,7 @@ static int writer_encode_locked(int fd, enum lp_profile p)
     lp_arena_reset(a);
     lp_maps_refresh();
 
-    struct writer_collect c = { .a = a };
+    struct writer_collect c = { 0 };
     lp_stacktab_foreach(p, writer_count, &c);
     c.samples = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.samples);
     if (!c.samples)

@@ -19,10 +19,7 @@
 
 struct lp_writer_info {
     const char *version;        /* "0.1.0" */
-    uint64_t start_block_rate;  /* the rates at start, to say whether they changed */
-    uint64_t start_mutex_fraction;
     unsigned stack_depth;
-    int64_t start_realtime;     /* ns since the epoch, when lockprof started */
 };
 
 /* prefix: absolute, already expanded. Copies what it is given. */

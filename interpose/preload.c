@@ -354,10 +354,7 @@ __attribute__((constructor(101))) static void preload_init(void)
 
     struct lp_writer_info info = {
         .version = LOCKPROF_VERSION,
-        .start_block_rate = preload_config.block_rate,
-        .start_mutex_fraction = preload_config.mutex_fraction,
         .stack_depth = (unsigned)preload_config.stack_depth,
-        .start_realtime = preload_start_realtime,
     };
     lp_writer_init(prefix, &info);
 
