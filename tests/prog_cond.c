@@ -74,6 +74,7 @@ static __attribute__((noinline)) void cond_timeout_fn(void)
 static pthread_mutex_t rm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rcv = PTHREAD_COND_INITIALIZER;
 static int round_started, arrived, done_round, release_flag;
+static int waiter_tid[2];
 static uint64_t wstart[2], releaser_owed, mutex_wait_total, mutex_wait_count;
 
 static __attribute__((noinline)) void cond_releaser_fn(int r)
@@ -81,6 +82,7 @@ static __attribute__((noinline)) void cond_releaser_fn(int r)
     pthread_mutex_lock(&rm);
     __atomic_store_n(&round_started, r, __ATOMIC_RELEASE);
     await_at_least(&arrived, r * 2);
+    await_all_asleep(waiter_tid, 2);
     sleep_ms(30);
     uint64_t t = now_ns();
     releaser_owed += (t - wstart[0]) + (t - wstart[1]);
@@ -103,6 +105,7 @@ static __attribute__((noinline)) void mutex_waiter_fn(int id, int r)
 {
     uint64_t t0 = now_ns();
     wstart[id] = t0;
+    __atomic_store_n(&waiter_tid[id], thread_id(), __ATOMIC_RELEASE);
     __atomic_fetch_add(&arrived, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&rm);
     __atomic_fetch_add(&mutex_wait_total, now_ns() - t0, __ATOMIC_RELAXED);

@@ -13,6 +13,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int round_started, arrived, finished;
+static int waiter_tid[WAITERS];
 static uint64_t wait_start[WAITERS];
 static uint64_t wait_total, wait_count, holder_owed;
 static int rounds = 4;
@@ -31,6 +32,7 @@ static void *convoy_holder(void *arg)
         pthread_mutex_lock(&lock);
         __atomic_store_n(&round_started, r, __ATOMIC_RELEASE);
         await_at_least(&arrived, r * WAITERS);
+        await_all_asleep(waiter_tid, WAITERS);
         sleep_ms(hold_ms);
         uint64_t released;
         convoy_holder_release(&released);
@@ -46,6 +48,7 @@ static __attribute__((noinline)) void convoy_waiter_wait(int id)
 {
     uint64_t t0 = now_ns();
     wait_start[id] = t0;
+    __atomic_store_n(&waiter_tid[id], thread_id(), __ATOMIC_RELEASE);
     __atomic_fetch_add(&arrived, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&lock);
     uint64_t t1 = now_ns();

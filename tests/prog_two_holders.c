@@ -17,6 +17,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int round_started, arrived, finished, took;
+static int waiter_tid[2];
 static uint64_t start[2], first_release, second_release;
 static uint64_t first_owed, second_owed, wait_total, wait_count;
 
@@ -41,6 +42,7 @@ static void *first_holder(void *arg)
         pthread_mutex_lock(&lock);
         __atomic_store_n(&round_started, r, __ATOMIC_RELEASE);
         await_at_least(&arrived, r * 2);
+        await_all_asleep(waiter_tid, 2);
         sleep_ms(HOLD1);
         first_holder_release();
         await_at_least(&finished, r * 2);
@@ -54,6 +56,7 @@ static __attribute__((noinline)) void second_holder_take(int id)
 {
     uint64_t t0 = now_ns();
     start[id] = t0;
+    __atomic_store_n(&waiter_tid[id], thread_id(), __ATOMIC_RELEASE);
     __atomic_fetch_add(&arrived, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&lock);
     uint64_t t1 = now_ns();

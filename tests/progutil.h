@@ -8,11 +8,15 @@
 #ifndef LP_PROGUTIL_H
 #define LP_PROGUTIL_H
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline uint64_t now_ns(void)
 {
@@ -49,6 +53,40 @@ static inline struct timespec deadline_in_ms(unsigned ms)
         ts.tv_nsec -= 1000000000L;
     }
     return ts;
+}
+
+static inline int thread_id(void)
+{
+    return (int)syscall(SYS_gettid);
+}
+
+/* True when thread tid of this process is asleep ('S' in /proc/self/task/tid/stat). */
+static inline int thread_sleeping(int tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *paren = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+    return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* Waits until each of n threads that announced their arrival (and then called a blocking
+ * lock, which is the only place they can sleep afterwards) is asleep: every one of them
+ * really waits, however long the machine took to schedule them. */
+static inline void await_all_asleep(const int *tids, int n)
+{
+    for (int i = 0; i < n; i++)
+        while (!thread_sleeping(__atomic_load_n(&tids[i], __ATOMIC_ACQUIRE))) {
+            struct timespec ts = { 0, 200000 };
+            nanosleep(&ts, NULL);
+        }
 }
 
 static inline void measure(const char *key, uint64_t value)
