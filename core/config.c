@@ -4,18 +4,45 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
-enum config_type { CONFIG_U64, CONFIG_BOOL, CONFIG_PATH };
+#include <signal.h>
+
+enum config_type { CONFIG_U64, CONFIG_BOOL, CONFIG_PATH, CONFIG_WORDS };
+
+/* A word of a comma-separated list, and the bits it sets. */
+struct config_word {
+    const char *word;
+    uint64_t bits;
+};
+
+static const struct config_word config_io_words[] = {
+    { "pipe", LP_IO_PIPE }, { "fifo", LP_IO_FIFO }, { "eventfd", LP_IO_EVENTFD },
+    { "mq", LP_IO_MQ }, { "msg", LP_IO_MSG }, { "socket", LP_IO_SOCKET },
+    { "file", LP_IO_FILE }, { "chr", LP_IO_CHR }, { "none", 0 }, { NULL, 0 },
+};
+
+#define SIGBIT(s) (1ULL << (s))
+/* Signals whose default action ends the process and that arrive from outside (not faults:
+ * a SIGSEGV handler that returns would fault again before any profile is written). */
+static const struct config_word config_signal_words[] = {
+    { "HUP", SIGBIT(SIGHUP) }, { "INT", SIGBIT(SIGINT) }, { "QUIT", SIGBIT(SIGQUIT) },
+    { "ABRT", SIGBIT(SIGABRT) }, { "USR1", SIGBIT(SIGUSR1) }, { "USR2", SIGBIT(SIGUSR2) },
+    { "PIPE", SIGBIT(SIGPIPE) }, { "ALRM", SIGBIT(SIGALRM) }, { "TERM", SIGBIT(SIGTERM) },
+    { "XCPU", SIGBIT(SIGXCPU) }, { "XFSZ", SIGBIT(SIGXFSZ) }, { "VTALRM", SIGBIT(SIGVTALRM) },
+    { "PROF", SIGBIT(SIGPROF) }, { "none", 0 }, { NULL, 0 },
+};
 
 struct config_var {
     const char *name;
     enum config_type type;
     size_t offset;
     uint64_t def, min, max; /* numbers and booleans */
-    const char *def_str;    /* paths */
+    const char *def_str;    /* paths, and word lists as written */
     const char *meaning;
+    const struct config_word *words; /* word lists */
 };
 
 /*
@@ -30,19 +57,26 @@ struct config_var {
 static const struct config_var config_vars[] = {
     { "LOCKPROF_BLOCK_RATE", CONFIG_U64, offsetof(struct lp_config, block_rate),
       10000, 0, 1000000000000ULL, NULL,
-      "block profile rate in ns: 0 off, 1 every wait, N one wait per N ns waited" },
+      "block profile rate in ns: 0 off, 1 every wait, N one wait per N ns waited", NULL },
     { "LOCKPROF_MUTEX_FRACTION", CONFIG_U64, offsetof(struct lp_config, mutex_fraction),
-      10, 0, 1000000000ULL, NULL, "mutex profile: 0 off, n one charge in n" },
+      10, 0, 1000000000ULL, NULL, "mutex profile: 0 off, n one charge in n", NULL },
     { "LOCKPROF_STACK_DEPTH", CONFIG_U64, offsetof(struct lp_config, stack_depth),
-      64, 1, 512, NULL, "frames kept per stack" },
+      64, 1, 512, NULL, "frames kept per stack", NULL },
     { "LOCKPROF_MAX_STACKS", CONFIG_U64, offsetof(struct lp_config, max_stacks),
-      65536, 64, 4194304, NULL, "distinct stacks kept, both profiles together" },
+      65536, 64, 4194304, NULL, "distinct stacks kept, both profiles together", NULL },
     { "LOCKPROF_LOCK_STRIPES", CONFIG_U64, offsetof(struct lp_config, lock_stripes),
-      1024, 16, 1048576, NULL, "stripes of the table of locks with waiters (6 locks each)" },
+      1024, 16, 1048576, NULL, "stripes of the table of locks with waiters (6 locks each)", NULL },
+    { "LOCKPROF_IO", CONFIG_WORDS, offsetof(struct lp_config, io),
+      LP_IO_PIPE | LP_IO_FIFO | LP_IO_EVENTFD | LP_IO_MQ | LP_IO_MSG, 0, 0,
+      "pipe,fifo,eventfd,mq,msg", "descriptors whose blocking reads and writes are waits",
+      config_io_words },
+    { "LOCKPROF_FATAL_SIGNALS", CONFIG_WORDS, offsetof(struct lp_config, fatal_signals),
+      SIGBIT(SIGINT) | SIGBIT(SIGTERM), 0, 0, "INT,TERM",
+      "default-fatal signals that still leave a profile", config_signal_words },
     { "LOCKPROF_SHOW_CONFIG", CONFIG_BOOL, offsetof(struct lp_config, show_config),
-      0, 0, 1, NULL, "print these settings at start" },
+      0, 0, 1, NULL, "print these settings at start", NULL },
     { "LOCKPROF_OUT", CONFIG_PATH, offsetof(struct lp_config, out),
-      0, 0, 0, CONFIG_DEFAULT_OUT, "output prefix (%p pid, %t start time)" },
+      0, 0, 0, CONFIG_DEFAULT_OUT, "output prefix (%p pid, %t start time)", NULL },
 };
 
 static bool config_parse_u64(const char *s, uint64_t *out)
@@ -86,12 +120,72 @@ static void config_reject(const struct config_var *v, const char *raw)
         lp_log_sigsafe("%s='%s': expected 0 or 1; using %llu", v->name, value,
                        (unsigned long long)v->def);
         break;
+    case CONFIG_WORDS: {
+        char list[256];
+        size_t n = 0;
+        for (const struct config_word *w = v->words; w->word && n + 16 < sizeof list; w++)
+            n += (size_t)lp_fmt_sigsafe(list + n, sizeof list - n, "%s%s", n ? ", " : "",
+                                        w->word);
+        lp_log_sigsafe("%s='%s': expected a comma-separated list of %s; using %s", v->name,
+                       value, list, v->def_str);
+        break;
+    }
     case CONFIG_PATH:
         lp_log_sigsafe("%s='%s': expected a path prefix shorter than %d bytes, with only %%p, "
                        "%%t or %%%% after a %%; using %s", v->name, value, LP_PATH_MAX / 2,
                        v->def_str);
         break;
     }
+}
+
+/* The word of w matching s[0, len), ignoring case and, for signals, a leading "SIG". */
+static const struct config_word *config_word_find(const struct config_word *w, const char *s,
+                                                  size_t len)
+{
+    if (w == config_signal_words && len > 3 && strncasecmp(s, "SIG", 3) == 0) {
+        s += 3;
+        len -= 3;
+    }
+    for (; w->word; w++)
+        if (strlen(w->word) == len && strncasecmp(w->word, s, len) == 0)
+            return w;
+    return NULL;
+}
+
+/* A comma-separated list of words: false on an empty list, an empty word or an unknown one. */
+static bool config_parse_words(const struct config_word *words, const char *s, uint64_t *out)
+{
+    uint64_t bits = 0;
+    for (;;) {
+        size_t len = strcspn(s, ",");
+        const struct config_word *w = config_word_find(words, s, len);
+        if (!w)
+            return false;
+        bits |= w->bits;
+        if (!s[len])
+            break;
+        s += len + 1;
+    }
+    *out = bits;
+    return true;
+}
+
+/* The words whose bits are all in `bits`, comma-separated ("none" when there are none). */
+static void config_words_show(const struct config_word *words, uint64_t bits, char *buf,
+                              size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (const struct config_word *w = words; w->word; w++) {
+        if (!w->bits || (bits & w->bits) != w->bits)
+            continue;
+        int k = lp_fmt_sigsafe(buf + n, size - n, "%s%s", n ? "," : "", w->word);
+        if (k < 0 || (size_t)k >= size - n)
+            break;
+        n += (size_t)k;
+    }
+    if (n == 0)
+        lp_fmt_sigsafe(buf, size, "none");
 }
 
 static bool config_path_ok(const char *s)
@@ -135,6 +229,14 @@ void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *))
             }
             strncpy(field, value ? value : v->def_str, LP_PATH_MAX - 1);
             break;
+        case CONFIG_WORDS:
+            n = v->def;
+            if (value && !config_parse_words(v->words, value, &n)) {
+                config_reject(v, value);
+                n = v->def;
+            }
+            *(uint64_t *)field = n;
+            break;
         }
     }
 }
@@ -155,6 +257,12 @@ void lp_config_show(const struct lp_config *c)
         case CONFIG_PATH:
             lp_log_sigsafe("%s=%s (%s)", v->name, field, v->meaning);
             break;
+        case CONFIG_WORDS: {
+            char list[256];
+            config_words_show(v->words, *(const uint64_t *)field, list, sizeof list);
+            lp_log_sigsafe("%s=%s (%s)", v->name, list, v->meaning);
+            break;
+        }
         }
     }
 }

@@ -23,8 +23,22 @@ struct lp_config {
     uint64_t stack_depth;    /* LOCKPROF_STACK_DEPTH */
     uint64_t max_stacks;     /* LOCKPROF_MAX_STACKS */
     uint64_t lock_stripes;   /* LOCKPROF_LOCK_STRIPES */
+    uint64_t io;             /* LOCKPROF_IO: LP_IO_* bits */
+    uint64_t fatal_signals;  /* LOCKPROF_FATAL_SIGNALS: bit n for signal n */
     bool show_config;        /* LOCKPROF_SHOW_CONFIG */
     char out[LP_PATH_MAX];   /* LOCKPROF_OUT, as given (expanded by lp_config_out_path) */
+};
+
+/* The kinds of descriptor whose blocking reads and writes are waits (LOCKPROF_IO). */
+enum lp_io_kind {
+    LP_IO_PIPE = 1 << 0,
+    LP_IO_FIFO = 1 << 1,
+    LP_IO_EVENTFD = 1 << 2,
+    LP_IO_MQ = 1 << 3,     /* mq_receive, mq_timedreceive */
+    LP_IO_MSG = 1 << 4,    /* msgrcv */
+    LP_IO_SOCKET = 1 << 5,
+    LP_IO_FILE = 1 << 6,   /* regular files */
+    LP_IO_CHR = 1 << 7,    /* character devices: terminals, /dev/… */
 };
 
 /* getenv_fn is getenv, or a fake in tests. Fills c with defaults, then the environment. */

@@ -88,6 +88,41 @@ void lp_event_record_charge_synthetic(const char *leaf, uint64_t charge)
         lp_stacktab_add(LP_MUTEX, leaf, NULL, 0, false, &wt);
 }
 
+uint64_t lp_wait_threshold_ns_ = 5000;
+
+void lp_event_calibrate(void)
+{
+    /* The fastest of a few null syscalls, clock reads included: a call that returned at once
+     * costs about that. 20 of them is well above any non-blocking read of a pipe with data
+     * ready, and well below a wait, which takes two context switches. Bounded both ways so
+     * that a slow first syscall (a cold cache, a preempted constructor) changes nothing. */
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 32; i++) {
+        uint64_t t0 = lp_now();
+        syscall(SYS_getppid);
+        uint64_t d = lp_now() - t0;
+        if (d < best)
+            best = d;
+    }
+    uint64_t t = best * 20;
+    if (t < 2000)
+        t = 2000;
+    if (t > 50000)
+        t = 50000;
+    __atomic_store_n(&lp_wait_threshold_ns_, t, __ATOMIC_RELAXED);
+}
+
+void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end)
+{
+    struct lp_weight wt;
+    uint64_t rate = lp_block_rate();
+    if (!lp_event_is_wait(start, end) || !lp_sample_block(event_rng(), rate, end - start, &wt))
+        return;
+    struct lp_wait ev;
+    event_capture(&ev);
+    lp_stacktab_add(LP_BLOCK, leaf, ev.pcs, ev.depth, ev.truncated, &wt);
+}
+
 void lp_event_atfork_child(void)
 {
     lp_self.tid = 0;

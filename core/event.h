@@ -88,6 +88,23 @@ void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *e
 /* Records a charge at a synthetic stack (lockprof::owner_died). */
 void lp_event_record_charge_synthetic(const char *leaf, uint64_t charge);
 
+/*
+ * Waits measured around a call that has no "try" (read, join, barrier wait, …, DESIGN §2): the
+ * call was a wait when it lasted at least lp_wait_threshold_ns_, a small multiple of a null
+ * syscall measured at start by lp_event_calibrate (a call that returns at once never waits).
+ * Nothing is registered (nobody is charged for these waits), and the stack is unwound after
+ * the call returned: it is the same stack. The wrapper reads lp_now() before and after.
+ */
+extern uint64_t lp_wait_threshold_ns_;
+void lp_event_calibrate(void);
+static inline bool lp_event_is_wait(uint64_t start, uint64_t end)
+{
+    return end - start >= __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
+}
+/* Records the call [start, end) at leaf in the block profile if it was a wait (sampled at the
+ * block rate in force). */
+void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end);
+
 /* After fork, in the child. */
 void lp_event_atfork_child(void);
 

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "config.h"
 #include "event.h"
+#include "fdcache.h"
 #include "locktab.h"
 #include "lockprof.h"
 #include "log.h"
@@ -347,6 +348,10 @@ __attribute__((constructor(101))) static void preload_init(void)
         lp_self.busy--;
         return;
     }
+    if (lp_fdcache_init(preload_config.io) < 0)
+        lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
+                       "profiled");
+    lp_event_calibrate();
     lp_stack_depth_ = (unsigned)preload_config.stack_depth;
     lp_unwind_add_self_range((const void *)preload_init);
     lp_unwind_load();

@@ -10,10 +10,15 @@
 #ifndef LP_RESOLVE_H
 #define LP_RESOLVE_H
 
+#include <mqueue.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <threads.h>
 #include <time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #define LP_EXPORT __attribute__((visibility("default")))
 

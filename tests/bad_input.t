@@ -22,14 +22,18 @@ chdir tmpdir() or die "chdir: $!";
 my $src = slurp($config_c) // die "cannot read $config_c";
 my ($table) = $src =~ /config_vars\[\]\s*=\s*\{(.*?)\n\};/s or die 'no config_vars table';
 my @vars;
-while ($table =~ /\{\s*"(LOCKPROF_\w+)",\s*CONFIG_(\w+),\s*offsetof\([^)]*\),\s*([^,]+),\s*([^,]+),\s*([^,]+),\s*(NULL|CONFIG_DEFAULT_\w+)/g) {
+while ($table =~ /\{\s*"(LOCKPROF_\w+)",\s*CONFIG_(\w+),\s*offsetof\([^)]*\),\s*([^,]+),\s*([^,]+),\s*([^,]+),\s*(NULL|CONFIG_DEFAULT_\w+|"[^"]*")/g) {
     my ($name, $type, @n) = ($1, $2, $3, $4, $5);
+    my $str = $6;
     s/ULL$|ULL\b|U$//g for @n;
+    # A word list's default is shown as written (its def_str), not as bits.
+    $n[0] = $str =~ s/"//gr if $type eq 'WORDS';
     push @vars, { name => $name, type => $type, def => $n[0], min => $n[1], max => $n[2] };
 }
 is_deeply([ map { $_->{name} } @vars ],
           [qw(LOCKPROF_BLOCK_RATE LOCKPROF_MUTEX_FRACTION LOCKPROF_STACK_DEPTH
-              LOCKPROF_MAX_STACKS LOCKPROF_LOCK_STRIPES LOCKPROF_SHOW_CONFIG LOCKPROF_OUT)],
+              LOCKPROF_MAX_STACKS LOCKPROF_LOCK_STRIPES LOCKPROF_IO LOCKPROF_FATAL_SIGNALS
+              LOCKPROF_SHOW_CONFIG LOCKPROF_OUT)],
           'core/config.c: the table parsed (update this list when a variable is added)');
 
 # ---- the reference run, without the preload ---------------------------------------------
@@ -54,6 +58,8 @@ for my $v (@vars) {
         push @bad, ' 5', '5 ', '0x10';
         # A long value must not cut the warning short (one variable suffices: one printer).
         push @bad, '1' x 600 if $v->{name} eq 'LOCKPROF_BLOCK_RATE';
+    } elsif ($v->{type} eq 'WORDS') {
+        @bad = ('', 'bogus', ',', 'none,', ',none', 'none,,none', 'SIG', 'x' x 2000);
     } else {
         @bad = ('', '%x', 'a%', 'x%d', 'a' x 2000);
     }
