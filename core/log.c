@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct out {
@@ -139,7 +141,8 @@ int lp_write_all_sigsafe(int fd, const void *buf, size_t len)
     int saved = errno, rc = 0;
     const char *p = buf;
     while (len) {
-        ssize_t n = write(fd, p, len);
+        /* The system call itself: lockprof's own writes never pass through its wrappers. */
+        ssize_t n = syscall(SYS_write, fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -153,8 +156,50 @@ int lp_write_all_sigsafe(int fd, const void *buf, size_t len)
     return rc;
 }
 
+/* What fd 2 was when lockprof started (DESIGN §6: a long-lived fd is re-checked before use).
+ * A daemon that closes every descriptor and opens its own files may get one of them as fd 2:
+ * a message written there would land in the program's file, so it is dropped instead. */
+enum { STDERR_UNCHECKED, STDERR_KNOWN, STDERR_CLOSED };
+static struct {
+    int state;
+    dev_t dev;
+    ino_t ino;
+} log_stderr;
+
+void lp_log_init(void)
+{
+    struct stat st;
+    if (fstat(2, &st) == 0) {
+        log_stderr.dev = st.st_dev;
+        log_stderr.ino = st.st_ino;
+        log_stderr.state = STDERR_KNOWN;
+    } else {
+        log_stderr.state = STDERR_CLOSED;
+    }
+}
+
+/* True when fd 2 is still the file it was at start (true before lp_log_init). */
+static bool log_stderr_same(void)
+{
+    struct stat st;
+    switch (log_stderr.state) {
+    case STDERR_UNCHECKED:
+        return true;
+    case STDERR_KNOWN:
+        return fstat(2, &st) == 0 && st.st_dev == log_stderr.dev && st.st_ino == log_stderr.ino;
+    default:
+        return false;
+    }
+}
+
 void lp_log_sigsafe(const char *fmt, ...)
 {
+    int saved = errno;
+    if (!log_stderr_same()) {
+        errno = saved;
+        return;
+    }
+    errno = saved;
     char line[512];
     size_t n = lp_fmt_sigsafe(line, sizeof line, "lockprof: ");
     va_list ap;

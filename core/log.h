@@ -19,6 +19,10 @@ size_t lp_fmt_sigsafe(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 size_t lp_vfmt_sigsafe(char *buf, size_t size, const char *fmt, va_list ap);
 
+/* Remembers which file fd 2 is (at start): messages are written only while fd 2 is still
+ * that file, never into a file the program opened after closing it. */
+void lp_log_init(void);
+
 /* "lockprof: <message>\n" on stderr (fd 2), one write(2). errno is preserved. */
 void lp_log_sigsafe(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "lockprof.h"
 #include "log.h"
 #include "maps.h"
+#include "preload.h"
 #include "resolve.h"
 #include "stacktab.h"
 #include "sync.h"
@@ -174,11 +176,11 @@ static int fatal_install(int sig)
     return rc;
 }
 
-static void fatal_init(void)
+static void fatal_init(uint64_t wanted)
 {
-    static const int sigs[] = { SIGTERM, SIGINT };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        int sig = sigs[i];
+    for (int sig = 1; sig < NSIG_MAX && sig < 64; sig++) {
+        if (!(wanted & (1ULL << sig)))
+            continue;
         struct sigaction old;
         fatal_wanted[sig] = 1;
         /* Only a signal the program has not claimed (inherited SIG_IGN is a claim too). */
@@ -277,7 +279,70 @@ static void preload_exit_write(void)
 
 static char preload_cwd_at_start[LP_PATH_MAX]; /* immutable after the constructor */
 
-/* LOCKPROF_OUT made absolute against the directory lockprof started in (daemons chdir("/")). */
+/*
+ * Whose files are whose (DESIGN §5). Every process of a tree lockprof runs in knows the tree's
+ * origin, the first process (LOCKPROF_ORIGIN in the environment, set by the origin itself and
+ * passed on by the exec wrappers), and its exec generation (LOCKPROF_EXEC=pid:n, passed by
+ * the exec wrappers: a new image with the same pid must not overwrite the files the old one
+ * wrote before exec). When LOCKPROF_OUT has no %p, every process but the origin adds ".PID"
+ * to the prefix; every image after an exec adds ".execN".
+ */
+static long preload_origin;       /* the tree's first process */
+static unsigned preload_exec_gen; /* 0 in a fresh process, n after n execs */
+static bool preload_out_has_pid;  /* LOCKPROF_OUT contains %p */
+pid_t lp_preload_pid;             /* this process (set again in a fork child) */
+
+static bool out_has_pid(const char *out)
+{
+    for (const char *p = out; *p; p++)
+        if (*p == '%') {
+            if (p[1] == 'p')
+                return true;
+            if (p[1])
+                p++;
+        }
+    return false;
+}
+
+/* A decimal number that is the whole of s; false otherwise. */
+static bool parse_long(const char *s, const char *end, long *out)
+{
+    long v = 0;
+    if (s == end)
+        return false;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9' || v > 100000000000L)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static void preload_lineage_init(long pid)
+{
+    const char *o = getenv(LP_ENV_ORIGIN);
+    long origin;
+    if (o && parse_long(o, o + strlen(o), &origin) && origin > 0) {
+        preload_origin = origin;
+    } else {
+        preload_origin = pid;
+        /* In the constructor, before the program's threads: children spawned by means no
+         * wrapper sees (system, popen, posix_spawn) inherit it through environ. */
+        char v[24];
+        lp_fmt_sigsafe(v, sizeof v, "%ld", pid);
+        setenv(LP_ENV_ORIGIN, v, 1);
+    }
+    const char *e = getenv(LP_ENV_EXEC);
+    const char *colon = e ? strchr(e, ':') : NULL;
+    long epid, gen;
+    if (colon && parse_long(e, colon, &epid) && epid == pid &&
+        parse_long(colon + 1, colon + strlen(colon), &gen) && gen > 0 && gen < 1000000)
+        preload_exec_gen = (unsigned)gen;
+}
+
+/* LOCKPROF_OUT made absolute against the directory lockprof started in (daemons chdir("/")),
+ * with the lineage's suffixes. */
 static void preload_expand_out(char *dst, size_t size, long pid)
 {
     if (lp_config_expand_out(dst, (unsigned)size, preload_config.out, pid,
@@ -287,6 +352,44 @@ static void preload_expand_out(char *dst, size_t size, long pid)
                        preload_config.out, pid);
         lp_fmt_sigsafe(dst, size, "%s/lockprof.%ld", preload_cwd_at_start, pid);
     }
+    size_t n = strlen(dst);
+    char suffix[48] = "";
+    size_t k = 0;
+    if (!preload_out_has_pid && pid != preload_origin)
+        k += lp_fmt_sigsafe(suffix + k, sizeof suffix - k, ".%ld", pid);
+    if (preload_exec_gen)
+        k += lp_fmt_sigsafe(suffix + k, sizeof suffix - k, ".exec%u", preload_exec_gen);
+    if (n + k + 32 < size) /* room for ".block.pb.gz.tmp.PID" */
+        memcpy(dst + n, suffix, k + 1);
+}
+
+/* ---- exec (process.c) -------------------------------------------------------------------- */
+
+int lp_preload_before_exec(void)
+{
+    if (!lp_ready())
+        return 0;
+    if ((pid_t)syscall(SYS_getpid) != lp_preload_pid)
+        return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
+    struct lp_stacktab_stats st;
+    lp_stacktab_stats(&st);
+    /* A final profile, unless this image recorded nothing (the child of fork-then-exec). */
+    if (st.events[LP_BLOCK] + st.events[LP_MUTEX] != 0) {
+        lp_self.busy++;
+        lp_writer_write("exec");
+        lp_self.busy--;
+    }
+    return 1;
+}
+
+long lp_preload_origin(void)
+{
+    return preload_origin;
+}
+
+unsigned lp_preload_exec_gen(void)
+{
+    return preload_exec_gen;
 }
 
 static void preload_prefork(void)
@@ -311,10 +414,14 @@ static void preload_postfork_child(void)
     lp_maps_atfork_child();
     agent_pid = 0;
     fatal_target = 0;
+    lp_preload_pid = getpid();
+    preload_exec_gen = 0;
     preload_start_realtime = lp_clock_realtime();
     char prefix[LP_PATH_MAX];
-    preload_expand_out(prefix, sizeof prefix, (long)getpid());
+    preload_expand_out(prefix, sizeof prefix, (long)lp_preload_pid);
     lp_writer_atfork_child(prefix); /* frees the writer lock taken in prefork */
+    /* Its own agent, so that a fatal signal still leaves the child's profile. */
+    agent_start();
     lp_self.busy--;
 }
 
@@ -330,6 +437,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (getauxval(AT_SECURE))
         return; /* setuid and friends: dormant (DESIGN §4) */
     lp_self.busy++;
+    lp_log_init();
     lp_resolve_all();
     lp_config_load(&preload_config, preload_getenv);
     if (preload_config.show_config)
@@ -338,8 +446,11 @@ __attribute__((constructor(101))) static void preload_init(void)
     preload_start_realtime = lp_clock_realtime();
     if (!getcwd(preload_cwd_at_start, sizeof preload_cwd_at_start))
         strcpy(preload_cwd_at_start, "/");
+    lp_preload_pid = getpid();
+    preload_out_has_pid = out_has_pid(preload_config.out);
+    preload_lineage_init((long)lp_preload_pid);
     char prefix[LP_PATH_MAX];
-    preload_expand_out(prefix, sizeof prefix, (long)getpid());
+    preload_expand_out(prefix, sizeof prefix, (long)lp_preload_pid);
 
     if (lp_locktab_init((unsigned)preload_config.lock_stripes) < 0 ||
         lp_stacktab_init((unsigned)preload_config.max_stacks,
@@ -364,9 +475,10 @@ __attribute__((constructor(101))) static void preload_init(void)
     lp_writer_init(prefix, &info);
 
     agent_start();
-    fatal_init();
+    fatal_init(preload_config.fatal_signals);
     pthread_atfork(preload_prefork, preload_postfork_parent, preload_postfork_child);
     atexit(preload_exit_write);
+    at_quick_exit(preload_exit_write); /* quick_exit is a normal termination too */
 
     __atomic_store_n(&lp_block_rate_, preload_config.block_rate, __ATOMIC_RELAXED);
     __atomic_store_n(&lp_mutex_fraction_, preload_config.mutex_fraction, __ATOMIC_RELAXED);

@@ -1,38 +1,126 @@
-/* process.c — pass-through wrappers, profiled in a later commit of issue 3. */
+/*
+ * process.c — exec (DESIGN §5): the image about to be replaced writes its final profile, and
+ * the new one is told its exec generation so that, with the same pid, it does not overwrite
+ * those files (preload.c names them).
+ *
+ * The generation travels in the new image's environment (LOCKPROF_EXEC=pid:n, with the
+ * tree's LOCKPROF_ORIGIN), in a copy of the environment the caller passes: the program's own
+ * environ is never modified here. In a vfork child (the parent's memory, no fork handler has
+ * run) nothing is written and nothing is allocated: the call goes straight to glibc.
+ */
 #include <errno.h>
-
-#include "resolve.h"
-
+#include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-LP_EXPORT int execve(const char * a0, char *const a1[], char *const a2[])
+#include "event.h"
+#include "log.h"
+#include "preload.h"
+#include "resolve.h"
+
+extern char **environ;
+
+struct exec_env {
+    char **envp;      /* what the real call gets */
+    size_t map_size;  /* the copy's mapping, 0 when envp is the caller's own */
+    char exec_var[48];
+    char origin_var[48];
+};
+
+static bool env_is(const char *entry, const char *name)
 {
-    return REAL(execve)(a0, a1, a2);
+    size_t n = strlen(name);
+    return strncmp(entry, name, n) == 0 && entry[n] == '=';
 }
 
-LP_EXPORT int execv(const char * a0, char *const a1[])
+/* Prepares an exec: the final profile, then envp with the lineage variables replaced. On any
+ * failure the caller's envp is used unchanged (the exec must not fail because of lockprof). */
+static void exec_prepare(char *const *envp, struct exec_env *e)
 {
-    return REAL(execv)(a0, a1);
+    int saved = errno;
+    e->envp = (char **)envp;
+    e->map_size = 0;
+    if (lp_preload_before_exec() != 1) {
+        errno = saved;
+        return;
+    }
+    lp_self.busy++;
+    size_t n = 0;
+    if (envp)
+        while (envp[n])
+            n++;
+    size_t size = (n + 3) * sizeof(char *);
+    char **copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (copy != MAP_FAILED) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!env_is(envp[i], LP_ENV_EXEC) && !env_is(envp[i], LP_ENV_ORIGIN))
+                copy[k++] = envp[i];
+        lp_fmt_sigsafe(e->exec_var, sizeof e->exec_var, "%s=%ld:%u", LP_ENV_EXEC,
+                       (long)lp_preload_pid, lp_preload_exec_gen() + 1);
+        lp_fmt_sigsafe(e->origin_var, sizeof e->origin_var, "%s=%ld", LP_ENV_ORIGIN,
+                       lp_preload_origin());
+        copy[k++] = e->exec_var;
+        copy[k++] = e->origin_var;
+        copy[k] = NULL;
+        e->envp = copy;
+        e->map_size = size;
+    }
+    lp_self.busy--;
+    errno = saved;
 }
 
-LP_EXPORT int execvp(const char * a0, char *const a1[])
+/* After an exec that failed (it returned): the copy goes, errno stays the call's. */
+static int exec_failed(struct exec_env *e, int rc)
 {
-    return REAL(execvp)(a0, a1);
+    int saved = errno;
+    if (e->map_size)
+        munmap(e->envp, e->map_size);
+    errno = saved;
+    return rc;
 }
 
-LP_EXPORT int execvpe(const char * a0, char *const a1[], char *const a2[])
+LP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    return REAL(execvpe)(a0, a1, a2);
+    struct exec_env e;
+    exec_prepare(envp, &e);
+    return exec_failed(&e, REAL(execve)(path, argv, e.envp));
 }
 
-LP_EXPORT int fexecve(int a0, char *const a1[], char *const a2[])
+LP_EXPORT int execv(const char *path, char *const argv[])
 {
-    return REAL(fexecve)(a0, a1, a2);
+    struct exec_env e;
+    exec_prepare(environ, &e);
+    return exec_failed(&e, REAL(execve)(path, argv, e.envp));
 }
 
-LP_EXPORT int execveat(int a0, const char * a1, char *const a2[], char *const a3[], int a4)
+LP_EXPORT int execvp(const char *file, char *const argv[])
 {
-    return REAL(execveat)(a0, a1, a2, a3, a4);
+    struct exec_env e;
+    exec_prepare(environ, &e);
+    return exec_failed(&e, REAL(execvpe)(file, argv, e.envp));
+}
+
+LP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    struct exec_env e;
+    exec_prepare(envp, &e);
+    return exec_failed(&e, REAL(execvpe)(file, argv, e.envp));
+}
+
+LP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    struct exec_env e;
+    exec_prepare(envp, &e);
+    return exec_failed(&e, REAL(fexecve)(fd, argv, e.envp));
+}
+
+LP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+                       int flags)
+{
+    struct exec_env e;
+    exec_prepare(envp, &e);
+    return exec_failed(&e, REAL(execveat)(dirfd, path, argv, e.envp, flags));
 }
 
 #include <stdarg.h>
