@@ -43,14 +43,19 @@ void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
      * first, so that time spent unwinding — or preempted while unwinding — is part of the
      * wait and of what the holder is charged. */
     lp_locktab_wait_begin(&ev->w, lock, lock && lp_mutex_fraction() != 0);
-    /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
-    if (ev->rate)
+    /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. It is
+     * held until the wait ends (a signal handler's events must not overwrite it). */
+    if (ev->rate) {
         event_capture(ev);
+        lp_stack_hold();
+    }
 }
 
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
 {
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
+    if (ev->have_stack)
+        lp_stack_release(); /* still valid until this thread's next capture (cond.c uses it) */
     struct lp_weight wt;
     if (outcome != LP_NOT_A_WAIT && ev->have_stack &&
         lp_sample_block(event_rng(), ev->rate, end - ev->w.start, &wt))

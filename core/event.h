@@ -31,6 +31,7 @@ struct lp_thread {
     uint32_t busy;      /* re-entrancy depth: non-zero inside lockprof */
     int32_t tid;        /* cached gettid(), 0 until first use (reset in a fork child) */
     struct lp_rng rng;  /* seeded on first use */
+    uint32_t in_unwind; /* inside libunwind (interpose/unwind.c guards its descriptors) */
 };
 
 extern __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));

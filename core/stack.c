@@ -26,12 +26,33 @@ bool lp_stack_is_self(uintptr_t pc)
     return false;
 }
 
-static __thread uintptr_t stack_raw[LP_MAX_DEPTH + LP_SELF_SLACK + 1]
+/* One buffer per level of nesting: a wait holds its stack across the real call, during which
+ * a signal handler may run events of its own on this thread. */
+static __thread uintptr_t stack_raw_[LP_STACK_LEVELS][LP_MAX_DEPTH + LP_SELF_SLACK + 1]
     __attribute__((tls_model("initial-exec")));
+static __thread unsigned stack_level __attribute__((tls_model("initial-exec")));
+
+void lp_stack_hold(void)
+{
+    stack_level++;
+}
+
+void lp_stack_release(void)
+{
+    if (stack_level)
+        stack_level--;
+}
 
 unsigned lp_stack_capture(uintptr_t **pcs, unsigned max_depth, bool *truncated)
 {
     *truncated = false;
+    if (stack_level >= LP_STACK_LEVELS) {
+        /* Handlers nested deeper than the buffers: the event keeps its leaf, no frames. */
+        *pcs = stack_raw_[0];
+        *truncated = true;
+        return 0;
+    }
+    uintptr_t *stack_raw = stack_raw_[stack_level];
     *pcs = stack_raw;
     if (!lp_unwinder)
         return 0;

@@ -28,8 +28,15 @@ void lp_stack_add_self(uintptr_t lo, uintptr_t hi);
 bool lp_stack_is_self(uintptr_t pc);
 
 /* Captures the caller's stack into a per-thread buffer, *pcs pointing at its innermost kept
- * frame (valid until the thread's next capture). Sets *truncated when frames beyond max_depth
- * were dropped. Returns the depth kept. */
+ * frame (valid until the thread's next capture at the same level). Sets *truncated when
+ * frames beyond max_depth were dropped. Returns the depth kept. */
 unsigned lp_stack_capture(uintptr_t **pcs, unsigned max_depth, bool *truncated);
+
+/* A stack kept across a call that runs un-busy (a wait: signal handlers may record events
+ * of their own meanwhile on this thread) is held: captures go to the next buffer until it is
+ * released. LP_STACK_LEVELS buffers; deeper captures get no frames. */
+#define LP_STACK_LEVELS 2
+void lp_stack_hold(void);
+void lp_stack_release(void);
 
 #endif

@@ -87,7 +87,11 @@ static int mutex_wait(const char *leaf, const struct mutex_call *c, int timedout
     int saved = errno;
     struct lp_wait ev;
     lp_event_wait_begin(&ev, leaf, c->m);
+    /* Not busy while blocked: a signal handler that runs meanwhile is profiled like any other
+     * code (the wait's stack is held, see stack.h). */
+    lp_self.busy--;
     int rc = mutex_real_call(c);
+    lp_self.busy++;
     if (rc == EOWNERDEAD) {
         /* The holder died holding it: what it owed goes to a synthetic stack (DESIGN §3.3). */
         uint64_t charge;

@@ -11,7 +11,15 @@
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "resolve.h"
 
 #include "log.h"
 #include "stack.h"
@@ -21,7 +29,66 @@ static int (*unwind_backtrace)(void **buf, int size);
 
 static int unwind_libunwind(uintptr_t *pcs, int max)
 {
-    return unwind_backtrace((void **)pcs, max);
+    lp_self.in_unwind++;
+    int n = unwind_backtrace((void **)pcs, max);
+    lp_self.in_unwind--;
+    return n;
+}
+
+/* ---- libunwind's validation pipe (unwind.h) ----------------------------------------------- */
+
+static struct {
+    int fd[2];   /* -1: none */
+    dev_t dev;
+    ino_t ino;   /* both ends of a pipe share its inode */
+} unwind_pipe = { { -1, -1 }, 0, 0 };
+
+/* fd is an end of the pipe libunwind opened (not a descriptor that reuses its number). */
+static bool unwind_pipe_end(int fd)
+{
+    struct stat st;
+    return fd >= 0 && (fd == unwind_pipe.fd[0] || fd == unwind_pipe.fd[1]) &&
+           fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == unwind_pipe.dev &&
+           st.st_ino == unwind_pipe.ino;
+}
+
+LP_EXPORT int pipe2(int fds[2], int flags)
+{
+    int rc = REAL(pipe2)(fds, flags);
+    if (rc == 0 && lp_self.in_unwind) {
+        int saved = errno;
+        struct stat st;
+        if (fstat(fds[0], &st) == 0) {
+            unwind_pipe.dev = st.st_dev;
+            unwind_pipe.ino = st.st_ino;
+            unwind_pipe.fd[0] = fds[0];
+            unwind_pipe.fd[1] = fds[1];
+        }
+        errno = saved;
+    }
+    return rc;
+}
+
+ssize_t lp_unwind_read(int fd, void *buf, size_t n)
+{
+    /* libunwind writes to the other end next: both must still be its pipe. */
+    if (fd == unwind_pipe.fd[0] && unwind_pipe_end(unwind_pipe.fd[0]) &&
+        unwind_pipe_end(unwind_pipe.fd[1]))
+        return syscall(SYS_read, fd, buf, n);
+    errno = EBADF;
+    return -1;
+}
+
+int lp_unwind_close(int fd)
+{
+    if (unwind_pipe_end(fd)) {
+        if (fd == unwind_pipe.fd[0])
+            unwind_pipe.fd[0] = -1;
+        else
+            unwind_pipe.fd[1] = -1;
+        return (int)syscall(SYS_close, fd);
+    }
+    return 0; /* not libunwind's: a descriptor of the program's, left alone */
 }
 
 struct range_search {

@@ -7,4 +7,19 @@ int lp_unwind_load(void);
 /* Registers the executable segment that holds addr as lockprof's own (never in a stack). */
 void lp_unwind_add_self_range(const void *addr);
 
+/*
+ * libunwind validates memory through a pipe it opens once and keeps (its descriptor numbers in
+ * a static of its own). A program that closes every descriptor (closefrom(3), a daemon's
+ * close loop) closes that pipe, and the numbers go to the program's next files: libunwind's
+ * next validation would read a byte from one of them, write one into another, or — when the
+ * read fails — close both (measured: it closed a freshly opened data file). While libunwind
+ * runs (lp_self.in_unwind), the read and close wrappers send its calls here: only the pipe it
+ * really opened, checked by identity, is read or closed; anything else reads as EBADF (so
+ * libunwind opens a new pipe) and is never closed.
+ */
+#include <sys/types.h>
+
+ssize_t lp_unwind_read(int fd, void *buf, size_t n);
+int lp_unwind_close(int fd);
+
 #endif
