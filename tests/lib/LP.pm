@@ -94,13 +94,15 @@ sub read_profile {
 }
 
 # Σ count and Σ delay over the samples whose leaf is `leaf` (if given) and which contain a
-# frame equal to `frame` (if given) — or, with `top`, whose first non-leaf frame is `top`.
+# frame equal to `frame` (if given) — or, with `top`, whose first non-leaf frame is `top`;
+# `skip_leaf` leaves out the samples with that leaf (e.g. the test program's own joins).
 sub total {
     my ($p, %f) = @_;
     my ($c, $d, $n) = (0, 0, 0);
     for my $s (@{ $p->{samples} }) {
         my @fr = @{ $s->{frames} };
         next if defined $f{leaf} && ($fr[0] // '') ne $f{leaf};
+        next if defined $f{skip_leaf} && ($fr[0] // '') eq $f{skip_leaf};
         next if defined $f{frame} && !grep { $_ eq $f{frame} } @fr;
         next if defined $f{top} && ($fr[1] // '') ne $f{top};
         $c += $s->{count};
