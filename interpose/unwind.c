@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,9 +30,15 @@ static int (*unwind_backtrace)(void **buf, int size);
 
 static int unwind_libunwind(uintptr_t *pcs, int max)
 {
+    /* libunwind calls read, msync, open: cancellation points. A cancel pending in this thread
+     * must act where it would without lockprof, never inside lockprof's unwinding (measured:
+     * it did, turning pthread_mutex_lock into a cancellation point). */
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     lp_self.in_unwind++;
     int n = unwind_backtrace((void **)pcs, max);
     lp_self.in_unwind--;
+    pthread_setcancelstate(cancel, NULL);
     return n;
 }
 
