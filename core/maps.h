@@ -8,7 +8,8 @@
  * unloaded, so addresses recorded while it was loaded still get its name.
  *
  * Context: lp_maps_refresh takes the loader lock (dl_iterate_phdr) and lockprof's maps lock;
- * call it from lockprof's own thread, the writer, or at start, never from a signal handler.
+ * call it from lockprof's own thread, the writer, at start, or from an application thread
+ * about to dlclose (interpose/library.c, busy), never from a signal handler.
  * lp_maps_find is lock-free and safe from any thread (entries are published, never changed).
  * Storage is a fixed, mmapped array (LP_MAPS_MAX entries); when full, new objects are not
  * registered and their addresses stay unnamed (counted in lp_maps_dropped()).

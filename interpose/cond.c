@@ -5,6 +5,13 @@
  * caller's mutex, which charges that mutex's waiters at the *wait stack (DESIGN §3.3): the
  * stack is unwound once, before the call, and serves both profiles. The re-acquire inside
  * glibc is out of reach (DESIGN §2).
+ *
+ * The calls are cancellation points. glibc releases the mutex before it can block or act on
+ * a cancel, and a cancelled wait re-acquires the mutex before unwinding on (glibc 2.36,
+ * measured by tests/cancel.t), so the release's charge is owed either way: the wait is
+ * finished, and the charge recorded, by a cleanup that runs on return and during the
+ * cancellation's unwinding alike, before the program's own cleanup handlers (whose unlocks
+ * are then profiled like any other: lp_self.busy is back to what it was).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -23,31 +30,58 @@ struct cond_args {
 
 typedef int (*cond_call_fn)(const struct cond_args *a);
 
+/* One profiled wait, finished by cond_finish when cond_profiled's scope ends: on return, or
+ * while a cancellation unwinds through it (interpose/ is built with -fexceptions, so the
+ * cleanup runs then too). */
+struct cond_wait {
+    struct lp_wait ev;
+    const char *leaf;
+    uint64_t charge;     /* what entering the wait's release of the mutex owes */
+    bool charged;        /* ... if the release had anything to charge */
+    bool returned;       /* the real call returned (false: cancelled inside it) */
+    int rc, timedout;
+    uint32_t busy;       /* lp_self.busy when the wrapper was entered, restored at the end */
+};
+
+static void cond_finish(struct cond_wait *w)
+{
+    int saved = errno;
+    lp_self.busy = w->busy + 1;
+    /* A cancelled wait waited too (glibc re-acquired the mutex before unwinding). */
+    enum lp_wait_outcome outcome = LP_GAVE_UP;
+    if (w->returned)
+        outcome = w->rc == 0 || w->rc == w->timedout ? LP_ACQUIRED : LP_NOT_A_WAIT;
+    lp_event_wait_end(&w->ev, outcome);
+    /* The release happened before the call could block or be cancelled (glibc releases
+     * first, then waits): its charge is recorded either way. */
+    if (w->charged)
+        lp_event_record_charge(w->leaf, w->charge, &w->ev);
+    lp_self.busy = w->busy;
+    errno = saved;
+}
+
 static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_args *a,
                          int timedout)
 {
     int saved = errno;
+    struct cond_wait w __attribute__((cleanup(cond_finish))) = {
+        .leaf = leaf,
+        .timedout = timedout,
+        .busy = lp_self.busy,
+    };
     lp_self.busy++;
-    struct lp_wait ev;
-    lp_event_wait_begin(&ev, leaf, NULL);
-    uint64_t charge;
+    lp_event_wait_begin(&w.ev, leaf, NULL);
     /* A wait on a mutex the caller does not own (EPERM) or holds recursively releases
      * nothing: no charge. */
-    bool charged = lp_locktab_busy() && mutex_unlock_releases(a->m) &&
-                   lp_event_release_charge(a->m, &charge);
+    w.charged = lp_locktab_busy() && mutex_unlock_releases(a->m) &&
+                lp_event_release_charge(a->m, &w.charge);
     /* Not busy inside the real call: it is a cancellation point, and the program's cleanup
      * handlers (which may unlock the mutex) must be seen like any other code. */
-    lp_self.busy--;
+    lp_self.busy = w.busy;
     errno = saved;
-    int rc = call(a);
-    saved = errno;
-    lp_self.busy++;
-    lp_event_wait_end(&ev, rc == 0 || rc == timedout ? LP_ACQUIRED : LP_NOT_A_WAIT);
-    if (charged)
-        lp_event_record_charge(leaf, charge, &ev);
-    lp_self.busy--;
-    errno = saved;
-    return rc;
+    w.rc = call(a);
+    w.returned = true;
+    return w.rc;
 }
 
 static inline bool cond_passes(void)

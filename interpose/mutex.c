@@ -97,6 +97,13 @@ static int mutex_wait(const char *leaf, const struct mutex_call *c, int timedout
         uint64_t charge;
         if (lp_event_release_charge(c->m, &charge))
             lp_event_record_charge_synthetic(LP_LEAF_OWNER_DIED, charge);
+    } else if (rc == 0 && mutex_pshared(c->m)) {
+        /* A process-shared lock may have been released by another process, which this one's
+         * table never sees: what the other waiters here waited so far is charged to no one
+         * (DESIGN §3.3), not to this thread's next unlock. (A release here already charged
+         * its part; only the hand-off since is dropped.) */
+        uint64_t charge;
+        lp_event_release_charge(c->m, &charge);
     }
     lp_event_wait_end(&ev, mutex_outcome(rc, timedout));
     errno = saved;

@@ -24,6 +24,14 @@ static inline int mutex_kind(const pthread_mutex_t *m)
     return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) & 127;
 }
 
+/* glibc's PTHREAD_MUTEX_PSHARED_BIT, above the bits mutex_kind keeps. */
+#define MUTEX_PSHARED 128
+
+static inline bool mutex_pshared(const pthread_mutex_t *m)
+{
+    return (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) & MUTEX_PSHARED) != 0;
+}
+
 static inline bool mutex_owned_by_me(const pthread_mutex_t *m)
 {
     return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == lp_thread_tid();
