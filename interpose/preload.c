@@ -337,7 +337,7 @@ static void preload_lineage_init(long pid)
     const char *colon = e ? strchr(e, ':') : NULL;
     long epid, gen;
     if (colon && parse_long(e, colon, &epid) && epid == pid &&
-        parse_long(colon + 1, colon + strlen(colon), &gen) && gen > 0 && gen < 1000000)
+        parse_long(colon + 1, colon + strlen(colon), &gen) && gen < 1000000)
         preload_exec_gen = (unsigned)gen;
 }
 
@@ -373,13 +373,15 @@ int lp_preload_before_exec(void)
         return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
     struct lp_stacktab_stats st;
     lp_stacktab_stats(&st);
-    /* A final profile, unless this image recorded nothing (the child of fork-then-exec). */
-    if (st.events[LP_BLOCK] + st.events[LP_MUTEX] != 0) {
-        lp_self.busy++;
-        lp_writer_write("exec");
-        lp_self.busy--;
-    }
-    return 1;
+    /* A final profile, unless this image recorded nothing (the child of fork-then-exec, a
+     * shell that execs the program): then there is nothing the next image could overwrite,
+     * and it keeps this image's name. */
+    if (st.events[LP_BLOCK] + st.events[LP_MUTEX] == 0)
+        return 1;
+    lp_self.busy++;
+    lp_writer_write("exec");
+    lp_self.busy--;
+    return 2;
 }
 
 long lp_preload_origin(void)

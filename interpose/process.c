@@ -40,7 +40,8 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
     int saved = errno;
     e->envp = (char **)envp;
     e->map_size = 0;
-    if (lp_preload_before_exec() != 1) {
+    int done = lp_preload_before_exec();
+    if (done <= 0) {
         errno = saved;
         return;
     }
@@ -57,7 +58,7 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
             if (!env_is(envp[i], LP_ENV_EXEC) && !env_is(envp[i], LP_ENV_ORIGIN))
                 copy[k++] = envp[i];
         lp_fmt_sigsafe(e->exec_var, sizeof e->exec_var, "%s=%ld:%u", LP_ENV_EXEC,
-                       (long)lp_preload_pid, lp_preload_exec_gen() + 1);
+                       (long)lp_preload_pid, lp_preload_exec_gen() + (done == 2));
         lp_fmt_sigsafe(e->origin_var, sizeof e->origin_var, "%s=%ld", LP_ENV_ORIGIN,
                        lp_preload_origin());
         copy[k++] = e->exec_var;

@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -59,11 +61,29 @@ static bool unwind_pipe_end(int fd)
            st.st_ino == unwind_pipe.ino;
 }
 
+/* Moves fd to the top of the descriptor range (the last 64 numbers below the soft limit), out
+ * of the way of the lowest numbers a program's open() gets, so that a program that closes
+ * everything and opens its files gets the numbers it would get without lockprof. */
+static void unwind_fd_up(int *fd)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < 256)
+        return;
+    int up = (int)fcntl(*fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > (1u << 20) ? (1u << 20)
+                                                                              : rl.rlim_cur) - 64);
+    if (up >= 0) {
+        syscall(SYS_close, *fd);
+        *fd = up;
+    }
+}
+
 LP_EXPORT int pipe2(int fds[2], int flags)
 {
     int rc = REAL(pipe2)(fds, flags);
     if (rc == 0 && lp_self.in_unwind) {
         int saved = errno;
+        unwind_fd_up(&fds[0]);
+        unwind_fd_up(&fds[1]);
         struct stat st;
         if (fstat(fds[0], &st) == 0) {
             unwind_pipe.dev = st.st_dev;
@@ -88,14 +108,13 @@ ssize_t lp_unwind_read(int fd, void *buf, size_t n)
 
 int lp_unwind_close(int fd)
 {
-    if (unwind_pipe_end(fd)) {
-        if (fd == unwind_pipe.fd[0])
-            unwind_pipe.fd[0] = -1;
-        else
-            unwind_pipe.fd[1] = -1;
-        return (int)syscall(SYS_close, fd);
-    }
-    return 0; /* not libunwind's: a descriptor of the program's, left alone */
+    /* libunwind closes its pipe only to replace it, after a read that failed, and a read fails
+     * only when lp_unwind_read found the pipe no longer intact: the numbers are the program's
+     * now, or closed. Nothing is closed, then: not a descriptor of the program's, nor an end
+     * of the old pipe that another thread may be writing to at this moment (libunwind's
+     * threads race on its pipe; closing a read end under a writer raised SIGPIPE — measured). */
+    (void)fd;
+    return 0;
 }
 
 struct range_search {
@@ -143,8 +162,11 @@ int lp_unwind_load(void)
         lp_log_sigsafe("libunwind.so.8 has no unw_backtrace: profiles will have no stacks");
         return -1;
     }
+    /* libunwind initialises itself here, its validation pipe included: recorded (pipe2). */
+    lp_self.in_unwind++;
     if (set_policy && local_as)
         set_policy(*local_as, UNW_CACHE_PER_THREAD);
+    lp_self.in_unwind--;
     lp_unwind_add_self_range((const void *)unwind_backtrace);
     lp_unwinder = unwind_libunwind;
     return 0;

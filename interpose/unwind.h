@@ -14,8 +14,8 @@ void lp_unwind_add_self_range(const void *addr);
  * next validation would read a byte from one of them, write one into another, or — when the
  * read fails — close both (measured: it closed a freshly opened data file). While libunwind
  * runs (lp_self.in_unwind), the read and close wrappers send its calls here: only the pipe it
- * really opened, checked by identity, is read or closed; anything else reads as EBADF (so
- * libunwind opens a new pipe) and is never closed.
+ * really opened (moved to the top of the descriptor range), checked by identity, is read;
+ * anything else reads as EBADF, so libunwind opens a new pipe; and nothing is ever closed.
  */
 #include <sys/types.h>
 

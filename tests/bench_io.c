@@ -1,0 +1,276 @@
+/*
+ * bench_io.c — condition-variable, pipe, file and socket workloads for `make bench`
+ * (DESIGN §9). Driven by tests/bench/run.
+ *
+ *   bench_io condpp ITERS
+ *       Two threads alternate ITERS times through one mutex and one condition variable: each
+ *       waits (pthread_cond_wait) until it is its turn, flips the turn and signals. Every
+ *       hand-off is a wait and a release with a waiter: the profiled path of both profiles.
+ *   bench_io pipepp ITERS
+ *       Two threads bounce a byte over two pipes ITERS times (write, then a read that blocks
+ *       until the other side answers): every read is a wait on a pipe.
+ *   bench_io fileread ITERS
+ *       ITERS × {lseek to 0; read 4 KiB} of a 4 KiB regular file (page cache), one thread while
+ *       a second sleeps. Regular files are not in the default LOCKPROF_IO: the cost of
+ *       the wrapper's "not profiled" path.
+ *   bench_io sockread ITERS
+ *       ITERS × {write 64 bytes; read 64 bytes} on a socketpair, one thread while a second
+ *       sleeps: the same for sockets.
+ *   Both ping-pongs run on one CPU (the highest-numbered one the process may use): across
+ *   CPUs, a round trip on these machines takes 6 to 35 µs from run to run depending on where
+ *   the scheduler puts the two threads (measured), which drowns any profiler's cost; on one
+ *   CPU every cost is on the critical path, the worst case for the ratio.
+ *   The sleeping second thread matters: glibc's cancellation points take a cheaper path while
+ *   a process has a single thread, and lockprof's own thread ends that; programs worth
+ *   profiling have several threads (bench_mutex.c measured the same effect on locks).
+ *
+ *   Prints: ns_per_op X cpu_ns_per_op Y
+ *     one op = one round trip (condpp, pipepp: two hand-offs), one lseek + read (fileread),
+ *     one write + read (sockread); wall clock over the timed loop, and the process's CPU time
+ *     (user + sys, getrusage(RUSAGE_SELF)) over the same loop.
+ *
+ *   bench_io provider
+ *       Prints: provider PATH   the object that defines the read this program calls.
+ *
+ * Each workload prints exactly one line on stdout; diagnostics go to stderr.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+           ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+}
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "bench_io: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static long parse_count(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v <= 0) {
+        fprintf(stderr, "bench_io: ITERS '%s': expected a positive integer\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+static void report(uint64_t t0, uint64_t c0, long ops)
+{
+    uint64_t t1 = now_ns(), c1 = cpu_ns();
+    printf("ns_per_op %.2f cpu_ns_per_op %.2f\n", (double)(t1 - t0) / (double)ops,
+           (double)(c1 - c0) / (double)ops);
+}
+
+static long iters;
+
+/* Pins the process (and the threads it creates) to one CPU. */
+static void pin_one_cpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) < 0)
+        fail("sched_getaffinity");
+    for (int cpu = CPU_SETSIZE - 1; cpu >= 0; cpu--) {
+        if (CPU_ISSET(cpu, &set)) {
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            if (sched_setaffinity(0, sizeof set, &set) < 0)
+                fail("sched_setaffinity");
+            return;
+        }
+    }
+}
+
+/* ---- condpp ---- */
+
+static pthread_mutex_t cv_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int cv_turn; /* under cv_lock: whose turn, 0 or 1 */
+
+static void cv_player(int me)
+{
+    pthread_mutex_lock(&cv_lock);
+    for (long i = 0; i < iters; i++) {
+        while (cv_turn != me)
+            pthread_cond_wait(&cv, &cv_lock);
+        cv_turn = !me;
+        pthread_cond_signal(&cv);
+    }
+    pthread_mutex_unlock(&cv_lock);
+}
+
+static void *cv_other(void *arg)
+{
+    (void)arg;
+    cv_player(1);
+    return NULL;
+}
+
+static int run_condpp(void)
+{
+    pthread_t t;
+    pin_one_cpu();
+    uint64_t t0 = now_ns(), c0 = cpu_ns();
+    if (pthread_create(&t, NULL, cv_other, NULL))
+        fail("pthread_create");
+    cv_player(0);
+    pthread_join(t, NULL);
+    report(t0, c0, iters);
+    return 0;
+}
+
+/* ---- pipepp ---- */
+
+static int ping[2], pong[2];
+
+static void *pipe_other(void *arg)
+{
+    (void)arg;
+    char c;
+    for (long i = 0; i < iters; i++) {
+        if (read(ping[0], &c, 1) != 1 || write(pong[1], &c, 1) != 1)
+            fail("pipe pong");
+    }
+    return NULL;
+}
+
+static int run_pipepp(void)
+{
+    pthread_t t;
+    char c = 'x';
+    pin_one_cpu();
+    if (pipe(ping) < 0 || pipe(pong) < 0)
+        fail("pipe");
+    uint64_t t0 = now_ns(), c0 = cpu_ns();
+    if (pthread_create(&t, NULL, pipe_other, NULL))
+        fail("pthread_create");
+    for (long i = 0; i < iters; i++) {
+        if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
+            fail("pipe ping");
+    }
+    pthread_join(t, NULL);
+    report(t0, c0, iters);
+    return 0;
+}
+
+/* ---- fileread, sockread ---- */
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void start_sleeper(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, sleeper, NULL))
+        fail("pthread_create");
+}
+
+static int run_fileread(void)
+{
+    static char buf[4096];
+    char path[] = "/tmp/lockprof-bench-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, buf, sizeof buf) != sizeof buf)
+        fail("temporary file");
+    unlink(path);
+    start_sleeper();
+    for (long i = 0; i < iters / 20; i++) /* warm-up */
+        if (lseek(fd, 0, SEEK_SET) != 0 || read(fd, buf, sizeof buf) != sizeof buf)
+            fail("read");
+    uint64_t t0 = now_ns(), c0 = cpu_ns();
+    for (long i = 0; i < iters; i++)
+        if (lseek(fd, 0, SEEK_SET) != 0 || read(fd, buf, sizeof buf) != sizeof buf)
+            fail("read");
+    report(t0, c0, iters);
+    return 0;
+}
+
+static int run_sockread(void)
+{
+    char buf[64] = { 0 };
+    int s[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0)
+        fail("socketpair");
+    start_sleeper();
+    for (long i = 0; i < iters / 20; i++)
+        if (write(s[1], buf, sizeof buf) != sizeof buf || read(s[0], buf, sizeof buf) != sizeof buf)
+            fail("socket");
+    uint64_t t0 = now_ns(), c0 = cpu_ns();
+    for (long i = 0; i < iters; i++)
+        if (write(s[1], buf, sizeof buf) != sizeof buf || read(s[0], buf, sizeof buf) != sizeof buf)
+            fail("socket");
+    report(t0, c0, iters);
+    return 0;
+}
+
+/* ---- provider ---- */
+
+static int run_provider(void)
+{
+    Dl_info info;
+    void *p = dlsym(RTLD_DEFAULT, "read");
+    if (!p || !dladdr(p, &info) || !info.dli_fname) {
+        fprintf(stderr, "bench_io: cannot locate read\n");
+        return 1;
+    }
+    printf("provider %s\n", info.dli_fname);
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_io condpp|pipepp|fileread|sockread ITERS\n"
+                    "       bench_io provider\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 2 && !strcmp(argv[1], "provider"))
+        return run_provider();
+    if (argc != 3)
+        usage();
+    iters = parse_count(argv[2]);
+    if (!strcmp(argv[1], "condpp"))
+        return run_condpp();
+    if (!strcmp(argv[1], "pipepp"))
+        return run_pipepp();
+    if (!strcmp(argv[1], "fileread"))
+        return run_fileread();
+    if (!strcmp(argv[1], "sockread"))
+        return run_sockread();
+    usage();
+    return 2;
+}
