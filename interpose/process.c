@@ -154,39 +154,29 @@ static void execl_gather(const char *arg0, va_list *ap, char **argv, size_t n)
     argv[n] = NULL;
 }
 
+/* The body of each: argv gathered on the stack, then `call` (which may read more of ap). */
+#define EXECL_BODY(arg0, call)                                                                 \
+    va_list ap;                                                                                \
+    va_start(ap, arg0);                                                                        \
+    size_t n;                                                                                  \
+    EXECL_COUNT(ap, arg0, n);                                                                  \
+    char *argv[n + 1];                                                                         \
+    execl_gather(arg0, &ap, argv, n);                                                          \
+    int rc = call;                                                                             \
+    va_end(ap);                                                                                \
+    return rc
+
 LP_EXPORT int execl(const char *path, const char *arg0, ...)
 {
-    va_list ap;
-    va_start(ap, arg0);
-    size_t n;
-    EXECL_COUNT(ap, arg0, n);
-    char *argv[n + 1];
-    execl_gather(arg0, &ap, argv, n);
-    va_end(ap);
-    return execv(path, argv);
+    EXECL_BODY(arg0, execv(path, argv));
 }
 
 LP_EXPORT int execlp(const char *file, const char *arg0, ...)
 {
-    va_list ap;
-    va_start(ap, arg0);
-    size_t n;
-    EXECL_COUNT(ap, arg0, n);
-    char *argv[n + 1];
-    execl_gather(arg0, &ap, argv, n);
-    va_end(ap);
-    return execvp(file, argv);
+    EXECL_BODY(arg0, execvp(file, argv));
 }
 
 LP_EXPORT int execle(const char *path, const char *arg0, ...)
 {
-    va_list ap;
-    va_start(ap, arg0);
-    size_t n;
-    EXECL_COUNT(ap, arg0, n);
-    char *argv[n + 1];
-    execl_gather(arg0, &ap, argv, n);
-    char *const *envp = va_arg(ap, char *const *);
-    va_end(ap);
-    return execve(path, argv, envp);
+    EXECL_BODY(arg0, execve(path, argv, va_arg(ap, char *const *)));
 }

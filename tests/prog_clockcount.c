@@ -10,16 +10,7 @@
 
 #include "progutil.h"
 
-static int (*next_clock_gettime)(clockid_t, struct timespec *);
-static unsigned long reads;
-
-int clock_gettime(clockid_t c, struct timespec *ts)
-{
-    if (!next_clock_gettime)
-        next_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
-    __atomic_fetch_add(&reads, 1, __ATOMIC_RELAXED);
-    return next_clock_gettime(c, ts);
-}
+#include "clockcount.h"
 
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 
@@ -39,14 +30,14 @@ int main(int argc, char **argv)
     (void)argv;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts); /* resolve before counting */
-    unsigned long before = reads;
+    unsigned long before = clock_reads;
     for (int i = 0; i < 100000; i++) {
         pthread_mutex_lock(&m);
         pthread_mutex_unlock(&m);
     }
-    printf("clock_reads uncontended %lu\n", reads - before);
+    printf("clock_reads uncontended %lu\n", clock_reads - before);
     if (argc > 1) {
-        before = reads;
+        before = clock_reads;
         for (int i = 0; i < 5; i++) {
             pthread_t t;
             pthread_mutex_lock(&m);
@@ -59,7 +50,7 @@ int main(int argc, char **argv)
             pthread_mutex_unlock(&m);
             pthread_join(t, NULL);
         }
-        printf("clock_reads contended %lu\n", reads - before);
+        printf("clock_reads contended %lu\n", clock_reads - before);
     }
     return 0;
 }

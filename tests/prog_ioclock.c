@@ -12,16 +12,7 @@
 
 #include "progutil.h"
 
-static int (*next_clock_gettime)(clockid_t, struct timespec *);
-static unsigned long reads;
-
-int clock_gettime(clockid_t c, struct timespec *ts)
-{
-    if (!next_clock_gettime)
-        next_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
-    __atomic_fetch_add(&reads, 1, __ATOMIC_RELAXED);
-    return next_clock_gettime(c, ts);
-}
+#include "clockcount.h"
 
 static void *sleeper(void *arg)
 {
@@ -45,22 +36,22 @@ int main(void)
     if (fd < 0)
         die("open");
 
-    unsigned long before = reads;
+    unsigned long before = clock_reads;
     for (int i = 0; i < 10000; i++)
         if (pread(fd, buf, 1, 0) != 1 || lseek(fd, 0, SEEK_SET) != 0 || read(fd, buf, sizeof buf) <= 0)
             die("file");
-    printf("clock_reads file %lu\n", reads - before);
+    printf("clock_reads file %lu\n", clock_reads - before);
 
-    before = reads;
+    before = clock_reads;
     for (int i = 0; i < 10000; i++)
         if (write(s[1], buf, 64) != 64 || read(s[0], buf, 64) != 64)
             die("socket");
-    printf("clock_reads socket %lu\n", reads - before);
+    printf("clock_reads socket %lu\n", clock_reads - before);
 
-    before = reads;
+    before = clock_reads;
     for (int i = 0; i < 10000; i++)
         if (write(p[1], buf, 1) != 1 || read(p[0], buf, 1) != 1)
             die("pipe");
-    printf("clock_reads pipe %lu\n", reads - before);
+    printf("clock_reads pipe %lu\n", clock_reads - before);
     return 0;
 }

@@ -15,16 +15,7 @@
 
 #include "progutil.h"
 
-static int (*next_clock_gettime)(clockid_t, struct timespec *);
-static unsigned long reads;
-
-int clock_gettime(clockid_t c, struct timespec *ts)
-{
-    if (!next_clock_gettime)
-        next_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
-    __atomic_fetch_add(&reads, 1, __ATOMIC_RELAXED);
-    return next_clock_gettime(c, ts);
-}
+#include "clockcount.h"
 
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static int failures, held, release_it, started;
@@ -62,7 +53,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &mt);
     rt.tv_sec += 60;
     mt.tv_sec += 60;
-    unsigned long before = reads;
+    unsigned long before = clock_reads;
     for (int i = 0; i < 20000; i++) {
         CHECK(pthread_rwlock_rdlock(&lock));
         CHECK(pthread_rwlock_unlock(&lock));
@@ -81,24 +72,24 @@ int main(int argc, char **argv)
         CHECK(pthread_rwlock_trywrlock(&lock));
         CHECK(pthread_rwlock_unlock(&lock));
     }
-    printf("clock_reads uncontended %lu\n", reads - before);
+    printf("clock_reads uncontended %lu\n", clock_reads - before);
 
     pthread_t t;
     if (pthread_create(&t, NULL, reader, NULL))
         die("pthread_create");
     await_at_least(&held, 1);
-    before = reads;
+    before = clock_reads;
     for (int i = 0; i < 20000; i++) {
         CHECK(pthread_rwlock_rdlock(&lock));
         CHECK(pthread_rwlock_unlock(&lock));
     }
-    printf("clock_reads shared %lu\n", reads - before);
+    printf("clock_reads shared %lu\n", clock_reads - before);
     __atomic_store_n(&release_it, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
 
     if (argc < 2)
         goto out;
-    before = reads;
+    before = clock_reads;
     for (int i = 0; i < 3; i++) {
         CHECK(pthread_rwlock_wrlock(&lock));
         started = 0;
@@ -111,7 +102,7 @@ int main(int argc, char **argv)
         CHECK(pthread_rwlock_unlock(&lock));
         pthread_join(t, NULL);
     }
-    printf("clock_reads contended %lu\n", reads - before);
+    printf("clock_reads contended %lu\n", clock_reads - before);
 out:
     printf("failures %d\n", failures);
     return failures != 0;
