@@ -28,7 +28,12 @@ bool lp_stack_is_self(uintptr_t pc)
 
 /* One buffer per level of nesting: a wait holds its stack across the real call, during which
  * a signal handler may run events of its own on this thread. */
-static __thread uintptr_t stack_raw_[LP_STACK_LEVELS][LP_MAX_DEPTH + LP_SELF_SLACK + 1]
+static __thread uintptr_t stack_raw0[LP_MAX_DEPTH + LP_SELF_SLACK + 1]
+    __attribute__((tls_model("initial-exec")));
+/* A handler's events, nested in a wait, keep fewer frames: static TLS is carved out of every
+ * thread's stack (a thread made with a 16 KiB stack must keep most of it). */
+#define STACK_NESTED_DEPTH 64
+static __thread uintptr_t stack_raw1[STACK_NESTED_DEPTH + LP_SELF_SLACK + 1]
     __attribute__((tls_model("initial-exec")));
 static __thread unsigned stack_level __attribute__((tls_model("initial-exec")));
 
@@ -48,11 +53,13 @@ unsigned lp_stack_capture(uintptr_t **pcs, unsigned max_depth, bool *truncated)
     *truncated = false;
     if (stack_level >= LP_STACK_LEVELS) {
         /* Handlers nested deeper than the buffers: the event keeps its leaf, no frames. */
-        *pcs = stack_raw_[0];
+        *pcs = stack_raw0;
         *truncated = true;
         return 0;
     }
-    uintptr_t *stack_raw = stack_raw_[stack_level];
+    uintptr_t *stack_raw = stack_level ? stack_raw1 : stack_raw0;
+    if (stack_level && max_depth > STACK_NESTED_DEPTH)
+        max_depth = STACK_NESTED_DEPTH;
     *pcs = stack_raw;
     if (!lp_unwinder)
         return 0;

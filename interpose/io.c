@@ -233,7 +233,7 @@ static inline bool io_writes_profiled(int fd)
 LP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     if (io_passes() || !io_reads_profiled(fd)) {
-        if (__builtin_expect(lp_self.in_unwind != 0, 0))
+        if (__builtin_expect(lp_self.in_unwind != 0, 0) && lp_unwind_pipe_fd(fd))
             return lp_unwind_read(fd, buf, n); /* libunwind's pipe (unwind.h) */
         return REAL(read)(fd, buf, n);
     }
@@ -337,7 +337,7 @@ static void io_forget_cleanup(const int *fd)
 
 LP_EXPORT int close(int fd)
 {
-    if (__builtin_expect(lp_self.in_unwind != 0, 0))
+    if (__builtin_expect(lp_self.in_unwind != 0, 0) && lp_unwind_pipe_fd(fd))
         return lp_unwind_close(fd); /* never a descriptor of the program's (unwind.h) */
     int forget __attribute__((cleanup(io_forget_cleanup))) = fd;
     return REAL(close)(forget);

@@ -270,7 +270,9 @@ LP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 
 static void preload_exit_write(void)
 {
-    if (!lp_ready())
+    /* Busy: exit or quick_exit from a signal handler that interrupted lockprof on this thread
+     * (perhaps inside a write, holding the writer lock): no profile rather than a deadlock. */
+    if (!lp_ready() || lp_self.busy)
         return;
     lp_self.busy++;
     lp_writer_write("exit");
@@ -371,6 +373,8 @@ int lp_preload_before_exec(void)
         return 0;
     if ((pid_t)syscall(SYS_getpid) != lp_preload_pid)
         return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
+    if (lp_self.busy)
+        return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
     struct lp_stacktab_stats st;
     lp_stacktab_stats(&st);
     /* A final profile, unless this image recorded nothing (the child of fork-then-exec, a
@@ -394,15 +398,22 @@ unsigned lp_preload_exec_gen(void)
     return preload_exec_gen;
 }
 
+/* Set when this thread's fork did not take the writer lock: a fork from a signal handler that
+ * interrupted lockprof on this thread, which may hold it (waiting for it would never end). */
+static __thread int prefork_skipped __attribute__((tls_model("initial-exec")));
+
 static void preload_prefork(void)
 {
+    prefork_skipped = lp_self.busy != 0;
     lp_self.busy++;
-    lp_writer_prefork();
+    if (!prefork_skipped)
+        lp_writer_prefork();
 }
 
 static void preload_postfork_parent(void)
 {
-    lp_writer_postfork_parent();
+    if (!prefork_skipped)
+        lp_writer_postfork_parent();
     lp_self.busy--;
 }
 
@@ -422,8 +433,9 @@ static void preload_postfork_child(void)
     char prefix[LP_PATH_MAX];
     preload_expand_out(prefix, sizeof prefix, (long)lp_preload_pid);
     lp_writer_atfork_child(prefix); /* frees the writer lock taken in prefork */
-    /* Its own agent, so that a fatal signal still leaves the child's profile. */
-    agent_start();
+    /* No agent thread here: a thread would make the child multithreaded behind its back
+     * (unshare(CLONE_NEWUSER) then fails, pids.max counts it). The child writes at exit and
+     * through the API; a fatal signal ends it without a profile. */
     lp_self.busy--;
 }
 

@@ -126,10 +126,9 @@ LP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 
 #include <stdarg.h>
 
-/* glibc's own execl* build their argv the same way: a VLA sized by the count. And glibc
- * declares arg0 non-null, but a NULL arg0 (an empty argv) is passed through as it is. */
+/* glibc's own execl* build their argv the same way: a VLA sized by the count, the arguments
+ * read up to the NULL that follows arg0. */
 #pragma GCC diagnostic ignored "-Wvla"
-#pragma GCC diagnostic ignored "-Wnonnull-compare"
 
 /* The execl family is variadic: count the arguments, then gather them into an argv on the
  * stack (as glibc does, so any count that works without lockprof works with it). */
@@ -138,9 +137,8 @@ LP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
         va_list c_;                                                                            \
         va_copy(c_, ap);                                                                       \
         n = 1;                                                                                 \
-        if (arg0)                                                                              \
-            while (va_arg(c_, char *))                                                         \
-                n++;                                                                           \
+        while (va_arg(c_, char *))                                                             \
+            n++;                                                                               \
         va_end(c_);                                                                            \
     } while (0)
 
@@ -149,8 +147,7 @@ static void execl_gather(const char *arg0, va_list *ap, char **argv, size_t n)
     argv[0] = (char *)arg0;
     for (size_t i = 1; i < n; i++)
         argv[i] = va_arg(*ap, char *);
-    if (arg0)
-        (void)va_arg(*ap, char *); /* the terminating NULL */
+    (void)va_arg(*ap, char *); /* the terminating NULL (glibc reads past a NULL arg0 too) */
     argv[n] = NULL;
 }
 

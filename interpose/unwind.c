@@ -61,16 +61,17 @@ static bool unwind_pipe_end(int fd)
            st.st_ino == unwind_pipe.ino;
 }
 
-/* Moves fd to the top of the descriptor range (the last 64 numbers below the soft limit), out
- * of the way of the lowest numbers a program's open() gets, so that a program that closes
- * everything and opens its files gets the numbers it would get without lockprof. */
+/* Moves fd up, out of the way of the lowest numbers a program's open() gets (the 64 numbers
+ * below the soft limit, or below 1024 when the limit is higher: a descriptor near a limit of
+ * 2^20 would grow the kernel's table to megabytes, copied at every fork), so that a program
+ * that closes everything and opens its files gets the numbers it would get without lockprof. */
 static void unwind_fd_up(int *fd)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < 256)
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 256)
         return;
-    int up = (int)fcntl(*fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > (1u << 20) ? (1u << 20)
-                                                                              : rl.rlim_cur) - 64);
+    rlim_t top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024 ? 1024 : rl.rlim_cur;
+    int up = (int)fcntl(*fd, F_DUPFD_CLOEXEC, (int)top - 64);
     if (up >= 0) {
         syscall(SYS_close, *fd);
         *fd = up;
@@ -94,6 +95,12 @@ LP_EXPORT int pipe2(int fds[2], int flags)
         errno = saved;
     }
     return rc;
+}
+
+bool lp_unwind_pipe_fd(int fd)
+{
+    return fd >= 0 && (fd == __atomic_load_n(&unwind_pipe.fd[0], __ATOMIC_RELAXED) ||
+                       fd == __atomic_load_n(&unwind_pipe.fd[1], __ATOMIC_RELAXED));
 }
 
 ssize_t lp_unwind_read(int fd, void *buf, size_t n)

@@ -17,8 +17,13 @@ void lp_unwind_add_self_range(const void *addr);
  * really opened (moved to the top of the descriptor range), checked by identity, is read;
  * anything else reads as EBADF, so libunwind opens a new pipe; and nothing is ever closed.
  */
+#include <stdbool.h>
 #include <sys/types.h>
 
+/* True for the numbers of the pipe libunwind opened (whatever they name now): only calls on
+ * those go to the two functions below — a signal handler's reads and closes of its own
+ * descriptors, and libunwind's of the ELF files it maps, go to glibc as usual. */
+bool lp_unwind_pipe_fd(int fd);
 ssize_t lp_unwind_read(int fd, void *buf, size_t n);
 int lp_unwind_close(int fd);
 
