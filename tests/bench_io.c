@@ -48,37 +48,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cpu_ns(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
-           ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
-}
+#include "benchutil.h"
 
 static void fail(const char *what)
 {
     fprintf(stderr, "bench_io: %s: %s\n", what, strerror(errno));
     exit(1);
-}
-
-static long parse_count(const char *s)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v <= 0) {
-        fprintf(stderr, "bench_io: ITERS '%s': expected a positive integer\n", s);
-        exit(2);
-    }
-    return v;
 }
 
 static void report(uint64_t t0, uint64_t c0, long ops)
@@ -181,18 +156,9 @@ static int run_pipepp(void)
 
 /* ---- fileread, sockread ---- */
 
-static void *sleeper(void *arg)
-{
-    (void)arg;
-    for (;;)
-        pause();
-    return NULL;
-}
-
 static void start_sleeper(void)
 {
-    pthread_t t;
-    if (pthread_create(&t, NULL, sleeper, NULL))
+    if (bench_start_sleeper() != 0)
         fail("pthread_create");
 }
 
@@ -236,18 +202,6 @@ static int run_sockread(void)
 
 /* ---- provider ---- */
 
-static int run_provider(void)
-{
-    Dl_info info;
-    void *p = dlsym(RTLD_DEFAULT, "read");
-    if (!p || !dladdr(p, &info) || !info.dli_fname) {
-        fprintf(stderr, "bench_io: cannot locate read\n");
-        return 1;
-    }
-    printf("provider %s\n", info.dli_fname);
-    return 0;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_io condpp|pipepp|fileread|sockread ITERS\n"
@@ -257,12 +211,13 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    bench_name = "bench_io";
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 2 && !strcmp(argv[1], "provider"))
-        return run_provider();
+        return bench_provider("read");
     if (argc != 3)
         usage();
-    iters = parse_count(argv[2]);
+    iters = parse_count(argv[2], "ITERS");
     if (!strcmp(argv[1], "condpp"))
         return run_condpp();
     if (!strcmp(argv[1], "pipepp"))

@@ -36,51 +36,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define CS_TARGET_NS 250.0
 
 static pthread_mutex_t bench_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cpu_ns(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
-           ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
-}
-
-static long parse_count(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v <= 0) {
-        fprintf(stderr, "bench_mutex: %s '%s': expected a positive integer\n", what, s);
-        exit(2);
-    }
-    return v;
-}
-
 /* ---- uncontended ---- */
-
-static void *sleeper(void *arg)
-{
-    (void)arg;
-    for (;;)
-        pause();
-    return NULL;
-}
 
 static int run_uncontended(long iters)
 {
-    pthread_t t;
-    if (pthread_create(&t, NULL, sleeper, NULL) != 0) {
+    if (bench_start_sleeper() != 0) {
         fprintf(stderr, "bench_mutex: pthread_create failed\n");
         return 1;
     }
@@ -184,18 +150,6 @@ static int run_contended(long threads, long iters)
 
 /* ---- provider ---- */
 
-static int run_provider(void)
-{
-    Dl_info info;
-    void *p = dlsym(RTLD_DEFAULT, "pthread_mutex_lock");
-    if (!p || !dladdr(p, &info) || !info.dli_fname) {
-        fprintf(stderr, "bench_mutex: cannot locate pthread_mutex_lock\n");
-        return 1;
-    }
-    printf("provider %s\n", info.dli_fname);
-    return 0;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_mutex uncontended ITERS\n"
@@ -206,13 +160,14 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    bench_name = "bench_mutex";
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 3 && !strcmp(argv[1], "uncontended"))
         return run_uncontended(parse_count(argv[2], "ITERS"));
     if (argc == 4 && !strcmp(argv[1], "contended"))
         return run_contended(parse_count(argv[2], "THREADS"), parse_count(argv[3], "ITERS"));
     if (argc == 2 && !strcmp(argv[1], "provider"))
-        return run_provider();
+        return bench_provider("pthread_mutex_lock");
     usage();
     return 2;
 }
