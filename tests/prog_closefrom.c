@@ -14,9 +14,6 @@
 #include "progutil.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int arrived, tids[2];
-static uint64_t wait_total;
-
 static __attribute__((noinline)) void closefrom_waiter_wait(void)
 {
     pthread_mutex_lock(&lock);
@@ -24,15 +21,11 @@ static __attribute__((noinline)) void closefrom_waiter_wait(void)
     __asm__ volatile("" ::: "memory");
 }
 
-static void *waiter(void *arg)
+static uint64_t closefrom_release(void)
 {
-    int id = (int)(intptr_t)arg;
-    uint64_t t0 = now_ns();
-    __atomic_store_n(&tids[id], thread_id(), __ATOMIC_RELEASE);
-    __atomic_fetch_add(&arrived, 1, __ATOMIC_ACQ_REL);
-    closefrom_waiter_wait();
-    __atomic_fetch_add(&wait_total, now_ns() - t0, __ATOMIC_RELAXED);
-    return NULL;
+    uint64_t t = now_ns();
+    pthread_mutex_unlock(&lock);
+    return t;
 }
 
 static int open_in(const char *dir, const char *name)
@@ -76,16 +69,8 @@ int main(int argc, char **argv)
     if (data < 0)
         return 4;
 
-    pthread_t th[2];
-    pthread_mutex_lock(&lock);
-    for (int i = 0; i < 2; i++)
-        pthread_create(&th[i], NULL, waiter, (void *)(intptr_t)i);
-    await_at_least(&arrived, 2);
-    await_all_asleep(tids, 2);
-    sleep_ms(30);
-    pthread_mutex_unlock(&lock);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
+    struct small_convoy c;
+    small_convoy(&lock, 30, closefrom_waiter_wait, closefrom_release, &c);
 
     if (!strcmp(argv[1], "closefrom")) {
         dprintf(data, "data\n");
@@ -93,7 +78,7 @@ int main(int argc, char **argv)
         dprintf(0, "zero\n");
         dprintf(2, "two\n");
     }
-    measure("wait_total", wait_total);
+    measure("wait_total", c.wait_total);
     measure("fds", (uint64_t)count_fds());
     fflush(stdout);
     return 0;

@@ -24,8 +24,6 @@
 extern char **environ;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int arrived, tids[2];
-static uint64_t starts[2], wait_total, wait_count;
 static const unsigned hold_ms = 30;
 
 #define STAGE_FUNCS(n)                                                                         \
@@ -52,44 +50,19 @@ static uint64_t (*const release_fn[4])(void) = { 0, stage1_holder_release,
                                                  stage2_holder_release, stage3_holder_release };
 static int stage;
 
-static void *waiter(void *arg)
-{
-    int id = (int)(intptr_t)arg;
-    uint64_t t0 = now_ns();
-    starts[id] = t0;
-    __atomic_store_n(&tids[id], thread_id(), __ATOMIC_RELEASE);
-    __atomic_fetch_add(&arrived, 1, __ATOMIC_ACQ_REL);
-    waiter_fn[stage]();
-    __atomic_fetch_add(&wait_total, now_ns() - t0, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&wait_count, 1, __ATOMIC_RELAXED);
-    return NULL;
-}
-
 static void convoy(void)
 {
-    pthread_t th[2];
-    pthread_mutex_lock(&lock);
-    for (int i = 0; i < 2; i++)
-        if (pthread_create(&th[i], NULL, waiter, (void *)(intptr_t)i) != 0)
-            die("pthread_create");
-    await_at_least(&arrived, 2);
-    await_all_asleep(tids, 2);
-    sleep_ms(hold_ms);
-    uint64_t released = release_fn[stage]();
-    uint64_t owed = 0;
-    for (int i = 0; i < 2; i++) {
-        pthread_join(th[i], NULL);
-        owed += released - starts[i];
-    }
+    struct small_convoy c;
+    small_convoy(&lock, hold_ms, waiter_fn[stage], release_fn[stage], &c);
     char key[64];
     snprintf(key, sizeof key, "stage%d_pid", stage);
     measure(key, (uint64_t)getpid());
     snprintf(key, sizeof key, "stage%d_wait_total", stage);
-    measure(key, wait_total);
+    measure(key, c.wait_total);
     snprintf(key, sizeof key, "stage%d_wait_count", stage);
-    measure(key, wait_count);
+    measure(key, c.wait_count);
     snprintf(key, sizeof key, "stage%d_owed", stage);
-    measure(key, owed);
+    measure(key, c.owed);
     fflush(stdout);
 }
 

@@ -17,9 +17,6 @@
 #include "progutil.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int arrived, tids[2];
-static uint64_t wait_total;
-
 static __attribute__((noinline)) void exits_waiter_wait(void)
 {
     pthread_mutex_lock(&lock);
@@ -27,15 +24,11 @@ static __attribute__((noinline)) void exits_waiter_wait(void)
     __asm__ volatile("" ::: "memory");
 }
 
-static void *waiter(void *arg)
+static uint64_t exits_release(void)
 {
-    int id = (int)(intptr_t)arg;
-    uint64_t t0 = now_ns();
-    __atomic_store_n(&tids[id], thread_id(), __ATOMIC_RELEASE);
-    __atomic_fetch_add(&arrived, 1, __ATOMIC_ACQ_REL);
-    exits_waiter_wait();
-    __atomic_fetch_add(&wait_total, now_ns() - t0, __ATOMIC_RELAXED);
-    return NULL;
+    uint64_t t = now_ns();
+    pthread_mutex_unlock(&lock);
+    return t;
 }
 
 static void *exiter(void *arg)
@@ -52,18 +45,9 @@ int main(int argc, char **argv)
     struct rlimit no_core = { 0, 0 };
     setrlimit(RLIMIT_CORE, &no_core);
 
-    pthread_t th[2];
-    pthread_mutex_lock(&lock);
-    for (int i = 0; i < 2; i++)
-        if (pthread_create(&th[i], NULL, waiter, (void *)(intptr_t)i) != 0)
-            die("pthread_create");
-    await_at_least(&arrived, 2);
-    await_all_asleep(tids, 2);
-    sleep_ms(30);
-    pthread_mutex_unlock(&lock);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
-    measure("wait_total", wait_total);
+    struct small_convoy c;
+    small_convoy(&lock, 30, exits_waiter_wait, exits_release, &c);
+    measure("wait_total", c.wait_total);
     fflush(stdout);
 
     static const struct { const char *name; int sig; } sigs[] = {

@@ -89,6 +89,58 @@ static inline void await_all_asleep(const int *tids, int n)
         }
 }
 
+/*
+ * A small convoy on *lock: SMALL_CONVOY_N threads each call wait_fn (which locks and unlocks
+ * *lock, in a function of the program's, so that its name is in the stacks) while the caller
+ * holds *lock; once all of them are asleep in it, the caller holds on hold_ms more, then
+ * release_fn unlocks it (returning when). Returns when all have finished, with what they
+ * measured: Σ waits, their count, and what the release owes (Σ release − wait start).
+ */
+#define SMALL_CONVOY_N 2
+
+struct small_convoy {
+    void (*wait_fn)(void);
+    uint64_t wait_total, wait_count, owed;
+    uint64_t starts[SMALL_CONVOY_N];
+    int tids[SMALL_CONVOY_N], arrived, next;
+};
+
+static inline void *small_convoy_waiter(void *arg)
+{
+    struct small_convoy *c = (struct small_convoy *)arg;
+    int id = __atomic_fetch_add(&c->next, 1, __ATOMIC_ACQ_REL);
+    uint64_t t0 = now_ns();
+    c->starts[id] = t0;
+    __atomic_store_n(&c->tids[id], thread_id(), __ATOMIC_RELEASE);
+    __atomic_fetch_add(&c->arrived, 1, __ATOMIC_ACQ_REL);
+    c->wait_fn();
+    __atomic_fetch_add(&c->wait_total, now_ns() - t0, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&c->wait_count, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static inline void small_convoy(pthread_mutex_t *lock, unsigned hold_ms, void (*wait_fn)(void),
+                                uint64_t (*release_fn)(void), struct small_convoy *c)
+{
+    memset(c, 0, sizeof *c);
+    c->wait_fn = wait_fn;
+    pthread_t th[SMALL_CONVOY_N];
+    pthread_mutex_lock(lock);
+    for (int i = 0; i < SMALL_CONVOY_N; i++)
+        if (pthread_create(&th[i], NULL, small_convoy_waiter, c) != 0) {
+            perror("pthread_create");
+            exit(99);
+        }
+    await_at_least(&c->arrived, SMALL_CONVOY_N);
+    await_all_asleep(c->tids, SMALL_CONVOY_N);
+    sleep_ms(hold_ms);
+    uint64_t released = release_fn();
+    for (int i = 0; i < SMALL_CONVOY_N; i++) {
+        pthread_join(th[i], NULL);
+        c->owed += released - c->starts[i];
+    }
+}
+
 static inline void measure(const char *key, uint64_t value)
 {
     printf("measure %s %llu\n", key, (unsigned long long)value);
