@@ -24,7 +24,8 @@ DEBUG   ?= -g
 ifeq ($(WERROR),1)
 WARN   += -Werror
 endif
-ALL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) -D_GNU_SOURCE -Iinclude -Icore -I$(BUILD)/gen \
+# core/ with -iquote: its headers (threads.h) must not shadow the system's (<threads.h>).
+ALL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) -D_GNU_SOURCE -Iinclude -iquote core -I$(BUILD)/gen \
              -MMD -MP $(CFLAGS)
 
 ifeq ($(SANITIZE),)
@@ -136,7 +137,16 @@ $(BUILD)/tests/helper_%: tests/helper_%.c $(CORE_LIB)
 $(BUILD)/tests/prog_%: tests/prog_%.c tests/progutil.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O1 -g -Wall -Itests -o $@ $< -lpthread -ldl -lrt
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O1 -g -Wall -Itests -Iinclude -o $@ $< -lpthread -ldl -lrt
+
+# The C API linked (-llockprof) rather than preloaded: prog_api built against the library,
+# found next to it at run time ($ORIGIN/..), so the test runs it without LD_PRELOAD.
+LINKED_API = $(BUILD)/tests/linked_api
+$(LINKED_API): tests/prog_api.c tests/progutil.h include/lockprof.h $(SO)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -DLOCKPROF_LINKED -O1 -g -Wall -Itests -Iinclude -o $@ $< \
+		-L$(BUILD) -llockprof -Wl,-rpath,'$$ORIGIN/..' -lpthread -ldl -lrt
 
 $(BUILD)/tests/prog_%: tests/prog_%.cc
 	@mkdir -p $(dir $@)
@@ -160,7 +170,7 @@ $(BUILD)/tests/passthru.so: tests/passthru.c
 
 TEST_LIBS = $(patsubst tests/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/lib*.cc))
 
-tests: all $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS)
+tests: all $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API)
 
 # The suite: every tests/*.t under prove, one process each, each under a timeout (tests/run-one).
 check: deps test-deps

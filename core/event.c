@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "inflight.h"
 #include "stack.h"
 
 __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
@@ -34,7 +35,8 @@ static void event_capture(struct lp_wait *ev)
     ev->have_stack = true;
 }
 
-void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
+void lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
+                             const void *object)
 {
     ev->leaf = leaf;
     ev->rate = lp_block_rate();
@@ -42,7 +44,9 @@ void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
     /* The wait begins now, when the caller found it had to wait: registered (and timed)
      * first, so that time spent unwinding — or preempted while unwinding — is part of the
      * wait and of what the holder is charged. */
-    lp_locktab_wait_begin(&ev->w, lock, lock && lp_mutex_fraction() != 0);
+    lp_locktab_wait_begin(&ev->w, charge_lock, charge_lock && lp_mutex_fraction() != 0);
+    /* Visible to the threads view from now on, with the same start. */
+    ev->inflight = lp_inflight_begin(lp_thread_tid(), leaf, object, ev->w.start);
     /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. It is
      * held until the wait ends (a signal handler's events must not overwrite it). */
     if (ev->rate) {
@@ -53,6 +57,8 @@ void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
 
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
 {
+    lp_inflight_end(ev->inflight);
+    ev->inflight = -1;
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
     if (ev->have_stack)
         lp_stack_release(); /* still valid until this thread's next capture (cond.c uses it) */
@@ -61,6 +67,14 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
         lp_sample_block(event_rng(), ev->rate, end - ev->w.start, &wt))
         lp_stacktab_add(LP_BLOCK, ev->leaf, ev->pcs, ev->depth, ev->truncated, &wt);
     return end;
+}
+
+void lp_event_wait_cleanup(struct lp_wait *ev)
+{
+    if (ev->inflight >= 0) {
+        lp_inflight_end(ev->inflight);
+        ev->inflight = -1;
+    }
 }
 
 /* Samples a charge at the fraction in force, read once: false if not picked. */

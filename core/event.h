@@ -69,14 +69,28 @@ struct lp_wait {
     unsigned depth;
     bool truncated;
     bool have_stack;
+    int inflight;        /* the wait's entry in the in-flight table (inflight.h), or -1 */
 };
 
-/* lock: the lock whose holder makes us wait (registers a waiter when the mutex profile is on),
- * or NULL for waits that nobody is charged for (condition variables, joins, …). */
-void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock);
+/* charge_lock: the lock whose holder makes us wait (registers a waiter when the mutex profile
+ * is on), or NULL for waits that nobody is charged for (condition variables, semaphores,
+ * queues, …). object: what the wait is on, for the threads view (the lock, the condition
+ * variable, the semaphore, a queue's descriptor or id cast to a pointer). The wait is entered
+ * in the in-flight table (inflight.h) until lp_event_wait_end. */
+void lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
+                             const void *object);
+/* The same, for a lock that is both what is waited on and what is charged. */
+static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
+{
+    lp_event_wait_begin_obj(ev, leaf, lock, lock);
+}
 /* Ends the wait; records it in the block profile unless outcome is LP_NOT_A_WAIT. Returns
  * when it ended. */
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome);
+/* For __attribute__((cleanup)) on an lp_wait that nothing registered (no charge_lock) around
+ * a cancellation point: if the thread is cancelled inside the call, lp_event_wait_end never
+ * runs, and this takes its in-flight entry out (after lp_event_wait_end: nothing). */
+void lp_event_wait_cleanup(struct lp_wait *ev);
 
 /* The charge of releasing lock, computed now: true when the release had something to charge. */
 static inline bool lp_event_release_charge(const void *lock, uint64_t *charge)

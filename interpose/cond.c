@@ -70,7 +70,7 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
         .busy = lp_self.busy,
     };
     lp_self.busy++;
-    lp_event_wait_begin(&w.ev, leaf, NULL);
+    lp_event_wait_begin_obj(&w.ev, leaf, NULL, a->c); /* nobody charged; the view shows c */
     /* A wait on a mutex the caller does not own (EPERM) or holds recursively releases
      * nothing: no charge. */
     w.charged = lp_locktab_busy() && mutex_unlock_releases(a->m) &&

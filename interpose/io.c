@@ -177,8 +177,10 @@ static ssize_t io_queue_wait(const char *leaf, const struct io_call *c)
 {
     int saved = errno;
     lp_self.busy++;
-    struct lp_wait ev;
-    lp_event_wait_begin(&ev, leaf, NULL);
+    /* Cancelled inside the wait: its in-flight entry goes too (nothing else is registered).
+     * The view shows the mqd_t or the System V queue id. */
+    struct lp_wait ev __attribute__((cleanup(lp_event_wait_cleanup)));
+    lp_event_wait_begin_obj(&ev, leaf, NULL, (const void *)(uintptr_t)(unsigned)c->fd);
     lp_self.busy--;
     errno = saved;
     ssize_t rc = io_real(c);

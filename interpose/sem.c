@@ -99,8 +99,9 @@ static int sem_contended(const char *leaf, const struct sem_call *c)
         return 0; /* a token came meanwhile: taken at once, as glibc would (errno untouched) */
     lp_self.busy++;
     /* (A pending cancel cannot act inside lockprof's unwinding: unwind.c disables it.) */
-    struct lp_wait ev;
-    lp_event_wait_begin(&ev, leaf, NULL);
+    /* Cancelled inside the wait: its in-flight entry goes too (nothing else is registered). */
+    struct lp_wait ev __attribute__((cleanup(lp_event_wait_cleanup)));
+    lp_event_wait_begin_obj(&ev, leaf, NULL, c->s); /* nobody charged; the view shows s */
     lp_self.busy--;
     errno = saved;
     int rc = sem_real_call(c);

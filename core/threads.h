@@ -1,0 +1,30 @@
+/*
+ * threads.h — the threads view: every thread of the process, what it is blocked in right now,
+ * on which object, for how long and, for a mutex or a write-held rwlock, which thread holds
+ * it; waits in flight that form a cycle are reported as a deadlock at the top.
+ * (/debug/pprof/threads, snapshot files PREFIX.snapshot-N.threads.txt, the C API.)
+ *
+ * Sources: /proc/self/task (ids, names, states; for a sleeping thread lockprof has no entry
+ * for, the system call it sleeps in, from /proc/self/task/TID/syscall), the in-flight table
+ * (inflight.h), and the lock words themselves for holders (glibc's __data.__owner of a mutex,
+ * __cur_writer of a rwlock), read with process_vm_readv so that a lock freed meanwhile cannot
+ * fault.
+ *
+ * Formats (documented in threads.c's header comment and the README): LP_THREADS_TEXT, a line
+ * format, and LP_THREADS_JSON. lockprof's own threads (named "lockprof", "lockprof-…") are
+ * listed, marked as lockprof's.
+ * Context: lockprof's own threads, or an API caller; never a signal handler. No malloc: the
+ * caller passes an arena (about 40 bytes per in-flight slot and 100 per thread). It opens and
+ * reads two small /proc files per thread, and may reap in-flight entries of exited threads.
+ */
+#ifndef LP_THREADS_H
+#define LP_THREADS_H
+
+#include "arena.h"
+
+enum lp_threads_format { LP_THREADS_TEXT = 0, LP_THREADS_JSON = 1 };
+
+/* Writes the view to fd. 0 or -errno (-ENOMEM: the arena is exhausted). */
+int lp_threads_write(int fd, struct lp_arena *a, enum lp_threads_format format);
+
+#endif
