@@ -10,7 +10,7 @@
 
 #include <signal.h>
 
-enum config_type { CONFIG_U64, CONFIG_BOOL, CONFIG_PATH, CONFIG_WORDS };
+enum config_type { CONFIG_U64, CONFIG_BOOL, CONFIG_PATH, CONFIG_WORDS, CONFIG_SIGNAL, CONFIG_STRING };
 
 /* A word of a comma-separated list, and the bits it sets. */
 struct config_word {
@@ -73,6 +73,16 @@ static const struct config_var config_vars[] = {
     { "LOCKPROF_FATAL_SIGNALS", CONFIG_WORDS, offsetof(struct lp_config, fatal_signals),
       SIGBIT(SIGINT) | SIGBIT(SIGTERM), 0, 0, "INT,TERM",
       "default-fatal signals that still leave a profile", config_signal_words },
+    { "LOCKPROF_SIGNAL", CONFIG_SIGNAL, offsetof(struct lp_config, snapshot_signal),
+      0, 0, 0, "0", "a signal that writes a snapshot (0: none)", NULL },
+    { "LOCKPROF_INTERVAL", CONFIG_U64, offsetof(struct lp_config, interval),
+      0, 0, 31536000, NULL, "seconds between snapshots (0: none)", NULL },
+    { "LOCKPROF_KEEP", CONFIG_U64, offsetof(struct lp_config, keep),
+      16, 0, 1000000, NULL, "snapshots kept, the newest (0: all)", NULL },
+    { "LOCKPROF_HTTP", CONFIG_STRING, offsetof(struct lp_config, http),
+      0, 0, 0, "", "serve /debug/pprof/ on HOST:PORT or unix:PATH (empty: off)", NULL },
+    { "LOCKPROF_HTTP_ALLOW_REMOTE", CONFIG_BOOL, offsetof(struct lp_config, http_allow_remote),
+      0, 0, 1, NULL, "let LOCKPROF_HTTP listen on an address other than loopback", NULL },
     { "LOCKPROF_SHOW_CONFIG", CONFIG_BOOL, offsetof(struct lp_config, show_config),
       0, 0, 1, NULL, "print these settings at start", NULL },
     { "LOCKPROF_OUT", CONFIG_PATH, offsetof(struct lp_config, out),
@@ -130,6 +140,14 @@ static void config_reject(const struct config_var *v, const char *raw)
                        value, list, v->def_str);
         break;
     }
+    case CONFIG_SIGNAL:
+        lp_log_sigsafe("%s='%s': expected a signal a program can catch, by name (SIGUSR2, "
+                       "SIGRTMIN+1) or number, or 0; using %s", v->name, value, v->def_str);
+        break;
+    case CONFIG_STRING:
+        lp_log_sigsafe("%s='%s': expected at most %d bytes; using '%s'", v->name, value,
+                       LP_HTTP_SPEC_MAX - 1, v->def_str);
+        break;
     case CONFIG_PATH:
         lp_log_sigsafe("%s='%s': expected a path prefix shorter than %d bytes, with only %%p, "
                        "%%t or %%%% after a %%; using %s", v->name, value, LP_PATH_MAX / 2,
@@ -188,6 +206,72 @@ static void config_words_show(const struct config_word *words, uint64_t bits, ch
         lp_fmt_sigsafe(buf, size, "none");
 }
 
+/*
+ * LOCKPROF_SIGNAL: a signal a program can catch and that nothing else relies on — not KILL
+ * and STOP (they cannot be caught), not the faults (SEGV, BUS, FPE, ILL, TRAP, SYS: a handler
+ * that returns faults again), not glibc's two reserved real-time signals (32, 33).
+ */
+static const char *const config_signal_names[] = {
+    [SIGHUP] = "HUP", [SIGINT] = "INT", [SIGQUIT] = "QUIT", [SIGUSR1] = "USR1",
+    [SIGUSR2] = "USR2", [SIGPIPE] = "PIPE", [SIGALRM] = "ALRM", [SIGTERM] = "TERM",
+    [SIGCHLD] = "CHLD", [SIGCONT] = "CONT", [SIGTSTP] = "TSTP", [SIGTTIN] = "TTIN",
+    [SIGTTOU] = "TTOU", [SIGURG] = "URG", [SIGXCPU] = "XCPU", [SIGXFSZ] = "XFSZ",
+    [SIGVTALRM] = "VTALRM", [SIGPROF] = "PROF", [SIGWINCH] = "WINCH", [SIGIO] = "IO",
+    [SIGPWR] = "PWR", [SIGSTKFLT] = "STKFLT",
+};
+#define CONFIG_NSIGNAMES (sizeof config_signal_names / sizeof config_signal_names[0])
+
+static bool config_signal_ok(uint64_t sig)
+{
+    if (sig < CONFIG_NSIGNAMES)
+        return config_signal_names[sig] != NULL;
+    return sig >= (uint64_t)SIGRTMIN && sig <= (uint64_t)SIGRTMAX;
+}
+
+const char *lp_config_signal_name(int sig, char *buf, unsigned size)
+{
+    if (sig > 0 && (unsigned)sig < CONFIG_NSIGNAMES && config_signal_names[sig])
+        lp_fmt_sigsafe(buf, size, "SIG%s", config_signal_names[sig]);
+    else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        lp_fmt_sigsafe(buf, size, "SIGRTMIN+%d", sig - SIGRTMIN);
+    else
+        lp_fmt_sigsafe(buf, size, "%d", sig);
+    return buf;
+}
+
+/* "SIGUSR2", "usr2", "12", "SIGRTMIN+3", "RTMAX-1", or "0" (none). */
+static bool config_parse_signal(const char *s, uint64_t *out)
+{
+    uint64_t n;
+    if (config_parse_u64(s, &n)) {
+        if (n != 0 && !config_signal_ok(n))
+            return false;
+        *out = n;
+        return true;
+    }
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < CONFIG_NSIGNAMES; i++)
+        if (config_signal_names[i] && strcasecmp(s, config_signal_names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    bool min = strncasecmp(s, "RTMIN", 5) == 0, max = strncasecmp(s, "RTMAX", 5) == 0;
+    if (!min && !max)
+        return false;
+    s += 5;
+    uint64_t k = 0;
+    if (*s) {
+        if ((min && *s != '+') || (max && *s != '-') || !config_parse_u64(s + 1, &k) || k > 64)
+            return false;
+    }
+    int64_t sig = min ? (int64_t)SIGRTMIN + (int64_t)k : (int64_t)SIGRTMAX - (int64_t)k;
+    if (sig < SIGRTMIN || sig > SIGRTMAX)
+        return false;
+    *out = (uint64_t)sig;
+    return true;
+}
+
 static bool config_path_ok(const char *s)
 {
     if (!*s || strlen(s) >= LP_PATH_MAX / 2)
@@ -237,6 +321,21 @@ void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *))
             }
             *(uint64_t *)field = n;
             break;
+        case CONFIG_SIGNAL:
+            n = v->def;
+            if (value && !config_parse_signal(value, &n)) {
+                config_reject(v, value);
+                n = v->def;
+            }
+            *(uint64_t *)field = n;
+            break;
+        case CONFIG_STRING:
+            if (value && strlen(value) >= LP_HTTP_SPEC_MAX) {
+                config_reject(v, value);
+                value = NULL;
+            }
+            strncpy(field, value ? value : v->def_str, LP_HTTP_SPEC_MAX - 1);
+            break;
         }
     }
 }
@@ -263,6 +362,17 @@ void lp_config_show(const struct lp_config *c)
             lp_log_sigsafe("%s=%s (%s)", v->name, list, v->meaning);
             break;
         }
+        case CONFIG_SIGNAL: {
+            char name[32];
+            uint64_t sig = *(const uint64_t *)field;
+            lp_log_sigsafe("%s=%s (%s)", v->name,
+                           sig ? lp_config_signal_name((int)sig, name, sizeof name) : "0",
+                           v->meaning);
+            break;
+        }
+        case CONFIG_STRING:
+            lp_log_sigsafe("%s=%s (%s)", v->name, field, v->meaning);
+            break;
         }
     }
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #define LP_PATH_MAX 1024
+#define LP_HTTP_SPEC_MAX 256
 
 struct lp_config {
     uint64_t block_rate;     /* LOCKPROF_BLOCK_RATE, ns */
@@ -25,9 +26,17 @@ struct lp_config {
     uint64_t lock_stripes;   /* LOCKPROF_LOCK_STRIPES */
     uint64_t io;             /* LOCKPROF_IO: LP_IO_* bits */
     uint64_t fatal_signals;  /* LOCKPROF_FATAL_SIGNALS: bit n for signal n */
+    uint64_t snapshot_signal; /* LOCKPROF_SIGNAL: 0 off, else the signal's number */
+    uint64_t interval;       /* LOCKPROF_INTERVAL: seconds between snapshots, 0 off */
+    uint64_t keep;           /* LOCKPROF_KEEP: snapshots kept, the newest; 0 all */
+    bool http_allow_remote;  /* LOCKPROF_HTTP_ALLOW_REMOTE */
     bool show_config;        /* LOCKPROF_SHOW_CONFIG */
     char out[LP_PATH_MAX];   /* LOCKPROF_OUT, as given (expanded by lp_config_out_path) */
+    char http[LP_HTTP_SPEC_MAX]; /* LOCKPROF_HTTP: "" off, "HOST:PORT" or "unix:PATH" */
 };
+
+/* The name of a signal LOCKPROF_SIGNAL accepts ("SIGUSR2", "SIGRTMIN+3"), into buf. */
+const char *lp_config_signal_name(int sig, char *buf, unsigned size);
 
 /* The kinds of descriptor whose blocking reads and writes are waits (LOCKPROF_IO). */
 enum lp_io_kind {

@@ -148,6 +148,7 @@ void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg)
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_READY || s->prof != prof)
             continue;
         struct lp_stack_view v = {
+            .index = i,
             .leaf = s->leaf,
             .pcs = &stacktab_pool[s->frames],
             .depth = s->depth,
@@ -159,12 +160,18 @@ void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg)
             fn(&v, arg);
     }
     struct lp_stack_view o = {
+        .index = (stacktab_slots ? stacktab_mask + 1 : 0) + (uint64_t)prof,
         .leaf = LP_LEAF_TABLE_FULL,
         .count_fp = __atomic_load_n(&stacktab_overflow[prof].count_fp, __ATOMIC_RELAXED),
         .delay = __atomic_load_n(&stacktab_overflow[prof].delay, __ATOMIC_RELAXED),
     };
     if (o.count_fp || o.delay)
         fn(&o, arg);
+}
+
+uint64_t lp_stacktab_index_limit(void)
+{
+    return (stacktab_slots ? stacktab_mask + 1 : 0) + LP_NPROFILES;
 }
 
 void lp_stacktab_stats(struct lp_stacktab_stats *st)

@@ -36,6 +36,7 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
 
 /* A consistent-enough view for the writer: each published entry, in table order. */
 struct lp_stack_view {
+    uint64_t index;          /* stable for the entry's life, < lp_stacktab_index_limit() */
     const char *leaf;
     const uintptr_t *pcs;
     unsigned depth;
@@ -46,6 +47,10 @@ struct lp_stack_view {
 typedef void (*lp_stack_visit_fn)(const struct lp_stack_view *v, void *arg);
 /* Visits every entry of prof with a non-zero weight, the overflow entry included. */
 void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg);
+
+/* The bound of lp_stack_view.index (the overflow entries included): a window's baseline can be
+ * an array of that many weights. */
+uint64_t lp_stacktab_index_limit(void);
 
 struct lp_stacktab_stats {
     uint64_t entries;        /* published entries, both profiles */

@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "clock.h"
 #include "config.h"
+#include "elfsym.h"
 #include "event.h"
 #include "locktab.h"
 #include "log.h"
@@ -18,6 +20,7 @@
 #include "pprof.h"
 #include "sample.h"
 #include "sync.h"
+#include "threads.h"
 
 static lp_lock_t writer_lock = LP_LOCK_INIT;
 static struct lp_arena writer_arena;                  /* under writer_lock */
@@ -25,6 +28,20 @@ static char writer_prefix[LP_PATH_MAX];               /* under writer_lock */
 static char writer_paths[LP_NPROFILES][LP_PATH_MAX];  /* under writer_lock */
 static struct lp_writer_info writer_info;             /* immutable after init */
 static int writer_error;                              /* first error, under writer_lock */
+static unsigned writer_snapshots;                     /* snapshots written, under writer_lock */
+
+/* A window's start (writer.h): the weights of every entry then, by lp_stack_view.index. */
+struct writer_weight {
+    uint64_t count_fp, delay;
+};
+struct lp_writer_window {
+    size_t bytes;        /* of this mapping */
+    uint64_t limit;      /* entries in base */
+    int64_t start_real;  /* when it began (ns since the epoch) */
+    uint64_t start_mono;
+    char note[256];
+    struct writer_weight base[];
+};
 
 static const char *const writer_suffix[LP_NPROFILES] = { "block", "mutex" };
 
@@ -51,6 +68,7 @@ const char *lp_writer_path(enum lp_profile p)
 struct writer_collect {
     struct lp_pp_sample *samples;
     size_t n, cap;
+    const struct lp_writer_window *w; /* a delta's baseline, or NULL */
 };
 
 static void writer_count(const struct lp_stack_view *v, void *arg)
@@ -65,13 +83,22 @@ static void writer_collect_one(const struct lp_stack_view *v, void *arg)
     struct writer_collect *c = arg;
     if (c->n == c->cap) /* entries published since we counted: next time */
         return;
+    uint64_t count_fp = v->count_fp, delay = v->delay;
+    if (c->w && v->index < c->w->limit) {
+        const struct writer_weight *b = &c->w->base[v->index];
+        /* Weights only grow; a count added after its delay was read could look smaller. */
+        count_fp = count_fp > b->count_fp ? count_fp - b->count_fp : 0;
+        delay = delay > b->delay ? delay - b->delay : 0;
+        if (count_fp == 0 && delay == 0)
+            return;
+    }
     struct lp_pp_sample *s = &c->samples[c->n++];
     s->leaf = v->leaf;
     s->pcs = v->pcs;
     s->depth = v->depth;
     s->tail = v->truncated ? LP_TAIL_TRUNCATED : NULL;
-    s->count = lp_count_round(v->count_fp, v->delay);
-    s->delay = (int64_t)v->delay;
+    s->count = lp_count_round(count_fp, delay);
+    s->delay = (int64_t)delay;
 }
 
 static const char *writer_comment(struct lp_arena *a, const char *fmt, ...)
@@ -86,13 +113,14 @@ static const char *writer_comment(struct lp_arena *a, const char *fmt, ...)
     return lp_arena_strdup(a, buf);
 }
 
-static int writer_encode_locked(int fd, enum lp_profile p)
+static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format f,
+                                const struct lp_writer_window *w)
 {
     struct lp_arena *a = &writer_arena;
     lp_arena_reset(a);
     lp_maps_refresh();
 
-    struct writer_collect c = { 0 };
+    struct writer_collect c = { .w = w };
     lp_stacktab_foreach(p, writer_count, &c);
     c.samples = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.samples);
     if (!c.samples)
@@ -105,11 +133,20 @@ static int writer_encode_locked(int fd, enum lp_profile p)
     lp_locktab_stats(&lt);
     uint64_t rate = lp_block_rate(), fraction = lp_mutex_fraction();
     bool changed = __atomic_load_n(&lp_rates_changed_, __ATOMIC_RELAXED) != 0;
+    int64_t now = lp_clock_realtime();
 
-    const char *comments[8];
+    const char *comments[10];
     size_t nc = 0;
     comments[nc++] = writer_comment(a, "lockprof %s %s profile (pid %d)", writer_info.version,
                                     p == LP_BLOCK ? "block" : "mutex", (int)getpid());
+    if (w) {
+        uint64_t ms = (lp_clock_monotonic() - w->start_mono) / 1000000;
+        comments[nc++] = writer_comment(a, "delta profile: what was recorded in the last "
+                                        "%llu.%03llu s", (unsigned long long)(ms / 1000),
+                                        (unsigned long long)(ms % 1000));
+        if (w->note[0])
+            comments[nc++] = writer_comment(a, "%s", w->note);
+    }
     if (p == LP_BLOCK)
         comments[nc++] = writer_comment(
             a, "block rate: %llu ns%s%s", (unsigned long long)rate,
@@ -139,35 +176,173 @@ static int writer_encode_locked(int fd, enum lp_profile p)
         .nsamples = c.n,
         .comments = comments,
         .ncomments = nc,
-        .time_nanos = lp_clock_realtime(),
-        .duration_nanos = 0,
+        .time_nanos = now,
+        .duration_nanos = w ? now - w->start_real : 0,
     };
+    if (f == LP_FORMAT_TEXT)
+        return lp_pprof_write_text(fd, a, &prof, p == LP_BLOCK ? "--- contention:" : "--- mutex:");
     return lp_pprof_write(fd, a, &prof);
 }
 
 int lp_writer_encode(int fd, enum lp_profile p)
 {
+    return lp_writer_encode_to(fd, p, LP_FORMAT_PPROF, NULL);
+}
+
+int lp_writer_encode_to(int fd, enum lp_profile p, enum lp_writer_format f,
+                        const struct lp_writer_window *w)
+{
+    int saved = errno;
     lp_lock(&writer_lock);
-    int rc = writer_encode_locked(fd, p);
+    int rc = writer_encode_locked(fd, p, f, w);
     lp_unlock(&writer_lock);
+    errno = saved;
     return rc;
 }
 
-static int writer_file(enum lp_profile p)
+int lp_writer_threads(int fd, int format)
 {
-    char tmp[LP_PATH_MAX + 32];
-    lp_fmt_sigsafe(tmp, sizeof tmp, "%s.tmp.%d", writer_paths[p], (int)getpid());
+    int saved = errno;
+    lp_lock(&writer_lock);
+    lp_arena_reset(&writer_arena);
+    int rc = lp_threads_write(fd, &writer_arena, (enum lp_threads_format)format);
+    lp_unlock(&writer_lock);
+    errno = saved;
+    return rc;
+}
+
+int lp_writer_symbolize(int fd, const char *addrs, size_t len)
+{
+    int saved = errno;
+    lp_lock(&writer_lock);
+    struct lp_arena *a = &writer_arena;
+    lp_arena_reset(a);
+    lp_maps_refresh();
+    struct lp_symbolizer *sym = lp_sym_new(a);
+    int rc = sym ? 0 : -ENOMEM;
+    char out[4096];
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < len;) {
+        while (i < len && (addrs[i] == '+' || addrs[i] == ' ' || addrs[i] == '\n' ||
+                           addrs[i] == '\r'))
+            i++;
+        size_t j = i;
+        uintptr_t pc = 0;
+        bool ok = j + 2 < len && addrs[j] == '0' && (addrs[j + 1] == 'x' || addrs[j + 1] == 'X');
+        if (ok)
+            j += 2;
+        size_t digits = 0;
+        for (; j < len && addrs[j] != '+' && addrs[j] != ' ' && addrs[j] != '\n' &&
+               addrs[j] != '\r'; j++, digits++) {
+            char c = addrs[j];
+            int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (v < 0 || digits >= 16)
+                ok = false;
+            else
+                pc = pc << 4 | (uintptr_t)v;
+        }
+        i = j;
+        if (!ok || digits == 0)
+            continue;
+        const struct lp_mapping *m = lp_maps_find(pc);
+        const char *name = m ? lp_sym_lookup(sym, m, pc) : NULL;
+        if (!name)
+            continue;
+        size_t need = strlen(name) + 24;
+        if (n + need > sizeof out) {
+            rc = lp_write_all_sigsafe(fd, out, n);
+            n = 0;
+        }
+        if (rc == 0 && need > sizeof out) { /* a name longer than the buffer: in pieces */
+            n = lp_fmt_sigsafe(out, sizeof out, "0x%lx ", (unsigned long)pc);
+            if ((rc = lp_write_all_sigsafe(fd, out, n)) == 0 &&
+                (rc = lp_write_all_sigsafe(fd, name, strlen(name))) == 0)
+                rc = lp_write_all_sigsafe(fd, "\n", 1);
+            n = 0;
+        } else if (rc == 0) {
+            n += lp_fmt_sigsafe(out + n, sizeof out - n, "0x%lx %s\n", (unsigned long)pc, name);
+        }
+    }
+    if (rc == 0 && n)
+        rc = lp_write_all_sigsafe(fd, out, n);
+    if (sym)
+        lp_sym_close(sym);
+    lp_unlock(&writer_lock);
+    errno = saved;
+    return rc;
+}
+
+static void writer_window_visit(const struct lp_stack_view *v, void *arg)
+{
+    struct lp_writer_window *w = arg;
+    if (v->index < w->limit)
+        w->base[v->index] = (struct writer_weight){ v->count_fp, v->delay };
+}
+
+struct lp_writer_window *lp_writer_window_begin(const char *note)
+{
+    uint64_t limit = lp_stacktab_index_limit();
+    size_t bytes = sizeof(struct lp_writer_window) + limit * sizeof(struct writer_weight);
+    /* NORESERVE: only the pages of entries that exist are ever touched. */
+    struct lp_writer_window *w = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (w == MAP_FAILED)
+        return NULL;
+    w->bytes = bytes;
+    w->limit = limit;
+    if (note)
+        lp_fmt_sigsafe(w->note, sizeof w->note, "%s", note);
+    w->start_real = lp_clock_realtime();
+    w->start_mono = lp_clock_monotonic();
+    for (int p = 0; p < LP_NPROFILES; p++)
+        lp_stacktab_foreach((enum lp_profile)p, writer_window_visit, w);
+    return w;
+}
+
+void lp_writer_window_end(struct lp_writer_window *w)
+{
+    if (w)
+        munmap(w, w->bytes);
+}
+
+/* Writes path atomically: fill(fd) into path.tmp.PID, then rename. 0 or -errno. */
+static int writer_file_with(const char *path, int (*fill)(int fd, int arg), int arg)
+{
+    char tmp[LP_PATH_MAX + 64];
+    lp_fmt_sigsafe(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    int rc = writer_encode_locked(fd, p);
+    int rc = fill(fd, arg);
     if (close(fd) < 0 && rc == 0)
         rc = -errno;
-    if (rc == 0 && rename(tmp, writer_paths[p]) < 0)
+    if (rc == 0 && rename(tmp, path) < 0)
         rc = -errno;
     if (rc != 0)
         unlink(tmp);
     return rc;
+}
+
+static int writer_fill_profile(int fd, int p)
+{
+    return writer_encode_locked(fd, (enum lp_profile)p, LP_FORMAT_PPROF, NULL);
+}
+
+static int writer_fill_threads(int fd, int format)
+{
+    lp_arena_reset(&writer_arena);
+    return lp_threads_write(fd, &writer_arena, (enum lp_threads_format)format);
+}
+
+/* The first error of a write, reported once for the life of the process (STYLE). */
+static void writer_report(int first, const char *path, const char *why)
+{
+    if (first && !writer_error) {
+        writer_error = first;
+        lp_log_sigsafe("cannot write %s (%s): %s; the program is not affected", path, why,
+                       strerrordesc_np(-first));
+    }
 }
 
 int lp_writer_write(const char *why)
@@ -176,23 +351,56 @@ int lp_writer_write(const char *why)
     lp_lock(&writer_lock);
     int first = 0;
     for (int p = 0; p < LP_NPROFILES; p++) {
-        int rc = writer_file((enum lp_profile)p);
+        int rc = writer_file_with(writer_paths[p], writer_fill_profile, p);
         if (rc && !first)
             first = rc;
     }
-    if (first && !writer_error) {
-        writer_error = first;
-        lp_log_sigsafe("cannot write %s (%s): %s; the program is not affected",
-                       writer_paths[0], why, strerrordesc_np(-first));
-    }
+    writer_report(first, writer_paths[0], why);
     lp_unlock(&writer_lock);
     errno = saved;
     return first;
 }
 
+static const char *const writer_snapshot_suffix[] = { "block.pb.gz", "mutex.pb.gz",
+                                                      "threads.txt" };
+
+static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which)
+{
+    lp_fmt_sigsafe(buf, size, "%s.snapshot-%u.%s", writer_prefix, n,
+                   writer_snapshot_suffix[which]);
+}
+
+int lp_writer_snapshot(unsigned keep, const char *why)
+{
+    int saved = errno;
+    lp_lock(&writer_lock);
+    unsigned n = ++writer_snapshots;
+    char path[LP_PATH_MAX + 64];
+    int first = 0;
+    for (int which = 0; which < 3; which++) {
+        writer_snapshot_path(path, sizeof path, n, which);
+        int rc = which < LP_NPROFILES
+                     ? writer_file_with(path, writer_fill_profile, which)
+                     : writer_file_with(path, writer_fill_threads, LP_THREADS_TEXT);
+        if (rc && !first) {
+            first = rc;
+            writer_report(first, path, why);
+        }
+    }
+    if (keep && n > keep)
+        for (int which = 0; which < 3; which++) {
+            writer_snapshot_path(path, sizeof path, n - keep, which);
+            unlink(path);
+        }
+    lp_unlock(&writer_lock);
+    errno = saved;
+    return first ? first : (int)n;
+}
+
 void lp_writer_atfork_child(const char *new_prefix)
 {
     lp_lock_reset(&writer_lock);
+    writer_snapshots = 0;
     if (new_prefix)
         writer_set_paths(new_prefix);
 }

@@ -13,6 +13,7 @@
 #define LP_WRITER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "stacktab.h"
@@ -28,8 +29,48 @@ void lp_writer_init(const char *prefix, const struct lp_writer_info *info);
 int lp_writer_write(const char *why);
 /* The paths the writer writes to (for messages and tests). */
 const char *lp_writer_path(enum lp_profile p);
-/* Encodes one profile to fd (pprof, gzip): the writer's core, also for tests and the API. */
+/* Encodes one cumulative profile to fd (pprof, gzip): the writer's core, also for tests. */
 int lp_writer_encode(int fd, enum lp_profile p);
+
+/*
+ * Live profiles (DESIGN §5: on LOCKPROF_SIGNAL, every LOCKPROF_INTERVAL, the C API, HTTP).
+ *
+ * A window (HTTP's seconds=N) starts with lp_writer_window_begin, which copies every entry's
+ * weights (an mmapped baseline, freed by lp_writer_window_end); lp_writer_encode_to with that
+ * window writes what was recorded since — Go's delta profile, time_nanos the end of the window
+ * and duration_nanos its length. Samples are weighted when recorded, so a delta needs nothing
+ * but the subtraction.
+ */
+enum lp_writer_format {
+    LP_FORMAT_PPROF = 0, /* gzip-compressed profile.proto */
+    LP_FORMAT_TEXT = 1,  /* Go's legacy text, debug=1 (DESIGN §3.5) */
+};
+struct lp_writer_window;
+/* NULL if the baseline cannot be mapped. note (may be NULL) is added to the comments. */
+struct lp_writer_window *lp_writer_window_begin(const char *note);
+void lp_writer_window_end(struct lp_writer_window *w);
+/* Writes profile p to fd: cumulative (w NULL) or the delta of window w. 0 or -errno. */
+int lp_writer_encode_to(int fd, enum lp_profile p, enum lp_writer_format f,
+                        const struct lp_writer_window *w);
+/* Writes the threads view (threads.h; format: enum lp_threads_format) to fd. 0 or -errno. */
+int lp_writer_threads(int fd, int format);
+
+/*
+ * Go's /debug/pprof/symbol: for each address of addrs ("0x1234+0x5678", as pprof's remote
+ * symbolizer sends them; '+' or spaces between), the line "0x1234 name\n" when a mapping and
+ * a name are found; unknown addresses are left out, as Go does. 0 or -errno.
+ */
+int lp_writer_symbolize(int fd, const char *addrs, size_t len);
+
+/*
+ * A snapshot: PREFIX.snapshot-N.block.pb.gz, PREFIX.snapshot-N.mutex.pb.gz and
+ * PREFIX.snapshot-N.threads.txt, each written atomically; N counts from 1 in each process
+ * image, so no snapshot overwrites another. With keep > 0, the files of snapshot N − keep are
+ * removed, so only the newest keep remain. Returns N, or -errno (reported once, like every
+ * write error).
+ */
+int lp_writer_snapshot(unsigned keep, const char *why);
+
 /* Fork handlers: the writer lock is held across fork, so a child never inherits half a
  * write (the arena mid-update); the child's copy is freed by lp_writer_atfork_child. */
 void lp_writer_prefork(void);

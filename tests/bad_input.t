@@ -27,13 +27,15 @@ while ($table =~ /\{\s*"(LOCKPROF_\w+)",\s*CONFIG_(\w+),\s*offsetof\([^)]*\),\s*
     my $str = $6;
     s/ULL$|ULL\b|U$//g for @n;
     # A word list's default is shown as written (its def_str), not as bits.
-    $n[0] = $str =~ s/"//gr if $type eq 'WORDS';
+    $n[0] = $str =~ s/"//gr if $type eq 'WORDS' || $type eq 'SIGNAL';
+    $n[0] = "''" if $type eq 'STRING';
     push @vars, { name => $name, type => $type, def => $n[0], min => $n[1], max => $n[2] };
 }
 is_deeply([ map { $_->{name} } @vars ],
           [qw(LOCKPROF_BLOCK_RATE LOCKPROF_MUTEX_FRACTION LOCKPROF_STACK_DEPTH
               LOCKPROF_MAX_STACKS LOCKPROF_LOCK_STRIPES LOCKPROF_IO LOCKPROF_FATAL_SIGNALS
-              LOCKPROF_SHOW_CONFIG LOCKPROF_OUT)],
+              LOCKPROF_SIGNAL LOCKPROF_INTERVAL LOCKPROF_KEEP LOCKPROF_HTTP
+              LOCKPROF_HTTP_ALLOW_REMOTE LOCKPROF_SHOW_CONFIG LOCKPROF_OUT)],
           'core/config.c: the table parsed (update this list when a variable is added)');
 
 # ---- the reference run, without the preload ---------------------------------------------
@@ -60,6 +62,11 @@ for my $v (@vars) {
         push @bad, '1' x 600 if $v->{name} eq 'LOCKPROF_BLOCK_RATE';
     } elsif ($v->{type} eq 'WORDS') {
         @bad = ('', 'bogus', ',', 'none,', ',none', 'none,,none', 'SIG', 'x' x 2000);
+    } elsif ($v->{type} eq 'SIGNAL') {
+        @bad = ('', 'abc', 'SIG', 'SIGKILL', 'STOP', '9', 'SIGSEGV', 'bus', '32', '65', '-1',
+                'RTMIN+99', 'RTMAX+1', 'RTMIN-1', 'USR2 ', 'x' x 2000);
+    } elsif ($v->{type} eq 'STRING') {
+        @bad = ('a' x 2000);   # the address itself is checked when the listener opens
     } else {
         @bad = ('', '%x', 'a%', 'x%d', 'a' x 2000);
     }
