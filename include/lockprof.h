@@ -39,6 +39,32 @@ int64_t lockprof_set_mutex_fraction(int64_t fraction);
 /* Writes both profiles to their files now (the same files as at exit). 0, or -errno. */
 int lockprof_write_profiles(void);
 
+/* What lockprof_write_profile writes. */
+enum lockprof_kind {
+    LOCKPROF_BLOCK = 0,   /* the block profile: where threads waited */
+    LOCKPROF_MUTEX = 1,   /* the mutex profile: the holders that made them wait */
+    LOCKPROF_THREADS = 2, /* the threads view: who waits on what now, held by whom */
+};
+enum lockprof_format {
+    LOCKPROF_PPROF = 0, /* gzip-compressed pprof (profiles only) */
+    LOCKPROF_TEXT = 1,  /* Go's legacy text, as ?debug=1 (profiles); the line format (threads) */
+    LOCKPROF_JSON = 2,  /* JSON (threads only) */
+};
+
+/*
+ * Writes the cumulative profile (or the threads view) of the given kind to fd, in the given
+ * format, now, from the calling thread. 0, or -errno: -EINVAL for a kind and format that do
+ * not go together, -EAGAIN before lockprof has started, or the error writing to fd.
+ */
+int lockprof_write_profile(int kind, int fd, int format);
+
+/*
+ * Writes a snapshot now, as LOCKPROF_SIGNAL does: PREFIX.snapshot-N.block.pb.gz,
+ * PREFIX.snapshot-N.mutex.pb.gz and PREFIX.snapshot-N.threads.txt, N counting from 1 (the
+ * newest LOCKPROF_KEEP are kept). Returns N, or -errno.
+ */
+int lockprof_snapshot(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,8 +24,11 @@
 
 #include "clock.h"
 #include "config.h"
+#include "endpoint.h"
+#include "httpd.h"
 #include "event.h"
 #include "fdcache.h"
+#include "inflight.h"
 #include "locktab.h"
 #include "lockprof.h"
 #include "log.h"
@@ -33,6 +36,7 @@
 #include "preload.h"
 #include "resolve.h"
 #include "stacktab.h"
+#include "threads.h"
 #include "sync.h"
 #include "unwind.h"
 #include "writer.h"
@@ -44,62 +48,129 @@ static int64_t preload_start_realtime;     /* reset in a fork child */
 
 /* ---- the agent thread ------------------------------------------------------------------- */
 
-static uint32_t agent_req;   /* futex: bumped by whoever wants a write */
-static uint32_t agent_done;  /* futex: the last request served */
+/*
+ * lockprof's one thread (two with LOCKPROF_HTTP): it writes the profiles a fatal signal asks
+ * for, the snapshots LOCKPROF_SIGNAL asks for and those LOCKPROF_INTERVAL schedules, and starts
+ * the HTTP thread. Signal handlers only bump a counter and wake it (a futex: no descriptor on
+ * a signal path, DESIGN §6).
+ */
+static uint32_t agent_kick;  /* futex: bumped by every request, so one word wakes the agent */
+static uint32_t agent_req;   /* fatal-signal writes asked for */
+static uint32_t agent_done;  /* futex: the last fatal-signal write served */
+static uint32_t agent_snap;  /* snapshots asked for (LOCKPROF_SIGNAL) */
 static pid_t agent_pid;      /* the process the agent lives in (0: none) */
 
 static uint32_t agent_seen_at_start; /* agent_req when the agent was created */
+static uint32_t agent_snap_at_start; /* agent_snap then */
 
-static void *agent_main(void *arg)
+static void agent_kick_sigsafe(void)
+{
+    __atomic_add_fetch(&agent_kick, 1, __ATOMIC_ACQ_REL);
+    lp_futex_wake_sigsafe(&agent_kick, 1);
+}
+
+/* The endpoint's server, once open (a fork child closes its descriptors). */
+static struct lp_httpd *preload_httpd;
+
+static void *http_main(void *arg)
 {
     (void)arg;
-    lp_self.busy = 1; /* for ever: the agent's own calls are never profiled */
-    /* Not agent_req as it is now: a signal may have bumped it before this thread first ran
-     * (`sh -c 'kill $$'` does), and that request must be served. */
-    uint32_t seen = agent_seen_at_start;
-    for (;;) {
-        uint32_t r = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
-        if (r == seen) {
-            lp_futex_wait_sigsafe(&agent_req, seen, 0);
-            continue;
-        }
-        seen = r;
-        lp_writer_write("fatal signal");
-        __atomic_store_n(&agent_done, seen, __ATOMIC_RELEASE);
-        lp_futex_wake_sigsafe(&agent_done, 64);
+    lp_self.busy = 1; /* for ever, as the agent */
+    struct lp_httpd *h;
+    char err[320];
+    if (lp_httpd_open(preload_config.http, preload_config.http_allow_remote, &h, err,
+                      sizeof err) < 0) {
+        lp_log_sigsafe("%s; the endpoint is off", err);
+        return NULL;
     }
+    __atomic_store_n(&preload_httpd, h, __ATOMIC_RELEASE);
+    const char *addr = lp_httpd_address(h);
+    if (strncmp(addr, "unix:", 5) == 0)
+        lp_log_sigsafe("serving %s (/debug/pprof/, pid %d)", addr, (int)getpid());
+    else
+        lp_log_sigsafe("serving http://%s/debug/pprof/ (pid %d)", addr, (int)getpid());
+    int rc = lp_httpd_serve(h, lp_endpoint_handle, NULL);
+    lp_log_sigsafe("the endpoint stopped: %s", strerrordesc_np(rc < 0 ? -rc : EIO));
     return NULL;
 }
 
-static void agent_start(void)
+/* A thread of lockprof's own: all signals blocked from birth (DESIGN §5: a daemon that takes
+ * SIGTERM with sigwait must keep receiving it there), detached, never profiled. */
+static int preload_thread(void *(*fn)(void *), const char *name)
 {
     sigset_t all, old;
     sigfillset(&all);
-    /* Every lockprof thread blocks all signals from birth (DESIGN §5): a daemon that takes
-     * SIGTERM with sigwait must keep receiving it there. */
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_t t;
-    agent_seen_at_start = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
-    if (pthread_create(&t, &attr, agent_main, NULL) == 0) {
-        pthread_setname_np(t, "lockprof");
-        agent_pid = getpid();
-    } else {
-        lp_log_sigsafe("cannot start lockprof's thread: no profile will be written on a fatal "
-                       "signal");
-    }
+    int rc = pthread_create(&t, &attr, fn, NULL);
+    if (rc == 0)
+        pthread_setname_np(t, name);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void *agent_main(void *arg)
+{
+    (void)arg;
+    lp_self.busy = 1; /* for ever: the agent's own calls are never profiled */
+    /* Lazily, here and not in the constructor: the listener is lockprof's thread's business. */
+    if (preload_config.http[0] && preload_thread(http_main, "lockprof-http") != 0)
+        lp_log_sigsafe("cannot start lockprof's HTTP thread: LOCKPROF_HTTP is off");
+    /* Not the counters as they are now: a signal may have bumped them before this thread
+     * first ran (`sh -c 'kill $$'` does), and that request must be served. */
+    uint32_t seen = agent_seen_at_start, seen_snap = agent_snap_at_start;
+    uint64_t interval = preload_config.interval * 1000000000ULL;
+    uint64_t next = interval ? lp_clock_monotonic() + interval : 0;
+    for (;;) {
+        uint32_t kick = __atomic_load_n(&agent_kick, __ATOMIC_ACQUIRE);
+        uint32_t r = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
+        if (r != seen) {
+            seen = r;
+            lp_writer_write("fatal signal");
+            __atomic_store_n(&agent_done, seen, __ATOMIC_RELEASE);
+            lp_futex_wake_sigsafe(&agent_done, 64);
+            continue;
+        }
+        uint32_t sn = __atomic_load_n(&agent_snap, __ATOMIC_ACQUIRE);
+        if (sn != seen_snap) {
+            seen_snap = sn; /* signals that came while one was written make one snapshot */
+            lp_writer_snapshot((unsigned)preload_config.keep, "LOCKPROF_SIGNAL");
+            continue;
+        }
+        uint64_t now = interval ? lp_clock_monotonic() : 0; /* rates 0 read no clock: none */
+        if (interval && now >= next) {
+            lp_writer_snapshot((unsigned)preload_config.keep, "LOCKPROF_INTERVAL");
+            next += interval;
+            if (next <= now) /* late (a stopped process): the next one a period from now */
+                next = now + interval;
+            continue;
+        }
+        lp_futex_wait_sigsafe(&agent_kick, kick, interval ? next - now : 0);
+    }
+    return NULL;
+}
+
+static void agent_start(void)
+{
+    agent_seen_at_start = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
+    agent_snap_at_start = __atomic_load_n(&agent_snap, __ATOMIC_ACQUIRE);
+    if (preload_thread(agent_main, "lockprof") == 0)
+        agent_pid = getpid();
+    else
+        lp_log_sigsafe("cannot start lockprof's thread: no profile will be written on a fatal "
+                       "signal");
 }
 
 /* Asks the agent to write; returns the request's number. Signal-safe. */
 static uint32_t agent_request_sigsafe(void)
 {
     uint32_t mine = __atomic_add_fetch(&agent_req, 1, __ATOMIC_ACQ_REL);
-    lp_futex_wake_sigsafe(&agent_req, 1);
+    agent_kick_sigsafe();
     return mine;
 }
 
@@ -126,10 +197,14 @@ static void agent_wait_sigsafe(uint32_t target, uint64_t timeout_ns)
 #define FATAL_WAIT_NS (5ULL * 1000000000ULL)
 #define NSIG_MAX 65
 
+/* What lockprof does with a signal, when the program leaves it at SIG_DFL. Immutable after
+ * init. LOCKPROF_SIGNAL wins over LOCKPROF_FATAL_SIGNALS for the same signal. */
+enum { ROLE_NONE = 0, ROLE_FATAL, ROLE_SNAPSHOT };
+static int sig_role[NSIG_MAX];
 /* 1 while lockprof's handler stands in for a SIG_DFL the program believes it has. */
-static int fatal_owned[NSIG_MAX];
-static int fatal_wanted[NSIG_MAX]; /* immutable after init: the signals lockprof covers */
+static int sig_owned[NSIG_MAX];
 static uint32_t fatal_target; /* the agent request that writes for the fatal signal; 0: none */
+static int snapshot_yielded;   /* "the program handles it" was said */
 
 static void fatal_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -158,35 +233,64 @@ static void fatal_handler(int sig, siginfo_t *si, void *uc)
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     REAL(sigaction)(sig, &dfl, NULL);
-    __atomic_store_n(&fatal_owned[sig], 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&sig_owned[sig], 0, __ATOMIC_RELEASE);
     raise(sig);
     errno = saved;
 }
 
-static int fatal_install(int sig)
+/* LOCKPROF_SIGNAL: ask the agent for a snapshot. No descriptor, no lock: a counter and a
+ * futex wake. SA_RESTART, so that most interrupted calls go on as if nothing happened. */
+static void snapshot_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    int saved = errno;
+    __atomic_add_fetch(&agent_snap, 1, __ATOMIC_ACQ_REL);
+    agent_kick_sigsafe();
+    errno = saved;
+}
+
+static int sig_install(int sig)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = fatal_handler;
+    sa.sa_sigaction = sig_role[sig] == ROLE_SNAPSHOT ? snapshot_handler : fatal_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     int rc = REAL(sigaction)(sig, &sa, NULL);
     if (rc == 0)
-        __atomic_store_n(&fatal_owned[sig], 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&sig_owned[sig], 1, __ATOMIC_RELEASE);
     return rc;
 }
 
-static void fatal_init(uint64_t wanted)
+/* The program claimed LOCKPROF_SIGNAL: lockprof leaves it alone, and says so once. */
+static void snapshot_yield(int sig)
 {
-    for (int sig = 1; sig < NSIG_MAX && sig < 64; sig++) {
-        if (!(wanted & (1ULL << sig)))
+    if (__atomic_exchange_n(&snapshot_yielded, 1, __ATOMIC_ACQ_REL))
+        return;
+    char name[32];
+    lp_log_sigsafe("the program handles %s itself; LOCKPROF_SIGNAL snapshots are off",
+                   lp_config_signal_name(sig, name, sizeof name));
+}
+
+static void signals_init(uint64_t fatal, int snapshot)
+{
+    for (int sig = 1; sig < NSIG_MAX && sig < 64; sig++)
+        if (fatal & (1ULL << sig))
+            sig_role[sig] = ROLE_FATAL;
+    if (snapshot > 0 && snapshot < NSIG_MAX)
+        sig_role[snapshot] = ROLE_SNAPSHOT;
+    for (int sig = 1; sig < NSIG_MAX; sig++) {
+        if (!sig_role[sig])
             continue;
         struct sigaction old;
-        fatal_wanted[sig] = 1;
         /* Only a signal the program has not claimed (inherited SIG_IGN is a claim too). */
         if (REAL(sigaction)(sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
             old.sa_handler == SIG_DFL)
-            fatal_install(sig);
+            sig_install(sig);
+        else if (sig_role[sig] == ROLE_SNAPSHOT)
+            snapshot_yield(sig);
     }
 }
 
@@ -194,16 +298,18 @@ static void fatal_init(uint64_t wanted)
  * lockprof's handler, setting anything else replaces it. */
 static int signal_set(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+    if (sig <= 0 || sig >= NSIG_MAX || !sig_role[sig])
         return REAL(sigaction)(sig, act, old);
-    bool owned = __atomic_load_n(&fatal_owned[sig], __ATOMIC_ACQUIRE);
+    bool owned = __atomic_load_n(&sig_owned[sig], __ATOMIC_ACQUIRE);
     bool to_default = act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL;
     if (!owned) {
-        if (to_default && lp_ready()) {
+        if (to_default && lp_ready() &&
+            !(sig_role[sig] == ROLE_SNAPSHOT &&
+              __atomic_load_n(&snapshot_yielded, __ATOMIC_ACQUIRE))) {
             struct sigaction prev;
             if (REAL(sigaction)(sig, NULL, &prev) < 0)
                 return -1;
-            if (fatal_install(sig) < 0)
+            if (sig_install(sig) < 0)
                 return -1;
             if (old)
                 *old = prev;
@@ -218,8 +324,11 @@ static int signal_set(int sig, const struct sigaction *act, struct sigaction *ol
     if (!act || to_default)
         return 0;
     int rc = REAL(sigaction)(sig, act, NULL);
-    if (rc == 0)
-        __atomic_store_n(&fatal_owned[sig], 0, __ATOMIC_RELEASE);
+    if (rc == 0) {
+        __atomic_store_n(&sig_owned[sig], 0, __ATOMIC_RELEASE);
+        if (sig_role[sig] == ROLE_SNAPSHOT)
+            snapshot_yield(sig);
+    }
     return rc;
 }
 
@@ -245,7 +354,7 @@ static sighandler_t signal_common(int sig, sighandler_t h, int flags, bool mask_
 /* signal() and its aliases call glibc's sigaction internally, bypassing an interposed one. */
 LP_EXPORT sighandler_t signal(int sig, sighandler_t h)
 {
-    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+    if (sig <= 0 || sig >= NSIG_MAX || !sig_role[sig])
         return REAL(signal)(sig, h);
     return signal_common(sig, h, SA_RESTART, true); /* glibc's BSD semantics */
 }
@@ -254,14 +363,14 @@ sighandler_t bsd_signal(int sig, sighandler_t h); /* not declared under _GNU_SOU
 
 LP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
 {
-    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+    if (sig <= 0 || sig >= NSIG_MAX || !sig_role[sig])
         return REAL(bsd_signal)(sig, h);
     return signal_common(sig, h, SA_RESTART, true);
 }
 
 LP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 {
-    if (sig <= 0 || sig >= NSIG_MAX || !fatal_wanted[sig])
+    if (sig <= 0 || sig >= NSIG_MAX || !sig_role[sig])
         return REAL(sysv_signal)(sig, h);
     return signal_common(sig, h, SA_RESETHAND | SA_NODEFER, false);
 }
@@ -425,8 +534,28 @@ static void preload_postfork_child(void)
     lp_stacktab_atfork_child();
     lp_event_atfork_child();
     lp_maps_atfork_child();
+    lp_inflight_atfork_child();
+    /* The parent's listener is not the child's to serve (DESIGN §5), nor to keep open. */
+    struct lp_httpd *h = __atomic_load_n(&preload_httpd, __ATOMIC_ACQUIRE);
+    if (h) {
+        lp_httpd_close_fds(h);
+        preload_httpd = NULL;
+    }
     agent_pid = 0;
     fatal_target = 0;
+    /* No agent here to take a snapshot: the signal gets its default action back, as the
+     * program believes it has. */
+    for (int sig = 1; sig < NSIG_MAX; sig++)
+        if (sig_role[sig] == ROLE_SNAPSHOT) {
+            if (sig_owned[sig]) {
+                struct sigaction dfl;
+                memset(&dfl, 0, sizeof dfl);
+                dfl.sa_handler = SIG_DFL;
+                REAL(sigaction)(sig, &dfl, NULL);
+                sig_owned[sig] = 0;
+            }
+            sig_role[sig] = ROLE_NONE;
+        }
     lp_preload_pid = getpid();
     preload_exec_gen = 0;
     preload_start_realtime = lp_clock_realtime();
@@ -438,6 +567,9 @@ static void preload_postfork_child(void)
      * through the API; a fatal signal ends it without a profile. */
     lp_self.busy--;
 }
+
+/* Waits in progress the threads view can name (one per waiting thread). */
+#define PRELOAD_INFLIGHT_SLOTS 4096
 
 /* ---- the constructor ---------------------------------------------------------------------- */
 
@@ -473,6 +605,9 @@ __attribute__((constructor(101))) static void preload_init(void)
         lp_self.busy--;
         return;
     }
+    if (lp_inflight_init(PRELOAD_INFLIGHT_SLOTS) < 0)
+        lp_log_sigsafe("cannot map lockprof's table of waits in progress: the threads view "
+                       "shows system calls only");
     if (lp_fdcache_init(preload_config.io) < 0)
         lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
                        "profiled");
@@ -489,7 +624,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     lp_writer_init(prefix, &info);
 
     agent_start();
-    fatal_init(preload_config.fatal_signals);
+    signals_init(preload_config.fatal_signals, (int)preload_config.snapshot_signal);
     pthread_atfork(preload_prefork, preload_postfork_parent, preload_postfork_child);
     atexit(preload_exit_write);
     at_quick_exit(preload_exit_write); /* quick_exit is a normal termination too */
@@ -532,6 +667,36 @@ LP_EXPORT int lockprof_write_profiles(void)
         return -EAGAIN;
     lp_self.busy++;
     int rc = lp_writer_write("lockprof_write_profiles");
+    lp_self.busy--;
+    return rc;
+}
+
+LP_EXPORT int lockprof_write_profile(int kind, int fd, int format)
+{
+    if (!lp_ready())
+        return -EAGAIN;
+    if (fd < 0)
+        return -EBADF;
+    int rc;
+    lp_self.busy++;
+    if ((kind == LOCKPROF_BLOCK || kind == LOCKPROF_MUTEX) &&
+        (format == LOCKPROF_PPROF || format == LOCKPROF_TEXT))
+        rc = lp_writer_encode_to(fd, kind == LOCKPROF_BLOCK ? LP_BLOCK : LP_MUTEX,
+                                 format == LOCKPROF_TEXT ? LP_FORMAT_TEXT : LP_FORMAT_PPROF, NULL);
+    else if (kind == LOCKPROF_THREADS && (format == LOCKPROF_TEXT || format == LOCKPROF_JSON))
+        rc = lp_writer_threads(fd, format == LOCKPROF_JSON ? LP_THREADS_JSON : LP_THREADS_TEXT);
+    else
+        rc = -EINVAL;
+    lp_self.busy--;
+    return rc;
+}
+
+LP_EXPORT int lockprof_snapshot(void)
+{
+    if (!lp_ready())
+        return -EAGAIN;
+    lp_self.busy++;
+    int rc = lp_writer_snapshot((unsigned)preload_config.keep, "lockprof_snapshot");
     lp_self.busy--;
     return rc;
 }

@@ -7,6 +7,15 @@
 #                                  #   mappings, sample_type, period_type, ... }
 #   my ($count, $delay) = total($p, leaf => 'pthread_mutex_lock', frame => 'convoy_waiter_wait');
 #   within($got, $want, $events, $name)  # |got - want| <= 5 % of want + 1 ms per event
+#
+# A program that runs while the test talks to it (live profiles):
+#   my $h = start_under(prog => 'prog_live', env => { LOCKPROF_HTTP => '127.0.0.1:0' },
+#                       stdin_pipe => 1);              # then send_cmd($h, "convoy 50")
+#   my $m = wait_output($h, qr/^ready (\d+)/m, 10);   # stdout (or stream => 'err'), ≤ 10 s
+#   my ($status, $headers, $body) = http_get($h->{http}, '/debug/pprof/mutex?debug=1');
+#   my $r = finish($h);                                 # as run_under's result
+# $h->{http} is the address lockprof announced on stderr ("127.0.0.1:PORT" or "unix:PATH"),
+# filled in by wait_output or http_get once the line is there.
 package LP;
 use strict;
 use warnings;
@@ -15,7 +24,9 @@ use File::Temp qw(tempdir);
 use Test::More;
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
-our @EXPORT = qw(run_under read_profile total within build_dir lib_path tmpdir prog_path slurp);
+our @EXPORT_OK = qw(spew count_lines);
+our @EXPORT = qw(run_under start_under wait_output finish read_profile total within build_dir
+                 lib_path tmpdir prog_path slurp http_get send_cmd);
 
 sub build_dir { $ENV{BUILD} // 'build' }
 sub lib_path  { my $b = build_dir(); "$b/liblockprof.so" =~ m{^/} ? "$b/liblockprof.so" : Cwd::abs_path("$b/liblockprof.so") }
@@ -24,7 +35,19 @@ sub prog_path { my ($p) = @_; $p =~ m{/} ? $p : build_dir() . "/tests/$p" }
 my $tmp;
 sub tmpdir { $tmp //= tempdir('lockprof-test-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{LP_KEEP}); $tmp }
 
-sub slurp { my ($f) = @_; open my $fh, '<', $f or return undef; local $/; my $s = <$fh>; close $fh; $s }
+sub slurp { my ($f) = @_; open my $fh, '<', $f or return undef; binmode $fh; local $/; my $s = <$fh>; close $fh; $s }
+
+# Writes $data to $f (dies if it cannot).
+sub spew {
+    my ($f, $data) = @_;
+    open(my $fh, '>', $f) or die "$f: $!";
+    binmode $fh;
+    print $fh $data;
+    close $fh or die "$f: $!";
+}
+
+# The number of lines (newlines) in a string.
+sub count_lines { my ($s) = @_; return scalar(() = $s =~ /\n/g) }
 
 use Cwd ();
 my $seq = 0;
@@ -41,6 +64,11 @@ sub run_under {
     my $preload = $o{preload} // 1;
     my @cmd = (prog_path($o{prog}), @{ $o{args} || [] });
     my ($out, $err) = ("$dir/out$seq", "$dir/err$seq");
+    my ($cmd_r, $cmd_w);
+    if ($o{stdin_pipe}) {
+        pipe($cmd_r, $cmd_w) or die "pipe: $!";
+        my $old = select($cmd_w); $| = 1; select($old);
+    }
     my $pid = fork();
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
@@ -50,7 +78,10 @@ sub run_under {
         if ($preload) { $ENV{LD_PRELOAD} = lib_path() } else { delete $ENV{LD_PRELOAD} }
         open STDOUT, '>', $out or die;
         open STDERR, '>', $err or die;
-        if (defined $o{stdin}) {
+        if ($cmd_r) {
+            close $cmd_w;
+            open STDIN, '<&', $cmd_r or die;
+        } elsif (defined $o{stdin}) {
             open my $w, '>', "$dir/in$seq" or die; print $w $o{stdin}; close $w;
             open STDIN, '<', "$dir/in$seq" or die;
         } else {
@@ -58,18 +89,110 @@ sub run_under {
         }
         exec { $cmd[0] } @cmd or do { print STDERR "exec $cmd[0]: $!\n"; POSIX::_exit(127) };
     }
-    my $limit = $o{timeout} // 120;
-    local $SIG{ALRM} = sub { kill 'KILL', $pid };
-    alarm $limit;
-    waitpid($pid, 0);
-    my $st = $?;
-    alarm 0;
-    my %r = (status => $st, out => slurp($out) // '', err => slurp($err) // '', prefix => $prefix,
-             block => "$prefix.block.pb.gz", mutex => "$prefix.mutex.pb.gz", pid => $pid);
+    close $cmd_r if $cmd_r;
+    my $h = { pid => $pid, outf => $out, errf => $err, prefix => $prefix,
+              timeout => $o{timeout} // 120, in => $cmd_w };
+    return $h if $o{background};
+    return finish($h);
+}
+
+# run_under without waiting: the program runs while the test talks to it.
+sub start_under { return run_under(@_, background => 1) }
+
+# Waits (at most $limit s) until the program's stdout (or stderr: stream => 'err') matches
+# $re; returns the first capture (or 1), undef on timeout or if the program ended first.
+sub wait_output {
+    my ($h, $re, $limit, %o) = @_;
+    my $f = ($o{stream} // 'out') eq 'err' ? $h->{errf} : $h->{outf};
+    my $deadline = time + ($limit // 10);
+    for (;;) {
+        my $s = slurp($f) // '';
+        _http_addr($h);
+        if ($s =~ $re) { return defined $1 ? $1 : 1 }
+        return undef if time > $deadline || exists $h->{status};
+        $h->{status} = $? if waitpid($h->{pid}, POSIX::WNOHANG()) == $h->{pid};
+        select(undef, undef, undef, 0.02);
+    }
+}
+
+# The address lockprof announced: "lockprof: serving http://HOST:PORT/debug/pprof/ …" or
+# "… on unix:PATH …".
+sub _http_addr {
+    my ($h) = @_;
+    return $h->{http} if $h->{http};
+    my $e = slurp($h->{errf}) // '';
+    $h->{http} = $1 if $e =~ m{lockprof: serving (?:http://)?(\S+?)/debug/pprof/};
+    $h->{http} = $1 if !$h->{http} && $e =~ m{lockprof: serving (unix:\S+)};
+    return $h->{http};
+}
+
+# Sends one command line to a program started with stdin_pipe => 1.
+sub send_cmd {
+    my ($h, $line) = @_;
+    my $fh = $h->{in} or die "send_cmd: no stdin_pipe";
+    local $SIG{PIPE} = 'IGNORE';
+    print $fh "$line\n";
+}
+
+# Waits for a program started by start_under (at most its timeout, then SIGKILL) and returns
+# what run_under returns.
+sub finish {
+    my ($h) = @_;
+    my $pid = $h->{pid};
+    close $h->{in} if $h->{in};
+    my $st;
+    if (exists $h->{status}) {
+        $st = $h->{status};
+    } else {
+        local $SIG{ALRM} = sub { kill 'KILL', $pid };
+        alarm $h->{timeout};
+        waitpid($pid, 0);
+        $st = $?;
+        alarm 0;
+    }
+    my $prefix = $h->{prefix};
+    my %r = (status => $st, out => slurp($h->{outf}) // '', err => slurp($h->{errf}) // '',
+             prefix => $prefix, block => "$prefix.block.pb.gz", mutex => "$prefix.mutex.pb.gz",
+             pid => $pid);
     $r{exit} = WIFEXITED($st) ? WEXITSTATUS($st) : undef;
     $r{signal} = WIFSIGNALED($st) ? WTERMSIG($st) : undef;
     for (split /\n/, $r{out}) { $r{measure}{$1} = $2 if /^measure (\S+) (\d+)/ }
     return \%r;
+}
+
+# One HTTP/1.0-style GET (or the raw request given): returns (status, headers, body), or
+# (undef, error) if the connection failed. $addr is "HOST:PORT", "unix:PATH", or a handle
+# from start_under (its announced address).
+sub http_get {
+    my ($addr, $path, %o) = @_;
+    if (ref $addr) {
+        my $h = $addr;
+        my $deadline = time + 10;
+        select(undef, undef, undef, 0.02) until _http_addr($h) || time > $deadline;
+        $addr = $h->{http} // return (undef, 'no address announced');
+    }
+    require IO::Socket::INET;
+    require IO::Socket::UNIX;
+    my $s = $addr =~ /^unix:(.*)$/
+        ? IO::Socket::UNIX->new(Peer => $1, Type => Socket::SOCK_STREAM())
+        : IO::Socket::INET->new(PeerAddr => $addr, Timeout => 5);
+    return (undef, "connect $addr: $!") unless $s;
+    my $req = $o{raw} // "GET $path HTTP/1.1\r\nHost: lockprof\r\nConnection: close\r\n\r\n";
+    print $s $req;
+    my $limit = $o{timeout} // 60;
+    my $resp = '';
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm $limit;
+        while (sysread($s, my $buf, 65536)) { $resp .= $buf }
+        alarm 0;
+    };
+    alarm 0;
+    close $s;
+    return (undef, "no response within $limit s") if $@ && $resp eq '';
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d{3})};
+    return ($status, $head, $body // '');
 }
 
 # Decodes a profile with the pbdump helper.

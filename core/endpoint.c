@@ -1,0 +1,294 @@
+/* endpoint.c — see endpoint.h. */
+#include "endpoint.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "log.h"
+#include "threads.h"
+#include "writer.h"
+
+#define ENDPOINT_MAX_SECONDS 3600
+
+/* A seconds=N request between its start and its answer. One per client at most. */
+struct endpoint_window {
+    bool used;
+    bool sets_rates;            /* rate= or fraction= given */
+    enum lp_profile profile;
+    enum lp_writer_format format;
+    struct lp_writer_window *w;
+};
+static struct endpoint_window endpoint_windows[LP_HTTPD_MAX_CLIENTS];
+
+/*
+ * Windows that set rates share one saved pair: the first saves the rates in force, each sets
+ * its own, and the last to end restores the saved ones. (Only this thread changes them here;
+ * a rate set through the API while such a window is open is replaced when it ends.)
+ */
+static int endpoint_rate_windows;
+static uint64_t endpoint_saved_rate, endpoint_saved_fraction;
+
+int lp_endpoint_windows_open(void)
+{
+    int n = 0;
+    for (int i = 0; i < LP_HTTPD_MAX_CLIENTS; i++)
+        n += endpoint_windows[i].used;
+    return n;
+}
+
+static void endpoint_set_rates(bool has_rate, uint64_t rate, bool has_fraction,
+                               uint64_t fraction)
+{
+    if (endpoint_rate_windows++ == 0) {
+        endpoint_saved_rate = lp_block_rate();
+        endpoint_saved_fraction = lp_mutex_fraction();
+    }
+    if (has_rate)
+        __atomic_store_n(&lp_block_rate_, rate, __ATOMIC_RELAXED);
+    if (has_fraction)
+        __atomic_store_n(&lp_mutex_fraction_, fraction, __ATOMIC_RELAXED);
+    __atomic_store_n(&lp_rates_changed_, 1, __ATOMIC_RELAXED);
+}
+
+static void endpoint_restore_rates(void)
+{
+    if (--endpoint_rate_windows == 0) {
+        __atomic_store_n(&lp_block_rate_, endpoint_saved_rate, __ATOMIC_RELAXED);
+        __atomic_store_n(&lp_mutex_fraction_, endpoint_saved_fraction, __ATOMIC_RELAXED);
+    }
+}
+
+static void endpoint_window_free(struct endpoint_window *win)
+{
+    if (win->sets_rates)
+        endpoint_restore_rates();
+    lp_writer_window_end(win->w);
+    memset(win, 0, sizeof *win);
+}
+
+static void endpoint_text(struct lp_http_exchange *x, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void endpoint_text(struct lp_http_exchange *x, int status, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = lp_vfmt_sigsafe(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    buf[n++] = '\n';
+    x->status = status;
+    x->content_type = "text/plain; charset=utf-8";
+    lp_write_all_sigsafe(x->body_fd, buf, n);
+}
+
+/* A whole decimal number in [0, max]; false if absent (*present false) or malformed. */
+static bool endpoint_number(const char *query, const char *name, uint64_t max, bool *present,
+                            uint64_t *out)
+{
+    char v[32];
+    *present = lp_http_query_get(query, name, v, sizeof v);
+    if (!*present)
+        return true;
+    uint64_t n = 0;
+    if (!v[0])
+        return false;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || n > (max - (uint64_t)(*p - '0')) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    *out = n;
+    return true;
+}
+
+static void endpoint_answer_profile(struct lp_http_exchange *x, enum lp_profile p,
+                                    enum lp_writer_format f, const struct lp_writer_window *w)
+{
+    int rc = lp_writer_encode_to(x->body_fd, p, f, w);
+    if (rc < 0) {
+        if (ftruncate(x->body_fd, 0) == 0 && lseek(x->body_fd, 0, SEEK_SET) == 0)
+            endpoint_text(x, 500, "cannot encode the profile: %s", strerrordesc_np(-rc));
+        else
+            x->status = 500;
+        return;
+    }
+    x->status = 200;
+    if (f == LP_FORMAT_TEXT) {
+        x->content_type = "text/plain; charset=utf-8";
+    } else {
+        x->content_type = "application/octet-stream";
+        x->disposition = p == LP_BLOCK ? (w ? "block-delta" : "block")
+                                       : (w ? "mutex-delta" : "mutex");
+    }
+}
+
+static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
+{
+    uint64_t debug = 0, seconds = 0, rate = 0, fraction = 0;
+    bool has_debug, has_seconds, has_rate, has_fraction;
+    if (!endpoint_number(x->query, "debug", 1000000, &has_debug, &debug))
+        return endpoint_text(x, 400, "invalid value for \"debug\": expected a whole number");
+    if (!endpoint_number(x->query, "seconds", ENDPOINT_MAX_SECONDS, &has_seconds, &seconds) ||
+        (has_seconds && seconds == 0))
+        return endpoint_text(x, 400, "invalid value for \"seconds\": expected a whole number "
+                             "from 1 to %d", ENDPOINT_MAX_SECONDS);
+    if (!endpoint_number(x->query, "rate", 1000000000000ULL, &has_rate, &rate))
+        return endpoint_text(x, 400, "invalid value for \"rate\": expected a block rate in "
+                             "nanoseconds, 0 to 1000000000000");
+    if (!endpoint_number(x->query, "fraction", 1000000000ULL, &has_fraction, &fraction))
+        return endpoint_text(x, 400, "invalid value for \"fraction\": expected a mutex "
+                             "fraction, 0 to 1000000000");
+    if ((has_rate || has_fraction) && !has_seconds)
+        return endpoint_text(x, 400, "\"rate\" and \"fraction\" set the rates for a window: "
+                             "give \"seconds\" too");
+    enum lp_writer_format f = debug > 0 ? LP_FORMAT_TEXT : LP_FORMAT_PPROF;
+    if (!has_seconds)
+        return endpoint_answer_profile(x, p, f, NULL);
+
+    struct endpoint_window *win = NULL;
+    for (int i = 0; i < LP_HTTPD_MAX_CLIENTS && !win; i++)
+        if (!endpoint_windows[i].used)
+            win = &endpoint_windows[i];
+    if (!win)
+        return endpoint_text(x, 503, "too many windows open at once");
+    char note[200] = "";
+    if (has_rate || has_fraction)
+        lp_fmt_sigsafe(note, sizeof note, "rates set for this window: block rate %llu ns, "
+                       "mutex fraction %llu",
+                       (unsigned long long)(has_rate ? rate : lp_block_rate()),
+                       (unsigned long long)(has_fraction ? fraction : lp_mutex_fraction()));
+    win->w = lp_writer_window_begin(note[0] ? note : NULL);
+    if (!win->w)
+        return endpoint_text(x, 503, "cannot map the window's baseline: %s",
+                             strerrordesc_np(ENOMEM));
+    win->used = true;
+    win->profile = p;
+    win->format = f;
+    /* The baseline first, then the rates: nothing recorded under the window's rates is in
+     * the baseline. */
+    if (has_rate || has_fraction) {
+        win->sets_rates = true;
+        endpoint_set_rates(has_rate, rate, has_fraction, fraction);
+    }
+    x->state = win;
+    x->resume_at_ns = x->now_ns + seconds * 1000000000ULL;
+}
+
+static void endpoint_threads(struct lp_http_exchange *x)
+{
+    char format[16] = "";
+    lp_http_query_get(x->query, "format", format, sizeof format);
+    int f;
+    if (!format[0] || strcmp(format, "text") == 0)
+        f = LP_THREADS_TEXT;
+    else if (strcmp(format, "json") == 0)
+        f = LP_THREADS_JSON;
+    else
+        return endpoint_text(x, 400, "invalid value for \"format\": expected text or json");
+    int rc = lp_writer_threads(x->body_fd, f);
+    if (rc < 0) {
+        if (ftruncate(x->body_fd, 0) == 0 && lseek(x->body_fd, 0, SEEK_SET) == 0)
+            endpoint_text(x, 500, "cannot write the threads view: %s", strerrordesc_np(-rc));
+        return;
+    }
+    x->status = 200;
+    x->content_type = f == LP_THREADS_JSON ? "application/json" : "text/plain; charset=utf-8";
+}
+
+/* Go's /debug/pprof/symbol: GET says symbols are available; POST (or GET with a query) names
+ * the addresses, "0x…+0x…", one "0x… name" line each (go tool pprof's remote symbolizer). */
+static void endpoint_symbol(struct lp_http_exchange *x)
+{
+    const char *addrs = x->query;
+    size_t len = strlen(x->query);
+    if (strcmp(x->method, "POST") == 0) {
+        addrs = x->body ? x->body : "";
+        len = x->body ? x->body_len : 0;
+    } else if (len == 0) {
+        static const char avail[] = "num_symbols: 1\n";
+        lp_write_all_sigsafe(x->body_fd, avail, sizeof avail - 1);
+        x->status = 200;
+        x->content_type = "text/plain; charset=utf-8";
+        return;
+    }
+    int rc = lp_writer_symbolize(x->body_fd, addrs, len);
+    if (rc < 0) {
+        if (ftruncate(x->body_fd, 0) == 0 && lseek(x->body_fd, 0, SEEK_SET) == 0)
+            endpoint_text(x, 500, "cannot look the addresses up: %s", strerrordesc_np(-rc));
+        return;
+    }
+    x->status = 200;
+    x->content_type = "text/plain; charset=utf-8";
+}
+
+static void endpoint_index(struct lp_http_exchange *x)
+{
+    struct lp_stacktab_stats st;
+    lp_stacktab_stats(&st);
+    char buf[2048];
+    size_t n = lp_fmt_sigsafe(
+        buf, sizeof buf,
+        "<html>\n<head><title>/debug/pprof/</title></head>\n<body>\n"
+        "<p>lockprof: lock and blocking contention of pid %d</p>\n"
+        "<p>Block rate %llu ns, mutex fraction %llu. Windows open: %d.</p>\n"
+        "<table>\n<thead><td>Events</td><td>Profile</td></thead>\n"
+        "<tr><td>%llu</td><td><a href=\"block?debug=1\">block</a></td></tr>\n"
+        "<tr><td>%llu</td><td><a href=\"mutex?debug=1\">mutex</a></td></tr>\n"
+        "<tr><td></td><td><a href=\"threads\">threads</a></td></tr>\n"
+        "</table>\n"
+        "<p>block: stack traces that led to blocking on synchronization primitives "
+        "(the waiting thread's stack).<br>\n"
+        "mutex: stack traces of holders of contended locks, at the release that ended the "
+        "waits (the delay they caused).<br>\n"
+        "threads: every thread, what it is blocked in now, on which lock, held by whom; "
+        "deadlocks first.<br>\n"
+        "Parameters: debug=1 (text), seconds=N (a delta of the next N seconds), rate=R and "
+        "fraction=F (with seconds: the rates for that window), format=json (threads).</p>\n"
+        "</body>\n</html>\n",
+        (int)getpid(), (unsigned long long)lp_block_rate(),
+        (unsigned long long)lp_mutex_fraction(), lp_endpoint_windows_open(),
+        (unsigned long long)st.events[LP_BLOCK],
+        (unsigned long long)st.events[LP_MUTEX]);
+    lp_write_all_sigsafe(x->body_fd, buf, n);
+    x->status = 200;
+    x->content_type = "text/html; charset=utf-8";
+}
+
+void lp_endpoint_handle(struct lp_http_exchange *x, void *arg)
+{
+    (void)arg;
+    struct endpoint_window *win = x->state;
+    if (x->phase == LP_HTTP_ABORT) {
+        if (win)
+            endpoint_window_free(win);
+        x->state = NULL;
+        return;
+    }
+    if (x->phase == LP_HTTP_RESUME && win) {
+        /* The window ends now: the answer first, then the rates go back. */
+        endpoint_answer_profile(x, win->profile, win->format, win->w);
+        endpoint_window_free(win);
+        x->state = NULL;
+        return;
+    }
+    const char *path = x->path;
+    if (strcmp(path, "/debug/pprof/") == 0 || strcmp(path, "/debug/pprof") == 0)
+        return endpoint_index(x);
+    if (strcmp(path, "/debug/pprof/block") == 0)
+        return endpoint_profile(x, LP_BLOCK);
+    if (strcmp(path, "/debug/pprof/mutex") == 0)
+        return endpoint_profile(x, LP_MUTEX);
+    if (strcmp(path, "/debug/pprof/symbol") == 0)
+        return endpoint_symbol(x);
+    if (strcmp(x->method, "POST") == 0)
+        return endpoint_text(x, 405, "POST is for /debug/pprof/symbol only");
+    if (strcmp(path, "/debug/pprof/threads") == 0)
+        return endpoint_threads(x);
+    endpoint_text(x, 404, "unknown profile: %s (this endpoint serves /debug/pprof/block, "
+                  "/debug/pprof/mutex and /debug/pprof/threads)", path);
+}

@@ -1,0 +1,31 @@
+/*
+ * endpoint.h — what LOCKPROF_HTTP serves: Go's /debug/pprof/ paths for the block and mutex
+ * profiles, and lockprof's threads view (DESIGN §3.5, §5; issue #4).
+ *
+ *   /debug/pprof/             an index page
+ *   /debug/pprof/block        the block profile;  /debug/pprof/mutex  the mutex profile
+ *       debug=0 (default) pprof; debug=N>0 Go's legacy text (debug=1)
+ *       seconds=N             a delta: what is recorded in the next N seconds (the answer
+ *                             comes after them), time_nanos and duration_nanos as Go sets them
+ *       rate=R, fraction=F    with seconds=N: the block rate and mutex fraction for that
+ *                             window, restored after it (a dormant program can be profiled)
+ *   /debug/pprof/threads      the threads view (threads.h); format=json for JSON
+ *   /debug/pprof/symbol       Go's symbol service: POST "0x…+0x…" → "0x… name" lines (how
+ *                             go tool pprof names frames it cannot name itself, e.g. libc's
+ *                             in the debug=1 text form)
+ * Unknown parameters are ignored (as Go does); a malformed value is a 400 with one line.
+ *
+ * Context: lockprof's HTTP thread only (lp_httpd_serve's handler).
+ */
+#ifndef LP_ENDPOINT_H
+#define LP_ENDPOINT_H
+
+#include "httpd.h"
+
+/* The handler for lp_httpd_serve; arg is unused. */
+void lp_endpoint_handle(struct lp_http_exchange *x, void *arg);
+
+/* The seconds=N windows open now (the index page shows it). */
+int lp_endpoint_windows_open(void);
+
+#endif
