@@ -10,6 +10,8 @@ use File::Temp qw(tempdir);
 use IO::Compress::Gzip qw(gzip $GzipError);
 use POSIX qw(SIGTERM);
 use Test::More;
+use lib 'tests/lib';
+use LP qw(spew count_lines);
 
 my $build    = $ENV{BUILD} // 'build';
 my $lockprof = "$build/lockprof";
@@ -34,23 +36,8 @@ sub run_cmd {
     return ($status, slurp($out), slurp($err));
 }
 
-sub slurp {
-    my ($f) = @_;
-    open(my $fh, '<', $f) or return '';
-    local $/;
-    my $s = <$fh>;
-    return $s // '';
-}
+sub slurp { my ($f) = @_; return LP::slurp($f) // '' }
 
-sub spew {
-    my ($f, $data) = @_;
-    open(my $fh, '>', $f) or die "$f: $!";
-    binmode $fh;
-    print $fh $data;
-    close $fh or die "$f: $!";
-}
-
-sub lines { my ($s) = @_; return scalar(() = $s =~ /\n/g) }
 
 # One clear line on stderr, exit status 2, nothing on stdout.
 sub fails_with {
@@ -59,7 +46,7 @@ sub fails_with {
     subtest $name => sub {
         is($st >> 8, 2, 'exit status 2') or diag("status $st");
         is($st & 127, 0, 'no signal');
-        is(lines($err), 1, 'one line on stderr') or diag("stderr: $err");
+        is(count_lines($err), 1, 'one line on stderr') or diag("stderr: $err");
         like($err, $want_re, 'the message');
         is($out, '', 'nothing on stdout');
     };
@@ -181,7 +168,7 @@ SKIP: {
     subtest 'top of a good file and a missing one' => sub {
         is($st >> 8, 2, 'exit 2');
         like($out, qr/pthread_mutex_lock/, 'the good file is shown');
-        is(lines($err), 1, 'one line on stderr');
+        is(count_lines($err), 1, 'one line on stderr');
     };
 }
 
@@ -219,7 +206,7 @@ SKIP: {
         is($st >> 8, 127, 'exit 127');
         like($err, qr/^lockprof run: \Q$tmp\E\/no-such-program: No such file or directory$/m,
              'the reason');
-        is(lines($err), 1, 'one line on stderr');
+        is(count_lines($err), 1, 'one line on stderr');
     };
 
     ($st, $out, $err) = run_cmd($lockprof, 'run', '-o', $prefix, '--', '/bin/sh', '-c',

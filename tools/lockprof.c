@@ -3,22 +3,29 @@
  *
  *   lockprof run [--block-rate NS] [--mutex-fraction N] [-o PREFIX] [--] PROGRAM ARGS...
  *   lockprof top [-n N] [--by delay|contentions] [--stacks] FILE...
+ *   lockprof fetch [-o FILE] [--seconds N [--rate NS] [--fraction N]] [--debug 1] [--json]
+ *                  [--timeout S] ADDRESS [WHAT]
  *
  * `run` starts PROGRAM with liblockprof.so preloaded, passes on the termination signals sent
  * to lockprof itself, says where the profiles went and leaves with PROGRAM's status (or dies
  * of the same signal). `top` reads any pprof profile that has contentions and delay sample
  * types (lockprof's or Go's block and mutex profiles) and prints its heaviest functions, as
- * `go tool pprof -top` does, then its heaviest stacks, for machines without Go.
+ * `go tool pprof -top` does, then its heaviest stacks, for machines without Go. `fetch` gets
+ * a profile or the threads view from a running program's LOCKPROF_HTTP endpoint into a file,
+ * as `go tool pprof http://...` would, also for machines without Go.
  *
  * This program is not inside the profiled process: it may use malloc and stdio. Messages are
  * one line each, "lockprof CMD: ...". Exit status 2 for usage errors and for files `top`
- * cannot read; `run` otherwise leaves with the program's status.
+ * cannot read; `run` otherwise leaves with the program's status; `fetch` exits 1 when the
+ * fetch itself failed (no connection, no answer in time, an error from the endpoint).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,8 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +68,7 @@
 static const char main_usage[] =
     "usage: lockprof run [OPTIONS] [--] PROGRAM [ARGS...]\n"
     "       lockprof top [OPTIONS] FILE...\n"
+    "       lockprof fetch [OPTIONS] ADDRESS [WHAT]\n"
     "       lockprof --help | --version\n"
     "\n"
     "lockprof finds lock contention in unmodified programs that use POSIX threads.\n"
@@ -66,11 +77,13 @@ static const char main_usage[] =
     "  PREFIX.block.pb.gz   where threads waited (stacks of the waiting threads)\n"
     "  PREFIX.mutex.pb.gz   who made them wait (stacks that released a lock others waited for)\n"
     "'top' prints the heaviest functions and stacks of such a profile, for machines\n"
-    "without Go; 'go tool pprof' reads the same files.\n"
+    "without Go; 'go tool pprof' reads the same files. 'fetch' gets the profiles, or\n"
+    "what each thread waits for now, from a program running with LOCKPROF_HTTP set.\n"
     "\n"
     "commands:\n"
     "  run        run a program under the profiler   (see 'lockprof run --help')\n"
     "  top        summarize a contention profile     (see 'lockprof top --help')\n"
+    "  fetch      get a running program's profile    (see 'lockprof fetch --help')\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -85,8 +98,8 @@ static const char run_usage[] =
     "\n"
     "Runs PROGRAM with liblockprof.so preloaded and waits for it. When it ends, lockprof\n"
     "says where the profiles are and exits with PROGRAM's status, or dies of the same\n"
-    "signal. SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to lockprof with kill are passed on\n"
-    "to PROGRAM.\n"
+    "signal. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to lockprof with\n"
+    "kill are passed on to PROGRAM (LOCKPROF_SIGNAL=SIGUSR2 then takes snapshots).\n"
     "\n"
     "options:\n"
     "  --block-rate NS      block profile: record every wait of NS nanoseconds or more,\n"
@@ -119,6 +132,51 @@ static const char top_usage[] =
     "  --by delay|contentions   sort by time waited (default) or by number of waits\n"
     "  --stacks                 show the N heaviest stacks (default: the 5 heaviest)\n"
     "  -h, --help               show this help\n";
+
+static const char fetch_usage[] =
+    "usage: lockprof fetch [OPTIONS] ADDRESS [WHAT]\n"
+    "\n"
+    "Gets a profile or the threads view from the endpoint of a program running with\n"
+    "LOCKPROF_HTTP set, for machines without Go ('go tool pprof http://...' reads\n"
+    "the same endpoint).\n"
+    "  ADDRESS  what LOCKPROF_HTTP was set to (HOST:PORT or unix:PATH), or the URL\n"
+    "           the program printed: 'lockprof: serving http://HOST:PORT/debug/pprof/'\n"
+    "  WHAT     mutex    who made threads wait, a pprof profile (the default)\n"
+    "           block    where threads waited, a pprof profile\n"
+    "           threads  what each thread waits for now, on which lock, held by\n"
+    "                    whom; a deadlock is named at the top (text)\n"
+    "           index    the endpoint's index page\n"
+    "           /PATH    any path of the endpoint, with its query, sent as it is\n"
+    "\n"
+    "A pprof profile goes to a new file in the current directory,\n"
+    "lockprof-fetch.WHAT.NNN.pb.gz (NNN = 001, 002, ...: none is overwritten), for\n"
+    "'lockprof top' or 'go tool pprof'; text goes to standard output. Files are\n"
+    "written under a temporary name and renamed when complete: a failed fetch\n"
+    "leaves no file and keeps the one that was there.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE  write FILE; '-' = standard output (for pprof, not a\n"
+    "                     terminal); an existing directory DIR means a new file\n"
+    "                     DIR/lockprof-fetch.WHAT.NNN.EXT\n"
+    "  --seconds N        a delta: the waits of the next N seconds, not all since\n"
+    "                     the start (the answer comes after N seconds)\n"
+    "  --rate NS          with --seconds: the block profile rate for those seconds\n"
+    "  --fraction N       with --seconds: the mutex profile fraction for those\n"
+    "                     seconds (the program's own come back after: a program\n"
+    "                     running with rates 0 can be profiled for a while)\n"
+    "  --debug 1          the profile as text (debug=1) instead of pprof\n"
+    "  --json             the threads view as JSON\n"
+    "  --timeout S        give up S seconds after the --seconds window (default 30)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit status: 0 when written; 1 when the fetch failed (no connection, no answer\n"
+    "in time, an error from the endpoint, shown as it came, a profile that is not\n"
+    "complete gzip data); 2 for usage errors.\n"
+    "\n"
+    "examples:\n"
+    "  lockprof fetch 127.0.0.1:6060 threads\n"
+    "  lockprof fetch --seconds 30 unix:/run/srv.sock    # lockprof-fetch.mutex.001.pb.gz\n"
+    "  lockprof fetch --seconds 10 --rate 1 --fraction 1 127.0.0.1:6060 block\n";
 
 /* ------------------------------------------------------------------------------------- */
 /* messages */
@@ -581,7 +639,7 @@ static void run_report(struct run_report *r)
 /* run: the child and its signals */
 
 /* The signals passed on to the program; lockprof itself never dies of them while it runs. */
-static const int run_forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+static const int run_forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 /*
  * Whether a signal that reached lockprof must be passed on. Sent with kill() or sigqueue()
@@ -1565,6 +1623,873 @@ static int cmd_top(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------------------------- */
+/* fetch: a profile or the threads view from a running program's endpoint */
+
+/*
+ * One GET over a plain socket, "Connection: close", the whole answer read into memory before
+ * anything is written: a failed fetch writes nothing. The body is delimited by Content-Length,
+ * by the chunked encoding (Go's own net/http/pprof uses it, so a Go server can be fetched
+ * too) or by the server closing. Everything after the option checks is bounded by one
+ * deadline, --seconds + --timeout from the start (name resolution excepted: getaddrinfo
+ * cannot be bounded, and LOCKPROF_HTTP names a loopback address or a unix socket anyway).
+ */
+
+enum fetch_kind { FETCH_BLOCK, FETCH_MUTEX, FETCH_THREADS, FETCH_INDEX, FETCH_PATH };
+
+static const char *const fetch_kind_names[] = { "block", "mutex", "threads", "index" };
+
+struct fetch_addr {
+    char *host;            /* TCP: a name or an address (IPv6 without brackets); NULL: unix */
+    char *port;            /* TCP: 1..65535, decimal */
+    const char *unix_path; /* unix:PATH */
+    char *url_path;        /* an http:// address's path beyond /debug/pprof/, or NULL */
+    char *display;         /* "HOST:PORT" or "unix:PATH", for messages */
+};
+
+struct fetch_answer {
+    int status;
+    char reason[64];
+    char type[128];        /* Content-Type, "" if none */
+    uint8_t *buf;          /* the whole response, owned */
+    uint8_t *body;         /* into buf */
+    size_t len;
+};
+
+/* The temporary file while it exists: removed at exit (fail() included) and on signals. */
+static char *volatile fetch_tmp;
+
+static void fetch_remove_tmp(void)
+{
+    if (fetch_tmp)
+        unlink(fetch_tmp);
+}
+
+/* SA_RESETHAND: the signal, raised again, kills with the default action on return. */
+static void fetch_on_signal(int sig)
+{
+    int saved = errno;
+    if (fetch_tmp)
+        unlink(fetch_tmp);
+    raise(sig);
+    errno = saved;
+}
+
+static int64_t fetch_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until the deadline: 1 ready, 0 deadline passed, -errno. */
+static int fetch_wait(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - fetch_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = { .fd = fd, .events = events };
+        int n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Whether a path may go into the request line as it is: printable ASCII, no space. */
+static bool fetch_path_ok(const char *p)
+{
+    if (p[0] != '/' || strlen(p) > 4096)
+        return false;
+    for (; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
+            return false;
+    return true;
+}
+
+/* The value of name in the query of path ("/x?a=1&b=2"), or NULL; not decoded. */
+static char *fetch_query_value(const char *path, const char *name)
+{
+    const char *q = strchr(path, '?');
+    size_t n = strlen(name);
+    while (q) {
+        q++;
+        if (strncmp(q, name, n) == 0 && (q[n] == '=' || q[n] == '&' || q[n] == '\0')) {
+            const char *v = q[n] == '=' ? q + n + 1 : q + n;
+            return xasprintf("%.*s", (int)strcspn(v, "&"), v);
+        }
+        q = strchr(q, '&');
+    }
+    return NULL;
+}
+
+/*
+ * Parses ADDRESS: "unix:PATH", "HOST:PORT" ("[IPv6]:PORT"; an empty HOST is localhost, as in
+ * Go's ":6060") or "http://HOST[:PORT][/PATH]", the form lockprof's "serving" line prints.
+ */
+static void fetch_parse_address(const char *given, struct fetch_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    if (strncmp(given, "unix:", 5) == 0) {
+        struct sockaddr_un sun;
+        a->unix_path = given + 5;
+        if (!*a->unix_path)
+            usage_error("fetch", "address '%s': expected unix:PATH", given);
+        if (strlen(a->unix_path) >= sizeof sun.sun_path)
+            usage_error("fetch", "address '%s': a socket path has at most %zu bytes", given,
+                        sizeof sun.sun_path - 1);
+        a->display = xstrdup(given);
+        return;
+    }
+    bool url = false;
+    const char *rest = given;
+    if (strncasecmp(given, "http://", 7) == 0) {
+        url = true;
+        rest += 7;
+    } else if (strncasecmp(given, "https://", 8) == 0) {
+        usage_error("fetch", "address '%s': lockprof's endpoint speaks plain HTTP, not https",
+                    given);
+    } else if (strstr(given, "://") || !strchr(given, ':')) {
+        usage_error("fetch", "address '%s': expected HOST:PORT, http://HOST:PORT or unix:PATH",
+                    given);
+    }
+
+    size_t alen = strcspn(rest, "/?#");
+    char *auth = xasprintf("%.*s", (int)alen, rest);
+    const char *tail = rest + alen;
+    const char *host = auth, *port = NULL;
+    if (auth[0] == '[') {
+        char *close = strchr(auth, ']');
+        if (!close || close == auth + 1 || (close[1] != '\0' && close[1] != ':'))
+            usage_error("fetch", "address '%s': expected [IPv6 ADDRESS]:PORT", given);
+        *close = '\0';
+        host = auth + 1;
+        port = close[1] == ':' ? close + 2 : NULL;
+        if (strspn(host, "0123456789abcdefABCDEF:.") != strlen(host))
+            usage_error("fetch", "address '%s': '%s' is not an IPv6 address", given, host);
+    } else {
+        char *colon = strrchr(auth, ':');
+        if (colon && strchr(auth, ':') != colon)
+            usage_error("fetch", "address '%s': an IPv6 address goes in brackets: "
+                        "[ADDRESS]:PORT", given);
+        if (colon) {
+            *colon = '\0';
+            port = colon + 1;
+        }
+        if (!*host)
+            host = "localhost";
+        for (const char *c = host; *c; c++)
+            if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') &&
+                !(*c >= '0' && *c <= '9') && *c != '.' && *c != '-' && *c != '_')
+                usage_error("fetch", "address '%s': '%s' is not a host name", given, host);
+    }
+    uint64_t pn = 80;
+    if (!port && !url)
+        usage_error("fetch", "address '%s': expected HOST:PORT", given);
+    if (port && parse_whole(port, 65535, &pn) < 0)
+        usage_error("fetch", "address '%s': port '%s': expected a number from 1 to 65535",
+                    given, port);
+    if (pn == 0)
+        usage_error("fetch", "address '%s': port 0: the program chose its port; its "
+                    "'lockprof: serving' line says which", given);
+
+    /* A URL's path: /debug/pprof/ is where the "serving" line points; anything else is WHAT. */
+    size_t plen = strcspn(tail, "#");
+    if (plen > 0) {
+        char *path = xasprintf("%s%.*s", tail[0] == '?' ? "/" : "", (int)plen, tail);
+        if (strcmp(path, "/") == 0 || strcmp(path, "/debug/pprof") == 0 ||
+            strcmp(path, "/debug/pprof/") == 0)
+            free(path);
+        else if (!fetch_path_ok(path))
+            usage_error("fetch", "address '%s': spaces, control characters and non-ASCII in "
+                        "a path must be percent-encoded", given);
+        else
+            a->url_path = path;
+    }
+    a->host = xstrdup(host);
+    a->port = xasprintf("%" PRIu64, pn);
+    a->display = xasprintf(strchr(host, ':') ? "[%s]:%s" : "%s:%s", a->host, a->port);
+    free(auth);
+}
+
+/* Connects before the deadline; a one-line message and exit 1 if it cannot. */
+static int fetch_connect(const struct fetch_addr *a, int64_t deadline, uint64_t limit)
+{
+    int err = 0;
+    if (a->unix_path) {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof sun);
+        sun.sun_family = AF_UNIX;
+        memcpy(sun.sun_path, a->unix_path, strlen(a->unix_path) + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+            fail(1, "fetch", "socket: %s", strerror(errno));
+        for (;;) {
+            if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+                return fd;
+            err = errno;
+            if (err == EINTR)
+                continue;
+            /* A full backlog: a unix socket's connect cannot be polled; try again shortly. */
+            if (err != EAGAIN || fetch_now_ms() >= deadline)
+                break;
+            struct timespec ten_ms = { 0, 10000000 };
+            nanosleep(&ten_ms, NULL);
+        }
+        close(fd);
+    } else {
+        struct addrinfo hints, *res;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        int rc = getaddrinfo(a->host, a->port, &hints, &res);
+        if (rc != 0)
+            fail(1, "fetch", "cannot connect to %s: %s", a->display,
+                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        for (struct addrinfo *ai = res; ai && err != ETIMEDOUT; ai = ai->ai_next) {
+            int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                            ai->ai_protocol);
+            if (fd < 0) {
+                err = errno;
+                continue;
+            }
+            if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+                freeaddrinfo(res);
+                return fd;
+            }
+            err = errno;
+            if (err == EINPROGRESS || err == EINTR) {
+                int w = fetch_wait(fd, POLLOUT, deadline);
+                socklen_t len = sizeof err;
+                if (w > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                    err = errno;
+                else if (w == 0)
+                    err = ETIMEDOUT;
+                else if (w < 0)
+                    err = -w;
+                if (err == 0) {
+                    freeaddrinfo(res);
+                    return fd;
+                }
+            }
+            close(fd);
+        }
+        freeaddrinfo(res);
+    }
+    if (err == ETIMEDOUT || err == EAGAIN)
+        fail(1, "fetch", "cannot connect to %s: no answer within %" PRIu64 " s", a->display,
+             limit);
+    if (err == ECONNREFUSED || err == ENOENT)
+        fail(1, "fetch", "cannot connect to %s: %s (is the program running, with "
+             "LOCKPROF_HTTP=%s?)", a->display, strerror(err), a->display);
+    fail(1, "fetch", "cannot connect to %s: %s", a->display, strerror(err));
+}
+
+/* Sends all of the request; exit 1 on failure. */
+static void fetch_send(int fd, const char *req, int64_t deadline, const char *where,
+                       uint64_t limit)
+{
+    size_t len = strlen(req), off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (n >= 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        int w = errno == EAGAIN || errno == EWOULDBLOCK ? fetch_wait(fd, POLLOUT, deadline)
+                                                        : -errno;
+        if (w == 0)
+            fail(1, "fetch", "%s: could not send the request within %" PRIu64 " s", where,
+                 limit);
+        if (w < 0)
+            fail(1, "fetch", "%s: sending the request: %s", where, strerror(-w));
+    }
+}
+
+/*
+ * Decodes a chunked body (RFC 9112 §7.1) at p[0..len): its length, -EAGAIN if incomplete or
+ * -EBADMSG. With apply, the data is also moved together at p (it only moves backwards).
+ */
+static ssize_t fetch_dechunk(uint8_t *p, size_t len, bool apply)
+{
+    size_t r = 0, w = 0;
+    for (;;) {
+        uint8_t *nl = memchr(p + r, '\n', len - r);
+        if (!nl)
+            return -EAGAIN;
+        size_t end = (size_t)(nl - p), size = 0, i = r;
+        for (; i < end; i++) {
+            int d = p[i] >= '0' && p[i] <= '9'   ? p[i] - '0'
+                    : p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
+                    : p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10
+                                                 : -1;
+            if (d < 0)
+                break;
+            if (size > TOP_MAX_FILE)
+                return -EBADMSG;
+            size = size * 16 + (size_t)d;
+        }
+        if (i == r || (i < end && p[i] != ';' && p[i] != ' ' && p[i] != '\t' && p[i] != '\r'))
+            return -EBADMSG;
+        r = end + 1;
+        if (size == 0) {
+            /* The trailer section, up to an empty line. */
+            for (;;) {
+                nl = memchr(p + r, '\n', len - r);
+                if (!nl)
+                    return -EAGAIN;
+                bool empty = nl == p + r || (nl == p + r + 1 && p[r] == '\r');
+                r = (size_t)(nl - p) + 1;
+                if (empty)
+                    return (ssize_t)w;
+            }
+        }
+        if (len - r < size + 1)
+            return -EAGAIN;
+        if (apply)
+            memmove(p + w, p + r, size);
+        w += size;
+        r += size;
+        if (p[r] == '\r') {
+            if (len - r < 2)
+                return -EAGAIN;
+            r++;
+        }
+        if (p[r] != '\n')
+            return -EBADMSG;
+        r++;
+    }
+}
+
+/* The end of the header section in buf (the first byte of the body), or 0 if not there yet. */
+static size_t fetch_head_end(const uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (buf[i + 1] == '\n')
+            return i + 2;
+        if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+            return i + 3;
+    }
+    return 0;
+}
+
+/* Copies a header value without the surrounding blanks. */
+static void fetch_trim_copy(char *out, size_t size, const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+        n--;
+    snprintf(out, size, "%.*s", (int)n, v);
+}
+
+/*
+ * Parses the status line and the headers we need. Returns the Content-Length (-1 if none);
+ * sets *chunked. Exit 1 if this is not an HTTP answer.
+ */
+static int64_t fetch_parse_head(struct fetch_answer *ans, size_t head_len, bool *chunked,
+                                const char *where)
+{
+    const char *h = (const char *)ans->buf;
+    if (head_len < 13 || strncmp(h, "HTTP/1.", 7) != 0 || h[7] < '0' || h[7] > '9' ||
+        h[8] != ' ' || h[9] < '1' || h[9] > '5' || h[10] < '0' || h[10] > '9' ||
+        h[11] < '0' || h[11] > '9' || (h[12] != ' ' && h[12] != '\r' && h[12] != '\n'))
+        fail(1, "fetch", "%s: the answer is not HTTP (does that port serve lockprof's "
+             "endpoint?)", where);
+    ans->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+    const char *eol = memchr(h, '\n', head_len);
+    fetch_trim_copy(ans->reason, sizeof ans->reason, h + 12, (size_t)(eol - h - 12));
+
+    int64_t length = -1;
+    *chunked = false;
+    for (const char *line = eol + 1; line < h + head_len; line = eol + 1) {
+        eol = memchr(line, '\n', (size_t)(h + head_len - line));
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (!colon)
+            continue;
+        size_t nlen = (size_t)(colon - line), vlen = (size_t)(eol - colon - 1);
+        char v[128];
+        if (nlen == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+            uint64_t n;
+            fetch_trim_copy(v, sizeof v, colon + 1, vlen);
+            if (parse_whole(v, TOP_MAX_FILE, &n) < 0 || (length >= 0 && (uint64_t)length != n))
+                fail(1, "fetch", "%s: the answer has a bad Content-Length, '%s'", where, v);
+            length = (int64_t)n;
+        } else if (nlen == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+            fetch_trim_copy(v, sizeof v, colon + 1, vlen);
+            *chunked = strcasestr(v, "chunked") != NULL;
+        } else if (nlen == 12 && strncasecmp(line, "Content-Type", 12) == 0) {
+            fetch_trim_copy(ans->type, sizeof ans->type, colon + 1, vlen);
+        }
+    }
+    if (*chunked)
+        length = -1; /* RFC 9112 §6.3: chunked wins over Content-Length */
+    return length;
+}
+
+/*
+ * Reads the whole answer, until its body is complete (Content-Length, chunked) or the server
+ * closes, within the deadline. Exit 1 on failure.
+ */
+static void fetch_receive(int fd, int64_t deadline, const char *where, uint64_t limit,
+                          struct fetch_answer *ans)
+{
+    size_t cap = 65536, len = 0, head = 0;
+    uint8_t *buf = xmalloc(cap);
+    int64_t length = -1;
+    bool chunked = false, eof = false;
+    for (;;) {
+        if (head && length >= 0 && len - head >= (uint64_t)length)
+            break;
+        if (head && chunked && fetch_dechunk(buf + head, len - head, false) >= 0)
+            break;
+        if (len == cap) {
+            if (cap >= TOP_MAX_FILE)
+                fail(1, "fetch", "%s: the answer is larger than %llu bytes", where,
+                     TOP_MAX_FILE);
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int w = fetch_wait(fd, POLLIN, deadline);
+            if (w == 0)
+                fail(1, "fetch", "%s: no complete answer within %" PRIu64 " s%s", where, limit,
+                     len ? "" : " (the program sent nothing)");
+            if (w < 0)
+                fail(1, "fetch", "%s: receiving the answer: %s", where, strerror(-w));
+            continue;
+        }
+        if (n < 0)
+            fail(1, "fetch", "%s: receiving the answer: %s", where, strerror(errno));
+        if (n == 0) {
+            eof = true;
+            if (!head)
+                fail(1, "fetch", "%s: the connection closed %s", where,
+                     len ? "in the middle of the answer's header" : "without an answer");
+            break;
+        }
+        len += (size_t)n;
+        if (!head && (head = fetch_head_end(buf, len)) != 0) {
+            ans->buf = buf;
+            length = fetch_parse_head(ans, head, &chunked, where);
+        } else if (!head && len > 65536) {
+            fail(1, "fetch", "%s: the answer's header is longer than 64 KiB", where);
+        }
+    }
+    size_t body = len - head;
+    if (length >= 0 && body < (uint64_t)length)
+        fail(1, "fetch", "%s: the connection closed after %zu of the answer's %" PRId64
+             " bytes", where, body, length);
+    if (length >= 0)
+        body = (size_t)length;
+    if (chunked) {
+        ssize_t d = fetch_dechunk(buf + head, len - head, true);
+        if (d < 0)
+            fail(1, "fetch", "%s: %s", where, eof && d == -EAGAIN
+                 ? "the connection closed in the middle of the answer"
+                 : "the answer's chunked encoding is malformed");
+        body = (size_t)d;
+    }
+    ans->buf = buf;
+    ans->body = buf + head;
+    ans->len = body;
+}
+
+/* The first line of a body, made printable and short, for an error message. */
+static char *fetch_first_line(const uint8_t *body, size_t len)
+{
+    size_t n = 0;
+    while (n < len && n < 300 && body[n] != '\n')
+        n++;
+    char *s = xasprintf("%.*s", (int)n, (const char *)body);
+    while (n && (s[n - 1] == '\r' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            s[i] = '?';
+    return s;
+}
+
+/* Writes all of buf to fd, through partial writes and EINTR. 0 or -errno. */
+static int fetch_write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Opens the temporary file in dir (before anything is fetched: a path that cannot be written
+ * fails at once, not after --seconds), with the mode a new file would get (mkstemp's is 0600).
+ */
+static int fetch_open_tmp(const char *dir, const char *given)
+{
+    char *tmp = xasprintf("%s.lockprof-fetch.XXXXXX", dir);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (given)
+            fail(EXIT_USAGE, "fetch", "-o '%s': cannot write in %s: %s", given,
+                 *dir ? dir : ".", strerror(e));
+        fail(EXIT_USAGE, "fetch", "cannot write in the current directory: %s (use -o)",
+             strerror(e));
+    }
+    fetch_tmp = tmp;
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    return fd;
+}
+
+/* Moves the finished temporary file to the first free dir + base.NNN.ext, never replacing
+ * a file (RENAME_NOREPLACE, or link() where the file system lacks it). The name used. */
+static char *fetch_place_numbered(const char *dir, const char *base, const char *ext)
+{
+    for (unsigned n = 1; n < 1000000; n++) {
+        char *name = xasprintf("%s%s.%03u.%s", dir, base, n, ext);
+        int rc = renameat2(AT_FDCWD, fetch_tmp, AT_FDCWD, name, RENAME_NOREPLACE);
+        if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+            rc = link(fetch_tmp, name);
+            if (rc == 0)
+                unlink(fetch_tmp);
+        }
+        if (rc == 0)
+            return name;
+        int e = errno;
+        free(name);
+        if (e != EEXIST)
+            fail(1, "fetch", "writing %s%s.NNN.%s: %s", dir, base, ext, strerror(e));
+    }
+    fail(1, "fetch", "writing %s%s.NNN.%s: no free number", dir, base, ext);
+}
+
+static int cmd_fetch(int argc, char **argv)
+{
+    const char *pos[3] = { NULL, NULL, NULL };
+    const char *out = NULL, *qopt = NULL;
+    int npos = 0;
+    bool opts_done = false, json = false, has_seconds = false, has_rate = false,
+         has_fraction = false, has_debug = false;
+    uint64_t seconds = 0, rate = 0, fraction = 0, debug = 0, timeout = 30;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (opts_done || a[0] != '-' || a[1] == '\0') {
+            if (npos == 2)
+                usage_error("fetch", "unexpected argument '%s' after ADDRESS and WHAT", a);
+            pos[npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            opts_done = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(fetch_usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+            qopt = "--json";
+        } else if ((v = opt_value("fetch", argc, argv, &i, "--output", "-o"))) {
+            if (!*v)
+                usage_error("fetch", "-o '': expected a file name, a directory or -");
+            out = v;
+        } else if ((v = opt_value("fetch", argc, argv, &i, "--seconds", NULL))) {
+            if (parse_whole(v, 86400, &seconds) < 0 || seconds == 0)
+                usage_error("fetch", "--seconds '%s': expected a whole number of seconds from "
+                            "1 to 86400", v);
+            has_seconds = true;
+            qopt = "--seconds";
+        } else if ((v = opt_value("fetch", argc, argv, &i, "--rate", NULL))) {
+            if (parse_whole(v, RUN_BLOCK_RATE_MAX, &rate) < 0)
+                usage_error("fetch", "--rate '%s': expected a whole number of nanoseconds up "
+                            "to %llu", v, RUN_BLOCK_RATE_MAX);
+            has_rate = true;
+            qopt = "--rate";
+        } else if ((v = opt_value("fetch", argc, argv, &i, "--fraction", NULL))) {
+            if (parse_whole(v, RUN_MUTEX_FRACTION_MAX, &fraction) < 0)
+                usage_error("fetch", "--fraction '%s': expected a whole number up to %llu", v,
+                            RUN_MUTEX_FRACTION_MAX);
+            has_fraction = true;
+            qopt = "--fraction";
+        } else if ((v = opt_value("fetch", argc, argv, &i, "--debug", NULL))) {
+            if (parse_whole(v, 9, &debug) < 0 || debug > 1)
+                usage_error("fetch", "--debug '%s': expected 1 (text) or 0 (pprof)", v);
+            has_debug = true;
+            qopt = "--debug";
+        } else if ((v = opt_value("fetch", argc, argv, &i, "--timeout", NULL))) {
+            if (parse_whole(v, 86400, &timeout) < 0 || timeout == 0)
+                usage_error("fetch", "--timeout '%s': expected a whole number of seconds from "
+                            "1 to 86400", v);
+        } else {
+            usage_error("fetch", "unknown option '%s'", a);
+        }
+    }
+    if (npos == 0)
+        usage_error("fetch", "no address to fetch from");
+
+    struct fetch_addr addr;
+    fetch_parse_address(pos[0], &addr);
+
+    /* What to fetch: a name, a path, or the path of an http:// address. */
+    enum fetch_kind kind = FETCH_MUTEX;
+    const char *path = addr.url_path;
+    if (pos[1] && path)
+        usage_error("fetch", "both the address '%s' and '%s' say what to fetch; give one",
+                    pos[0], pos[1]);
+    if (pos[1] && pos[1][0] == '/') {
+        if (!fetch_path_ok(pos[1]))
+            usage_error("fetch", "'%s': spaces, control characters and non-ASCII in a path "
+                        "must be percent-encoded", pos[1]);
+        path = pos[1];
+    } else if (pos[1]) {
+        size_t k = 0;
+        while (k < 4 && strcmp(pos[1], fetch_kind_names[k]) != 0)
+            k++;
+        if (k == 4)
+            usage_error("fetch", "'%s': expected block, mutex, threads, index or a path "
+                        "starting with /", pos[1]);
+        kind = (enum fetch_kind)k;
+    }
+    if (path && qopt)
+        usage_error("fetch", "%s does not go with a path: write the parameters in its query",
+                    qopt);
+    if (path)
+        kind = FETCH_PATH;
+
+    bool profile = kind == FETCH_BLOCK || kind == FETCH_MUTEX;
+    if (json && kind != FETCH_THREADS)
+        usage_error("fetch", "--json is for the threads view ('threads')");
+    if (has_debug && !profile)
+        usage_error("fetch", "--debug is for the block and mutex profiles%s",
+                    kind == FETCH_THREADS ? " (--json for the threads view)" : "");
+    if (has_seconds && !profile)
+        usage_error("fetch", "--seconds is for the block and mutex profiles");
+    if ((has_rate || has_fraction) && !has_seconds)
+        usage_error("fetch", "%s needs --seconds: it sets the rate for that window only",
+                    has_rate ? "--rate" : "--fraction");
+
+    /* The request target, what the answer is, and a name for it. */
+    char *target, *what;
+    const char *name = kind == FETCH_PATH ? "answer" : fetch_kind_names[kind]; /* files' */
+    bool pprof;
+    if (kind == FETCH_PATH) {
+        /* A path the endpoint knows is named, and checked, as if WHAT had named it. */
+        target = xstrdup(path);
+        what = xstrdup(path);
+        char *d = fetch_query_value(path, "debug"), *s = fetch_query_value(path, "seconds");
+        char *f = fetch_query_value(path, "format");
+        size_t plen = strcspn(path, "?");
+        pprof = false;
+        for (size_t k = FETCH_BLOCK; k <= FETCH_THREADS; k++)
+            if (plen == 13 + strlen(fetch_kind_names[k]) &&
+                strncmp(path, "/debug/pprof/", 13) == 0 &&
+                strncmp(path + 13, fetch_kind_names[k], plen - 13) == 0) {
+                name = fetch_kind_names[k];
+                pprof = k != FETCH_THREADS && (!d || strcmp(d, "0") == 0);
+            }
+        json = f && strcmp(f, "json") == 0;
+        if (s && parse_whole(s, 86400, &seconds) < 0)
+            seconds = 0;
+        free(d);
+        free(s);
+        free(f);
+    } else if (kind == FETCH_THREADS) {
+        target = xstrdup(json ? "/debug/pprof/threads?format=json" : "/debug/pprof/threads");
+        what = xstrdup(json ? "threads view, JSON" : "threads view");
+        pprof = false;
+    } else if (kind == FETCH_INDEX) {
+        target = xstrdup("/debug/pprof/");
+        what = xstrdup("index page");
+        pprof = false;
+    } else {
+        char q[160] = "", w[160] = "";
+        size_t qn = 0, wn = 0;
+        if (debug) {
+            qn += (size_t)snprintf(q + qn, sizeof q - qn, "&debug=1");
+            wn += (size_t)snprintf(w + wn, sizeof w - wn, ", debug=1 text");
+        }
+        if (has_seconds) {
+            qn += (size_t)snprintf(q + qn, sizeof q - qn, "&seconds=%" PRIu64, seconds);
+            wn += (size_t)snprintf(w + wn, sizeof w - wn, ", delta of %" PRIu64 " s", seconds);
+        }
+        if (has_rate) {
+            qn += (size_t)snprintf(q + qn, sizeof q - qn, "&rate=%" PRIu64, rate);
+            wn += (size_t)snprintf(w + wn, sizeof w - wn, ", block rate %" PRIu64, rate);
+        }
+        if (has_fraction) {
+            qn += (size_t)snprintf(q + qn, sizeof q - qn, "&fraction=%" PRIu64, fraction);
+            wn += (size_t)snprintf(w + wn, sizeof w - wn, ", mutex fraction %" PRIu64,
+                                   fraction);
+        }
+        target = xasprintf("/debug/pprof/%s%s%s", fetch_kind_names[kind], qn ? "?" : "",
+                           qn ? q + 1 : "");
+        what = xasprintf("%s profile%s", fetch_kind_names[kind], w);
+        pprof = !debug;
+    }
+
+    /*
+     * Where the answer goes. Text: standard output. pprof: a new numbered file (a binary
+     * profile is something to keep and hand to a reader, and never goes to a terminal);
+     * "-o -" sends it to standard output when that is not a terminal. A regular file is
+     * replaced by rename (through a symbolic link: the link stays); a device or a FIFO
+     * (/dev/null, a pipe's /dev/stdout) is written to as it is, never replaced.
+     */
+    bool to_stdout = out ? strcmp(out, "-") == 0 : !pprof;
+    int direct = to_stdout ? STDOUT_FILENO : -1, fd = -1;
+    char *dir = NULL, *file = NULL;
+    if (!to_stdout) {
+        struct stat st, lst;
+        bool exists = out && stat(out, &st) == 0;
+        char *real = exists && lstat(out, &lst) == 0 && S_ISLNK(lst.st_mode)
+                         ? realpath(out, NULL)
+                         : NULL;
+        if (exists && !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+            direct = open(out, O_WRONLY | O_CLOEXEC);
+            if (direct < 0)
+                fail(EXIT_USAGE, "fetch", "-o '%s': %s", out, strerror(errno));
+            file = xstrdup(out);
+        } else if (!out || (exists && S_ISDIR(st.st_mode))) {
+            /* A new numbered file in the current directory or in DIR. */
+            dir = !out ? xstrdup("")
+                       : xasprintf("%s%s", out, out[strlen(out) - 1] == '/' ? "" : "/");
+        } else {
+            file = real ? real : xstrdup(out);
+            real = NULL;
+            const char *slash = strrchr(file, '/');
+            dir = slash ? xasprintf("%.*s", (int)(slash - file + 1), file) : xstrdup("");
+        }
+        free(real);
+    }
+    if (direct >= 0 && pprof && isatty(direct))
+        usage_error("fetch", "not writing a binary profile to a terminal: give -o FILE, or "
+                    "redirect standard output");
+    if (direct < 0) {
+        atexit(fetch_remove_tmp);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = fetch_on_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+        for (size_t s = 0; s < sizeof sigs / sizeof sigs[0]; s++) {
+            struct sigaction old;
+            if (sigaction(sigs[s], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+                sigaction(sigs[s], &sa, NULL);
+        }
+        fd = fetch_open_tmp(dir, out);
+    }
+
+    /* The request: one deadline for everything, --seconds (the window) + --timeout. */
+    uint64_t limit = seconds + timeout;
+    int64_t deadline = fetch_now_ms() + (int64_t)limit * 1000;
+    char *where = xasprintf("%s from %s", target, addr.display);
+    if (seconds && isatty(STDERR_FILENO))
+        message("fetch", "%s: the answer comes in %" PRIu64 " s", where, seconds);
+    char *req = xasprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lockprof-fetch/%s\r\n"
+                          "Accept: */*\r\nConnection: close\r\n\r\n",
+                          target, addr.unix_path ? "localhost" : addr.display, TOOL_VERSION);
+    int sock = fetch_connect(&addr, deadline, limit);
+    fetch_send(sock, req, deadline, where, limit);
+    struct fetch_answer ans;
+    memset(&ans, 0, sizeof ans);
+    fetch_receive(sock, deadline, where, limit, &ans);
+    close(sock);
+
+    if (ans.status != 200) {
+        /* The endpoint's errors are one line of text/plain; other bodies are not shown. */
+        bool text = !ans.type[0] || strncasecmp(ans.type, "text/plain", 10) == 0;
+        char *line = text ? fetch_first_line(ans.body, ans.len) : xstrdup("");
+        fail(1, "fetch", "%s: %d%s%s%s%s", where, ans.status, ans.reason[0] ? " " : "",
+             ans.reason, line[0] ? ": " : "", line);
+    }
+    if (pprof) {
+        /* The whole gzip stream, not only its magic: a body cut short by a close is refused. */
+        if (ans.len < 2 || ans.body[0] != 0x1f || ans.body[1] != 0x8b) {
+            char *line = fetch_first_line(ans.body, ans.len);
+            fail(1, "fetch", "%s: the answer is not a gzip-compressed profile "
+                 "(%zu bytes%s%s%s%s%s)", where, ans.len, ans.type[0] ? ", " : "", ans.type,
+                 line[0] ? ", beginning '" : "", line, line[0] ? "'" : "");
+        }
+        uint8_t *inflated = NULL;
+        size_t ilen = 0;
+        int rc = top_gunzip(ans.body, ans.len, &inflated, &ilen);
+        if (rc < 0)
+            fail(1, "fetch", "%s: the profile is %s", where,
+                 rc == -EBADMSG ? "truncated or corrupt gzip data" : strerror(-rc));
+        free(inflated);
+    } else if (direct >= 0 && isatty(direct) &&
+               (memchr(ans.body, '\0', ans.len) ||
+                strncasecmp(ans.type, "application/octet-stream", 24) == 0)) {
+        fail(1, "fetch", "%s: the answer is binary (%s); not writing it to a terminal: "
+             "give -o FILE", where, ans.type[0] ? ans.type : "no Content-Type");
+    }
+
+    if (direct >= 0) {
+        fflush(stdout);
+        int rc = fetch_write_all(direct, ans.body, ans.len);
+        if (rc == 0 && file && close(direct) != 0)
+            rc = -errno;
+        if (rc < 0)
+            fail(1, "fetch", "writing %s: %s", file ? file : "to standard output",
+                 strerror(-rc));
+        if (file)
+            message("fetch", "wrote %zu bytes to %s (%s)", ans.len, file, what);
+        return 0;
+    }
+
+    int rc = fetch_write_all(fd, ans.body, ans.len);
+    if (rc == 0 && fsync(fd) != 0 && errno != EINVAL)
+        rc = -errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0)
+        fail(1, "fetch", "writing %s: %s", file ? file : *dir ? dir : "./", strerror(-rc));
+    if (file) {
+        if (rename(fetch_tmp, file) != 0)
+            fail(1, "fetch", "writing %s: %s", file, strerror(errno));
+    } else {
+        const char *ext = pprof                   ? "pb.gz"
+                          : kind == FETCH_INDEX   ? "html"
+                          : json                  ? "json"
+                                                  : "txt";
+        char *base = xasprintf("lockprof-fetch.%s", name);
+        file = fetch_place_numbered(dir, base, ext);
+        free(base);
+    }
+    char *tmp = fetch_tmp;
+    fetch_tmp = NULL;
+    free(tmp);
+    message("fetch", "wrote %zu bytes to %s (%s)", ans.len, file, what);
+
+    free(file);
+    free(dir);
+    free(req);
+    free(where);
+    free(what);
+    free(target);
+    free(ans.buf);
+    free(addr.host);
+    free(addr.port);
+    free(addr.url_path);
+    free(addr.display);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
@@ -1575,9 +2500,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         const char *what = argc > 2 ? argv[2] : NULL;
-        fputs(what && strcmp(what, "run") == 0   ? run_usage
-              : what && strcmp(what, "top") == 0 ? top_usage
-                                                 : main_usage,
+        fputs(what && strcmp(what, "run") == 0     ? run_usage
+              : what && strcmp(what, "top") == 0   ? top_usage
+              : what && strcmp(what, "fetch") == 0 ? fetch_usage
+                                                   : main_usage,
               stdout);
         return 0;
     }
@@ -1589,6 +2515,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "top") == 0)
         return cmd_top(argc - 1, argv + 1);
+    if (strcmp(cmd, "fetch") == 0)
+        return cmd_fetch(argc - 1, argv + 1);
     if (cmd[0] == '-')
         usage_error(NULL, "unknown option '%s'", cmd);
     usage_error(NULL, "unknown command '%s'", cmd);
