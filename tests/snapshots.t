@@ -131,6 +131,23 @@ sub snapshot_numbers {
     is(finish($h)->{exit}, 0, 'exit 0');
 }
 
+# ---- under lockprof run: SIGUSR2 is passed on, and the report counts the snapshots ---------
+{
+    my $prefix = tmpdir() . '/viarun';
+    my $h = start_under(prog => build_dir() . '/lockprof', preload => 0, stdin_pipe => 1,
+                        args => [ 'run', '-o', $prefix, '--', prog_path('prog_live') ],
+                        env => { LOCKPROF_SIGNAL => 'SIGUSR2' });
+    ok(wait_output($h, qr/^ready/m, 10), 'prog_live started by lockprof run');
+    kill 'USR2', $h->{pid};
+    ok(await_snapshot($prefix, 1), 'SIGUSR2 sent to lockprof run reaches the program: snapshot 1');
+    send_cmd($h, 'exit');
+    my $r = finish($h);
+    is($r->{exit}, 0, 'exit 0');
+    like($r->{err}, qr/^lockprof: snapshots written during the run: 1 \(the newest: \Q$prefix\E\.snapshot-1\.block\.pb\.gz\)$/m,
+         'the report counts the snapshots in one line');
+    unlike($r->{err}, qr/also written.*snapshot/, 'and does not list them one by one');
+}
+
 # ---- bad values ---------------------------------------------------------------------------
 for my $case (['LOCKPROF_SIGNAL', 'SIGKILL'], ['LOCKPROF_SIGNAL', 'SIGSEGV'], ['LOCKPROF_SIGNAL', 'USR9'],
               ['LOCKPROF_INTERVAL', '1.5'], ['LOCKPROF_KEEP', '-1']) {

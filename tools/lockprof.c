@@ -603,6 +603,33 @@ static void run_report(struct run_report *r)
         free(pattern);
     }
 
+    /* Snapshots (LOCKPROF_SIGNAL, LOCKPROF_INTERVAL, lockprof_snapshot): one line for all. */
+    {
+        char *pattern = run_pattern(r->prefix, 0, ".snapshot-*.block.pb.gz");
+        glob_t g;
+        size_t nsnap = 0;
+        const char *newest = NULL;
+        unsigned long newest_n = 0;
+        if (glob(pattern, 0, NULL, &g) == 0) {
+            for (size_t i = 0; i < g.gl_pathc; i++) {
+                const char *p = g.gl_pathv[i], *n = strstr(p, ".snapshot-");
+                if (!n || !seen_is_new(&r->before, p))
+                    continue;
+                nsnap++;
+                unsigned long k = strtoul(n + 10, NULL, 10);
+                if (!newest || k > newest_n) {
+                    newest = p;
+                    newest_n = k;
+                }
+            }
+            if (nsnap)
+                message(NULL, "snapshots written during the run: %zu (the newest: %s)", nsnap,
+                        newest);
+            globfree(&g);
+        }
+        free(pattern);
+    }
+
     /* Profiles of other processes of the run: forked children profile under their own pid. */
     if (strstr(r->prefix, "%p") || strstr(r->prefix, "%t")) {
         size_t nother = 0;
@@ -614,7 +641,8 @@ static void run_report(struct run_report *r)
             if (glob(pattern, 0, NULL, &g) == 0) {
                 for (size_t i = 0; i < g.gl_pathc; i++) {
                     const char *p = g.gl_pathv[i];
-                    if (strv_contains(found, nkept, p) || !seen_is_new(&r->before, p))
+                    if (strv_contains(found, nkept, p) || !seen_is_new(&r->before, p) ||
+                        strstr(p, ".snapshot-"))
                         continue;
                     if (nother < 6)
                         message(NULL, "also written during the run: %s", p);
