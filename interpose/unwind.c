@@ -80,18 +80,27 @@ static void unwind_fd_up(int *fd)
 
 LP_EXPORT int pipe2(int fds[2], int flags)
 {
-    int rc = REAL(pipe2)(fds, flags);
-    if (rc == 0 && lp_self.in_unwind) {
+    if (!lp_self.in_unwind)
+        return REAL(pipe2)(fds, flags);
+    /* libunwind's threads race to reopen its pipe into one shared array: each works on its
+     * own copy here, and publishes its numbers only once they are moved (with the shared
+     * array, one thread moved the other's descriptor again and left its own pipe behind at
+     * the program's lowest numbers — measured after closefrom(3), 4 runs in 60). */
+    int mine[2];
+    int rc = REAL(pipe2)(mine, flags);
+    if (rc == 0) {
         int saved = errno;
-        unwind_fd_up(&fds[0]);
-        unwind_fd_up(&fds[1]);
+        unwind_fd_up(&mine[0]);
+        unwind_fd_up(&mine[1]);
         struct stat st;
-        if (fstat(fds[0], &st) == 0) {
+        if (fstat(mine[0], &st) == 0) {
             unwind_pipe.dev = st.st_dev;
             unwind_pipe.ino = st.st_ino;
-            unwind_pipe.fd[0] = fds[0];
-            unwind_pipe.fd[1] = fds[1];
+            unwind_pipe.fd[0] = mine[0];
+            unwind_pipe.fd[1] = mine[1];
         }
+        fds[0] = mine[0];
+        fds[1] = mine[1];
         errno = saved;
     }
     return rc;
