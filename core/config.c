@@ -141,7 +141,7 @@ static void config_reject(const struct config_var *v, const char *raw)
         break;
     }
     case CONFIG_SIGNAL:
-        lp_log_sigsafe("%s='%s': expected a signal a program can catch, by name (SIGUSR2, "
+        lp_log_sigsafe("%s='%s': expected a signal only sent on purpose, by name (SIGUSR2, "
                        "SIGRTMIN+1) or number, or 0; using %s", v->name, value, v->def_str);
         break;
     case CONFIG_STRING:
@@ -209,7 +209,8 @@ static void config_words_show(const struct config_word *words, uint64_t bits, ch
 /*
  * LOCKPROF_SIGNAL: a signal a program can catch and that nothing else relies on — not KILL
  * and STOP (they cannot be caught), not the faults (SEGV, BUS, FPE, ILL, TRAP, SYS: a handler
- * that returns faults again), not glibc's two reserved real-time signals (32, 33).
+ * that returns faults again), not glibc's two reserved real-time signals (32, 33), and not
+ * the ones ordinary events send (config_signal_ok). The names are also for messages.
  */
 static const char *const config_signal_names[] = {
     [SIGHUP] = "HUP", [SIGINT] = "INT", [SIGQUIT] = "QUIT", [SIGUSR1] = "USR1",
@@ -223,6 +224,13 @@ static const char *const config_signal_names[] = {
 
 static bool config_signal_ok(uint64_t sig)
 {
+    /* Not the signals ordinary events deliver, which their default action ignores (a child
+     * exiting, a window resized, urgent data, a continue) or which stop the process (job
+     * control), nor SIGPIPE (every write to a closed pipe): with a handler installed each
+     * would become a snapshot, and an EINTR the program never saw before. */
+    if (sig == SIGCHLD || sig == SIGWINCH || sig == SIGURG || sig == SIGCONT ||
+        sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGPIPE)
+        return false;
     if (sig < CONFIG_NSIGNAMES)
         return config_signal_names[sig] != NULL;
     return sig >= (uint64_t)SIGRTMIN && sig <= (uint64_t)SIGRTMAX;
@@ -253,6 +261,8 @@ static bool config_parse_signal(const char *s, uint64_t *out)
         s += 3;
     for (size_t i = 0; i < CONFIG_NSIGNAMES; i++)
         if (config_signal_names[i] && strcasecmp(s, config_signal_names[i]) == 0) {
+            if (!config_signal_ok(i))
+                return false;
             *out = i;
             return true;
         }

@@ -63,6 +63,20 @@ static void endpoint_restore_rates(void)
     }
 }
 
+void lp_endpoint_atfork_child(void)
+{
+    if (endpoint_rate_windows > 0) {
+        __atomic_store_n(&lp_block_rate_, endpoint_saved_rate, __ATOMIC_RELAXED);
+        __atomic_store_n(&lp_mutex_fraction_, endpoint_saved_fraction, __ATOMIC_RELAXED);
+    }
+    endpoint_rate_windows = 0;
+    for (int i = 0; i < LP_HTTPD_MAX_CLIENTS; i++) {
+        if (endpoint_windows[i].used)
+            lp_writer_window_end(endpoint_windows[i].w); /* the child's copy */
+        memset(&endpoint_windows[i], 0, sizeof endpoint_windows[i]);
+    }
+}
+
 static void endpoint_window_free(struct endpoint_window *win)
 {
     if (win->sets_rates)
@@ -86,14 +100,33 @@ static void endpoint_text(struct lp_http_exchange *x, int status, const char *fm
     lp_write_all_sigsafe(x->body_fd, buf, n);
 }
 
-/* A whole decimal number in [0, max]; false if absent (*present false) or malformed. */
+/* Whether the raw query names parameter name (whatever its value, even one too long to
+ * decode). */
+static bool endpoint_has(const char *query, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = query; *p;) {
+        if (strncmp(p, name, len) == 0 && (p[len] == '=' || p[len] == '&' || !p[len]))
+            return true;
+        p = strchr(p, '&');
+        if (!p)
+            break;
+        p++;
+    }
+    return false;
+}
+
+/* A whole decimal number in [0, max]: true with *present false if absent; false if
+ * malformed, out of range or too long. */
 static bool endpoint_number(const char *query, const char *name, uint64_t max, bool *present,
                             uint64_t *out)
 {
     char v[32];
-    *present = lp_http_query_get(query, name, v, sizeof v);
+    *present = endpoint_has(query, name);
     if (!*present)
         return true;
+    if (!lp_http_query_get(query, name, v, sizeof v))
+        return false;
     uint64_t n = 0;
     if (!v[0])
         return false;

@@ -25,6 +25,10 @@
 /* The handler for lp_httpd_serve; arg is unused. */
 void lp_endpoint_handle(struct lp_http_exchange *x, void *arg);
 
+/* After fork, in the child (no HTTP thread there): windows are forgotten, and rates a window
+ * set are put back to what they were before it. */
+void lp_endpoint_atfork_child(void);
+
 /* The seconds=N windows open now (the index page shows it). */
 int lp_endpoint_windows_open(void);
 

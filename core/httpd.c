@@ -525,7 +525,11 @@ void lp_httpd_close_fds(struct lp_httpd *h)
     for (int i = 0; i < LP_HTTPD_MAX_CLIENTS; i++) {
         hd_close(&h->clients[i].sock);
         hd_close(&h->clients[i].body);
-        hd_unmap(&h->clients[i]); /* (a fork's child: its copy of the parent's buffer) */
+        /* A fork's child: the body buffer is forgotten, not unmapped — the parent may have
+         * unmapped it just before fork, and the range may hold something else by now. */
+        h->clients[i].in = NULL;
+        h->clients[i].x.body = NULL;
+        h->clients[i].x.body_len = 0;
         h->clients[i].state = HD_FREE;
     }
     hd_close(&h->listener);

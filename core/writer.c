@@ -377,6 +377,12 @@ int lp_writer_snapshot(unsigned keep, const char *why)
     unsigned n = ++writer_snapshots;
     char path[LP_PATH_MAX + 64];
     int first = 0;
+    /* The oldest goes first: never more than keep on disk, even for a moment. */
+    if (keep && n > keep)
+        for (int which = 0; which < 3; which++) {
+            writer_snapshot_path(path, sizeof path, n - keep, which);
+            unlink(path);
+        }
     for (int which = 0; which < 3; which++) {
         writer_snapshot_path(path, sizeof path, n, which);
         int rc = which < LP_NPROFILES
@@ -387,11 +393,6 @@ int lp_writer_snapshot(unsigned keep, const char *why)
             writer_report(first, path, why);
         }
     }
-    if (keep && n > keep)
-        for (int which = 0; which < 3; which++) {
-            writer_snapshot_path(path, sizeof path, n - keep, which);
-            unlink(path);
-        }
     lp_unlock(&writer_lock);
     errno = saved;
     return first ? first : (int)n;

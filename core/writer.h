@@ -66,7 +66,7 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len);
  * A snapshot: PREFIX.snapshot-N.block.pb.gz, PREFIX.snapshot-N.mutex.pb.gz and
  * PREFIX.snapshot-N.threads.txt, each written atomically; N counts from 1 in each process
  * image, so no snapshot overwrites another. With keep > 0, the files of snapshot N − keep are
- * removed, so only the newest keep remain. Returns N, or -errno (reported once, like every
+ * removed first, so no more than the newest keep are ever there. Returns N, or -errno (reported once, like every
  * write error).
  */
 int lp_writer_snapshot(unsigned keep, const char *why);

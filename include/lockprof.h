@@ -5,7 +5,8 @@
  * program that wants to steer it finds these functions with dlsym(RTLD_DEFAULT, "lockprof_…"):
  * when lockprof is not loaded the lookup returns NULL and the program runs on without it.
  * A program may also link with -llockprof. Every function is safe to call from any thread,
- * at any time after the program's main() starts.
+ * at any time after the program's main() starts. From a signal handler that interrupted
+ * lockprof on the same thread, the functions that write return -EDEADLK rather than wait.
  */
 #ifndef LOCKPROF_H
 #define LOCKPROF_H
@@ -53,8 +54,10 @@ enum lockprof_format {
 
 /*
  * Writes the cumulative profile (or the threads view) of the given kind to fd, in the given
- * format, now, from the calling thread. 0, or -errno: -EINVAL for a kind and format that do
- * not go together, -EAGAIN before lockprof has started, or the error writing to fd.
+ * format, now, from the calling thread. It is encoded into memory first and copied to fd
+ * after: a descriptor that does not drain blocks only this caller. 0, or -errno: -EINVAL for
+ * a kind and format that do not go together, -EAGAIN before lockprof has started, or the
+ * error writing to fd.
  */
 int lockprof_write_profile(int kind, int fd, int format);
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,9 +78,19 @@ static void *http_main(void *arg)
     (void)arg;
     lp_self.busy = 1; /* for ever, as the agent */
     struct lp_httpd *h;
-    char err[320];
-    if (lp_httpd_open(preload_config.http, preload_config.http_allow_remote, &h, err,
-                      sizeof err) < 0) {
+    char err[320], spec[LP_HTTP_SPEC_MAX + 32];
+    /* %p: each process of the tree serves on its own address (unix:/run/srv.%p.sock). */
+    size_t n = 0;
+    for (const char *p = preload_config.http; *p && n + 24 < sizeof spec; p++) {
+        if (p[0] == '%' && p[1] == 'p') {
+            n += lp_fmt_sigsafe(spec + n, sizeof spec - n, "%d", (int)getpid());
+            p++;
+        } else {
+            spec[n++] = *p;
+        }
+    }
+    spec[n] = '\0';
+    if (lp_httpd_open(spec, preload_config.http_allow_remote, &h, err, sizeof err) < 0) {
         lp_log_sigsafe("%s; the endpoint is off", err);
         return NULL;
     }
@@ -119,7 +130,12 @@ static void *agent_main(void *arg)
     (void)arg;
     lp_self.busy = 1; /* for ever: the agent's own calls are never profiled */
     /* Lazily, here and not in the constructor: the listener is lockprof's thread's business. */
-    if (preload_config.http[0] && preload_thread(http_main, "lockprof-http") != 0)
+    /* One endpoint per tree: the first process (and what it execs) serves, not the shells
+     * and helpers it starts with system() or popen() — unless the address has %p, which
+     * gives each process its own. */
+    bool serve = preload_config.http[0] &&
+                 (lp_preload_origin() == (long)lp_preload_pid || strstr(preload_config.http, "%p"));
+    if (serve && preload_thread(http_main, "lockprof-http") != 0)
         lp_log_sigsafe("cannot start lockprof's HTTP thread: LOCKPROF_HTTP is off");
     /* Not the counters as they are now: a signal may have bumped them before this thread
      * first ran (`sh -c 'kill $$'` does), and that request must be served. */
@@ -301,7 +317,8 @@ static int signal_set(int sig, const struct sigaction *act, struct sigaction *ol
     if (sig <= 0 || sig >= NSIG_MAX || !sig_role[sig])
         return REAL(sigaction)(sig, act, old);
     bool owned = __atomic_load_n(&sig_owned[sig], __ATOMIC_ACQUIRE);
-    bool to_default = act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL;
+    /* SIG_DFL is a null handler, with or without SA_SIGINFO (the kernel reads one field). */
+    bool to_default = act && act->sa_handler == SIG_DFL;
     if (!owned) {
         if (to_default && lp_ready() &&
             !(sig_role[sig] == ROLE_SNAPSHOT &&
@@ -535,6 +552,9 @@ static void preload_postfork_child(void)
     lp_event_atfork_child();
     lp_maps_atfork_child();
     lp_inflight_atfork_child();
+    /* A window open in the parent (rate=/fraction=) has no thread here to end it: the rates
+     * it saved are the child's again. */
+    lp_endpoint_atfork_child();
     /* The parent's listener is not the child's to serve (DESIGN §5), nor to keep open. */
     struct lp_httpd *h = __atomic_load_n(&preload_httpd, __ATOMIC_ACQUIRE);
     if (h) {
@@ -623,14 +643,15 @@ __attribute__((constructor(101))) static void preload_init(void)
     };
     lp_writer_init(prefix, &info);
 
+    /* The rates before lockprof's threads: an HTTP window that opens at once saves these. */
+    __atomic_store_n(&lp_block_rate_, preload_config.block_rate, __ATOMIC_RELAXED);
+    __atomic_store_n(&lp_mutex_fraction_, preload_config.mutex_fraction, __ATOMIC_RELAXED);
     agent_start();
     signals_init(preload_config.fatal_signals, (int)preload_config.snapshot_signal);
     pthread_atfork(preload_prefork, preload_postfork_parent, preload_postfork_child);
     atexit(preload_exit_write);
     at_quick_exit(preload_exit_write); /* quick_exit is a normal termination too */
 
-    __atomic_store_n(&lp_block_rate_, preload_config.block_rate, __ATOMIC_RELAXED);
-    __atomic_store_n(&lp_mutex_fraction_, preload_config.mutex_fraction, __ATOMIC_RELAXED);
     __atomic_store_n(&lp_ready_, 1, __ATOMIC_RELEASE);
     lp_self.busy--;
 }
@@ -665,29 +686,71 @@ LP_EXPORT int lockprof_write_profiles(void)
 {
     if (!lp_ready())
         return -EAGAIN;
+    if (lp_self.busy)
+        return -EDEADLK;
     lp_self.busy++;
     int rc = lp_writer_write("lockprof_write_profiles");
     lp_self.busy--;
     return rc;
 }
 
+/* Copies all of memfd (from its start) to fd; 0 or -errno. */
+static int preload_copy_out(int memfd, int fd)
+{
+    char buf[16384];
+    off_t off = 0;
+    for (;;) {
+        ssize_t n = pread(memfd, buf, sizeof buf, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return 0;
+        int rc = lp_write_all_sigsafe(fd, buf, (size_t)n);
+        if (rc < 0)
+            return rc;
+        off += n;
+    }
+}
+
 LP_EXPORT int lockprof_write_profile(int kind, int fd, int format)
 {
     if (!lp_ready())
         return -EAGAIN;
+    /* From a signal handler that interrupted lockprof on this thread: the writer lock may be
+     * this thread's (waiting for it would never end). */
+    if (lp_self.busy)
+        return -EDEADLK;
     if (fd < 0)
         return -EBADF;
-    int rc;
+    bool profile = (kind == LOCKPROF_BLOCK || kind == LOCKPROF_MUTEX) &&
+                   (format == LOCKPROF_PPROF || format == LOCKPROF_TEXT);
+    bool threads = kind == LOCKPROF_THREADS && (format == LOCKPROF_TEXT || format == LOCKPROF_JSON);
+    if (!profile && !threads)
+        return -EINVAL;
+    int saved = errno;
     lp_self.busy++;
-    if ((kind == LOCKPROF_BLOCK || kind == LOCKPROF_MUTEX) &&
-        (format == LOCKPROF_PPROF || format == LOCKPROF_TEXT))
-        rc = lp_writer_encode_to(fd, kind == LOCKPROF_BLOCK ? LP_BLOCK : LP_MUTEX,
-                                 format == LOCKPROF_TEXT ? LP_FORMAT_TEXT : LP_FORMAT_PPROF, NULL);
-    else if (kind == LOCKPROF_THREADS && (format == LOCKPROF_TEXT || format == LOCKPROF_JSON))
-        rc = lp_writer_threads(fd, format == LOCKPROF_JSON ? LP_THREADS_JSON : LP_THREADS_TEXT);
-    else
-        rc = -EINVAL;
+    /* Encoded into memory under the writer lock, copied to fd after it: a descriptor that
+     * does not drain (a full pipe, a client's socket) must not hold up exit, fork or a fatal
+     * signal's profile, which all wait for that lock. */
+    int rc, mem = memfd_create("lockprof-api", MFD_CLOEXEC);
+    if (mem < 0) {
+        rc = -errno;
+    } else {
+        if (profile)
+            rc = lp_writer_encode_to(mem, kind == LOCKPROF_BLOCK ? LP_BLOCK : LP_MUTEX,
+                                     format == LOCKPROF_TEXT ? LP_FORMAT_TEXT : LP_FORMAT_PPROF,
+                                     NULL);
+        else
+            rc = lp_writer_threads(mem, format == LOCKPROF_JSON ? LP_THREADS_JSON
+                                                                : LP_THREADS_TEXT);
+        if (rc == 0)
+            rc = preload_copy_out(mem, fd);
+        close(mem);
+    }
     lp_self.busy--;
+    errno = saved;
     return rc;
 }
 
@@ -695,6 +758,8 @@ LP_EXPORT int lockprof_snapshot(void)
 {
     if (!lp_ready())
         return -EAGAIN;
+    if (lp_self.busy)
+        return -EDEADLK;
     lp_self.busy++;
     int rc = lp_writer_snapshot((unsigned)preload_config.keep, "lockprof_snapshot");
     lp_self.busy--;

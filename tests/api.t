@@ -65,6 +65,23 @@ sub check_calls {
     is($c, 2, 'linked: the exit-time profile is written too');
 }
 
+# ---- a descriptor that does not drain holds up nothing of lockprof's ------------------------
+{
+    my $r = run_under(prog => 'prog_api', args => ['slowfd'], timeout => 30);
+    is($r->{exit}, 0, 'exit() while another thread is stuck in lockprof_write_profile to a full pipe')
+        or diag("status $r->{status}");
+    my ($c) = total(read_profile($r->{mutex}), leaf => 'pthread_mutex_unlock', frame => 'api_release');
+    ok($c >= 1, 'and the exit-time profile is written');
+}
+
+# ---- from a signal handler: never a deadlock ------------------------------------------------
+{
+    my $r = run_under(prog => 'prog_api', args => ['sigapi'], timeout => 60);
+    is($r->{exit}, 0, 'a SIGUSR1 handler calling lockprof_snapshot while the thread writes profiles');
+    my ($n, $dl, $num) = $r->{out} =~ /^handler (\d+) deadlk (\d+) numbered (\d+)$/m;
+    ok($n && $n == $dl + $num, "every call returned a snapshot number or -EDEADLK ($n: $num, $dl)");
+}
+
 # ---- rates changed mid-run from several threads ------------------------------------------
 {
     my $r = run_under(prog => 'prog_api', args => ['rates', 500]);

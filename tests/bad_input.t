@@ -64,7 +64,8 @@ for my $v (@vars) {
         @bad = ('', 'bogus', ',', 'none,', ',none', 'none,,none', 'SIG', 'x' x 2000);
     } elsif ($v->{type} eq 'SIGNAL') {
         @bad = ('', 'abc', 'SIG', 'SIGKILL', 'STOP', '9', 'SIGSEGV', 'bus', '32', '65', '-1',
-                'RTMIN+99', 'RTMAX+1', 'RTMIN-1', 'USR2 ', 'x' x 2000);
+                'RTMIN+99', 'RTMAX+1', 'RTMIN-1', 'USR2 ', 'CHLD', 'SIGPIPE', '13', 'TSTP',
+                'WINCH', 'cont', 'x' x 2000);
     } elsif ($v->{type} eq 'STRING') {
         @bad = ('a' x 2000);   # the address itself is checked when the listener opens
     } else {

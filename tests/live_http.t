@@ -219,6 +219,10 @@ my $url = "http://$h->{http}/debug/pprof";
     sleep 0.02 until windows_open($d) >= 2 || time > $deadline;
     is(windows_open($d), 2, 'both windows are open');
     my ($w, $n, $owed) = convoy($d, 60);
+    # A child forked during the window has no thread to end it: it gets the rates back.
+    send_cmd($d, 'fork');
+    is(wait_output($d, qr/^child rates (\d+ \d+)$/m, 10), '0 0',
+       'a child forked during the window is dormant again');
     waitpid($_, 0) for @pids;
     my $b = read_profile("$dir/dblock.pb.gz");
     my $m = read_profile("$dir/dmutex.pb.gz");
@@ -244,6 +248,9 @@ my $url = "http://$h->{http}/debug/pprof";
     is(finish($d)->{exit}, 0, 'the dormant program exits 0');
 }
 
+# The shells and helpers a program starts do not serve (they would fight for the address).
+send_cmd($h, 'system');
+is(wait_output($h, qr/^system (-?\d+)$/m, 10), 0, 'system("exec true") under the preload');
 send_cmd($h, 'exit');
 my $r = finish($h);
 is($r->{exit}, 0, 'the program exits 0');

@@ -5,6 +5,11 @@
  *   prog_api calls DIR     every call and its result on stdout ("call NAME RESULT"); the
  *                          profiles and the threads view written to DIR/api.{block,mutex}.pb.gz,
  *                          DIR/api.{block,mutex}.txt, DIR/api.threads.{txt,json}
+ *   prog_api slowfd        a thread writes the mutex profile to a pipe nobody reads (it
+ *                          blocks in write for ever); main then exits 0: exit must not wait
+ *                          for it (lockprof encodes into memory, then copies without its lock)
+ *   prog_api sigapi        a SIGUSR1 handler calls lockprof_snapshot while main keeps writing
+ *                          profiles: no deadlock; prints "handler N RESULT…" counts
  *   prog_api rates ROUNDS  2 holder/waiter pairs make ROUNDS waits each (holds of ~1 ms) while
  *                          2 threads keep setting the block rate (1 or 2 ms) and the mutex
  *                          fraction (1 or 2) through the API; prints what the waiters measured
@@ -12,6 +17,8 @@
  *                          how many rate changes were made ("measure changes")
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 
 #include "lockprof.h"
@@ -213,11 +220,85 @@ static int rates(int rounds)
     return 0;
 }
 
+static int slow_pipe[2], slow_tid;
+
+static void *slow_writer(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&slow_tid, thread_id(), __ATOMIC_RELEASE);
+    API(lockprof_write_profile)(LOCKPROF_MUTEX, slow_pipe[1], LOCKPROF_TEXT);
+    return NULL;
+}
+
+static int slowfd(void)
+{
+    struct small_convoy c;
+    small_convoy(&small, 20, api_wait, api_release, &c); /* something to write */
+    if (pipe(slow_pipe))
+        die("pipe");
+    fcntl(slow_pipe[1], F_SETFL, O_NONBLOCK);
+    char junk[4096] = { 0 };
+    while (write(slow_pipe[1], junk, sizeof junk) > 0)
+        ;
+    fcntl(slow_pipe[1], F_SETFL, 0); /* full, and blocking again */
+    pthread_t t;
+    if (pthread_create(&t, NULL, slow_writer, NULL))
+        die("pthread_create");
+    await_at_least(&slow_tid, 1);
+    int tid = slow_tid;
+    await_all_asleep(&tid, 1); /* blocked in write, holding nothing of lockprof's */
+    printf("exiting\n");
+    exit(0);
+}
+
+static volatile sig_atomic_t handled, deadlk, numbered;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    int rc = API(lockprof_snapshot)();
+    handled++;
+    if (rc == -EDEADLK)
+        deadlk++;
+    else if (rc > 0)
+        numbered++;
+}
+
+static void *usr1_sender(void *arg)
+{
+    pthread_t main_thread = *(pthread_t *)arg;
+    for (int i = 0; i < 200; i++) {
+        pthread_kill(main_thread, SIGUSR1);
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static int sigapi(void)
+{
+    signal(SIGUSR1, on_usr1);
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    pthread_t self = pthread_self(), t;
+    if (pthread_create(&t, NULL, usr1_sender, &self))
+        die("pthread_create");
+    for (int i = 0; i < 400; i++)
+        API(lockprof_write_profile)(i & 1 ? LOCKPROF_BLOCK : LOCKPROF_THREADS, devnull,
+                                    LOCKPROF_TEXT);
+    pthread_join(t, NULL);
+    printf("handler %d deadlk %d numbered %d\n", (int)handled, (int)deadlk, (int)numbered);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 3 && strcmp(argv[1], "calls") == 0)
         return calls(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "slowfd") == 0)
+        return slowfd();
+    if (argc == 2 && strcmp(argv[1], "sigapi") == 0)
+        return sigapi();
     if (argc == 3 && strcmp(argv[1], "rates") == 0)
         return rates(atoi(argv[2]));
     fprintf(stderr, "usage: prog_api calls DIR | rates ROUNDS\n");

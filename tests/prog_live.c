@@ -14,11 +14,15 @@
  *   snapshot           lockprof_snapshot() found with dlsym; prints "snapshot N"
  *   trap               installs its own SIGUSR2 handler (counting); prints "trapped"
  *   traps              prints "traps N", the number of SIGUSR2 its handler saw
+ *   fork               forks a child that prints "child rates BLOCK_RATE FRACTION" (read
+ *                      through the API) and exits
+ *   system             runs system("exec true") (a shell, under the preload too); "system S"
  *   exit               exits 0 (end of input too)
  * It prints "ready PID" first.
  */
 #include <dlfcn.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "progutil.h"
 
@@ -123,6 +127,22 @@ int main(void)
         } else if (strncmp(line, "trap", 4) == 0) {
             signal(SIGUSR2, on_usr2);
             printf("trapped\n");
+        } else if (strncmp(line, "fork", 4) == 0) {
+            fflush(stdout);
+            pid_t pid = fork();
+            if (pid == 0) {
+                int64_t (*rate)(int64_t) =
+                    (int64_t (*)(int64_t))dlsym(RTLD_DEFAULT, "lockprof_set_block_rate");
+                int64_t (*frac)(int64_t) =
+                    (int64_t (*)(int64_t))dlsym(RTLD_DEFAULT, "lockprof_set_mutex_fraction");
+                int64_t r = rate ? rate(0) : -1; /* the previous rate; 0 is what it was */
+                printf("child rates %lld %lld\n", (long long)r, (long long)(frac ? frac(-1) : -1));
+                fflush(stdout);
+                _exit(0);
+            }
+            waitpid(pid, NULL, 0);
+        } else if (strncmp(line, "system", 6) == 0) {
+            printf("system %d\n", system("exec true"));
         } else if (strncmp(line, "exit", 4) == 0) {
             break;
         } else {

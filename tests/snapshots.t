@@ -26,7 +26,7 @@ sub await_snapshot {
 sub snapshot_numbers {
     my ($prefix) = @_;
     my %n;
-    for (glob("$prefix.snapshot-*")) { $n{$1} = 1 if /\.snapshot-(\d+)\.\w+/ }
+    for (glob("$prefix.snapshot-*")) { $n{$1} = 1 if /\.snapshot-(\d+)\.\w+/ && !/\.tmp\.\d+$/ }
     return sort { $a <=> $b } keys %n;
 }
 
