@@ -139,17 +139,22 @@ static bool endpoint_number(const char *query, const char *name, uint64_t max, b
     return true;
 }
 
+/* A 500 for a body that could not be written: what was written so far is dropped and the
+ * reason is the body (or, if the memfd cannot be emptied, a bare 500). */
+static void endpoint_failed(struct lp_http_exchange *x, const char *what, int rc)
+{
+    if (ftruncate(x->body_fd, 0) == 0 && lseek(x->body_fd, 0, SEEK_SET) == 0)
+        endpoint_text(x, 500, "cannot %s: %s", what, strerrordesc_np(-rc));
+    else
+        x->status = 500;
+}
+
 static void endpoint_answer_profile(struct lp_http_exchange *x, enum lp_profile p,
                                     enum lp_writer_format f, const struct lp_writer_window *w)
 {
     int rc = lp_writer_encode_to(x->body_fd, p, f, w);
-    if (rc < 0) {
-        if (ftruncate(x->body_fd, 0) == 0 && lseek(x->body_fd, 0, SEEK_SET) == 0)
-            endpoint_text(x, 500, "cannot encode the profile: %s", strerrordesc_np(-rc));
-        else
-            x->status = 500;
-        return;
-    }
+    if (rc < 0)
+        return endpoint_failed(x, "encode the profile", rc);
     x->status = 200;
     if (f == LP_FORMAT_TEXT) {
         x->content_type = "text/plain; charset=utf-8";
@@ -224,11 +229,8 @@ static void endpoint_threads(struct lp_http_exchange *x)
     else
         return endpoint_text(x, 400, "invalid value for \"format\": expected text or json");
     int rc = lp_writer_threads(x->body_fd, f);
-    if (rc < 0) {
-        if (ftruncate(x->body_fd, 0) == 0 && lseek(x->body_fd, 0, SEEK_SET) == 0)
-            endpoint_text(x, 500, "cannot write the threads view: %s", strerrordesc_np(-rc));
-        return;
-    }
+    if (rc < 0)
+        return endpoint_failed(x, "write the threads view", rc);
     x->status = 200;
     x->content_type = f == LP_THREADS_JSON ? "application/json" : "text/plain; charset=utf-8";
 }
@@ -250,11 +252,8 @@ static void endpoint_symbol(struct lp_http_exchange *x)
         return;
     }
     int rc = lp_writer_symbolize(x->body_fd, addrs, len);
-    if (rc < 0) {
-        if (ftruncate(x->body_fd, 0) == 0 && lseek(x->body_fd, 0, SEEK_SET) == 0)
-            endpoint_text(x, 500, "cannot look the addresses up: %s", strerrordesc_np(-rc));
-        return;
-    }
+    if (rc < 0)
+        return endpoint_failed(x, "look the addresses up", rc);
     x->status = 200;
     x->content_type = "text/plain; charset=utf-8";
 }
