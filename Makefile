@@ -4,6 +4,7 @@
 #   make demo            run the bundled demo under the profiler and show its profiles
 #   make check           build everything and run the whole suite with prove
 #   make bench           benchmarks (ratios with / without the profiler)
+#   make variants        the bench's ablation builds and the tests' slow-unwinder build
 #   make check-exports   compare the exported symbols with tests/exports.txt
 #   make install         PREFIX=/usr/local by default
 #
@@ -76,7 +77,7 @@ BENCH_SRC = $(sort $(wildcard tests/bench_*.c))
 BENCH_BIN = $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 DEMO      = $(BUILD)/demo
 
-.PHONY: all check bench check-exports install clean demo deps test-deps tests
+.PHONY: all check bench check-exports install clean demo deps test-deps tests variants
 all: $(SO) $(TOOL) $(DEMO)
 
 $(PROTO_C) $(PROTO_H): core/profile.proto
@@ -170,7 +171,7 @@ $(BUILD)/tests/passthru.so: tests/passthru.c
 
 TEST_LIBS = $(patsubst tests/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/lib*.cc))
 
-tests: all $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API)
+tests: all variants $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API)
 
 # The suite: every tests/*.t under prove, one process each, each under a timeout (tests/run-one).
 check: deps test-deps
@@ -181,8 +182,28 @@ check: deps test-deps
 check-exports: $(SO)
 	@tests/check-exports $(SO) tests/exports.txt
 
-bench: all $(BENCH_BIN) $(BUILD)/tests/passthru.so
+bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so
 	tests/bench/run $(BENCH_FLAGS)
+
+# Variants of the library, each a full build of its own in $(BUILD)/variants/NAME, for the
+# bench's ablation of the mutex path (core/event.h, LP_STAGE) and the skew test's slow unwinder
+# (core/stack.c). Never installed.
+VARIANTS = peek clock register slowunwind
+VFLAGS_peek       = -DLP_STAGE=1
+VFLAGS_clock      = -DLP_STAGE=2
+VFLAGS_register   = -DLP_STAGE=3
+VFLAGS_slowunwind = -DLP_TEST_UNWIND_DELAY_NS=2000000
+VARIANT_SO = $(VARIANTS:%=$(BUILD)/variants/%/liblockprof.so)
+
+variants: $(PROTO_H)
+	$(Q)for v in $(VARIANTS); do \
+	  case $$v in \
+	    peek) f='$(VFLAGS_peek)';; clock) f='$(VFLAGS_clock)';; \
+	    register) f='$(VFLAGS_register)';; slowunwind) f='$(VFLAGS_slowunwind)';; \
+	  esac; \
+	  $(MAKE) --no-print-directory BUILD=$(BUILD)/variants/$$v CFLAGS="$(CFLAGS) $$f" \
+	    $(BUILD)/variants/$$v/liblockprof.so || exit 1; \
+	done
 
 demo: deps
 	$(MAKE) --no-print-directory all

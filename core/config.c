@@ -83,6 +83,9 @@ static const struct config_var config_vars[] = {
       0, 0, 0, "", "serve /debug/pprof/ on HOST:PORT or unix:PATH (empty: off)", NULL },
     { "LOCKPROF_HTTP_ALLOW_REMOTE", CONFIG_BOOL, offsetof(struct lp_config, http_allow_remote),
       0, 0, 1, NULL, "let LOCKPROF_HTTP listen on an address other than loopback", NULL },
+    { "LOCKPROF_LIBUNWIND", CONFIG_BOOL, offsetof(struct lp_config, libunwind),
+      0, 0, 1, NULL, "unwind with libunwind (about 260 KiB per thread that records) instead of "
+      "lockprof's own unwinder", NULL },
     { "LOCKPROF_SHOW_CONFIG", CONFIG_BOOL, offsetof(struct lp_config, show_config),
       0, 0, 1, NULL, "print these settings at start", NULL },
     { "LOCKPROF_OUT", CONFIG_PATH, offsetof(struct lp_config, out),

@@ -31,39 +31,48 @@ static struct lp_rng *event_rng(void)
 
 static void event_capture(struct lp_wait *ev)
 {
-    ev->depth = lp_stack_capture(&ev->pcs, lp_stack_depth_, &ev->truncated);
+    ev->depth = lp_stack_capture(ev->pcs, lp_stack_depth_, &ev->truncated);
     ev->have_stack = true;
 }
 
-void lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
+/* A stack buffer for an event that is recorded where it is captured. */
+#define EVENT_LOCAL_STACK(ev)                                                                 \
+    struct lp_wait ev;                                                                        \
+    ev.pcs = ev.buf;                                                                          \
+    if (__builtin_expect(lp_stack_depth_ > LP_INLINE_DEPTH, 0))                               \
+        ev.pcs = __builtin_alloca(LP_STACK_BUF(lp_stack_depth_) * sizeof(uintptr_t))
+
+void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
                              const void *object)
 {
     ev->leaf = leaf;
     ev->rate = lp_block_rate();
     ev->have_stack = false;
+    ev->inflight = -1;
+    if (LP_STAGE < 3) {
+        ev->w.start = LP_STAGE == 2 ? lp_now() : 0;
+        return;
+    }
     /* The wait begins now, when the caller found it had to wait: registered (and timed)
      * first, so that time spent unwinding — or preempted while unwinding — is part of the
      * wait and of what the holder is charged. */
     lp_locktab_wait_begin(&ev->w, charge_lock, charge_lock && lp_mutex_fraction() != 0);
     /* Visible to the threads view from now on, with the same start. */
     ev->inflight = lp_inflight_begin(lp_thread_tid(), leaf, object, ev->w.start);
-    /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. It is
-     * held until the wait ends (a signal handler's events must not overwrite it). */
-    if (ev->rate) {
+    /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
+    if (LP_STAGE >= 4 && ev->rate)
         event_capture(ev);
-        lp_stack_hold();
-    }
 }
 
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
 {
+    if (LP_STAGE < 3)
+        return LP_STAGE == 2 ? lp_now() : 0;
     lp_inflight_end(ev->inflight);
     ev->inflight = -1;
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
-    if (ev->have_stack)
-        lp_stack_release(); /* still valid until this thread's next capture (cond.c uses it) */
     struct lp_weight wt;
-    if (outcome != LP_NOT_A_WAIT && ev->have_stack &&
+    if (LP_STAGE >= 4 && outcome != LP_NOT_A_WAIT && ev->have_stack &&
         lp_sample_block(event_rng(), ev->rate, end - ev->w.start, &wt))
         lp_stacktab_add(LP_BLOCK, ev->leaf, ev->pcs, ev->depth, ev->truncated, &wt);
     return end;
@@ -90,9 +99,9 @@ static bool event_pick_charge(uint64_t charge, struct lp_weight *wt)
 void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *ev)
 {
     struct lp_weight wt;
-    if (!event_pick_charge(charge, &wt))
+    if (LP_STAGE < 4 || !event_pick_charge(charge, &wt))
         return; /* decided before unwinding: most releases at fraction n are not unwound */
-    struct lp_wait local;
+    EVENT_LOCAL_STACK(local);
     if (!ev || !ev->have_stack) {
         ev = &local;
         event_capture(ev);
@@ -135,9 +144,9 @@ void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end)
 {
     struct lp_weight wt;
     uint64_t rate = lp_block_rate();
-    if (!lp_event_is_wait(start, end) || !lp_sample_block(event_rng(), rate, end - start, &wt))
+    if (LP_STAGE < 4 || !lp_event_is_wait(start, end) || !lp_sample_block(event_rng(), rate, end - start, &wt))
         return;
-    struct lp_wait ev;
+    EVENT_LOCAL_STACK(ev);
     event_capture(&ev);
     lp_stacktab_add(LP_BLOCK, leaf, ev.pcs, ev.depth, ev.truncated, &wt);
 }

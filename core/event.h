@@ -25,6 +25,7 @@
 
 #include "locktab.h"
 #include "sample.h"
+#include "stack.h"
 #include "stacktab.h"
 
 struct lp_thread {
@@ -44,6 +45,13 @@ extern unsigned lp_stack_depth_;
 extern uint32_t lp_rates_changed_;
 
 #define LP_LEAF_OWNER_DIED "lockprof::owner_died"
+
+/* The bench's ablation of the event path (Makefile VARIANTS, never installed): 1 = the wrappers
+ * peek and try, nothing more; 2 = + the clock around each wait; 3 = + registration and the
+ * charge (locktab, in-flight table); 4 = + sampling, unwinding, recording: the library. */
+#ifndef LP_STAGE
+#define LP_STAGE 4
+#endif
 
 static inline uint64_t lp_block_rate(void)
 {
@@ -65,11 +73,12 @@ struct lp_wait {
     struct lp_waiter w;
     const char *leaf;
     uint64_t rate;       /* the block rate read once for this event */
-    uintptr_t *pcs;      /* per-thread buffer (stack.h) */
+    uintptr_t *pcs;      /* the stack: buf, or a deeper buffer in the caller's frame */
     unsigned depth;
     bool truncated;
     bool have_stack;
     int inflight;        /* the wait's entry in the in-flight table (inflight.h), or -1 */
+    uintptr_t buf[LP_STACK_BUF(LP_INLINE_DEPTH)];
 };
 
 /* charge_lock: the lock whose holder makes us wait (registers a waiter when the mutex profile
@@ -77,8 +86,19 @@ struct lp_wait {
  * queues, …). object: what the wait is on, for the threads view (the lock, the condition
  * variable, the semaphore, a queue's descriptor or id cast to a pointer). The wait is entered
  * in the in-flight table (inflight.h) until lp_event_wait_end. */
-void lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
+void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
                              const void *object);
+/* Inlined into the wrapper, whose frame lasts as long as the wait: a depth configured beyond
+ * LP_INLINE_DEPTH gets its buffer there (alloca), not in TLS (stack.h says why). */
+static inline __attribute__((always_inline)) void
+lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
+                        const void *object)
+{
+    ev->pcs = ev->buf;
+    if (__builtin_expect(lp_stack_depth_ > LP_INLINE_DEPTH, 0))
+        ev->pcs = __builtin_alloca(LP_STACK_BUF(lp_stack_depth_) * sizeof(uintptr_t));
+    lp_event_wait_begin_buf(ev, leaf, charge_lock, object);
+}
 /* The same, for a lock that is both what is waited on and what is charged. */
 static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
 {
@@ -95,6 +115,8 @@ void lp_event_wait_cleanup(struct lp_wait *ev);
 /* The charge of releasing lock, computed now: true when the release had something to charge. */
 static inline bool lp_event_release_charge(const void *lock, uint64_t *charge)
 {
+    if (LP_STAGE < 3)
+        return false;
     return lp_locktab_release(lock, charge);
 }
 /* Records a charge at leaf and the caller's stack (unwound here unless ev already holds one:

@@ -26,56 +26,38 @@ bool lp_stack_is_self(uintptr_t pc)
     return false;
 }
 
-/* One buffer per level of nesting: a wait holds its stack across the real call, during which
- * a signal handler may run events of its own on this thread. */
-static __thread uintptr_t stack_raw0[LP_MAX_DEPTH + LP_SELF_SLACK + 1]
-    __attribute__((tls_model("initial-exec")));
-/* A handler's events, nested in a wait, keep fewer frames: static TLS is carved out of every
- * thread's stack (a thread made with a 16 KiB stack must keep most of it). */
-#define STACK_NESTED_DEPTH 64
-static __thread uintptr_t stack_raw1[STACK_NESTED_DEPTH + LP_SELF_SLACK + 1]
-    __attribute__((tls_model("initial-exec")));
-static __thread unsigned stack_level __attribute__((tls_model("initial-exec")));
-
-void lp_stack_hold(void)
+#ifdef LP_TEST_UNWIND_DELAY_NS
+/* The skew test's variant (Makefile VARIANTS): an unwinder that takes this long, busy. */
+#include "clock.h"
+static void stack_slow_unwind(void)
 {
-    stack_level++;
+    uint64_t until = lp_now() + LP_TEST_UNWIND_DELAY_NS;
+    while (lp_now() < until)
+        __builtin_ia32_pause();
 }
+#endif
 
-void lp_stack_release(void)
-{
-    if (stack_level)
-        stack_level--;
-}
-
-unsigned lp_stack_capture(uintptr_t **pcs, unsigned max_depth, bool *truncated)
+unsigned lp_stack_capture(uintptr_t *buf, unsigned max_depth, bool *truncated)
 {
     *truncated = false;
-    if (stack_level >= LP_STACK_LEVELS) {
-        /* Handlers nested deeper than the buffers: the event keeps its leaf, no frames. */
-        *pcs = stack_raw0;
-        *truncated = true;
-        return 0;
-    }
-    uintptr_t *stack_raw = stack_level ? stack_raw1 : stack_raw0;
-    if (stack_level && max_depth > STACK_NESTED_DEPTH)
-        max_depth = STACK_NESTED_DEPTH;
-    *pcs = stack_raw;
+#ifdef LP_TEST_UNWIND_DELAY_NS
+    stack_slow_unwind();
+#endif
     if (!lp_unwinder)
         return 0;
     if (max_depth > LP_MAX_DEPTH)
         max_depth = LP_MAX_DEPTH;
-    int want = (int)(max_depth + LP_SELF_SLACK + 1);
-    int n = lp_unwinder(stack_raw, want);
+    int want = (int)LP_STACK_BUF(max_depth);
+    int n = lp_unwinder(buf, want);
     unsigned kept = 0;
     for (int i = 0; i < n; i++) {
-        if (lp_stack_is_self(stack_raw[i]) || stack_raw[i] == 0)
+        if (lp_stack_is_self(buf[i]) || buf[i] == 0)
             continue;
         if (kept == max_depth) {
             *truncated = true;
             break;
         }
-        stack_raw[kept++] = stack_raw[i]; /* compacts in place: kept <= i */
+        buf[kept++] = buf[i]; /* compacts in place: kept <= i */
     }
     /* A full buffer means the unwinder stopped for room, not at the outermost frame. */
     if (n == want)

@@ -10,6 +10,8 @@
  * loaded or unloaded since the last one stops at the first object (dlpi_adds/dlpi_subs), so
  * the common dlclose of a library already seen costs one dl_iterate_phdr step.
  *
+ * After the real dlclose, the unwinder forgets its cached rules (core/cfi.h).
+ *
  * Lock order: maps.c takes its own lock, then the loader's (dl_iterate_phdr); a dlclose called
  * from a destructor, under dlclose's loader lock, takes them in the same order (dl_iterate_phdr
  * takes the loader's write lock, not the load lock dlclose holds while destructors run).
@@ -19,6 +21,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 
+#include "cfi.h"
 #include "event.h"
 #include "maps.h"
 #include "resolve.h"
@@ -34,5 +37,10 @@ LP_EXPORT int dlclose(void *handle)
         lp_self.busy--;
         errno = saved;
     }
-    return REAL(dlclose)(handle);
+    int rc = REAL(dlclose)(handle);
+    /* The unwinder's rules for the unloaded object's addresses would apply to whatever is
+     * mapped there next. */
+    if (rc == 0)
+        lp_cfi_forget();
+    return rc;
 }

@@ -634,7 +634,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     lp_event_calibrate();
     lp_stack_depth_ = (unsigned)preload_config.stack_depth;
     lp_unwind_add_self_range((const void *)preload_init);
-    lp_unwind_load();
+    lp_unwind_load(preload_config.libunwind);
     lp_maps_refresh();
 
     struct lp_writer_info info = {

@@ -1,9 +1,13 @@
-/* unwind.h — loading libunwind (constructor only) and naming lockprof's own text ranges. */
+/* unwind.h — choosing the unwinder (constructor only) and naming lockprof's own text ranges. */
 #ifndef LP_UNWIND_H
 #define LP_UNWIND_H
 
-/* dlopens libunwind and installs it as lp_unwinder; 0 or -1 (stacks stay empty, said once). */
-int lp_unwind_load(void);
+#include <stdbool.h>
+
+/* Installs lp_unwinder: lockprof's own (core/cfi.h), or with use_libunwind, libunwind's
+ * unw_backtrace, dlopen'ed here; 0, or -1 when libunwind cannot be loaded (stacks stay empty,
+ * said once). */
+int lp_unwind_load(bool use_libunwind);
 /* Registers the executable segment that holds addr as lockprof's own (never in a stack). */
 void lp_unwind_add_self_range(const void *addr);
 

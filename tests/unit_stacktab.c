@@ -67,15 +67,15 @@ static void capture(void)
 {
     lp_unwinder = fake_unwind;
     lp_stack_add_self(SELF_LO, SELF_HI);
-    uintptr_t *pcs;
+    uintptr_t pcs[LP_STACK_BUF(64)];
     bool trunc;
     fake_id = 1;
     fake_depth = 5;
-    unsigned n = lp_stack_capture(&pcs, 64, &trunc);
+    unsigned n = lp_stack_capture(pcs, 64, &trunc);
     is_u64(n, 5, "capture: lockprof's two frames are dropped by address range");
     ok(pcs[0] == 0x101000 && !trunc, "capture: the caller's frame comes first, not truncated");
     fake_depth = 100;
-    n = lp_stack_capture(&pcs, 64, &trunc);
+    n = lp_stack_capture(pcs, 64, &trunc);
     is_u64(n, 64, "capture: a 100-frame stack is cut at the depth limit");
     ok(trunc, "capture: and says it was truncated");
 }

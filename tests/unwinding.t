@@ -1,10 +1,12 @@
 #!/usr/bin/perl
 # unwinding.t — DESIGN §3.4: the host's own unwinding is untouched by the preload.
 #
-# lockprof unwinds with libunwind, dlopen'ed RTLD_LOCAL in its constructor and never linked:
-# as a link dependency, libunwind's _Unwind_* came before libgcc's in the host's global scope
-# and C++ exceptions became 10.8× slower (measured). prog_unwind (C) dlopens libthrower (C++)
-# and reports where the unwinder's symbols resolve and how long 200000 throws take.
+# lockprof unwinds with its own unwinder (core/cfi.c) by default, and with libunwind on request
+# (LOCKPROF_LIBUNWIND=1), dlopen'ed RTLD_LOCAL in its constructor and never linked: as a link
+# dependency, libunwind's _Unwind_* came before libgcc's in the host's global scope and C++
+# exceptions became 10.8× slower (measured). prog_unwind (C) dlopens libthrower (C++) and reports
+# where the unwinder's symbols resolve and how long 200000 throws take. The preloaded runs load
+# libunwind (the case with something to get wrong); one more run checks the default loads none.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -29,7 +31,7 @@ for my $i (1 .. $PAIRS) {
     # load or clock speed falls on both sides alike.
     for my $preload ($i % 2 ? (0, 1) : (1, 0)) {
         my $r = run_under(prog => 'prog_unwind', args => [$lib, $N], preload => $preload,
-                          timeout => 200);
+                          env => { LOCKPROF_LIBUNWIND => 1 }, timeout => 200);
         push @runs, [$preload, $r];
         push @{ $preload ? \@pre : \@plain }, $r->{measure}{throw_ns} // 0;
     }
@@ -57,6 +59,12 @@ like($out, qr/^cleanups ${\ (3 * $N)}$/m, 'and every frame\'s destructor ran whi
 is($first_pre->{measure}{libunwind_mapped}, 1,
    'libunwind.so.8 is loaded under the preload (so the comparison means something)')
     or diag('is libunwind8 installed?');
+
+my $dflt = run_under(prog => 'prog_unwind', args => [$lib, 1000], timeout => 60);
+is($dflt->{measure}{libunwind_mapped}, 0,
+   'by default (lockprof\'s own unwinder) libunwind.so.8 is not loaded at all');
+like(shown($dflt->{out}), qr/^_Unwind_RaiseException: libgcc_s\.so\.1$/m,
+     'and _Unwind_RaiseException resolves into libgcc_s.so.1');
 
 my $same = grep { shown($_->[1]{out}) eq shown($first_plain->{out}) } @runs;
 is($same, 2 * $PAIRS, 'stdout (but the measure lines) identical with and without the preload')
