@@ -53,7 +53,8 @@ use Cwd ();
 my $seq = 0;
 
 # Runs a program, by default under the preload at rate 1 / fraction 1, with its stdout and
-# stderr captured. Keys: prog, args, env (extra variables; undef deletes), preload (default 1),
+# stderr captured. Keys: prog, args, env (extra variables; undef deletes), preload (default 1;
+# a path: that library instead of liblockprof.so),
 # stdin (string), timeout (seconds, default 120).
 sub run_under {
     my %o = @_;
@@ -75,7 +76,8 @@ sub run_under {
         for my $k (keys %env) {
             if (defined $env{$k}) { $ENV{$k} = $env{$k} } else { delete $ENV{$k} }
         }
-        if ($preload) { $ENV{LD_PRELOAD} = lib_path() } else { delete $ENV{LD_PRELOAD} }
+        if ($preload) { $ENV{LD_PRELOAD} = $preload =~ m{/} ? $preload : lib_path() }
+        else { delete $ENV{LD_PRELOAD} }
         open STDOUT, '>', $out or die;
         open STDERR, '>', $err or die;
         if ($cmd_r) {
