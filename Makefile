@@ -182,8 +182,9 @@ check: deps test-deps
 check-exports: $(SO)
 	@tests/check-exports $(SO) tests/exports.txt
 
-bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so
+bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so $(BUILD)/tests/helper_recordcost
 	tests/bench/run $(BENCH_FLAGS)
+	$(BUILD)/tests/helper_recordcost
 
 # Variants of the library, each a full build of its own in $(BUILD)/variants/NAME, for the
 # bench's ablation of the mutex path (core/event.h, LP_STAGE) and the skew test's slow unwinder
