@@ -26,6 +26,19 @@ static struct locktab_stripe *locktab_stripes; /* immutable after init */
 static unsigned locktab_mask;                  /* immutable after init */
 uint64_t lp_locktab_live_;                     /* atomic: slots in use, all stripes */
 static uint64_t locktab_not_registered;        /* atomic */
+static uint64_t locktab_slow_waits;            /* atomic: guard waits over LP_SLOW_WAIT_NS */
+
+/* A stripe's guard, with the waits that took long counted (the clock is read only when the
+ * guard was not free at once). */
+static void locktab_guard(struct locktab_stripe *s)
+{
+    if (lp_trylock(&s->guard))
+        return;
+    uint64_t t0 = lp_now();
+    lp_lock_slow(&s->guard);
+    if (lp_now() - t0 > LP_SLOW_WAIT_NS)
+        __atomic_fetch_add(&locktab_slow_waits, 1, __ATOMIC_RELAXED);
+}
 
 int lp_locktab_init(unsigned stripes)
 {
@@ -73,7 +86,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge)
         return;
     }
     struct locktab_stripe *s = locktab_stripe_of(lock);
-    lp_lock(&s->guard);
+    locktab_guard(s);
     uint64_t now = lp_now();
     struct locktab_slot *sl = locktab_find(s, lock);
     if (!sl && s->used < LOCKTAB_WAYS) {
@@ -98,7 +111,7 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
     if (!w->registered)
         return lp_now();
     struct locktab_stripe *s = locktab_stripe_of(w->lock);
-    lp_lock(&s->guard);
+    locktab_guard(s);
     uint64_t now = lp_now();
     struct locktab_slot *sl = locktab_find(s, w->lock);
     if (sl) { /* always found, unless a fork dropped the table under us */
@@ -123,7 +136,7 @@ bool lp_locktab_release(const void *lock, uint64_t *charge)
     if (__atomic_load_n(&s->used, __ATOMIC_RELAXED) == 0)
         return false;
     bool charged = false;
-    lp_lock(&s->guard);
+    locktab_guard(s);
     struct locktab_slot *sl = locktab_find(s, lock);
     if (sl) {
         *charge = lp_charge_release(&sl->charge, lp_now(), &charged);
@@ -136,6 +149,7 @@ bool lp_locktab_release(const void *lock, uint64_t *charge)
 void lp_locktab_stats(struct lp_locktab_stats *st)
 {
     st->not_registered = __atomic_load_n(&locktab_not_registered, __ATOMIC_RELAXED);
+    st->slow_waits = __atomic_load_n(&locktab_slow_waits, __ATOMIC_RELAXED);
     st->live = __atomic_load_n(&lp_locktab_live_, __ATOMIC_RELAXED);
 }
 

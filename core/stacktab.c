@@ -1,6 +1,9 @@
 /* stacktab.c — see stacktab.h. */
 #include "stacktab.h"
 
+#include "clock.h"
+#include "locktab.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,6 +34,7 @@ static struct {
     uint64_t count_fp, delay, events; /* atomic */
 } stacktab_overflow[LP_NPROFILES];
 static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
+static uint64_t stacktab_slow_waits;           /* atomic */
 
 static void *stacktab_map(size_t bytes)
 {
@@ -124,11 +128,17 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
             }
             st = expected;
         }
-        /* Another thread is filling this slot in: its key decides whether it is ours. */
-        while (st == SLOT_CLAIMED) {
+        /* Another thread is filling this slot in: its key decides whether it is ours. A long
+         * wait (the filler preempted) is timed from its 256th spin and counted. */
+        uint64_t spun_since = 0;
+        for (unsigned spins = 0; st == SLOT_CLAIMED; spins++) {
             __builtin_ia32_pause();
+            if (spins == 256)
+                spun_since = lp_now();
             st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
         }
+        if (spun_since && lp_now() - spun_since > LP_SLOW_WAIT_NS)
+            __atomic_fetch_add(&stacktab_slow_waits, 1, __ATOMIC_RELAXED);
         if (st == SLOT_EMPTY) { /* given back: look at it again */
             probe--;
             continue;
@@ -182,6 +192,7 @@ void lp_stacktab_stats(struct lp_stacktab_stats *st)
         st->overflowed[p] = __atomic_load_n(&stacktab_overflow[p].events, __ATOMIC_RELAXED);
         st->events[p] = __atomic_load_n(&stacktab_events[p], __ATOMIC_RELAXED);
     }
+    st->slow_waits = __atomic_load_n(&stacktab_slow_waits, __ATOMIC_RELAXED);
 }
 
 void lp_stacktab_atfork_child(void)

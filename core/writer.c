@@ -135,7 +135,7 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     bool changed = __atomic_load_n(&lp_rates_changed_, __ATOMIC_RELAXED) != 0;
     int64_t now = lp_clock_realtime();
 
-    const char *comments[10];
+    const char *comments[12];
     size_t nc = 0;
     comments[nc++] = writer_comment(a, "lockprof %s %s profile (pid %d)", writer_info.version,
                                     p == LP_BLOCK ? "block" : "mutex", (int)getpid());
@@ -170,6 +170,10 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
             a, "waiters not attributable (lock table full): %llu",
             (unsigned long long)lt.not_registered);
     comments[nc++] = writer_comment(a, "stack depth: %u", writer_info.stack_depth);
+    comments[nc++] = writer_comment(
+        a, "recording waits over 50 us on lockprof's tables: %llu (the writer holds nothing "
+        "a recording thread waits on)",
+        (unsigned long long)(lt.slow_waits + st.slow_waits));
 
     struct lp_pp_profile prof = {
         .samples = c.samples,
