@@ -15,19 +15,25 @@ sub dir { my $d = tmpdir() . "/cf$_[0]"; mkdir $d; $d }
 my $rd = dir('ref');
 my $ref = run_under(prog => 'prog_closefrom', args => ['closefrom', $rd], preload => 0);
 is($ref->{exit}, 0, 'closefrom, without lockprof: exit 0');
-my $d = dir('1');
-my $r = run_under(prog => 'prog_closefrom', args => ['closefrom', $d]);
-is($r->{exit}, 0, 'closefrom: exit 0');
-is($r->{err}, '', 'closefrom: nothing on stderr');
-is(slurp("$d/data"), "data\n", 'closefrom: the program\'s file holds exactly what it wrote');
-is($r->{measure}{fds}, $ref->{measure}{fds},
-   "closefrom: the program has the same descriptors open as without lockprof ($ref->{measure}{fds})");
-my ($c, $dl) = total(read_profile($r->{block}), leaf => 'pthread_mutex_lock',
-                     frame => 'closefrom_waiter_wait');
-is($c, 2, 'closefrom: block: 2 waits');
-within($dl, $r->{measure}{wait_total}, 2, 'closefrom: block: = measured');
-my ($mc) = total(read_profile($r->{mutex}), leaf => 'pthread_mutex_unlock', frame => 'main');
-is($mc, 1, 'closefrom: mutex: the release charged once');
+# Both unwinders: lockprof's own opens nothing; libunwind (LOCKPROF_LIBUNWIND=1) keeps a pipe
+# of its own, which lockprof moves out of the program's way and guards (README).
+for my $uw (0, 1) {
+    local $ENV{LOCKPROF_LIBUNWIND} = $uw;
+    my $t = $uw ? 'closefrom, libunwind' : 'closefrom';
+    my $d = dir("1-$uw");
+    my $r = run_under(prog => 'prog_closefrom', args => ['closefrom', $d]);
+    is($r->{exit}, 0, "$t: exit 0");
+    is($r->{err}, '', "$t: nothing on stderr");
+    is(slurp("$d/data"), "data\n", "$t: the program's file holds exactly what it wrote");
+    is($r->{measure}{fds}, $ref->{measure}{fds},
+       "$t: the program has the same descriptors open as without lockprof ($ref->{measure}{fds})");
+    my ($c, $dl) = total(read_profile($r->{block}), leaf => 'pthread_mutex_lock',
+                         frame => 'closefrom_waiter_wait');
+    is($c, 2, "$t: block: 2 waits");
+    within($dl, $r->{measure}{wait_total}, 2, "$t: block: = measured");
+    my ($mc) = total(read_profile($r->{mutex}), leaf => 'pthread_mutex_unlock', frame => 'main');
+    is($mc, 1, "$t: mutex: the release charged once");
+}
 
 # An unwritable LOCKPROF_OUT makes lockprof warn at exit: on the original stderr it does...
 my $w = run_under(prog => 'prog_closefrom', args => ['closefrom', dir('2')],
@@ -44,7 +50,7 @@ is(slurp("$ad/data2"), "two\n", 'close everything: data2 (fd 2) holds exactly th
 my %m = map { /^measure (\S+) (\d+)/ ? ($1 => $2) : () } split /\n/, slurp("$ad/data1") // '';
 like(slurp("$ad/data1"), qr/\Ameasure wait_total \d+\nmeasure fds \d+\n\z/,
      'close everything: data1 (fd 1) holds exactly the program\'s lines');
-($c, $dl) = total(read_profile($a->{block}), leaf => 'pthread_mutex_lock',
+my ($c, $dl) = total(read_profile($a->{block}), leaf => 'pthread_mutex_lock',
                   frame => 'closefrom_waiter_wait');
 is($c, 2, 'close everything: block: 2 waits');
 within($dl, $m{wait_total} // 0, 2, 'close everything: block: = measured');
