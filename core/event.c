@@ -140,15 +140,24 @@ void lp_event_calibrate(void)
     __atomic_store_n(&lp_wait_threshold_ns_, t, __ATOMIC_RELAXED);
 }
 
+bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt)
+{
+    return LP_STAGE >= 4 && lp_event_is_wait(start, end) &&
+           lp_sample_block(event_rng(), lp_block_rate(), end - start, wt);
+}
+
+void lp_event_record_picked(const char *leaf, const struct lp_weight *wt)
+{
+    EVENT_LOCAL_STACK(ev);
+    event_capture(&ev);
+    lp_stacktab_add(LP_BLOCK, leaf, ev.pcs, ev.depth, ev.truncated, wt);
+}
+
 void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end)
 {
     struct lp_weight wt;
-    uint64_t rate = lp_block_rate();
-    if (LP_STAGE < 4 || !lp_event_is_wait(start, end) || !lp_sample_block(event_rng(), rate, end - start, &wt))
-        return;
-    EVENT_LOCAL_STACK(ev);
-    event_capture(&ev);
-    lp_stacktab_add(LP_BLOCK, leaf, ev.pcs, ev.depth, ev.truncated, &wt);
+    if (lp_event_pick_wait(start, end, &wt))
+        lp_event_record_picked(leaf, &wt);
 }
 
 void lp_event_atfork_child(void)

@@ -141,6 +141,11 @@ static inline bool lp_event_is_wait(uint64_t start, uint64_t end)
 /* Records the call [start, end) at leaf in the block profile if it was a wait (sampled at the
  * block rate in force). */
 void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end);
+/* The same in two steps, for a caller with checks of its own that cost more than sampling:
+ * whether the call [start, end) is a wait picked at the block rate in force (its weight in
+ * *wt), then its recording at the caller's stack. */
+bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt);
+void lp_event_record_picked(const char *leaf, const struct lp_weight *wt);
 
 /* After fork, in the child. */
 void lp_event_atfork_child(void);

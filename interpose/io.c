@@ -108,7 +108,8 @@ static ssize_t io_real(const struct io_call *c)
  * Did the thread sleep in the call? Its voluntary context switches (getrusage RUSAGE_THREAD)
  * are compared with their count when it last looked. Looking costs a syscall, so the thread
  * looks only when a sleep may have happened since — never in a tight loop of calls:
- *   - after a call that lasted at least the threshold (a wait, or a candidate);
+ *   - after a call that lasted at least the threshold and was picked at the block rate (a
+ *     wait that would be recorded: io_slow);
  *   - before a call that starts at least the threshold after its previous timed call ended
  *     (it may have slept in between: poll, a mutex, nanosleep…), and before its first one.
  * A sleep shorter than the threshold (inside a shorter call, or in a shorter gap) can go
@@ -141,13 +142,22 @@ static __attribute__((noinline)) void io_slow(const char *leaf, const struct io_
 {
     int saved = errno;
     lp_self.busy++;
-    long before = io_self.nvcsw;
-    io_look();
-    /* != rather than >: a fork child's counts start again from 0. EAGAIN is O_NONBLOCK,
-     * which never waits, however long the call took. */
-    bool slept = before < 0 || io_self.nvcsw < 0 || io_self.nvcsw != before;
-    if (slept && !(rc < 0 && saved == EAGAIN) && (!c->on_fd || lp_fdcache_recheck(c->fd)))
-        lp_event_record_wait(leaf, start, end);
+    /* Sampled first: the checks below cost a syscall each (getrusage, fstat: 220 and 250 ns
+     * measured), and at the default rate most short waits are not recorded — a pipe ping-pong
+     * paid both on every read (1.40x its round trip). A call not picked is not looked at: the
+     * next look compares with an older count, so a slow call that did not sleep, picked after
+     * one that slept and was not, counts as a wait (a copy of tens of KiB, or a preempted
+     * read; never a call in a loop that never sleeps). */
+    struct lp_weight wt;
+    if (lp_event_pick_wait(start, end, &wt)) {
+        long before = io_self.nvcsw;
+        io_look();
+        /* != rather than >: a fork child's counts start again from 0. EAGAIN is O_NONBLOCK,
+         * which never waits, however long the call took. */
+        bool slept = before < 0 || io_self.nvcsw < 0 || io_self.nvcsw != before;
+        if (slept && !(rc < 0 && saved == EAGAIN) && (!c->on_fd || lp_fdcache_recheck(c->fd)))
+            lp_event_record_picked(leaf, &wt);
+    }
     lp_self.busy--;
     errno = saved;
 }
