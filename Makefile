@@ -183,7 +183,7 @@ check-exports: $(SO)
 	@tests/check-exports $(SO) tests/exports.txt
 
 bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so $(BUILD)/tests/helper_recordcost
-	tests/bench/run $(BENCH_FLAGS)
+	tests/bench/run --build $(BUILD) $(BENCH_FLAGS)
 	$(BUILD)/tests/helper_recordcost
 
 # Variants of the library, each a full build of its own in $(BUILD)/variants/NAME, for the

@@ -25,6 +25,8 @@ struct locktab_stripe {
 static struct locktab_stripe *locktab_stripes; /* immutable after init */
 static unsigned locktab_mask;                  /* immutable after init */
 uint64_t lp_locktab_live_;                     /* atomic: slots in use, all stripes */
+uint8_t *lp_locktab_hint_;                     /* per stripe, atomic: 1 while used > 0 */
+uint64_t lp_locktab_hint_mask_;                /* immutable after init: locktab_mask */
 static uint64_t locktab_not_registered;        /* atomic */
 static uint64_t locktab_slow_waits;            /* atomic: guard waits over LP_SLOW_WAIT_NS */
 
@@ -45,19 +47,20 @@ int lp_locktab_init(unsigned stripes)
     unsigned n = 1;
     while (n < stripes)
         n <<= 1;
-    void *p = mmap(NULL, sizeof(struct locktab_stripe) * n, PROT_READ | PROT_WRITE,
+    void *p = mmap(NULL, sizeof(struct locktab_stripe) * n + n, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     locktab_stripes = p;
     locktab_mask = n - 1;
+    lp_locktab_hint_ = (uint8_t *)p + sizeof(struct locktab_stripe) * n;
+    lp_locktab_hint_mask_ = n - 1;
     return 0;
 }
 
 static inline struct locktab_stripe *locktab_stripe_of(const void *lock)
 {
-    uint64_t h = ((uintptr_t)lock >> 3) * 0x9E3779B97F4A7C15ULL;
-    return &locktab_stripes[(h >> 40) & locktab_mask];
+    return &locktab_stripes[lp_locktab_stripe_index(lock, locktab_mask)];
 }
 
 static struct locktab_slot *locktab_find(struct locktab_stripe *s, const void *lock)
@@ -72,7 +75,8 @@ static void locktab_maybe_free(struct locktab_stripe *s, struct locktab_slot *sl
 {
     if (lp_charge_idle(&sl->charge)) {
         sl->lock = NULL;
-        s->used--;
+        if (--s->used == 0)
+            __atomic_store_n(&lp_locktab_hint_[s - locktab_stripes], 0, __ATOMIC_RELAXED);
         __atomic_fetch_sub(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
     }
 }
@@ -93,7 +97,8 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge)
         sl = locktab_find(s, NULL);
         sl->lock = lock;
         lp_charge_init(&sl->charge, now);
-        s->used++;
+        if (s->used++ == 0)
+            __atomic_store_n(&lp_locktab_hint_[s - locktab_stripes], 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
     }
     if (sl) {
@@ -162,6 +167,7 @@ void lp_locktab_atfork_child(void)
         struct locktab_stripe *s = &locktab_stripes[i];
         lp_lock_reset(&s->guard);
         s->used = 0;
+        lp_locktab_hint_[i] = 0;
         for (unsigned j = 0; j < LOCKTAB_WAYS; j++)
             s->slot[j].lock = NULL;
     }

@@ -73,7 +73,7 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
     lp_event_wait_begin_obj(&w.ev, leaf, NULL, a->c); /* nobody charged; the view shows c */
     /* A wait on a mutex the caller does not own (EPERM) or holds recursively releases
      * nothing: no charge. */
-    w.charged = lp_locktab_busy() && mutex_unlock_releases(a->m) &&
+    w.charged = lp_locktab_may_have(a->m) && mutex_unlock_releases(a->m) &&
                 lp_event_release_charge(a->m, &w.charge);
     /* Not busy inside the real call: it is a cancellation point, and the program's cleanup
      * handlers (which may unlock the mutex) must be seen like any other code. */

@@ -153,7 +153,7 @@ LP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 
 static inline bool mutex_unlock_passes(const pthread_mutex_t *m)
 {
-    return !lp_ready() || lp_self.busy || !lp_locktab_busy() || !mutex_unlock_releases(m);
+    return !lp_ready() || lp_self.busy || !lp_locktab_may_have(m) || !mutex_unlock_releases(m);
 }
 
 static int mutex_unlock_common(const char *leaf, void *m, bool c11)

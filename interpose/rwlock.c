@@ -222,7 +222,7 @@ LP_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 
 LP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
-    if (!lp_ready() || lp_self.busy || !lp_locktab_busy())
+    if (!lp_ready() || lp_self.busy || !lp_locktab_may_have(rw))
         return REAL(pthread_rwlock_unlock)(rw);
     int saved = errno;
     lp_self.busy++;

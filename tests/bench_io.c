@@ -29,8 +29,9 @@
  *     one write + read (sockread); wall clock over the timed loop, and the process's CPU time
  *     (user + sys, getrusage(RUSAGE_SELF)) over the same loop.
  *
- *   bench_io provider
- *       Prints: provider PATH   the object that defines the read this program calls.
+ *   bench_io provider [SYMBOL]
+ *       Prints: provider PATH   the object that defines the SYMBOL (default read) this
+ *                               program calls.
  *
  * Each workload prints exactly one line on stdout; diagnostics go to stderr.
  */
@@ -205,7 +206,7 @@ static int run_sockread(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_io condpp|pipepp|fileread|sockread ITERS\n"
-                    "       bench_io provider\n");
+                    "       bench_io provider [SYMBOL]\n");
     exit(2);
 }
 
@@ -213,8 +214,8 @@ int main(int argc, char **argv)
 {
     bench_name = "bench_io";
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc == 2 && !strcmp(argv[1], "provider"))
-        return bench_provider("read");
+    if ((argc == 2 || argc == 3) && !strcmp(argv[1], "provider"))
+        return bench_provider(argc == 3 ? argv[2] : "read");
     if (argc != 3)
         usage();
     iters = parse_count(argv[2], "ITERS");

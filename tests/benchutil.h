@@ -1,7 +1,7 @@
 /*
- * benchutil.h — what the benchmark programs (tests/bench_*.c) share: wall and CPU clocks, the
- * count argument, the sleeping second thread, and the "provider" check. Each program sets
- * bench_name (for its messages) before using them.
+ * benchutil.h — what the benchmark programs (tests/bench_*.c) share: the wall clock, thread and
+ * process CPU clocks, the count argument, the sleeping second thread, and the "provider"
+ * check. Each program sets bench_name (for its messages) before using them.
  */
 #ifndef LP_BENCHUTIL_H
 #define LP_BENCHUTIL_H
@@ -19,15 +19,24 @@
 
 static const char *bench_name;
 
-static uint64_t now_ns(void)
+static inline uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread alone (user + sys): not counting the time other threads of
+ * the process run, nor the time this one waits for a CPU. */
+static inline uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* User + system time of the whole process. */
-static uint64_t cpu_ns(void)
+static inline uint64_t cpu_ns(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -36,7 +45,7 @@ static uint64_t cpu_ns(void)
 }
 
 /* A positive count, or exit 2 naming the argument (what). */
-static long parse_count(const char *s, const char *what)
+static inline long parse_count(const char *s, const char *what)
 {
     char *end;
     errno = 0;
@@ -48,7 +57,7 @@ static long parse_count(const char *s, const char *what)
     return v;
 }
 
-static void *bench_sleeper(void *arg)
+static inline void *bench_sleeper(void *arg)
 {
     (void)arg;
     for (;;)
@@ -59,7 +68,7 @@ static void *bench_sleeper(void *arg)
 /* A second thread that only sleeps: glibc takes cheaper single-thread paths (no lock prefix,
  * no cancellation bookkeeping) while a process has one thread, and lockprof's own thread ends
  * that; the workloads measure lockprof, not glibc's mode switch. 0 or -1. */
-static int bench_start_sleeper(void)
+static inline int bench_start_sleeper(void)
 {
     pthread_t t;
     return pthread_create(&t, NULL, bench_sleeper, NULL) == 0 ? 0 : -1;
@@ -67,7 +76,7 @@ static int bench_start_sleeper(void)
 
 /* Prints "provider PATH": the object that defines symbol for this program (libc, or the
  * preload), so that the driver can check a preload really is in effect. */
-static int bench_provider(const char *symbol)
+static inline int bench_provider(const char *symbol)
 {
     Dl_info info;
     void *p = dlsym(RTLD_DEFAULT, symbol);

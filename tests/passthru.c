@@ -1,8 +1,10 @@
 /*
  * passthru.c — the floor for `make bench` (DESIGN §9).
  *
- * A bare pass-through preload: it interposes the mutex calls the benchmarks make, and the
- * condition waits, and forwards each one to the next definition. It measures what any
+ * A bare pass-through preload: it interposes the mutex, read-write lock and semaphore calls
+ * the benchmarks make (the subset of lockprof's that they and pigz call), and the condition
+ * waits, and forwards each one to the next definition. sem_post is not interposed: lockprof
+ * does not interpose it either, and the floor must not pay a hop that lockprof does not. It measures what any
  * LD_PRELOAD wrapper costs (the PLT hop into a preloaded library plus one indirect call),
  * so lockprof's overhead can be split into "being a preload at all" and "lockprof's own work".
  *
@@ -25,6 +27,7 @@
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +38,9 @@
 typedef int mutex_fn(pthread_mutex_t *);
 typedef int cond_wait_fn(pthread_cond_t *, pthread_mutex_t *);
 typedef int cond_timedwait_fn(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+typedef int rwlock_fn(pthread_rwlock_t *);
+typedef int sem_fn(sem_t *);
+typedef int sem_timedwait_fn(sem_t *, const struct timespec *);
 
 static void *passthru_resolve(const char *name, const char *version)
 {
@@ -51,12 +57,24 @@ static void *passthru_resolve(const char *name, const char *version)
 static mutex_fn stub_mutex_lock, stub_mutex_trylock, stub_mutex_unlock;
 static cond_wait_fn stub_cond_wait;
 static cond_timedwait_fn stub_cond_timedwait;
+static rwlock_fn stub_rwlock_rdlock, stub_rwlock_wrlock, stub_rwlock_tryrdlock,
+    stub_rwlock_trywrlock, stub_rwlock_unlock;
+static sem_fn stub_sem_wait, stub_sem_trywait;
+static sem_timedwait_fn stub_sem_timedwait;
 
 static mutex_fn *real_pthread_mutex_lock = stub_mutex_lock;
 static mutex_fn *real_pthread_mutex_trylock = stub_mutex_trylock;
 static mutex_fn *real_pthread_mutex_unlock = stub_mutex_unlock;
 static cond_wait_fn *real_pthread_cond_wait = stub_cond_wait;
 static cond_timedwait_fn *real_pthread_cond_timedwait = stub_cond_timedwait;
+static rwlock_fn *real_pthread_rwlock_rdlock = stub_rwlock_rdlock;
+static rwlock_fn *real_pthread_rwlock_wrlock = stub_rwlock_wrlock;
+static rwlock_fn *real_pthread_rwlock_tryrdlock = stub_rwlock_tryrdlock;
+static rwlock_fn *real_pthread_rwlock_trywrlock = stub_rwlock_trywrlock;
+static rwlock_fn *real_pthread_rwlock_unlock = stub_rwlock_unlock;
+static sem_fn *real_sem_wait = stub_sem_wait;
+static sem_fn *real_sem_trywait = stub_sem_trywait;
+static sem_timedwait_fn *real_sem_timedwait = stub_sem_timedwait;
 
 /* The stubs store with relaxed atomics: two threads may race to resolve the same symbol, and
  * both store the same value. */
@@ -93,6 +111,27 @@ static int stub_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const stru
     return real_pthread_cond_timedwait(c, m, ts);
 }
 
+/* The stubs of the one-argument calls differ only in their names and types. */
+#define STUB1(stub, type, name)                 \
+    static int stub(type *x)                    \
+    {                                           \
+        RESOLVE(real_##name, #name, NULL);      \
+        return real_##name(x);                  \
+    }
+STUB1(stub_rwlock_rdlock, pthread_rwlock_t, pthread_rwlock_rdlock)
+STUB1(stub_rwlock_wrlock, pthread_rwlock_t, pthread_rwlock_wrlock)
+STUB1(stub_rwlock_tryrdlock, pthread_rwlock_t, pthread_rwlock_tryrdlock)
+STUB1(stub_rwlock_trywrlock, pthread_rwlock_t, pthread_rwlock_trywrlock)
+STUB1(stub_rwlock_unlock, pthread_rwlock_t, pthread_rwlock_unlock)
+STUB1(stub_sem_wait, sem_t, sem_wait)
+STUB1(stub_sem_trywait, sem_t, sem_trywait)
+
+static int stub_sem_timedwait(sem_t *s, const struct timespec *ts)
+{
+    RESOLVE(real_sem_timedwait, "sem_timedwait", NULL);
+    return real_sem_timedwait(s, ts);
+}
+
 __attribute__((constructor)) static void passthru_init(void)
 {
     RESOLVE(real_pthread_mutex_lock, "pthread_mutex_lock", NULL);
@@ -100,6 +139,14 @@ __attribute__((constructor)) static void passthru_init(void)
     RESOLVE(real_pthread_mutex_unlock, "pthread_mutex_unlock", NULL);
     RESOLVE(real_pthread_cond_wait, "pthread_cond_wait", COND_VERSION);
     RESOLVE(real_pthread_cond_timedwait, "pthread_cond_timedwait", COND_VERSION);
+    RESOLVE(real_pthread_rwlock_rdlock, "pthread_rwlock_rdlock", NULL);
+    RESOLVE(real_pthread_rwlock_wrlock, "pthread_rwlock_wrlock", NULL);
+    RESOLVE(real_pthread_rwlock_tryrdlock, "pthread_rwlock_tryrdlock", NULL);
+    RESOLVE(real_pthread_rwlock_trywrlock, "pthread_rwlock_trywrlock", NULL);
+    RESOLVE(real_pthread_rwlock_unlock, "pthread_rwlock_unlock", NULL);
+    RESOLVE(real_sem_wait, "sem_wait", NULL);
+    RESOLVE(real_sem_trywait, "sem_trywait", NULL);
+    RESOLVE(real_sem_timedwait, "sem_timedwait", NULL);
 }
 
 /* The wrappers: one relaxed load of the pointer and an indirect call, nothing else. A plain
@@ -127,4 +174,22 @@ EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
 {
     return __atomic_load_n(&real_pthread_cond_timedwait, __ATOMIC_RELAXED)(c, m, ts);
+}
+
+#define FORWARD1(name, type)                                              \
+    EXPORT int name(type *x)                                              \
+    {                                                                     \
+        return __atomic_load_n(&real_##name, __ATOMIC_RELAXED)(x);        \
+    }
+FORWARD1(pthread_rwlock_rdlock, pthread_rwlock_t)
+FORWARD1(pthread_rwlock_wrlock, pthread_rwlock_t)
+FORWARD1(pthread_rwlock_tryrdlock, pthread_rwlock_t)
+FORWARD1(pthread_rwlock_trywrlock, pthread_rwlock_t)
+FORWARD1(pthread_rwlock_unlock, pthread_rwlock_t)
+FORWARD1(sem_wait, sem_t)
+FORWARD1(sem_trywait, sem_t)
+
+EXPORT int sem_timedwait(sem_t *s, const struct timespec *ts)
+{
+    return __atomic_load_n(&real_sem_timedwait, __ATOMIC_RELAXED)(s, ts);
 }
