@@ -104,7 +104,7 @@ static const char run_usage[] =
     "options:\n"
     "  --block-rate NS      block profile: record every wait of NS nanoseconds or more,\n"
     "                       and shorter ones with probability wait/NS, weighted so that\n"
-    "                       totals stay right (0 = off, 1 = every wait; default 10000)\n"
+    "                       totals stay right (0 = off, 1 = every wait; default 100000)\n"
     "  --mutex-fraction N   mutex profile: record one in N of the lock releases that\n"
     "                       made threads wait, scaled by N (0 = off, 1 = all; default 10)\n"
     "  -o, --output PREFIX  write PREFIX.block.pb.gz and PREFIX.mutex.pb.gz (default\n"
