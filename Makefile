@@ -197,14 +197,8 @@ VFLAGS_slowunwind = -DLP_TEST_UNWIND_DELAY_NS=2000000
 VARIANT_SO = $(VARIANTS:%=$(BUILD)/variants/%/liblockprof.so)
 
 variants: $(PROTO_H)
-	$(Q)for v in $(VARIANTS); do \
-	  case $$v in \
-	    peek) f='$(VFLAGS_peek)';; clock) f='$(VFLAGS_clock)';; \
-	    register) f='$(VFLAGS_register)';; slowunwind) f='$(VFLAGS_slowunwind)';; \
-	  esac; \
-	  $(MAKE) --no-print-directory BUILD=$(BUILD)/variants/$$v CFLAGS="$(CFLAGS) $$f" \
-	    $(BUILD)/variants/$$v/liblockprof.so || exit 1; \
-	done
+	$(Q)$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory BUILD=$(BUILD)/variants/$(v) \
+	  CFLAGS="$(CFLAGS) $(VFLAGS_$(v))" $(BUILD)/variants/$(v)/liblockprof.so &&) true
 
 demo: deps
 	$(MAKE) --no-print-directory all

@@ -3,7 +3,6 @@
 
 #include <dlfcn.h>
 #include <signal.h>
-#include <stddef.h>
 #include <string.h>
 #include <ucontext.h>
 #include <pthread.h>
@@ -544,11 +543,6 @@ static bool cfi_signal_frame(uintptr_t *pc, uintptr_t *sp, uintptr_t *rbp, uintp
 #define CFI_MAX_SIGNAL_FRAMES 4
 #define CFI_MAX_FRAME ((uintptr_t)64 << 20) /* a frame larger than this is taken for garbage */
 
-static void cfi_stopped(void)
-{
-    __atomic_fetch_add(&cfi_stops, 1, __ATOMIC_RELAXED);
-}
-
 __attribute__((used)) int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp);
 
 /* Called (tail-jumped) from lp_cfi_backtrace's entry with its stack pointer there (pointing at
@@ -569,10 +563,8 @@ int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp)
         unsigned kind = rule_kind(rule);
         if (kind == RULE_SIGNAL) {
             uintptr_t uc = sp;
-            if (++signals > CFI_MAX_SIGNAL_FRAMES || !cfi_signal_frame(&pc, &uc, &rbp, top)) {
-                cfi_stopped();
-                break;
-            }
+            if (++signals > CFI_MAX_SIGNAL_FRAMES || !cfi_signal_frame(&pc, &uc, &rbp, top))
+                goto stopped;
             sp = uc;
             top = cfi_stack_top(sp);
             rbp_known = true;
@@ -581,26 +573,16 @@ int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp)
         }
         if (kind == RULE_END)
             break;
-        if (kind != RULE_RSP && kind != RULE_RBP) {
-            cfi_stopped();
-            break;
-        }
-        if (kind == RULE_RBP && !rbp_known) {
-            cfi_stopped();
-            break;
-        }
+        if ((kind != RULE_RSP && kind != RULE_RBP) || (kind == RULE_RBP && !rbp_known))
+            goto stopped;
         uintptr_t cfa = (kind == RULE_RSP ? sp : rbp) + (uintptr_t)rule_cfa_off(rule);
-        if (cfa < sp + 8 || cfa > top || (cfa & 7) || cfa - sp > CFI_MAX_FRAME) {
-            cfi_stopped();
-            break;
-        }
+        if (cfa < sp + 8 || cfa > top || (cfa & 7) || cfa - sp > CFI_MAX_FRAME)
+            goto stopped;
         uintptr_t ra = *(const uintptr_t *)(cfa - 8);
         if (rule & RULE_RBP_SAVED) {
             uintptr_t at = cfa + (uintptr_t)rule_rbp_off(rule);
-            if (at < sp || at + 8 > top) {
-                cfi_stopped();
-                break;
-            }
+            if (at < sp || at + 8 > top)
+                goto stopped;
             rbp = *(const uintptr_t *)at;
         } else if (rule & RULE_RBP_LOST) {
             rbp_known = false;
@@ -609,6 +591,9 @@ int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp)
         pc = ra;
         exact = false;
     }
+    return n;
+stopped: /* a frame it could not follow */
+    __atomic_fetch_add(&cfi_stops, 1, __ATOMIC_RELAXED);
     return n;
 }
 

@@ -35,13 +35,6 @@ static void event_capture(struct lp_wait *ev)
     ev->have_stack = true;
 }
 
-/* A stack buffer for an event that is recorded where it is captured. */
-#define EVENT_LOCAL_STACK(ev)                                                                 \
-    struct lp_wait ev;                                                                        \
-    ev.pcs = ev.buf;                                                                          \
-    if (__builtin_expect(lp_stack_depth_ > LP_INLINE_DEPTH, 0))                               \
-        ev.pcs = __builtin_alloca(LP_STACK_BUF(lp_stack_depth_) * sizeof(uintptr_t))
-
 void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
                              const void *object)
 {
@@ -101,7 +94,8 @@ void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *e
     struct lp_weight wt;
     if (LP_STAGE < 4 || !event_pick_charge(charge, &wt))
         return; /* decided before unwinding: most releases at fraction n are not unwound */
-    EVENT_LOCAL_STACK(local);
+    struct lp_wait local;
+    LP_EVENT_STACK_BUF(&local);
     if (!ev || !ev->have_stack) {
         ev = &local;
         event_capture(ev);
@@ -148,7 +142,8 @@ bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt)
 
 void lp_event_record_picked(const char *leaf, const struct lp_weight *wt)
 {
-    EVENT_LOCAL_STACK(ev);
+    struct lp_wait ev;
+    LP_EVENT_STACK_BUF(&ev);
     event_capture(&ev);
     lp_stacktab_add(LP_BLOCK, leaf, ev.pcs, ev.depth, ev.truncated, wt);
 }

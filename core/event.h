@@ -88,15 +88,22 @@ struct lp_wait {
  * in the in-flight table (inflight.h) until lp_event_wait_end. */
 void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
                              const void *object);
-/* Inlined into the wrapper, whose frame lasts as long as the wait: a depth configured beyond
- * LP_INLINE_DEPTH gets its buffer there (alloca), not in TLS (stack.h says why). */
+/* Points ev->pcs at the event's stack buffer: its own, or for a depth configured beyond
+ * LP_INLINE_DEPTH one alloca'd in the frame of the function that expands this (never in TLS:
+ * stack.h says why), valid until that function returns. */
+#define LP_EVENT_STACK_BUF(ev)                                                                \
+    do {                                                                                      \
+        (ev)->pcs = (ev)->buf;                                                                \
+        if (__builtin_expect(lp_stack_depth_ > LP_INLINE_DEPTH, 0))                           \
+            (ev)->pcs = __builtin_alloca(LP_STACK_BUF(lp_stack_depth_) * sizeof(uintptr_t));  \
+    } while (0)
+
+/* Inlined into the wrapper, whose frame lasts as long as the wait. */
 static inline __attribute__((always_inline)) void
 lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
                         const void *object)
 {
-    ev->pcs = ev->buf;
-    if (__builtin_expect(lp_stack_depth_ > LP_INLINE_DEPTH, 0))
-        ev->pcs = __builtin_alloca(LP_STACK_BUF(lp_stack_depth_) * sizeof(uintptr_t));
+    LP_EVENT_STACK_BUF(ev);
     lp_event_wait_begin_buf(ev, leaf, charge_lock, object);
 }
 /* The same, for a lock that is both what is waited on and what is charged. */

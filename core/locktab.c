@@ -23,10 +23,9 @@ struct locktab_stripe {
 } __attribute__((aligned(64)));
 
 static struct locktab_stripe *locktab_stripes; /* immutable after init */
-static unsigned locktab_mask;                  /* immutable after init */
 uint64_t lp_locktab_live_;                     /* atomic: slots in use, all stripes */
 uint8_t *lp_locktab_hint_;                     /* per stripe, atomic: 1 while used > 0 */
-uint64_t lp_locktab_hint_mask_;                /* immutable after init: locktab_mask */
+uint64_t lp_locktab_mask_;                     /* immutable after init: stripes - 1 */
 static uint64_t locktab_not_registered;        /* atomic */
 static uint64_t locktab_slow_waits;            /* atomic: guard waits over LP_SLOW_WAIT_NS */
 
@@ -52,15 +51,14 @@ int lp_locktab_init(unsigned stripes)
     if (p == MAP_FAILED)
         return -errno;
     locktab_stripes = p;
-    locktab_mask = n - 1;
+    lp_locktab_mask_ = n - 1;
     lp_locktab_hint_ = (uint8_t *)p + sizeof(struct locktab_stripe) * n;
-    lp_locktab_hint_mask_ = n - 1;
     return 0;
 }
 
 static inline struct locktab_stripe *locktab_stripe_of(const void *lock)
 {
-    return &locktab_stripes[lp_locktab_stripe_index(lock, locktab_mask)];
+    return &locktab_stripes[lp_locktab_stripe_index(lock)];
 }
 
 static struct locktab_slot *locktab_find(struct locktab_stripe *s, const void *lock)
@@ -163,7 +161,7 @@ void lp_locktab_atfork_child(void)
 {
     if (!locktab_stripes)
         return;
-    for (unsigned i = 0; i <= locktab_mask; i++) {
+    for (unsigned i = 0; i <= lp_locktab_mask_; i++) {
         struct locktab_stripe *s = &locktab_stripes[i];
         lp_lock_reset(&s->guard);
         s->used = 0;

@@ -66,10 +66,11 @@ static inline bool lp_locktab_busy(void)
 }
 
 /* The stripe of a lock (also the index of its byte in lp_locktab_hint_). */
-static inline uint64_t lp_locktab_stripe_index(const void *lock, uint64_t mask)
+static inline uint64_t lp_locktab_stripe_index(const void *lock)
 {
+    extern uint64_t lp_locktab_mask_;
     uint64_t h = ((uintptr_t)lock >> 3) * 0x9E3779B97F4A7C15ULL;
-    return (h >> 40) & mask;
+    return (h >> 40) & lp_locktab_mask_;
 }
 
 /* False when lock has no entry: neither any lock, nor any in its stripe. A relaxed peek, as
@@ -79,11 +80,11 @@ static inline bool lp_locktab_may_have(const void *lock)
 {
     extern uint64_t lp_locktab_live_;
     extern uint8_t *lp_locktab_hint_;
-    extern uint64_t lp_locktab_hint_mask_;
     if (__atomic_load_n(&lp_locktab_live_, __ATOMIC_RELAXED) == 0)
         return false;
-    return __atomic_load_n(&lp_locktab_hint_[lp_locktab_stripe_index(lock, lp_locktab_hint_mask_)],
-                           __ATOMIC_RELAXED) != 0;
+    uint8_t used = __atomic_load_n(&lp_locktab_hint_[lp_locktab_stripe_index(lock)],
+                                   __ATOMIC_RELAXED);
+    return used != 0;
 }
 
 void lp_locktab_stats(struct lp_locktab_stats *s);

@@ -4,8 +4,8 @@
  *
  * libunwind's unw_backtrace keeps a cache of 2^14 frames per thread that records, resident
  * until the thread exits: measured, 266 MB for 1,000 threads. It stays available for code whose
- * unwind information the default unwinder does not follow (it says how often: the profiles'
- * comments count the walks it cut short).
+ * unwind information the default unwinder does not follow (lp_cfi_stats counts the walks it
+ * cut short).
  *
  * Linked as a dependency, libunwind's _Unwind_* would preempt libgcc's in the host and make
  * C++ exceptions 10.8× slower (measured), so it is dlopen'ed RTLD_LOCAL in the constructor
@@ -36,11 +36,6 @@
 #include "unwind.h"
 
 static int (*unwind_backtrace)(void **buf, int size);
-
-static int lp_cfi_unwind(uintptr_t *pcs, int max)
-{
-    return lp_cfi_backtrace(pcs, max);
-}
 
 static int unwind_libunwind(uintptr_t *pcs, int max)
 {
@@ -177,7 +172,7 @@ void lp_unwind_add_self_range(const void *addr)
 int lp_unwind_load(bool use_libunwind)
 {
     if (!use_libunwind) {
-        lp_unwinder = lp_cfi_unwind;
+        lp_unwinder = lp_cfi_backtrace;
         return 0;
     }
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);

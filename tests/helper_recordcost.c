@@ -36,11 +36,6 @@ static uint64_t clk(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int by_cfi(uintptr_t *pcs, int max)
-{
-    return lp_cfi_backtrace(pcs, max);
-}
-
 static int by_libunwind(uintptr_t *pcs, int max)
 {
     return unw_bt((void **)pcs, max);
@@ -121,10 +116,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "helper_recordcost: out of memory\n");
         return 1;
     }
-    /* main, __libc_start_call_main, __libc_start_main, _start: 4 frames below descend(0)'s
-     * callers, measure (record_one inlined), lp_stack_capture and the unwinder's wrapper above
-     * it: 30 = 23 levels + 7. */
-    lp_unwinder = by_cfi;
+    /* 24 frames of descend (levels 23..0) and those around them (main and libc's below,
+     * measure and lp_stack_capture above): 30 with either unwinder, as the lines printed say. */
+    lp_unwinder = lp_cfi_backtrace;
     descend(FRAMES - 7, "cfi");
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     unw_bt = h ? (int (*)(void **, int))dlsym(h, "unw_backtrace") : NULL;
