@@ -41,11 +41,6 @@ struct lp_locktab_stats {
     uint64_t slow_waits;     /* waits for a stripe's guard longer than LP_SLOW_WAIT_NS */
 };
 
-/* A recording thread's wait on anything of lockprof's that lasts longer than this is counted
- * (issue #5: none may wait 50 us on what the writer holds; the writer takes neither the
- * stripes' guards nor the stack table's slots, so these count waits on other recorders). */
-#define LP_SLOW_WAIT_NS 50000
-
 /* stripes: a power of two (rounded up); 0 or -ENOMEM. Call once, before any wrapper is live. */
 int lp_locktab_init(unsigned stripes);
 

@@ -2,7 +2,7 @@
 #include "stacktab.h"
 
 #include "clock.h"
-#include "locktab.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <string.h>

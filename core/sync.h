@@ -22,6 +22,11 @@ typedef struct {
 
 #define LP_LOCK_INIT { 0 }
 
+/* A recording thread's wait on anything of lockprof's that lasts longer than this is counted
+ * (issue #5: none may wait 50 us on what the writer holds; the writer takes neither the lock
+ * table's stripe guards nor the stack table's slots, so these count waits on other recorders). */
+#define LP_SLOW_WAIT_NS 50000
+
 void lp_lock_slow(lp_lock_t *l);
 void lp_unlock_slow(lp_lock_t *l);
 
