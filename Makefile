@@ -187,13 +187,14 @@ bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so $(BUILD)/tests/helpe
 	$(BUILD)/tests/helper_recordcost
 
 # Variants of the library, each a full build of its own in $(BUILD)/variants/NAME, for the
-# bench's ablation of the mutex path (core/event.h, LP_STAGE) and the skew test's slow unwinder
-# (core/stack.c). Never installed.
-VARIANTS = peek clock register slowunwind
+# bench's ablation of the mutex path (core/event.h, LP_STAGE), the skew test's slow unwinder
+# (core/stack.c) and the scale test's stalled writer (core/writer.c). Never installed.
+VARIANTS = peek clock register slowunwind slowwriter
 VFLAGS_peek       = -DLP_STAGE=1
 VFLAGS_clock      = -DLP_STAGE=2
 VFLAGS_register   = -DLP_STAGE=3
 VFLAGS_slowunwind = -DLP_TEST_UNWIND_DELAY_NS=2000000
+VFLAGS_slowwriter = -DLP_TEST_WRITER_STALL_NS=1000000000
 VARIANT_SO = $(VARIANTS:%=$(BUILD)/variants/%/liblockprof.so)
 
 variants: $(PROTO_H)

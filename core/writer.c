@@ -78,11 +78,29 @@ static void writer_count(const struct lp_stack_view *v, void *arg)
     c->cap++;
 }
 
+#ifdef LP_TEST_WRITER_STALL_NS
+/* The scale test's variant (Makefile VARIANTS): a writer that stops half-way through its walk
+ * of the stack table, for this long, while the program's threads go on recording into that
+ * table. Were anything they need held by the writer, their calls would last the stall. */
+#include <time.h>
+static void writer_stall(void)
+{
+    struct timespec ts = { LP_TEST_WRITER_STALL_NS / 1000000000,
+                           LP_TEST_WRITER_STALL_NS % 1000000000 };
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+        ;
+}
+#endif
+
 static void writer_collect_one(const struct lp_stack_view *v, void *arg)
 {
     struct writer_collect *c = arg;
     if (c->n == c->cap) /* entries published since we counted: next time */
         return;
+#ifdef LP_TEST_WRITER_STALL_NS
+    if (c->n == c->cap / 2)
+        writer_stall();
+#endif
     uint64_t count_fp = v->count_fp, delay = v->delay;
     if (c->w && v->index < c->w->limit) {
         const struct writer_weight *b = &c->w->base[v->index];
@@ -171,8 +189,8 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
             (unsigned long long)lt.not_registered);
     comments[nc++] = writer_comment(a, "stack depth: %u", writer_info.stack_depth);
     comments[nc++] = writer_comment(
-        a, "recording waits over 50 us on lockprof's tables: %llu (the writer holds nothing "
-        "a recording thread waits on)",
+        a, "recording waits over 50 us on lockprof's tables: %llu (on another recording "
+        "thread, preempted or not; the writer holds nothing a recording thread waits on)",
         (unsigned long long)(lt.slow_waits + st.slow_waits));
 
     struct lp_pp_profile prof = {

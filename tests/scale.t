@@ -16,14 +16,24 @@
 #  - With LOCKPROF_MAX_STACKS=262144 (prog_scale stacks), all 100,000 stacks are in the block
 #    profile, and writing it takes < 0.5 s of the writing thread's CPU (wall clock printed; on
 #    a loaded 2-core machine the wall clock measures the load, not lockprof).
-#  - No recording thread waits more than 50 us on anything the writer holds: lockprof counts
-#    such waits itself, in a profile comment "recording waits over 50 us on lockprof's tables:
-#    N", which must be 0.
-#    The program's own timing of each recording call during a write is printed for
-#    information only: on 2 loaded cores (two recorders + the writer) preemption alone makes
-#    calls of several milliseconds, and even with no write running, 300 ms of the same calls
-#    had 9-38 over 50 us (up to 400 us without a preemption: interrupts, the hypervisor), so
-#    an assertion on them would fail at random.
+#  - No recording thread waits on anything the writer holds, shown with a writer that stalls:
+#    under a library that stops for 1 s half-way through its walk of the stack table (make
+#    variants: build/variants/slowwriter), two recorder threads go on recording new stacks and
+#    charges into that table during the busy write (prog_scale -s 2000 stacks, rate 1). Were
+#    anything they need held by the writer, a recording call would last the stall; the longest
+#    must stay under half of it (a margin no preemption on a loaded 2-core machine comes near:
+#    the longest seen in the full-size runs was a few ms), and they must have made calls
+#    during the stall. The stall itself is checked (the write took >= 1 s).
+#    lockprof also counts, in every profile, the recording waits over 50 us on its tables
+#    ("recording waits over 50 us on lockprof's tables: N"). Those are waits of one recording
+#    thread on another (a stripe guard, a stack slot being filled) whose holder was preempted:
+#    printed, not asserted. It was asserted 0 once, and a CI run with 10,000 threads waiting
+#    at once on 2 loaded cores counted some — preemption, not the writer.
+#    The program's own timing of each recording call during the full-size writes is printed
+#    for information only: on 2 loaded cores (two recorders + the writer) preemption alone
+#    makes calls of several milliseconds, and even with no write running, 300 ms of the same
+#    calls had 9-38 over 50 us (up to 400 us without a preemption: interrupts, the
+#    hypervisor), so a tight bound on them would fail at random.
 #
 # Full sizes, because they fit: 13-30 s measured on a 2-core machine under other load (load
 # average 4-18), most of it the preloaded runs (1,000,000 contended locks each unwound twice
@@ -126,12 +136,34 @@ note(sprintf('block profile of %d stacks written in %.0f ms cold, %.0f ms warm, 
                                                             busy_cpu)));
 
 # ---- recording threads never wait on the writer ---------------------------------------------
-for my $case ([$r, 'all'], [$s, 'stacks']) {
+my $STALL_NS = 1e9;      # Makefile: VFLAGS_slowwriter
+my $SMALL = 2000;
+my $slow = build_dir() . '/variants/slowwriter/liblockprof.so';
+-e $slow or BAIL_OUT("$slow is missing: make variants");
+my $w = run_under(prog => 'prog_scale', args => ['-s', $SMALL, 'stacks'], preload => $slow,
+                  timeout => $timeout);
+is($w->{exit}, 0, 'stalled writer: exit 0') or diag($w->{err});
+my $wm = $w->{measure};
+cmp_ok($wm->{write_busy_ns} // 0, '>=', $STALL_NS, 'stalled writer: the busy write took >= 1 s '
+       . '(it stalled half-way through the stack table)');
+cmp_ok($wm->{rec_write_calls} // 0, '>=', 100,
+       'stalled writer: the recorders went on recording during the write');
+cmp_ok($wm->{rec_write_max_ns} // 1e12, '<', $STALL_NS / 2,
+       'stalled writer: no recording call lasted half the stall (the writer holds nothing '
+       . 'they wait on)');
+my ($wall) = total(read_profile($w->{block}));
+is($wall, $SMALL + $wm->{rec_waits}, 'stalled writer: block: Σ contentions = every wait');
+note(sprintf('stalled writer: %d recording calls during the %.0f ms write, the longest %.2f ms',
+             $wm->{rec_write_calls}, $wm->{write_busy_ns} / 1e6, $wm->{rec_write_max_ns} / 1e6));
+for my $case ([$r, 'all'], [$s, 'stacks'], [$w, 'stalled writer']) {
     my ($run, $name) = @$case;
     for my $kind (qw(block mutex)) {
         my ($waits) = map { /recording waits over 50 us on lockprof's tables: (\d+)/ ? $1 : () }
             @{ read_profile($run->{$kind})->{comments} };
-        is($waits, 0, "$name, $kind profile: recording waits over 50 us on lockprof's tables: 0");
+        ok(defined $waits, "$name, $kind profile: the comment counts recording waits over 50 us "
+           . "on lockprof's tables");
+        note("$name, $kind profile: recording waits over 50 us on lockprof's tables (one "
+             . 'recording thread on another): ' . ($waits // '?'));
     }
 }
 for my $case ([$m, 'all'], [$sm, 'stacks']) {
