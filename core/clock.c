@@ -2,15 +2,118 @@
 #include "clock.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+struct lp_tsc lp_tsc_;
+
+enum { TSC_OFF, TSC_PENDING, TSC_CALIBRATING, TSC_ON };
+static int clock_tsc_state;              /* atomic */
+static uint64_t clock_tsc0, clock_ns0;   /* the first pair: written before PENDING */
+
+static uint64_t clock_gettime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#if defined(__x86_64__)
+/* A (counter, CLOCK_MONOTONIC) pair read as close together as a few tries allow: the counter
+ * on both sides of the clock read, the tightest bracket kept. */
+static void clock_pair(uint64_t *tsc, uint64_t *ns)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 8; i++) {
+        uint64_t a = __builtin_ia32_rdtsc();
+        uint64_t n = clock_gettime_ns();
+        uint64_t b = __builtin_ia32_rdtsc();
+        if (b - a < best) {
+            best = b - a;
+            *tsc = a + (b - a) / 2;
+            *ns = n;
+        }
+    }
+}
+
+/* The second pair, by whichever thread reads the clock first once LP_TSC_CALIBRATE_NS has
+ * passed: the counter's rate over that time, or the counter stays off if it is not sane. */
+static void clock_tsc_calibrate(void)
+{
+    int want = TSC_PENDING;
+    if (!__atomic_compare_exchange_n(&clock_tsc_state, &want, TSC_CALIBRATING, false,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return;
+    uint64_t tsc1, ns1;
+    clock_pair(&tsc1, &ns1);
+    uint64_t dt = tsc1 - clock_tsc0, dn = ns1 - clock_ns0;
+    /* 10 MHz to 100 GHz, and more than a tick per 10 ns of the interval: anything else is
+     * not a counter to time waits with. */
+    if ((int64_t)dt <= 0 || dn < LP_TSC_CALIBRATE_NS || dt < dn / 100 || dt / 100 > dn) {
+        __atomic_store_n(&clock_tsc_state, TSC_OFF, __ATOMIC_RELEASE);
+        return;
+    }
+    lp_tsc_.base_tsc = tsc1;
+    lp_tsc_.base_ns = ns1;
+    __atomic_store_n(&lp_tsc_.mult, (uint64_t)(((unsigned __int128)dn << 32) / dt),
+                     __ATOMIC_RELEASE);
+    __atomic_store_n(&clock_tsc_state, TSC_ON, __ATOMIC_RELEASE);
+}
+
+/* The kernel's current clock source is "tsc": it found the counter stable and in step across
+ * CPUs (a virtual machine's kvm-clock or a machine's hpet means it did not). */
+static bool clock_kernel_uses_tsc(void)
+{
+    static const char path[] = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[16];
+    long n = syscall(SYS_read, fd, buf, sizeof buf);
+    syscall(SYS_close, fd);
+    return n == 4 && memcmp(buf, "tsc\n", 4) == 0;
+}
+#endif
+
+void lp_clock_tsc_init(bool enable)
+{
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    int saved = errno;
+    /* CPUID 0x80000007, EDX bit 8: the invariant counter (constant rate, runs in deep sleep). */
+    bool invariant = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+    if (enable && invariant && clock_kernel_uses_tsc()) {
+        clock_pair(&clock_tsc0, &clock_ns0);
+        __atomic_store_n(&clock_tsc_state, TSC_PENDING, __ATOMIC_RELEASE);
+    }
+    errno = saved;
+#else
+    (void)enable;
+#endif
+}
+
+bool lp_clock_tsc_active(void)
+{
+    return __atomic_load_n(&clock_tsc_state, __ATOMIC_ACQUIRE) == TSC_ON;
+}
 
 uint64_t lp_clock_monotonic(void)
 {
-    struct timespec ts;
     int saved = errno;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = clock_gettime_ns();
+#if defined(__x86_64__)
+    if (__builtin_expect(__atomic_load_n(&clock_tsc_state, __ATOMIC_ACQUIRE) == TSC_PENDING, 0) &&
+        ns - clock_ns0 >= LP_TSC_CALIBRATE_NS)
+        clock_tsc_calibrate();
+#endif
     errno = saved;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return ns;
 }
 
 lp_clock_fn lp_clock_source = lp_clock_monotonic;

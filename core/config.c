@@ -89,6 +89,9 @@ static const struct config_var config_vars[] = {
     { "LOCKPROF_LIBUNWIND", CONFIG_BOOL, offsetof(struct lp_config, libunwind),
       0, 0, 1, NULL, "unwind with libunwind (about 260 KiB per thread that records) instead of "
       "lockprof's own unwinder", NULL },
+    { "LOCKPROF_TSC", CONFIG_BOOL, offsetof(struct lp_config, tsc),
+      1, 0, 1, NULL, "time waits with the CPU's time-stamp counter where it is the kernel's "
+      "clock source (0: clock_gettime)", NULL },
     { "LOCKPROF_SHOW_CONFIG", CONFIG_BOOL, offsetof(struct lp_config, show_config),
       0, 0, 1, NULL, "print these settings at start", NULL },
     { "LOCKPROF_OUT", CONFIG_PATH, offsetof(struct lp_config, out),

@@ -32,6 +32,7 @@ struct lp_config {
     bool http_allow_remote;  /* LOCKPROF_HTTP_ALLOW_REMOTE */
     bool show_config;        /* LOCKPROF_SHOW_CONFIG */
     bool libunwind;          /* LOCKPROF_LIBUNWIND */
+    bool tsc;                /* LOCKPROF_TSC */
     char out[LP_PATH_MAX];   /* LOCKPROF_OUT, as given (expanded by lp_config_out_path) */
     char http[LP_HTTP_SPEC_MAX]; /* LOCKPROF_HTTP: "" off, "HOST:PORT" or "unix:PATH" */
 };

@@ -25,7 +25,7 @@ int32_t lp_thread_tid(void)
 static struct lp_rng *event_rng(void)
 {
     if (__builtin_expect(lp_self.rng.s == 0, 0))
-        lp_rng_seed(&lp_self.rng, (uint64_t)lp_thread_tid() << 32 ^ lp_clock_monotonic());
+        lp_rng_seed(&lp_self.rng, (uint64_t)lp_thread_tid() << 32 ^ lp_now());
     return &lp_self.rng;
 }
 

@@ -609,6 +609,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (preload_config.show_config)
         lp_config_show(&preload_config);
 
+    lp_clock_tsc_init(preload_config.tsc);
     preload_start_realtime = lp_clock_realtime();
     if (!getcwd(preload_cwd_at_start, sizeof preload_cwd_at_start))
         strcpy(preload_cwd_at_start, "/");

@@ -35,7 +35,7 @@ is_deeply([ map { $_->{name} } @vars ],
           [qw(LOCKPROF_BLOCK_RATE LOCKPROF_MUTEX_FRACTION LOCKPROF_STACK_DEPTH
               LOCKPROF_MAX_STACKS LOCKPROF_LOCK_STRIPES LOCKPROF_IO LOCKPROF_FATAL_SIGNALS
               LOCKPROF_SIGNAL LOCKPROF_INTERVAL LOCKPROF_KEEP LOCKPROF_HTTP
-              LOCKPROF_HTTP_ALLOW_REMOTE LOCKPROF_LIBUNWIND LOCKPROF_SHOW_CONFIG LOCKPROF_OUT)],
+              LOCKPROF_HTTP_ALLOW_REMOTE LOCKPROF_LIBUNWIND LOCKPROF_TSC LOCKPROF_SHOW_CONFIG LOCKPROF_OUT)],
           'core/config.c: the table parsed (update this list when a variable is added)');
 
 # ---- the reference run, without the preload ---------------------------------------------

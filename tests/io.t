@@ -122,15 +122,18 @@ for my $env ({}, { LOCKPROF_BLOCK_RATE => undef, LOCKPROF_MUTEX_FRACTION => unde
                       . "of a socket: no waits") or diag(samples_text($p));
 }
 {
+    # LOCKPROF_TSC=0: every clock read is a clock_gettime the program counts (noclock.t).
     my $r = run_under(prog => 'prog_ioclock', env => { LOCKPROF_BLOCK_RATE => undef,
-                                                       LOCKPROF_MUTEX_FRACTION => undef });
+                                                       LOCKPROF_MUTEX_FRACTION => undef,
+                                                       LOCKPROF_TSC => 0 });
     is($r->{exit}, 0, 'prog_ioclock: exit 0');
     like($r->{out}, qr/^clock_reads file 0$/m, 'reads of a regular file read no clock');
     like($r->{out}, qr/^clock_reads socket 0$/m, 'reads and writes of a socket read no clock');
     my ($pipe) = $r->{out} =~ /^clock_reads pipe (\d+)$/m;
     cmp_ok($pipe // 0, '>', 0, 'the counter works: pipe reads and writes are timed');
     my $off = run_under(prog => 'prog_ioclock', env => { LOCKPROF_BLOCK_RATE => 0,
-                                                         LOCKPROF_MUTEX_FRACTION => undef });
+                                                         LOCKPROF_MUTEX_FRACTION => undef,
+                                                         LOCKPROF_TSC => 0 });
     like($off->{out}, qr/^clock_reads pipe 0$/m,
          'block rate 0 (mutex profile on): pipe reads and writes read no clock');
 }
