@@ -64,11 +64,16 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
                          int timedout)
 {
     int saved = errno;
-    struct cond_wait w __attribute__((cleanup(cond_finish))) = {
-        .leaf = leaf,
-        .timedout = timedout,
-        .busy = lp_self.busy,
-    };
+    /* Field by field: an initializer would zero the event's stack buffer too, half a KiB of
+     * stores on every wait (a condition-variable ping-pong measured +120 ns per wait). */
+    struct cond_wait w __attribute__((cleanup(cond_finish)));
+    w.leaf = leaf;
+    w.charge = 0;
+    w.charged = false;
+    w.returned = false;
+    w.rc = 0;
+    w.timedout = timedout;
+    w.busy = lp_self.busy;
     lp_self.busy++;
     lp_event_wait_begin_obj(&w.ev, leaf, NULL, a->c); /* nobody charged; the view shows c */
     /* A wait on a mutex the caller does not own (EPERM) or holds recursively releases
