@@ -31,8 +31,10 @@ static void clock_pair(uint64_t *tsc, uint64_t *ns)
 {
     uint64_t best = UINT64_MAX;
     for (int i = 0; i < 8; i++) {
+        __builtin_ia32_lfence();
         uint64_t a = __builtin_ia32_rdtsc();
         uint64_t n = clock_gettime_ns();
+        __builtin_ia32_lfence();
         uint64_t b = __builtin_ia32_rdtsc();
         if (b - a < best) {
             best = b - a;

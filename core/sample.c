@@ -13,7 +13,9 @@ void lp_rng_seed(struct lp_rng *r, uint64_t seed)
 
 bool lp_sample_block(struct lp_rng *r, uint64_t rate, uint64_t d, struct lp_weight *w)
 {
-    if (rate == 0)
+    /* A "negative" duration (end read before start: counters out of step across CPUs) is
+     * no wait, rather than one of 584 years. */
+    if (rate == 0 || (int64_t)d < 0)
         return false;
     if (rate == 1 || d >= rate) {
         w->count_fp = LP_COUNT_ONE;

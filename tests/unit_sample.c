@@ -68,6 +68,8 @@ int main(void)
     struct lp_weight w;
 
     ok(!lp_sample_block(&r, 0, 12345, &w), "rate 0: nothing is recorded");
+    ok(!lp_sample_block(&r, 1, (uint64_t)-40, &w) && !lp_sample_block(&r, 100000, (uint64_t)-40, &w),
+       "an end read 40 ns before its start (counters out of step) is no wait, at rate 1 or N");
     ok(lp_sample_block(&r, 1, 0, &w) && w.delay == 0 && w.count_fp == LP_COUNT_ONE,
        "rate 1: even a 0 ns wait is recorded, count 1");
     ok(lp_sample_block(&r, 1, 777, &w) && w.delay == 777 && w.count_fp == LP_COUNT_ONE,
