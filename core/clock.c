@@ -55,8 +55,7 @@ static void clock_tsc_calibrate(void)
     uint64_t tsc1, ns1;
     clock_pair(&tsc1, &ns1);
     uint64_t dt = tsc1 - clock_tsc0, dn = ns1 - clock_ns0;
-    /* 10 MHz to 100 GHz, and more than a tick per 10 ns of the interval: anything else is
-     * not a counter to time waits with. */
+    /* Between 10 MHz and 100 GHz: anything else is not a counter to time waits with. */
     if ((int64_t)dt <= 0 || dn < LP_TSC_CALIBRATE_NS || dt < dn / 100 || dt / 100 > dn) {
         __atomic_store_n(&clock_tsc_state, TSC_OFF, __ATOMIC_RELEASE);
         return;
@@ -98,11 +97,6 @@ void lp_clock_tsc_init(bool enable)
 #else
     (void)enable;
 #endif
-}
-
-bool lp_clock_tsc_active(void)
-{
-    return __atomic_load_n(&clock_tsc_state, __ATOMIC_ACQUIRE) == TSC_ON;
 }
 
 uint64_t lp_clock_monotonic(void)

@@ -36,8 +36,6 @@ extern struct lp_tsc lp_tsc_;
  * first read LP_TSC_CALIBRATE_NS later, from a second pair. */
 #define LP_TSC_CALIBRATE_NS 50000000ull
 void lp_clock_tsc_init(bool enable);
-/* Whether the counter is in use (for the settings shown and the tests). */
-bool lp_clock_tsc_active(void);
 
 static inline uint64_t lp_now(void)
 {

@@ -29,10 +29,9 @@ like($off->{out}, qr/^clock_reads uncontended 0$/m, 'rates 0: no clock when unco
 like($off->{out}, qr/^clock_reads contended 0$/m, 'rates 0: no clock even when contended');
 
 # ---- the time-stamp counter -----------------------------------------------------------------
-sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return ''; local $/; return <$fh> // '' }
-my $kernel_tsc = slurp('/sys/devices/system/clocksource/clocksource0/current_clocksource')
-    =~ /^tsc$/m;
-my $invariant = slurp('/proc/cpuinfo') =~ /^flags\s*:.*\bnonstop_tsc\b/m;
+my $kernel_tsc = (slurp('/sys/devices/system/clocksource/clocksource0/current_clocksource')
+                  // '') =~ /^tsc$/m;
+my $invariant = (slurp('/proc/cpuinfo') // '') =~ /^flags\s*:.*\bnonstop_tsc\b/m;
 my $tsc = $kernel_tsc && $invariant;
 note('this machine: the kernel\'s clock source is ' . ($kernel_tsc ? '' : 'not ')
      . 'tsc, the counter is ' . ($invariant ? '' : 'not ') . 'invariant');
