@@ -122,3 +122,10 @@ int64_t lp_clock_realtime(void)
     errno = saved;
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+void lp_sleep_ns(uint64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+        ;
+}

@@ -55,6 +55,10 @@ static inline uint64_t lp_now(void)
     return lp_clock_source();
 }
 
+/* Sleeps ns nanoseconds on CLOCK_MONOTONIC, resuming after signals (the test variants'
+ * slow unwinder and stalled writer; never on the event path). */
+void lp_sleep_ns(uint64_t ns);
+
 /* CLOCK_REALTIME in nanoseconds, for time_nanos in profiles. */
 int64_t lp_clock_realtime(void);
 

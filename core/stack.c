@@ -1,7 +1,7 @@
 /* stack.c — see stack.h. */
 #include "stack.h"
 
-#include <errno.h>
+#include "clock.h"
 
 
 lp_unwind_fn lp_unwinder;
@@ -28,25 +28,16 @@ bool lp_stack_is_self(uintptr_t pc)
     return false;
 }
 
-#ifdef LP_TEST_UNWIND_DELAY_NS
-/* The skew test's variant (Makefile VARIANTS): an unwinder that takes this long. It sleeps
- * rather than spins: the test asks where lockprof's work falls (inside a critical section or
- * not), and a spinning releaser on a loaded 2-core machine keeps the waiter it woke off the CPU
- * — measured, hand-offs of 40 us to 2.1 ms, which is the scheduler, not the order of work. */
-#include <time.h>
-static void stack_slow_unwind(void)
-{
-    struct timespec ts = { 0, LP_TEST_UNWIND_DELAY_NS };
-    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
-        ;
-}
-#endif
-
 unsigned lp_stack_capture(uintptr_t *buf, unsigned max_depth, bool *truncated)
 {
     *truncated = false;
 #ifdef LP_TEST_UNWIND_DELAY_NS
-    stack_slow_unwind();
+    /* The skew test's variant (Makefile VARIANTS): an unwinder that takes this long. It sleeps
+     * rather than spins: the test asks where lockprof's work falls (inside a critical section
+     * or not), and a spinning releaser on a loaded 2-core machine keeps the waiter it woke off
+     * the CPU — measured, hand-offs of 40 us to 2.1 ms, which is the scheduler, not the order
+     * of work. */
+    lp_sleep_ns(LP_TEST_UNWIND_DELAY_NS);
 #endif
     if (!lp_unwinder)
         return 0;

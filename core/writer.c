@@ -78,28 +78,17 @@ static void writer_count(const struct lp_stack_view *v, void *arg)
     c->cap++;
 }
 
-#ifdef LP_TEST_WRITER_STALL_NS
-/* The scale test's variant (Makefile VARIANTS): a writer that stops half-way through its walk
- * of the stack table, for this long, while the program's threads go on recording into that
- * table. Were anything they need held by the writer, their calls would last the stall. */
-#include <time.h>
-static void writer_stall(void)
-{
-    struct timespec ts = { LP_TEST_WRITER_STALL_NS / 1000000000,
-                           LP_TEST_WRITER_STALL_NS % 1000000000 };
-    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
-        ;
-}
-#endif
-
 static void writer_collect_one(const struct lp_stack_view *v, void *arg)
 {
     struct writer_collect *c = arg;
     if (c->n == c->cap) /* entries published since we counted: next time */
         return;
 #ifdef LP_TEST_WRITER_STALL_NS
+    /* The scale test's variant (Makefile VARIANTS): a writer that stops half-way through its
+     * walk of the stack table, while the program's threads go on recording into that table.
+     * Were anything they need held by the writer, their calls would last the stall. */
     if (c->n == c->cap / 2)
-        writer_stall();
+        lp_sleep_ns(LP_TEST_WRITER_STALL_NS);
 #endif
     uint64_t count_fp = v->count_fp, delay = v->delay;
     if (c->w && v->index < c->w->limit) {
