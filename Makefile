@@ -171,7 +171,8 @@ $(BUILD)/tests/passthru.so: tests/passthru.c
 
 TEST_LIBS = $(patsubst tests/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/lib*.cc))
 
-tests: all variants $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API)
+tests: all variants $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API) \
+       $(BENCH_BIN)
 
 # The suite: every tests/*.t under prove, one process each, each under a timeout (tests/run-one).
 check: deps test-deps

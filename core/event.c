@@ -36,7 +36,7 @@ static void event_capture(struct lp_wait *ev)
 }
 
 void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
-                             const void *object)
+                             const void *object, bool unwind_now)
 {
     ev->leaf = leaf;
     ev->rate = lp_block_rate();
@@ -53,7 +53,7 @@ void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *c
     /* Visible to the threads view from now on, with the same start. */
     ev->inflight = lp_inflight_begin(lp_thread_tid(), leaf, object, ev->w.start);
     /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
-    if (LP_STAGE >= 4 && ev->rate)
+    if (LP_STAGE >= 4 && ev->rate && unwind_now)
         event_capture(ev);
 }
 
@@ -65,9 +65,12 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
     ev->inflight = -1;
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
     struct lp_weight wt;
-    if (LP_STAGE >= 4 && outcome != LP_NOT_A_WAIT && ev->have_stack &&
-        lp_sample_block(event_rng(), ev->rate, end - ev->w.start, &wt))
+    if (LP_STAGE >= 4 && outcome != LP_NOT_A_WAIT &&
+        lp_sample_block(event_rng(), ev->rate, end - ev->w.start, &wt)) {
+        if (!ev->have_stack) /* lp_event_wait_begin_held: unwound only now, when recorded */
+            event_capture(ev);
         lp_stacktab_add(LP_BLOCK, ev->leaf, ev->pcs, ev->depth, ev->truncated, &wt);
+    }
     return end;
 }
 

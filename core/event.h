@@ -21,6 +21,7 @@
 #define LP_EVENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "locktab.h"
@@ -87,7 +88,7 @@ struct lp_wait {
  * variable, the semaphore, a queue's descriptor or id cast to a pointer). The wait is entered
  * in the in-flight table (inflight.h) until lp_event_wait_end. */
 void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
-                             const void *object);
+                             const void *object, bool unwind_now);
 /* Points ev->pcs at the event's stack buffer: its own, or for a depth configured beyond
  * LP_INLINE_DEPTH one alloca'd in the frame of the function that expands this (never in TLS:
  * stack.h says why), valid until that function returns. */
@@ -98,13 +99,25 @@ void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *c
             (ev)->pcs = __builtin_alloca(LP_STACK_BUF(lp_stack_depth_) * sizeof(uintptr_t));  \
     } while (0)
 
-/* Inlined into the wrapper, whose frame lasts as long as the wait. */
+/* Inlined into the wrapper, whose frame lasts as long as the wait. The stack is unwound now,
+ * before the caller blocks (DESIGN §3.4: a lock's waiter holds nothing yet, and the cost
+ * overlaps the wait). */
 static inline __attribute__((always_inline)) void
 lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
                         const void *object)
 {
     LP_EVENT_STACK_BUF(ev);
-    lp_event_wait_begin_buf(ev, leaf, charge_lock, object);
+    lp_event_wait_begin_buf(ev, leaf, charge_lock, object, true);
+}
+/* The same for a wait entered holding a lock that it gives back only inside the real call
+ * (pthread_cond_wait and its mutex): unwinding before the call would lengthen that critical
+ * section on every wait, so the stack is unwound by lp_event_wait_end, and by
+ * lp_event_record_charge, only for a wait or a charge that is recorded. */
+static inline __attribute__((always_inline)) void
+lp_event_wait_begin_held(struct lp_wait *ev, const char *leaf, const void *object)
+{
+    LP_EVENT_STACK_BUF(ev);
+    lp_event_wait_begin_buf(ev, leaf, NULL, object, false);
 }
 /* The same, for a lock that is both what is waited on and what is charged. */
 static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)

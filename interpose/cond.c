@@ -3,8 +3,11 @@
  *
  * The whole call is a wait for the block profile (leaf: the call). Entering it releases the
  * caller's mutex, which charges that mutex's waiters at the *wait stack (DESIGN §3.3): the
- * stack is unwound once, before the call, and serves both profiles. The re-acquire inside
- * glibc is out of reach (DESIGN §2).
+ * stack is unwound at most once, and serves both profiles. The caller holds the mutex before
+ * the call and again after it, so any unwinding lengthens its critical section: it is done
+ * after the call, and only when the wait or the charge is recorded (at the default rate, a
+ * cond wait of a few microseconds is unwound a few times in a hundred, not every time). The
+ * re-acquire inside glibc is out of reach (DESIGN §2).
  *
  * The calls are cancellation points. glibc releases the mutex before it can block or act on
  * a cancel, and a cancelled wait re-acquires the mutex before unwinding on (glibc 2.36,
@@ -75,7 +78,10 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
     w.timedout = timedout;
     w.busy = lp_self.busy;
     lp_self.busy++;
-    lp_event_wait_begin_obj(&w.ev, leaf, NULL, a->c); /* nobody charged; the view shows c */
+    /* Nobody is charged for the wait; the view shows c. The caller holds a->m until the real
+     * call gives it back, and again when it returns: the stack is unwound only for a wait or
+     * a charge that is recorded (event.h). */
+    lp_event_wait_begin_held(&w.ev, leaf, a->c);
     /* A wait on a mutex the caller does not own (EPERM) or holds recursively releases
      * nothing: no charge. */
     w.charged = lp_locktab_may_have(a->m) && mutex_unlock_releases(a->m) &&

@@ -53,4 +53,25 @@ is($hc, $ROUNDS * ($N + 1) - $ROUNDS + 1,
 within($hd, $m->{owed} + $m->{short_owed}, $n + 1,
        'mutex: the holders are charged what they caused, no 2 ms x waiters on top');
 
+# Condition variables: pthread_cond_wait is entered holding its mutex and returns holding it,
+# so it unwinds only a wait (or a charge) that is recorded. A ping-pong of short waits (two
+# threads on one CPU, bench_io condpp) at a block rate of 1 s picks about none of them and
+# must not pay the 2 ms unwinder per wait (which would be >= 4 ms per round trip); at rate 1,
+# every wait is recorded and unwound, which shows the slow unwinder is in effect.
+my %cpp;
+for my $rate (1000000000, 1) {
+    my $c = run_under(prog => 'bench_io', args => ['condpp', 50], preload => $lib, timeout => 60,
+                      env => { LOCKPROF_BLOCK_RATE => $rate, LOCKPROF_MUTEX_FRACTION => 0 });
+    is($c->{exit}, 0, "cond ping-pong at rate $rate: exit 0");
+    ($cpp{$rate}) = $c->{out} =~ /^ns_per_op (\S+)/m;
+    ok(defined $cpp{$rate}, "cond ping-pong at rate $rate: timed") or diag($c->{out});
+    $cpp{"b$rate"} = read_profile($c->{block});
+}
+cmp_ok($cpp{1000000000}, '<', 1e6,
+       'cond waits that are not recorded are not unwound (ns per round trip, rate 1 s)');
+cmp_ok($cpp{1}, '>=', 4e6,
+       'at rate 1 both waits of a round trip are recorded and unwound (ns per round trip)');
+my ($cc) = total($cpp{b1}, leaf => 'pthread_cond_wait');
+cmp_ok($cc, '>=', 50, 'and the block profile holds them (pthread_cond_wait, rate 1)');
+
 done_testing();
