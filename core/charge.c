@@ -7,11 +7,12 @@ static inline uint64_t charge_max(uint64_t a, uint64_t b)
     return a > b ? a : b;
 }
 
-void lp_charge_init(struct lp_charge *c, uint64_t now)
+void lp_charge_init(struct lp_charge *c, uint64_t now, uint64_t armed)
 {
     c->T = now;
     c->R = 0;
     c->P = 0;
+    c->armed = armed;
     c->W = 0;
 }
 
@@ -59,4 +60,19 @@ void lp_charge_leave(struct lp_charge *c, uint64_t e, uint64_t now, bool acquire
 void lp_charge_cancel(struct lp_charge *c, uint64_t e)
 {
     charge_unregister(c, e);
+}
+
+bool lp_charge_release_sampled(struct lp_charge *c, uint64_t now, uint64_t arm_next,
+                               uint64_t *charge, uint64_t *fraction)
+{
+    uint64_t armed = c->armed;
+    c->armed = arm_next;
+    if (!armed && !arm_next) {
+        c->P = 0; /* owed to this release, which is not recorded */
+        return false;
+    }
+    bool charged;
+    *charge = lp_charge_release(c, now, &charged);
+    *fraction = armed;
+    return armed && charged;
 }

@@ -29,6 +29,14 @@ static struct lp_rng *event_rng(void)
     return &lp_self.rng;
 }
 
+/* The draw of charge.h's sampled releases: the fraction in force if the next release of a
+ * lock is to be picked, else 0. */
+static uint64_t event_arm(void)
+{
+    uint64_t fraction = lp_mutex_fraction();
+    return fraction && lp_sample_mutex_pick(event_rng(), fraction) ? fraction : 0;
+}
+
 static void event_capture(struct lp_wait *ev)
 {
     ev->depth = lp_stack_capture(ev->pcs, lp_stack_depth_, &ev->truncated);
@@ -49,7 +57,8 @@ void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *c
     /* The wait begins now, when the caller found it had to wait: registered (and timed)
      * first, so that time spent unwinding — or preempted while unwinding — is part of the
      * wait and of what the holder is charged. */
-    lp_locktab_wait_begin(&ev->w, charge_lock, charge_lock && lp_mutex_fraction() != 0);
+    bool charge = charge_lock && lp_mutex_fraction() != 0;
+    lp_locktab_wait_begin(&ev->w, charge_lock, charge, charge ? event_arm() : 0);
     /* Visible to the threads view from now on, with the same start. */
     ev->inflight = lp_inflight_begin(lp_thread_tid(), leaf, object, ev->w.start);
     /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
@@ -82,35 +91,41 @@ void lp_event_wait_cleanup(struct lp_wait *ev)
     }
 }
 
-/* Samples a charge at the fraction in force, read once: false if not picked. */
-static bool event_pick_charge(uint64_t charge, struct lp_weight *wt)
+bool lp_event_release_charge(const void *lock, struct lp_weight *wt)
 {
-    uint64_t fraction = lp_mutex_fraction();
-    if (!lp_sample_mutex_pick(event_rng(), fraction))
+    if (LP_STAGE < 3)
+        return false;
+    uint64_t charge, fraction;
+    if (!lp_locktab_release(lock, event_arm(), &charge, &fraction))
+        return false;
+    /* Picked at the fraction the release before it drew with; nothing is recorded once the
+     * mutex profile is off. */
+    if (LP_STAGE < 4 || lp_mutex_fraction() == 0)
         return false;
     lp_sample_mutex_weight(fraction, charge, wt);
     return true;
 }
 
-void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *ev)
+void lp_event_release_unseen(const void *lock)
 {
-    struct lp_weight wt;
-    if (LP_STAGE < 4 || !event_pick_charge(charge, &wt))
-        return; /* decided before unwinding: most releases at fraction n are not unwound */
+    if (LP_STAGE >= 3)
+        lp_locktab_rebase(lock);
+}
+
+void lp_event_record_charge(const char *leaf, const struct lp_weight *wt, struct lp_wait *ev)
+{
     struct lp_wait local;
     LP_EVENT_STACK_BUF(&local);
     if (!ev || !ev->have_stack) {
         ev = &local;
         event_capture(ev);
     }
-    lp_stacktab_add(LP_MUTEX, leaf, ev->pcs, ev->depth, ev->truncated, &wt);
+    lp_stacktab_add(LP_MUTEX, leaf, ev->pcs, ev->depth, ev->truncated, wt);
 }
 
-void lp_event_record_charge_synthetic(const char *leaf, uint64_t charge)
+void lp_event_record_charge_synthetic(const char *leaf, const struct lp_weight *wt)
 {
-    struct lp_weight wt;
-    if (event_pick_charge(charge, &wt))
-        lp_stacktab_add(LP_MUTEX, leaf, NULL, 0, false, &wt);
+    lp_stacktab_add(LP_MUTEX, leaf, NULL, 0, false, wt);
 }
 
 uint64_t lp_wait_threshold_ns_ = 5000;

@@ -132,18 +132,19 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome);
  * runs, and this takes its in-flight entry out (after lp_event_wait_end: nothing). */
 void lp_event_wait_cleanup(struct lp_wait *ev);
 
-/* The charge of releasing lock, computed now: true when the release had something to charge. */
-static inline bool lp_event_release_charge(const void *lock, uint64_t *charge)
-{
-    if (LP_STAGE < 3)
-        return false;
-    return lp_locktab_release(lock, charge);
-}
-/* Records a charge at leaf and the caller's stack (unwound here unless ev already holds one:
- * pthread_cond_wait charges at the stack it unwound for its own wait). */
-void lp_event_record_charge(const char *leaf, uint64_t charge, struct lp_wait *ev);
-/* Records a charge at a synthetic stack (lockprof::owner_died). */
-void lp_event_record_charge_synthetic(const char *leaf, uint64_t charge);
+/* A release of lock, before the real one, at the mutex fraction in force: true when the release
+ * is picked (one in n, charge.h: the draw is made one release early) and had something to
+ * charge, with its weight in *wt for lp_event_record_charge after the real release. Most
+ * releases of a lock with waiters take no guard and read no clock. */
+bool lp_event_release_charge(const void *lock, struct lp_weight *wt);
+/* A process-shared lock acquired after a release in another process: the waits here so far
+ * are charged to no one (DESIGN §3.3). */
+void lp_event_release_unseen(const void *lock);
+/* Records a picked charge at leaf and the caller's stack (unwound here unless ev already holds
+ * one: pthread_cond_wait charges at the stack it unwound for its own wait). */
+void lp_event_record_charge(const char *leaf, const struct lp_weight *wt, struct lp_wait *ev);
+/* Records a picked charge at a synthetic stack (lockprof::owner_died). */
+void lp_event_record_charge_synthetic(const char *leaf, const struct lp_weight *wt);
 
 /*
  * Waits measured around a call that has no "try" (read, join, barrier wait, …, DESIGN §2): the

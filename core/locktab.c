@@ -79,7 +79,7 @@ static void locktab_maybe_free(struct locktab_stripe *s, struct locktab_slot *sl
     }
 }
 
-void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge)
+void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm)
 {
     w->lock = lock;
     w->registered = false;
@@ -94,7 +94,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge)
     if (!sl && s->used < LOCKTAB_WAYS) {
         sl = locktab_find(s, NULL);
         sl->lock = lock;
-        lp_charge_init(&sl->charge, now);
+        lp_charge_init(&sl->charge, now, arm);
         if (s->used++ == 0)
             __atomic_store_n(&lp_locktab_hint_[s - locktab_stripes], 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
@@ -129,7 +129,21 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
     return now;
 }
 
-bool lp_locktab_release(const void *lock, uint64_t *charge)
+/* Unguarded: whether lock's entry, if it has one, is armed or owed anything. Relaxed loads of
+ * fields written under the guard: an entry created or re-armed concurrently is missed, as a
+ * waiter registering while the release runs is. */
+static bool locktab_release_quiet(struct locktab_stripe *s, const void *lock)
+{
+    for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
+        struct locktab_slot *sl = &s->slot[i];
+        if (__atomic_load_n(&sl->lock, __ATOMIC_RELAXED) == lock)
+            return __atomic_load_n(&sl->charge.armed, __ATOMIC_RELAXED) == 0 &&
+                   __atomic_load_n(&sl->charge.P, __ATOMIC_RELAXED) == 0;
+    }
+    return true;
+}
+
+bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64_t *fraction)
 {
     if (!lp_locktab_busy())
         return false;
@@ -138,15 +152,37 @@ bool lp_locktab_release(const void *lock, uint64_t *charge)
      * registering concurrently is one this release could not have made wait anyway. */
     if (__atomic_load_n(&s->used, __ATOMIC_RELAXED) == 0)
         return false;
-    bool charged = false;
+    /* Most releases of a lock with waiters are neither picked nor arm the next (charge.h):
+     * nothing to change, no guard, no clock. */
+    if (!arm && locktab_release_quiet(s, lock))
+        return false;
+    bool picked = false;
     locktab_guard(s);
     struct locktab_slot *sl = locktab_find(s, lock);
     if (sl) {
-        *charge = lp_charge_release(&sl->charge, lp_now(), &charged);
+        uint64_t now = lp_charge_release_timed(&sl->charge, arm) ? lp_now() : 0;
+        picked = lp_charge_release_sampled(&sl->charge, now, arm, charge, fraction);
         locktab_maybe_free(s, sl);
     }
     lp_unlock(&s->guard);
-    return charged;
+    return picked;
+}
+
+void lp_locktab_rebase(const void *lock)
+{
+    if (!lp_locktab_busy())
+        return;
+    struct locktab_stripe *s = locktab_stripe_of(lock);
+    if (__atomic_load_n(&s->used, __ATOMIC_RELAXED) == 0)
+        return;
+    locktab_guard(s);
+    struct locktab_slot *sl = locktab_find(s, lock);
+    if (sl) {
+        bool charged;
+        (void)lp_charge_release(&sl->charge, lp_now(), &charged); /* armed stays as it is */
+        locktab_maybe_free(s, sl);
+    }
+    lp_unlock(&s->guard);
 }
 
 void lp_locktab_stats(struct lp_locktab_stats *st)

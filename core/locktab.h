@@ -45,14 +45,20 @@ struct lp_locktab_stats {
 int lp_locktab_init(unsigned stripes);
 
 /* Starts a wait on lock. With charge, registers a waiter (reading the clock under the guard);
- * otherwise only reads the clock. Sets w->start. */
-void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge);
+ * otherwise only reads the clock. Sets w->start. arm: the fraction the lock's first release is
+ * picked at if this creates its entry, or 0 (charge.h: sampled releases). */
+void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm);
 /* Ends it; returns the time it ended (read under the guard when registered). */
 uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome);
 
-/* A release of lock: true when it is a charge event (the lock had waiters or pending time),
- * with the charge in *charge. Reads the clock only when the lock has an entry. */
-bool lp_locktab_release(const void *lock, uint64_t *charge);
+/* A release of lock, sampled (charge.h): true when it is picked and is a charge event (the lock
+ * had waiters or pending time), with its charge and the fraction it was picked at. arm: the
+ * fraction the next release is picked at, or 0. Takes the guard and reads the clock only for a
+ * picked release, one that arms the next, or one that is owed time by waiters that gave up. */
+bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64_t *fraction);
+/* Charges nobody for the waits of lock up to now (a process-shared lock taken after a release
+ * this process never saw): its entry, if any, restarts from now. */
+void lp_locktab_rebase(const void *lock);
 
 static inline bool lp_locktab_busy(void)
 {

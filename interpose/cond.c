@@ -39,8 +39,8 @@ typedef int (*cond_call_fn)(const struct cond_args *a);
 struct cond_wait {
     struct lp_wait ev;
     const char *leaf;
-    uint64_t charge;     /* what entering the wait's release of the mutex owes */
-    bool charged;        /* ... if the release had anything to charge */
+    struct lp_weight charge; /* what entering the wait's release of the mutex owes */
+    bool charged;            /* ... if that release was picked and had anything to charge */
     bool returned;       /* the real call returned (false: cancelled inside it) */
     int rc, timedout;
     uint32_t busy;       /* lp_self.busy when the wrapper was entered, restored at the end */
@@ -58,7 +58,7 @@ static void cond_finish(struct cond_wait *w)
     /* The release happened before the call could block or be cancelled (glibc releases
      * first, then waits): its charge is recorded either way. */
     if (w->charged)
-        lp_event_record_charge(w->leaf, w->charge, &w->ev);
+        lp_event_record_charge(w->leaf, &w->charge, &w->ev);
     lp_self.busy = w->busy;
     errno = saved;
 }
@@ -71,7 +71,6 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
      * stores on every wait (the unwind fills what it uses). */
     struct cond_wait w __attribute__((cleanup(cond_finish)));
     w.leaf = leaf;
-    w.charge = 0;
     w.charged = false;
     w.returned = false;
     w.rc = 0;

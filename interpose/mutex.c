@@ -94,16 +94,15 @@ static int mutex_wait(const char *leaf, const struct mutex_call *c, int timedout
     lp_self.busy++;
     if (rc == EOWNERDEAD) {
         /* The holder died holding it: what it owed goes to a synthetic stack (DESIGN §3.3). */
-        uint64_t charge;
-        if (lp_event_release_charge(c->m, &charge))
-            lp_event_record_charge_synthetic(LP_LEAF_OWNER_DIED, charge);
+        struct lp_weight wt;
+        if (lp_event_release_charge(c->m, &wt))
+            lp_event_record_charge_synthetic(LP_LEAF_OWNER_DIED, &wt);
     } else if (rc == 0 && mutex_pshared(c->m)) {
         /* A process-shared lock may have been released by another process, which this one's
          * table never sees: what the other waiters here waited so far is charged to no one
          * (DESIGN §3.3), not to this thread's next unlock. (A release here already charged
          * its part; only the hand-off since is dropped.) */
-        uint64_t charge;
-        lp_event_release_charge(c->m, &charge);
+        lp_event_release_unseen(c->m);
     }
     lp_event_wait_end(&ev, mutex_outcome(rc, timedout));
     errno = saved;
@@ -160,14 +159,15 @@ static int mutex_unlock_common(const char *leaf, void *m, bool c11)
 {
     int saved = errno;
     lp_self.busy++;
-    uint64_t charge;
+    struct lp_weight wt;
     /* The charge is computed before the real unlock, under the lock's guard: a waiter woken by
-     * the unlock must find the release already accounted for. Recording (unwinding, hashing)
+     * the unlock must find the release already accounted for. Only a release that is picked,
+     * or that draws the next one, takes the guard (charge.h). Recording (unwinding, hashing)
      * waits until after the unlock. */
-    bool charged = lp_event_release_charge(m, &charge);
+    bool picked = lp_event_release_charge(m, &wt);
     int rc = c11 ? REAL(mtx_unlock)(m) : REAL(pthread_mutex_unlock)(m);
-    if (charged && rc == 0)
-        lp_event_record_charge(leaf, charge, NULL);
+    if (picked && rc == 0)
+        lp_event_record_charge(leaf, &wt, NULL);
     lp_self.busy--;
     errno = saved;
     return rc;

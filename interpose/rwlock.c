@@ -226,15 +226,15 @@ LP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
         return REAL(pthread_rwlock_unlock)(rw);
     int saved = errno;
     lp_self.busy++;
-    uint64_t charge;
+    struct lp_weight wt;
     /* Computed before the real unlock, under the lock's guard: a waiter woken by the unlock
      * must find the release already accounted for. Recorded (unwound) after it. */
-    bool charged = lp_event_release_charge(rw, &charge);
+    bool picked = lp_event_release_charge(rw, &wt);
     errno = saved;
     int rc = REAL(pthread_rwlock_unlock)(rw);
     saved = errno;
-    if (charged && rc == 0)
-        lp_event_record_charge(leaf_unlock, charge, NULL);
+    if (picked && rc == 0)
+        lp_event_record_charge(leaf_unlock, &wt, NULL);
     lp_self.busy--;
     errno = saved;
     return rc;
