@@ -6,12 +6,13 @@
  *     … the real call …
  *     lp_event_wait_end     (deregisters; samples and records the wait in the block profile)
  * and for a release:
- *     lp_event_release_charge   (before the real unlock: O(1) under the lock's guard)
+ *     lp_event_release_charge   (before the real unlock: samples; O(1), and under the lock's
+ *                                guard only for a release that is picked or draws the next)
  *     … the real unlock …
- *     lp_event_record_charge    (after it: samples, unwinds, records in the mutex profile)
+ *     lp_event_record_charge    (after it, when picked: unwinds, records in the mutex profile)
  * so nothing slow (unwinding, hashing a stack, table inserts) happens while the program's
  * lock is held for the program, except where the program holds it across the call itself
- * (pthread_cond_wait is entered and left holding its mutex).
+ * (pthread_cond_wait is entered and left holding its mutex: it unwinds only what it records).
  *
  * Per-thread state (lp_self) is initial-exec TLS. Its busy counter is the re-entrancy guard:
  * calls made by lockprof itself, libunwind included, pass straight through.
