@@ -129,32 +129,36 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
     return now;
 }
 
-/* Unguarded: whether lock's entry, if it has one, is armed or owed anything. Relaxed loads of
- * fields written under the guard: an entry created or re-armed concurrently is missed, as a
- * waiter registering while the release runs is. */
-static bool locktab_release_quiet(struct locktab_stripe *s, const void *lock)
+/* Unguarded: the stripe of lock when lock has an entry there, and the entry in *slp; else
+ * NULL. Relaxed loads of fields written under the guard: most unlocks while other locks are
+ * contended end here, and an entry being created concurrently is missed — a waiter registering
+ * while the release runs is one this release could not have made wait anyway. */
+static struct locktab_stripe *locktab_peek(const void *lock, const struct locktab_slot **slp)
 {
+    if (!lp_locktab_busy())
+        return NULL;
+    struct locktab_stripe *s = locktab_stripe_of(lock);
+    if (__atomic_load_n(&s->used, __ATOMIC_RELAXED) == 0)
+        return NULL;
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
-        struct locktab_slot *sl = &s->slot[i];
-        if (__atomic_load_n(&sl->lock, __ATOMIC_RELAXED) == lock)
-            return __atomic_load_n(&sl->charge.armed, __ATOMIC_RELAXED) == 0 &&
-                   __atomic_load_n(&sl->charge.P, __ATOMIC_RELAXED) == 0;
+        if (__atomic_load_n(&s->slot[i].lock, __ATOMIC_RELAXED) == lock) {
+            *slp = &s->slot[i];
+            return s;
+        }
     }
-    return true;
+    return NULL;
 }
 
 bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64_t *fraction)
 {
-    if (!lp_locktab_busy())
+    const struct locktab_slot *peek;
+    struct locktab_stripe *s = locktab_peek(lock, &peek);
+    if (!s)
         return false;
-    struct locktab_stripe *s = locktab_stripe_of(lock);
-    /* Unlocked peek: most unlocks while other locks are contended find nothing here. A waiter
-     * registering concurrently is one this release could not have made wait anyway. */
-    if (__atomic_load_n(&s->used, __ATOMIC_RELAXED) == 0)
-        return false;
-    /* Most releases of a lock with waiters are neither picked nor arm the next (charge.h):
-     * nothing to change, no guard, no clock. */
-    if (!arm && locktab_release_quiet(s, lock))
+    /* Most releases of a lock with waiters are neither picked nor arm the next, and owe
+     * nothing (charge.h): nothing to change, no guard, no clock. */
+    if (!arm && __atomic_load_n(&peek->charge.armed, __ATOMIC_RELAXED) == 0 &&
+        __atomic_load_n(&peek->charge.P, __ATOMIC_RELAXED) == 0)
         return false;
     bool picked = false;
     locktab_guard(s);
@@ -170,10 +174,9 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
 
 void lp_locktab_rebase(const void *lock)
 {
-    if (!lp_locktab_busy())
-        return;
-    struct locktab_stripe *s = locktab_stripe_of(lock);
-    if (__atomic_load_n(&s->used, __ATOMIC_RELAXED) == 0)
+    const struct locktab_slot *peek;
+    struct locktab_stripe *s = locktab_peek(lock, &peek);
+    if (!s)
         return;
     locktab_guard(s);
     struct locktab_slot *sl = locktab_find(s, lock);
