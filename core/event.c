@@ -22,19 +22,17 @@ int32_t lp_thread_tid(void)
     return lp_self.tid;
 }
 
+void lp_event_rng_init(void)
+{
+    if (lp_self.rng.s == 0)
+        lp_rng_seed(&lp_self.rng, (uint64_t)lp_thread_tid() << 32 ^ lp_now());
+}
+
 static struct lp_rng *event_rng(void)
 {
     if (__builtin_expect(lp_self.rng.s == 0, 0))
-        lp_rng_seed(&lp_self.rng, (uint64_t)lp_thread_tid() << 32 ^ lp_now());
+        lp_event_rng_init();
     return &lp_self.rng;
-}
-
-/* The draw of charge.h's sampled releases: the fraction in force if the next release of a
- * lock is to be picked, else 0. */
-static uint64_t event_arm(void)
-{
-    uint64_t fraction = lp_mutex_fraction();
-    return fraction && lp_sample_mutex_pick(event_rng(), fraction) ? fraction : 0;
 }
 
 static void event_capture(struct lp_wait *ev)
@@ -58,7 +56,7 @@ void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *c
      * first, so that time spent unwinding — or preempted while unwinding — is part of the
      * wait and of what the holder is charged. */
     bool charge = charge_lock && lp_mutex_fraction() != 0;
-    lp_locktab_wait_begin(&ev->w, charge_lock, charge, charge ? event_arm() : 0);
+    lp_locktab_wait_begin(&ev->w, charge_lock, charge, charge ? lp_event_arm() : 0);
     /* Visible to the threads view from now on, with the same start. */
     ev->inflight = lp_inflight_begin(lp_thread_tid(), leaf, object, ev->w.start);
     /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
@@ -91,12 +89,12 @@ void lp_event_wait_cleanup(struct lp_wait *ev)
     }
 }
 
-bool lp_event_release_charge(const void *lock, struct lp_weight *wt)
+bool lp_event_release_charge_armed(const void *lock, uint64_t arm, struct lp_weight *wt)
 {
     if (LP_STAGE < 3)
         return false;
     uint64_t charge, fraction;
-    if (!lp_locktab_release(lock, event_arm(), &charge, &fraction))
+    if (!lp_locktab_release(lock, arm, &charge, &fraction))
         return false;
     /* Picked at the fraction the release before it drew with; nothing is recorded once the
      * mutex profile is off. */

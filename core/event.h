@@ -133,11 +133,35 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome);
  * runs, and this takes its in-flight entry out (after lp_event_wait_end: nothing). */
 void lp_event_wait_cleanup(struct lp_wait *ev);
 
+/* The draw of charge.h's sampled releases, made by every release of a lock that may have an
+ * entry: the mutex fraction in force if the next release of the lock is to be picked, else 0.
+ * Inline: most releases of a contended lock end with this draw (lp_event_release_quiet). */
+void lp_event_rng_init(void);
+static inline uint64_t lp_event_arm(void)
+{
+    uint64_t fraction = lp_mutex_fraction();
+    if (fraction <= 1)
+        return fraction; /* 0: off; 1: every release picked, no draw */
+    if (__builtin_expect(lp_self.rng.s == 0, 0))
+        lp_event_rng_init();
+    return lp_sample_mutex_pick(&lp_self.rng, fraction) ? fraction : 0;
+}
+/* True when a release has nothing to do: no entry in its lock's stripe is armed or owed
+ * (hint: lp_locktab_hint of the lock) and its own draw (arm) does not arm the next. */
+static inline bool lp_event_release_quiet(unsigned hint, uint64_t arm)
+{
+    return !(hint & LP_LOCKTAB_DUE) && arm == 0;
+}
 /* A release of lock, before the real one, at the mutex fraction in force: true when the release
  * is picked (one in n, charge.h: the draw is made one release early) and had something to
  * charge, with its weight in *wt for lp_event_record_charge after the real release. Most
- * releases of a lock with waiters take no guard and read no clock. */
-bool lp_event_release_charge(const void *lock, struct lp_weight *wt);
+ * releases of a lock with waiters take no guard and read no clock. _armed: with the release's
+ * draw already made (lp_event_arm). */
+bool lp_event_release_charge_armed(const void *lock, uint64_t arm, struct lp_weight *wt);
+static inline bool lp_event_release_charge(const void *lock, struct lp_weight *wt)
+{
+    return lp_event_release_charge_armed(lock, lp_event_arm(), wt);
+}
 /* A process-shared lock acquired after a release in another process: the waits here so far
  * are charged to no one (DESIGN §3.3). */
 void lp_event_release_unseen(const void *lock);

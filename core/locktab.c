@@ -24,7 +24,7 @@ struct locktab_stripe {
 
 static struct locktab_stripe *locktab_stripes; /* immutable after init */
 uint64_t lp_locktab_live_;                     /* atomic: slots in use, all stripes */
-uint8_t *lp_locktab_hint_;                     /* per stripe, atomic: 1 while used > 0 */
+uint8_t *lp_locktab_hint_;                     /* per stripe, atomic: lp_locktab_hint */
 uint64_t lp_locktab_mask_;                     /* immutable after init: stripes - 1 */
 static uint64_t locktab_not_registered;        /* atomic */
 static uint64_t locktab_slow_waits;            /* atomic: guard waits over LP_SLOW_WAIT_NS */
@@ -73,10 +73,24 @@ static void locktab_maybe_free(struct locktab_stripe *s, struct locktab_slot *sl
 {
     if (lp_charge_idle(&sl->charge)) {
         sl->lock = NULL;
-        if (--s->used == 0)
-            __atomic_store_n(&lp_locktab_hint_[s - locktab_stripes], 0, __ATOMIC_RELAXED);
+        s->used--;
         __atomic_fetch_sub(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
     }
+}
+
+/* Brings the stripe's hint up to date, under its guard, after any change to its entries. */
+static void locktab_hint_update(struct locktab_stripe *s)
+{
+    unsigned h = 0;
+    if (s->used) {
+        h = LP_LOCKTAB_USED;
+        for (unsigned i = 0; i < LOCKTAB_WAYS; i++)
+            if (s->slot[i].lock && (s->slot[i].charge.armed || s->slot[i].charge.P))
+                h |= LP_LOCKTAB_DUE;
+    }
+    uint8_t *hp = &lp_locktab_hint_[s - locktab_stripes];
+    if (__atomic_load_n(hp, __ATOMIC_RELAXED) != h)
+        __atomic_store_n(hp, (uint8_t)h, __ATOMIC_RELAXED);
 }
 
 void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm)
@@ -95,9 +109,9 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
         sl = locktab_find(s, NULL);
         sl->lock = lock;
         lp_charge_init(&sl->charge, now, arm);
-        if (s->used++ == 0)
-            __atomic_store_n(&lp_locktab_hint_[s - locktab_stripes], 1, __ATOMIC_RELAXED);
+        s->used++;
         __atomic_fetch_add(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
+        locktab_hint_update(s);
     }
     if (sl) {
         w->e = lp_charge_register(&sl->charge, now);
@@ -123,6 +137,7 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
         else
             lp_charge_leave(&sl->charge, w->e, now, outcome == LP_ACQUIRED);
         locktab_maybe_free(s, sl);
+        locktab_hint_update(s);
     }
     lp_unlock(&s->guard);
     w->registered = false;
@@ -167,6 +182,7 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
         uint64_t now = lp_charge_release_timed(&sl->charge, arm) ? lp_now() : 0;
         picked = lp_charge_release_sampled(&sl->charge, now, arm, charge, fraction);
         locktab_maybe_free(s, sl);
+        locktab_hint_update(s);
     }
     lp_unlock(&s->guard);
     return picked;
@@ -184,6 +200,7 @@ void lp_locktab_rebase(const void *lock)
         bool charged;
         (void)lp_charge_release(&sl->charge, lp_now(), &charged); /* armed stays as it is */
         locktab_maybe_free(s, sl);
+        locktab_hint_update(s);
     }
     lp_unlock(&s->guard);
 }

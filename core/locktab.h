@@ -12,7 +12,9 @@
  * which case an unlock does nothing else (no hashing, no clock). lp_locktab_may_have(lock)
  * narrows it to the lock's stripe, through one byte per stripe: an unlock of an uncontended
  * lock while other locks have waiters costs a multiply and a byte load (measured before it:
- * 1.33x the floor per uncontended pair, the whole unlock path taken).
+ * 1.33x the floor per uncontended pair, the whole unlock path taken). The same byte says
+ * whether any entry in the stripe has work for its next release (lp_locktab_hint): most
+ * releases of a contended lock have none, and end there.
  *
  * Context: any thread; not signal handlers. Memory: one mmap at lp_locktab_init.
  */
@@ -74,18 +76,28 @@ static inline uint64_t lp_locktab_stripe_index(const void *lock)
     return (h >> 40) & lp_locktab_mask_;
 }
 
-/* False when lock has no entry: neither any lock, nor any in its stripe. A relaxed peek, as
- * lp_locktab_release's: a waiter registering concurrently is one this release could not have
- * made wait. */
-static inline bool lp_locktab_may_have(const void *lock)
+/* The stripe hint of lock (one byte per stripe, written under the stripe's guard, read
+ * relaxed): 0 when no lock in lock's stripe has an entry (or none anywhere); else
+ * LP_LOCKTAB_USED, with LP_LOCKTAB_DUE when some entry there has work for its next release
+ * (it is armed, or owed by waiters that gave up, charge.h). A release that finds no DUE and
+ * does not arm the next does nothing, and need not look further (lp_locktab_release).
+ * Relaxed, as lp_locktab_release's peek: a waiter registering concurrently is one this
+ * release could not have made wait. */
+#define LP_LOCKTAB_USED 1u
+#define LP_LOCKTAB_DUE 2u
+static inline unsigned lp_locktab_hint(const void *lock)
 {
     extern uint64_t lp_locktab_live_;
     extern uint8_t *lp_locktab_hint_;
     if (__atomic_load_n(&lp_locktab_live_, __ATOMIC_RELAXED) == 0)
-        return false;
-    uint8_t used = __atomic_load_n(&lp_locktab_hint_[lp_locktab_stripe_index(lock)],
-                                   __ATOMIC_RELAXED);
-    return used != 0;
+        return 0;
+    return __atomic_load_n(&lp_locktab_hint_[lp_locktab_stripe_index(lock)], __ATOMIC_RELAXED);
+}
+
+/* False when lock has no entry: neither any lock, nor any in its stripe. */
+static inline bool lp_locktab_may_have(const void *lock)
+{
+    return lp_locktab_hint(lock) != 0;
 }
 
 void lp_locktab_stats(struct lp_locktab_stats *s);

@@ -30,13 +30,6 @@ bool lp_sample_block(struct lp_rng *r, uint64_t rate, uint64_t d, struct lp_weig
     return true;
 }
 
-bool lp_sample_mutex_pick(struct lp_rng *r, uint64_t fraction)
-{
-    if (fraction == 0)
-        return false;
-    return fraction == 1 || lp_rng_below(r, fraction) == 0;
-}
-
 void lp_sample_mutex_weight(uint64_t fraction, uint64_t charge, struct lp_weight *w)
 {
     w->count_fp = fraction << LP_COUNT_SHIFT;

@@ -59,7 +59,12 @@ struct lp_weight {
 bool lp_sample_block(struct lp_rng *r, uint64_t rate, uint64_t d, struct lp_weight *w);
 /* Decides whether a charge is recorded at fraction (call before unwinding: the charge itself
  * is only needed for the weight). */
-bool lp_sample_mutex_pick(struct lp_rng *r, uint64_t fraction);
+static inline bool lp_sample_mutex_pick(struct lp_rng *r, uint64_t fraction)
+{
+    if (fraction == 0)
+        return false;
+    return fraction == 1 || lp_rng_below(r, fraction) == 0;
+}
 /* The weight of a picked charge. */
 void lp_sample_mutex_weight(uint64_t fraction, uint64_t charge, struct lp_weight *w);
 

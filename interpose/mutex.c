@@ -150,12 +150,22 @@ LP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
     return REAL(pthread_mutex_trylock)(m);
 }
 
-static inline bool mutex_unlock_passes(const pthread_mutex_t *m)
+/* True when this unlock has nothing for lockprof to do and goes straight to glibc: no lock in
+ * m's stripe has an entry, or the unlock releases nothing, or none there is armed or owed and
+ * this release's draw (*arm) does not arm the next (event.h). Inline, so that most unlocks of
+ * a contended lock cost a table byte and a random draw. */
+static inline bool mutex_unlock_passes(const pthread_mutex_t *m, uint64_t *arm)
 {
-    return !lp_ready() || lp_self.busy || !lp_locktab_may_have(m) || !mutex_unlock_releases(m);
+    if (!lp_ready() || lp_self.busy)
+        return true;
+    unsigned hint = lp_locktab_hint(m);
+    if (hint == 0 || !mutex_unlock_releases(m))
+        return true;
+    *arm = lp_event_arm();
+    return lp_event_release_quiet(hint, *arm);
 }
 
-static int mutex_unlock_common(const char *leaf, void *m, bool c11)
+static int mutex_unlock_common(const char *leaf, void *m, uint64_t arm, bool c11)
 {
     int saved = errno;
     lp_self.busy++;
@@ -164,7 +174,7 @@ static int mutex_unlock_common(const char *leaf, void *m, bool c11)
      * the unlock must find the release already accounted for. Only a release that is picked,
      * or that draws the next one, takes the guard (charge.h). Recording (unwinding, hashing)
      * waits until after the unlock. */
-    bool picked = lp_event_release_charge(m, &wt);
+    bool picked = lp_event_release_charge_armed(m, arm, &wt);
     int rc = c11 ? REAL(mtx_unlock)(m) : REAL(pthread_mutex_unlock)(m);
     if (picked && rc == 0)
         lp_event_record_charge(leaf, &wt, NULL);
@@ -175,9 +185,10 @@ static int mutex_unlock_common(const char *leaf, void *m, bool c11)
 
 LP_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    if (mutex_unlock_passes(m))
+    uint64_t arm;
+    if (mutex_unlock_passes(m, &arm))
         return REAL(pthread_mutex_unlock)(m);
-    return mutex_unlock_common(leaf_unlock, m, false);
+    return mutex_unlock_common(leaf_unlock, m, arm, false);
 }
 
 /* C11: mtx_t has pthread_mutex_t's layout in glibc; results are thrd_* codes. */
@@ -217,8 +228,8 @@ LP_EXPORT int mtx_trylock(mtx_t *m)
 
 LP_EXPORT int mtx_unlock(mtx_t *m)
 {
-    pthread_mutex_t *pm = (pthread_mutex_t *)m;
-    if (mutex_unlock_passes(pm))
+    uint64_t arm;
+    if (mutex_unlock_passes((pthread_mutex_t *)m, &arm))
         return REAL(mtx_unlock)(m);
-    return mutex_unlock_common(leaf_mtx_unlock, m, true);
+    return mutex_unlock_common(leaf_mtx_unlock, m, arm, true);
 }

@@ -222,14 +222,20 @@ LP_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 
 LP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
-    if (!lp_ready() || lp_self.busy || !lp_locktab_may_have(rw))
+    if (!lp_ready() || lp_self.busy)
+        return REAL(pthread_rwlock_unlock)(rw);
+    unsigned hint = lp_locktab_hint(rw);
+    if (hint == 0)
+        return REAL(pthread_rwlock_unlock)(rw);
+    uint64_t arm = lp_event_arm();
+    if (lp_event_release_quiet(hint, arm)) /* most unlocks of a contended lock (event.h) */
         return REAL(pthread_rwlock_unlock)(rw);
     int saved = errno;
     lp_self.busy++;
     struct lp_weight wt;
     /* Computed before the real unlock, under the lock's guard: a waiter woken by the unlock
      * must find the release already accounted for. Recorded (unwound) after it. */
-    bool picked = lp_event_release_charge(rw, &wt);
+    bool picked = lp_event_release_charge_armed(rw, arm, &wt);
     errno = saved;
     int rc = REAL(pthread_rwlock_unlock)(rw);
     saved = errno;
