@@ -78,6 +78,14 @@ static void locktab_maybe_free(struct locktab_stripe *s, struct locktab_slot *sl
     }
 }
 
+/* Frees the stripe's idle entries, for a waiter that found no free slot. */
+static void locktab_reclaim(struct locktab_stripe *s)
+{
+    for (unsigned i = 0; i < LOCKTAB_WAYS; i++)
+        if (s->slot[i].lock)
+            locktab_maybe_free(s, &s->slot[i]);
+}
+
 /* Brings the stripe's hint up to date, under its guard, after any change to its entries. */
 static void locktab_hint_update(struct locktab_stripe *s)
 {
@@ -105,6 +113,8 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
     locktab_guard(s);
     uint64_t now = lp_now();
     struct locktab_slot *sl = locktab_find(s, lock);
+    if (!sl && s->used == LOCKTAB_WAYS)
+        locktab_reclaim(s);
     if (!sl && s->used < LOCKTAB_WAYS) {
         sl = locktab_find(s, NULL);
         sl->lock = lock;
@@ -136,7 +146,6 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
             lp_charge_cancel(&sl->charge, w->e);
         else
             lp_charge_leave(&sl->charge, w->e, now, outcome == LP_ACQUIRED);
-        locktab_maybe_free(s, sl);
         locktab_hint_update(s);
     }
     lp_unlock(&s->guard);

@@ -1,0 +1,127 @@
+/*
+ * unit_locktab — the lock table's entries and its stripe hint (locktab.h), with a scripted
+ * clock, on one stripe of six ways: what a release can skip, what it must do, and that a
+ * table of idle entries never turns a waiter away.
+ */
+#include <inttypes.h>
+
+#include "clock.h"
+#include "locktab.h"
+#include "tap.h"
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void)
+{
+    return fake_now;
+}
+
+static uint64_t live(void)
+{
+    struct lp_locktab_stats st;
+    lp_locktab_stats(&st);
+    return st.live;
+}
+
+static uint64_t not_registered(void)
+{
+    struct lp_locktab_stats st;
+    lp_locktab_stats(&st);
+    return st.not_registered;
+}
+
+/* A waiter that registers at begin and leaves at end, on the scripted clock. */
+static void wait_at(struct lp_waiter *w, const void *lock, uint64_t begin, uint64_t arm)
+{
+    fake_now = begin;
+    lp_locktab_wait_begin(w, lock, true, arm);
+}
+
+static void end_at(struct lp_waiter *w, uint64_t end, enum lp_wait_outcome outcome)
+{
+    fake_now = end;
+    lp_locktab_wait_end(w, outcome);
+}
+
+static bool release_at(const void *lock, uint64_t now, uint64_t arm, uint64_t *charge,
+                       uint64_t *fraction)
+{
+    fake_now = now;
+    *charge = *fraction = 0;
+    return lp_locktab_release(lock, arm, charge, fraction);
+}
+
+int main(void)
+{
+    lp_clock_source = fake_clock;
+    ok(lp_locktab_init(1) == 0, "one stripe mapped");
+    static char locks[100];
+    const void *a = &locks[0], *b = &locks[8];
+    struct lp_waiter w, w2;
+    uint64_t charge, fraction;
+
+    /* ---- the hint, and an entry that outlives its waiters ---- */
+    is_u64(lp_locktab_hint(a), 0, "no entry: hint 0, a release does nothing");
+    wait_at(&w, a, 100, 0);
+    is_u64(lp_locktab_hint(a), LP_LOCKTAB_USED, "a waiter, nothing armed: USED, not DUE");
+    end_at(&w, 150, LP_ACQUIRED);
+    is_u64(live(), 1, "the waiter left: the idle entry is kept (no churn between hand-offs)");
+    ok(!release_at(a, 160, 0, &charge, &fraction), "unarmed release of an idle entry: nothing");
+    is_u64(live(), 1, "... and it took no guard: the entry is still there");
+    ok(!release_at(a, 170, 10, &charge, &fraction), "a release that arms: no charge (idle)");
+    is_u64(live(), 0, "... it took the guard and freed the idle entry");
+    is_u64(lp_locktab_hint(a), 0, "... hint back to 0");
+
+    /* ---- DUE: an armed entry, then its picked release ---- */
+    wait_at(&w, a, 1000, 10);
+    is_u64(lp_locktab_hint(a), LP_LOCKTAB_USED | LP_LOCKTAB_DUE, "created armed: DUE");
+    ok(release_at(a, 1040, 0, &charge, &fraction), "the armed release is picked");
+    is_u64(charge, 40, "... charged the waiter's 40 ns");
+    is_u64(fraction, 10, "... at the fraction it was armed with");
+    is_u64(lp_locktab_hint(a), LP_LOCKTAB_USED, "picked, not re-armed: DUE cleared");
+    ok(!release_at(a, 1100, 0, &charge, &fraction), "the next unarmed release: not picked");
+    end_at(&w, 1110, LP_ACQUIRED);
+
+    /* ---- DUE: time owed by a waiter that gave up ---- */
+    wait_at(&w, b, 2000, 0);
+    end_at(&w, 2030, LP_GAVE_UP);
+    ok(lp_locktab_hint(b) & LP_LOCKTAB_DUE, "a waiter gave up: its stripe is DUE (owed 30 ns)");
+    ok(!release_at(b, 2050, 0, &charge, &fraction), "the owed release, not picked: no record");
+    is_u64(lp_locktab_hint(b) & LP_LOCKTAB_DUE, 0, "... it dropped what it was owed: not DUE");
+
+    /* ---- a sampled charge spans exactly the picked release's own interval ---- */
+    wait_at(&w, b, 3000, 0);
+    ok(!release_at(b, 3010, 0, &charge, &fraction), "unarmed release: not picked");
+    ok(!release_at(b, 3020, 5, &charge, &fraction), "a release that arms the next");
+    ok(lp_locktab_hint(b) & LP_LOCKTAB_DUE, "... DUE");
+    ok(release_at(b, 3070, 0, &charge, &fraction), "the armed release is picked");
+    is_u64(charge, 50, "... charged from the arming release (3020), not from the wait's start");
+    is_u64(fraction, 5, "... at the arming release's fraction");
+    end_at(&w, 3080, LP_ACQUIRED);
+
+    /* ---- idle entries never turn a waiter away ---- */
+    uint64_t before = not_registered();
+    for (int i = 0; i < 100; i++) {
+        wait_at(&w, &locks[i], 4000 + 10 * (uint64_t)i, 0);
+        if (!w.registered)
+            break;
+        end_at(&w, 4005 + 10 * (uint64_t)i, LP_ACQUIRED);
+    }
+    is_u64(not_registered() - before, 0,
+           "100 locks contended in turn on a 6-way stripe: every waiter registered");
+    cmp_ok_u64(live(), "<=", 6, "... the idle entries were reclaimed");
+
+    /* ...but live ones are: six waiters at once fill the stripe, the seventh is counted. */
+    struct lp_waiter six[6];
+    for (int i = 0; i < 6; i++)
+        wait_at(&six[i], &locks[50 + i], 5000, 0);
+    before = not_registered();
+    wait_at(&w2, &locks[99], 5001, 0);
+    ok(!w2.registered, "seven waiters at once on six ways: the seventh is not registered");
+    is_u64(not_registered() - before, 1, "... and counted");
+    end_at(&w2, 5002, LP_ACQUIRED);
+    for (int i = 0; i < 6; i++) {
+        ok(six[i].registered, "waiter %d of six registered", i);
+        end_at(&six[i], 5010, LP_ACQUIRED);
+    }
+    return done_testing();
+}
