@@ -150,19 +150,28 @@ LP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
     return REAL(pthread_mutex_trylock)(m);
 }
 
-/* True when this unlock has nothing for lockprof to do and goes straight to glibc: no lock in
- * m's stripe has an entry, or the unlock releases nothing, or none there is armed or owed and
- * this release's draw (*arm) does not arm the next (event.h). Inline, so that most unlocks of
- * a contended lock cost a table byte and a random draw. */
+/* The unlock of a lock whose stripe has an entry (hint != 0): true when it has nothing for
+ * lockprof to do all the same and goes straight to glibc — it releases nothing, or nothing in
+ * the stripe is armed or owed and this release's draw (*arm) does not arm the next (event.h).
+ * Most unlocks of a contended lock end here, after a table byte and a random draw. Not inlined
+ * into the wrappers: their path for an unlock with no entry in its stripe (every uncontended
+ * lock) stays a few instructions with no registers to save. */
+static __attribute__((noinline)) bool mutex_unlock_quiet(const pthread_mutex_t *m, unsigned hint,
+                                                         uint64_t *arm)
+{
+    if (!mutex_unlock_releases(m))
+        return true;
+    *arm = lp_event_arm();
+    return lp_event_release_quiet(hint, *arm);
+}
+
+/* True when this unlock goes straight to glibc. */
 static inline bool mutex_unlock_passes(const pthread_mutex_t *m, uint64_t *arm)
 {
     if (!lp_ready() || lp_self.busy)
         return true;
     unsigned hint = lp_locktab_hint(m);
-    if (hint == 0 || !mutex_unlock_releases(m))
-        return true;
-    *arm = lp_event_arm();
-    return lp_event_release_quiet(hint, *arm);
+    return hint == 0 || mutex_unlock_quiet(m, hint, arm);
 }
 
 static int mutex_unlock_common(const char *leaf, void *m, uint64_t arm, bool c11)
