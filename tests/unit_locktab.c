@@ -4,9 +4,11 @@
  * table of idle entries never turns a waiter away.
  */
 #include <inttypes.h>
+#include <math.h>
 
 #include "clock.h"
 #include "locktab.h"
+#include "sample.h"
 #include "tap.h"
 
 static uint64_t fake_now;
@@ -65,10 +67,14 @@ int main(void)
     is_u64(lp_locktab_hint(a), LP_LOCKTAB_USED, "a waiter, nothing armed: USED, not DUE");
     end_at(&w, 150, LP_ACQUIRED);
     is_u64(live(), 1, "the waiter left: the idle entry is kept (no churn between hand-offs)");
-    ok(!release_at(a, 160, 0, &charge, &fraction), "unarmed release of an idle entry: nothing");
-    is_u64(live(), 1, "... and it took no guard: the entry is still there");
-    ok(!release_at(a, 170, 10, &charge, &fraction), "a release that arms: no charge (idle)");
-    is_u64(live(), 0, "... it took the guard and freed the idle entry");
+    is_u64(lp_locktab_hint(a), LP_LOCKTAB_USED | LP_LOCKTAB_DUE, "... and DUE: to be freed");
+    wait_at(&w, a, 155, 0);
+    is_u64(live(), 1, "the next waiter takes the idle entry");
+    is_u64(lp_locktab_hint(a), LP_LOCKTAB_USED, "... not DUE any more");
+    ok(release_at(a, 165, 0, &charge, &fraction) == false, "an unarmed release: not picked");
+    end_at(&w, 170, LP_ACQUIRED);
+    ok(!release_at(a, 180, 0, &charge, &fraction), "the release of an idle entry, unarmed: no charge");
+    is_u64(live(), 0, "... it took the guard all the same and freed the entry");
     is_u64(lp_locktab_hint(a), 0, "... hint back to 0");
 
     /* ---- DUE: an armed entry, then its picked release ---- */
@@ -80,13 +86,14 @@ int main(void)
     is_u64(lp_locktab_hint(a), LP_LOCKTAB_USED, "picked, not re-armed: DUE cleared");
     ok(!release_at(a, 1100, 0, &charge, &fraction), "the next unarmed release: not picked");
     end_at(&w, 1110, LP_ACQUIRED);
+    (void)release_at(a, 1120, 0, &charge, &fraction); /* frees the idle entry */
 
     /* ---- DUE: time owed by a waiter that gave up ---- */
     wait_at(&w, b, 2000, 0);
     end_at(&w, 2030, LP_GAVE_UP);
     ok(lp_locktab_hint(b) & LP_LOCKTAB_DUE, "a waiter gave up: its stripe is DUE (owed 30 ns)");
     ok(!release_at(b, 2050, 0, &charge, &fraction), "the owed release, not picked: no record");
-    is_u64(lp_locktab_hint(b) & LP_LOCKTAB_DUE, 0, "... it dropped what it was owed: not DUE");
+    is_u64(lp_locktab_hint(b), 0, "... it dropped what it was owed, and freed the entry");
 
     /* ---- a sampled charge spans exactly the picked release's own interval ---- */
     wait_at(&w, b, 3000, 0);
@@ -97,6 +104,38 @@ int main(void)
     is_u64(charge, 50, "... charged from the arming release (3020), not from the wait's start");
     is_u64(fraction, 5, "... at the arming release's fraction");
     end_at(&w, 3080, LP_ACQUIRED);
+
+    /* ---- every charge event is picked with probability 1/n, whatever came before ----
+     * Hand-offs as two threads make them, with the draws the library makes (one per release,
+     * one at an entry's creation, fixed seed): a waiter leaves, sometimes the entry's release
+     * comes while it is idle (nobody registered yet), then a waiter registers and the release
+     * that follows is a charge event. An entry freed or kept according to a draw's value would
+     * pick those at another rate. */
+    {
+        struct lp_rng r;
+        lp_rng_seed(&r, 42);
+        const uint64_t n = 10, cycles = 200000;
+        const void *h = &locks[16];
+        uint64_t events = 0, picks = 0, t = 10000;
+#define DRAW() (lp_sample_mutex_pick(&r, n) ? n : 0)
+        for (uint64_t i = 0; i < cycles; i++) {
+            wait_at(&w, h, t += 10, DRAW());
+            end_at(&w, t += 10, LP_ACQUIRED);
+            if (lp_rng_below(&r, 2)) /* the release before anyone registers: idle entry */
+                (void)release_at(h, t += 10, DRAW(), &charge, &fraction);
+            wait_at(&w2, h, t += 10, DRAW());
+            events++;
+            if (release_at(h, t += 10, DRAW(), &charge, &fraction))
+                picks++;
+            end_at(&w2, t += 10, LP_ACQUIRED);
+        }
+#undef DRAW
+        double want = (double)events / (double)n;
+        double sd = sqrt((double)events * (1.0 / (double)n) * (1.0 - 1.0 / (double)n));
+        near((double)picks, want, 6 * sd,
+             "hand-offs with idle entries: %" PRIu64 " of %" PRIu64 " charge events picked, "
+             "1 in %" PRIu64 " (within 6 sd)", picks, events, n);
+    }
 
     /* ---- idle entries never turn a waiter away ---- */
     uint64_t before = not_registered();
