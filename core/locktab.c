@@ -78,23 +78,11 @@ static void locktab_maybe_free(struct locktab_stripe *s, struct locktab_slot *sl
     }
 }
 
-/* Frees the stripe's idle entries, for a waiter that found no free slot. */
-static void locktab_reclaim(struct locktab_stripe *s)
-{
-    for (unsigned i = 0; i < LOCKTAB_WAYS; i++)
-        if (s->slot[i].lock)
-            locktab_maybe_free(s, &s->slot[i]);
-}
-
 /* Whether the entry's next release has work to do under the guard: it is armed (picked), or
- * owed by waiters that gave up, or the entry is idle and is freed then. An idle entry is freed
- * by its first release whatever that release draws: freeing it only on a release that takes
- * the guard for its draw (one that arms the next) would throw that draw away and let the next
- * entry's draw decide, and releases after an idle spell would be picked at 1/n^2, not 1/n
- * (unit_locktab.t, "hand-offs with idle entries"). */
+ * owed by waiters that gave up. */
 static inline bool locktab_due(const struct lp_charge *c)
 {
-    return c->armed || c->P || c->W == 0;
+    return c->armed || c->P;
 }
 
 /* Brings the stripe's hint up to date, under its guard, after any change to its entries. */
@@ -124,19 +112,17 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
     locktab_guard(s);
     uint64_t now = lp_now();
     struct locktab_slot *sl = locktab_find(s, lock);
-    if (!sl && s->used == LOCKTAB_WAYS)
-        locktab_reclaim(s);
     if (!sl && s->used < LOCKTAB_WAYS) {
         sl = locktab_find(s, NULL);
         sl->lock = lock;
         lp_charge_init(&sl->charge, now, arm);
         s->used++;
         __atomic_fetch_add(&lp_locktab_live_, 1, __ATOMIC_RELAXED);
+        locktab_hint_update(s);
     }
     if (sl) {
         w->e = lp_charge_register(&sl->charge, now);
         w->registered = true;
-        locktab_hint_update(s); /* created, or idle no more */
     }
     lp_unlock(&s->guard);
     if (!sl)
@@ -157,6 +143,7 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
             lp_charge_cancel(&sl->charge, w->e);
         else
             lp_charge_leave(&sl->charge, w->e, now, outcome == LP_ACQUIRED);
+        locktab_maybe_free(s, sl);
         locktab_hint_update(s);
     }
     lp_unlock(&s->guard);
@@ -191,11 +178,9 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
     if (!s)
         return false;
     /* Most releases of a lock with waiters are neither picked nor arm the next, and owe
-     * nothing (charge.h): nothing to change, no guard, no clock. (An idle entry, no waiter
-     * and nothing owed, is freed: locktab_due.) */
+     * nothing (charge.h): nothing to change, no guard, no clock. */
     if (!arm && __atomic_load_n(&peek->charge.armed, __ATOMIC_RELAXED) == 0 &&
-        __atomic_load_n(&peek->charge.P, __ATOMIC_RELAXED) == 0 &&
-        __atomic_load_n(&peek->charge.W, __ATOMIC_RELAXED) != 0)
+        __atomic_load_n(&peek->charge.P, __ATOMIC_RELAXED) == 0)
         return false;
     bool picked = false;
     locktab_guard(s);

@@ -1,14 +1,10 @@
 /*
  * locktab.h — per-lock charge state (charge.h) for the locks that have waiters right now.
  *
- * A lock has an entry while it has registered waiters or pending time (DESIGN §3.3), so the
- * table stays small however many locks a program has, and a little longer: an entry whose last
- * waiter left stays (idle) until the lock's next release, which frees it, or until a waiter
- * finds its stripe full, which frees every idle entry there first. So when a lock changes hands
- * and the next waiter registers before the new holder's release, as it does between two
- * threads taking turns, the entry is not freed and created again. An idle entry charges
- * nothing: with W = 0 and P = 0 its state gives the next waiter exactly what a new entry would,
- * and whether it is freed never depends on a draw's value (locktab.c: locktab_due).
+ * A lock has an entry only while it has registered waiters or pending time (DESIGN §3.3), so
+ * the table stays small however many locks a program has. (Keeping idle entries across
+ * hand-offs was tried: once it stopped biasing the sampled releases, see unit_locktab.t, it no
+ * longer measured faster, and it is not done.)
  *
  * The table is striped: a lock's address picks one stripe, whose guard (an lp_lock) protects
  * that stripe's few slots, and every timestamp of an operation on the lock is read under that
@@ -86,7 +82,7 @@ static inline uint64_t lp_locktab_stripe_index(const void *lock)
 /* The stripe hint of lock (one byte per stripe, written under the stripe's guard, read
  * relaxed): 0 when no lock in lock's stripe has an entry (or none anywhere); else
  * LP_LOCKTAB_USED, with LP_LOCKTAB_DUE when some entry there has work for its next release
- * (it is armed, or owed by waiters that gave up, charge.h, or idle and to be freed). A release that finds no DUE and
+ * (it is armed, or owed by waiters that gave up, charge.h). A release that finds no DUE and
  * does not arm the next does nothing, and need not look further (lp_locktab_release).
  * Relaxed, as lp_locktab_release's peek: a waiter registering concurrently is one this
  * release could not have made wait. */
