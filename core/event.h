@@ -137,14 +137,19 @@ void lp_event_wait_cleanup(struct lp_wait *ev);
  * entry: the mutex fraction in force if the next release of the lock is to be picked, else 0.
  * Inline: most releases of a contended lock end with this draw (lp_event_release_quiet). */
 void lp_event_rng_init(void);
+/* This thread's generator, seeded on first use. */
+static inline struct lp_rng *lp_event_rng(void)
+{
+    if (__builtin_expect(lp_self.rng.s == 0, 0))
+        lp_event_rng_init();
+    return &lp_self.rng;
+}
 static inline uint64_t lp_event_arm(void)
 {
     uint64_t fraction = lp_mutex_fraction();
     if (fraction <= 1)
         return fraction; /* 0: off; 1: every release picked, no draw */
-    if (__builtin_expect(lp_self.rng.s == 0, 0))
-        lp_event_rng_init();
-    return lp_sample_mutex_pick(&lp_self.rng, fraction) ? fraction : 0;
+    return lp_sample_mutex_pick(lp_event_rng(), fraction) ? fraction : 0;
 }
 /* True when a release has nothing to do: no entry in its lock's stripe is armed or owed
  * (hint: lp_locktab_hint of the lock) and its own draw (arm) does not arm the next. */

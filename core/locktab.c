@@ -79,10 +79,12 @@ static void locktab_maybe_free(struct locktab_stripe *s, struct locktab_slot *sl
 }
 
 /* Whether the entry's next release has work to do under the guard: it is armed (picked), or
- * owed by waiters that gave up. */
+ * owed by waiters that gave up. Relaxed loads: also read without the guard, by the release's
+ * peek (locktab_peek). */
 static inline bool locktab_due(const struct lp_charge *c)
 {
-    return c->armed || c->P;
+    return __atomic_load_n(&c->armed, __ATOMIC_RELAXED) != 0 ||
+           __atomic_load_n(&c->P, __ATOMIC_RELAXED) != 0;
 }
 
 /* Brings the stripe's hint up to date, under its guard, after any change to its entries. */
@@ -179,8 +181,7 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
         return false;
     /* Most releases of a lock with waiters are neither picked nor arm the next, and owe
      * nothing (charge.h): nothing to change, no guard, no clock. */
-    if (!arm && __atomic_load_n(&peek->charge.armed, __ATOMIC_RELAXED) == 0 &&
-        __atomic_load_n(&peek->charge.P, __ATOMIC_RELAXED) == 0)
+    if (!arm && !locktab_due(&peek->charge))
         return false;
     bool picked = false;
     locktab_guard(s);
