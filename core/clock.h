@@ -37,22 +37,50 @@ extern struct lp_tsc lp_tsc_;
 #define LP_TSC_CALIBRATE_NS 50000000ull
 void lp_clock_tsc_init(bool enable);
 
-static inline uint64_t lp_now(void)
+/* The read itself; fence: lfence first (lp_now), or not (lp_now_nofence). */
+static inline __attribute__((always_inline)) uint64_t lp_clock_read_(bool fence)
 {
 #if defined(__x86_64__)
     uint64_t mult = __atomic_load_n(&lp_tsc_.mult, __ATOMIC_ACQUIRE);
     if (__builtin_expect(mult != 0, 1)) {
-        /* lfence first, as the kernel's own reads do: rdtsc alone may run ahead of the loads
-         * and stores before it, and times read under a lock by two threads (the charges of
-         * locktab.c) or around a call must not come out of order (16 ns a read, measured,
-         * against 10 ns unfenced and 23 ns for clock_gettime). Signed: a counter a few cycles
-         * behind the base (another CPU's) stays near it. */
-        __builtin_ia32_lfence();
+        if (fence)
+            __builtin_ia32_lfence();
+        /* Signed: a counter a few cycles behind the base (another CPU's) stays near it. */
         int64_t d = (int64_t)(__builtin_ia32_rdtsc() - lp_tsc_.base_tsc);
         return lp_tsc_.base_ns + (uint64_t)(int64_t)(((__int128)d * mult) >> 32);
     }
 #endif
+    (void)fence;
     return lp_clock_source();
+}
+
+/* lfence first, as the kernel's own reads do: rdtsc alone may run ahead of the loads and
+ * stores before it, and times read under a lock by two threads (the charges of locktab.c)
+ * must not come out of order (16 ns a read, measured, against 10 ns unfenced and 23 ns for
+ * clock_gettime). */
+static inline uint64_t lp_now(void)
+{
+    return lp_clock_read_(true);
+}
+
+/* lp_now() without the fence, for the times no other thread's time is compared with: the
+ * start and end of a wait that is not registered for a charge (locktab.c), of a call on a
+ * pipe or queue (io.c) or a join (thread.c). Such a read may run a few cycles early or late
+ * against the instructions around it, which no duration near the wait threshold (two context
+ * switches) can notice, and two of them may even come out of order: take their difference
+ * with lp_clock_elapsed. The fence cost 10-15 ns a read next to a system call (measured), and
+ * a pipe round trip reads the clock 8 times, a condition-variable round trip 4. */
+static inline uint64_t lp_now_nofence(void)
+{
+    return lp_clock_read_(false);
+}
+
+/* end - start, and 0 when end reads earlier than start: two unfenced reads in the wrong
+ * order, or two CPUs' counters a few cycles apart. An unsigned difference would wrap to a
+ * wait of 584 years. */
+static inline uint64_t lp_clock_elapsed(uint64_t start, uint64_t end)
+{
+    return end > start ? end - start : 0;
 }
 
 /* Sleeps ns nanoseconds on CLOCK_MONOTONIC, resuming after signals (the test variants'

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "locktab.h"
 #include "sample.h"
 #include "stack.h"
@@ -181,13 +182,13 @@ void lp_event_record_charge_synthetic(const char *leaf, const struct lp_weight *
  * call was a wait when it lasted at least lp_wait_threshold_ns_, a small multiple of a null
  * syscall measured at start by lp_event_calibrate (a call that returns at once never waits).
  * Nothing is registered (nobody is charged for these waits), and the stack is unwound after
- * the call returned: it is the same stack. The wrapper reads lp_now() before and after.
+ * the call returned: it is the same stack. The wrapper reads lp_now_nofence() before and after.
  */
 extern uint64_t lp_wait_threshold_ns_;
 void lp_event_calibrate(void);
 static inline bool lp_event_is_wait(uint64_t start, uint64_t end)
 {
-    return end - start >= __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
+    return lp_clock_elapsed(start, end) >= __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
 }
 /* Records the call [start, end) at leaf in the block profile if it was a wait (sampled at the
  * block rate in force). */

@@ -107,7 +107,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
     w->lock = lock;
     w->registered = false;
     if (!charge || !locktab_stripes) {
-        w->start = lp_now();
+        w->start = lp_now_nofence();
         return;
     }
     struct locktab_stripe *s = locktab_stripe_of(lock);
@@ -135,7 +135,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
 uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
 {
     if (!w->registered)
-        return lp_now();
+        return lp_now_nofence();
     struct locktab_stripe *s = locktab_stripe_of(w->lock);
     locktab_guard(s);
     uint64_t now = lp_now();

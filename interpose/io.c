@@ -80,9 +80,10 @@ struct io_call {
     int flags;
 };
 
-static ssize_t io_real(const struct io_call *c)
+static inline __attribute__((always_inline)) ssize_t io_real(enum io_op op,
+                                                              const struct io_call *c)
 {
-    switch (c->op) {
+    switch (op) {
     case IO_READ:
         return REAL(read)(c->fd, c->buf, c->n);
     case IO_READV:
@@ -162,22 +163,38 @@ static __attribute__((noinline)) void io_slow(const char *leaf, const struct io_
     errno = saved;
 }
 
-/* busy == 0 around the real call: a cancellation point. */
-static ssize_t io_timed(const char *leaf, const struct io_call *c)
+/* busy == 0 around the real call: a cancellation point. Inlined into one function per call
+ * (io_timed_read...), where op is a constant: no dispatch on the way to the real call, and the
+ * wrappers' pass-through paths stay free of this one's frame. */
+static inline __attribute__((always_inline)) ssize_t io_timed(const char *leaf, enum io_op op,
+                                                               const struct io_call *c)
 {
     uint64_t threshold = __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
-    uint64_t start = lp_now();
-    if (__builtin_expect(!io_self.have || start - io_self.last_end >= threshold, 0)) {
+    uint64_t start = lp_now_nofence();
+    if (__builtin_expect(!io_self.have || lp_clock_elapsed(io_self.last_end, start) >= threshold,
+                         0)) {
         io_look_before();
-        start = lp_now();
+        start = lp_now_nofence();
     }
-    ssize_t rc = io_real(c);
-    uint64_t end = lp_now(); /* preserves errno */
+    ssize_t rc = io_real(op, c);
+    uint64_t end = lp_now_nofence(); /* preserves errno */
     io_self.last_end = end;
-    if (__builtin_expect(end - start >= threshold, 0))
+    if (__builtin_expect(lp_clock_elapsed(start, end) >= threshold, 0))
         io_slow(leaf, c, rc, start, end);
     return rc;
 }
+
+#define IO_TIMED(name, leaf, op)                                                               \
+    static __attribute__((noinline)) ssize_t name(const struct io_call *c)                    \
+    {                                                                                          \
+        return io_timed(leaf, op, c);                                                          \
+    }
+IO_TIMED(io_timed_read, leaf_read, IO_READ)
+IO_TIMED(io_timed_readv, leaf_readv, IO_READV)
+IO_TIMED(io_timed_read_chk, leaf_read, IO_READ_CHK)
+IO_TIMED(io_timed_write, leaf_write, IO_WRITE)
+IO_TIMED(io_timed_writev, leaf_writev, IO_WRITEV)
+IO_TIMED(io_timed_mq_timedreceive, leaf_mq_timedreceive, IO_MQ_TIMEDRECEIVE)
 
 /* ---- queues: a try, then the wait --------------------------------------------------------- */
 
@@ -193,7 +210,7 @@ static ssize_t io_queue_wait(const char *leaf, const struct io_call *c)
     lp_event_wait_begin_obj(&ev, leaf, NULL, (const void *)(uintptr_t)(unsigned)c->fd);
     lp_self.busy--;
     errno = saved;
-    ssize_t rc = io_real(c);
+    ssize_t rc = io_real(c->op, c);
     saved = errno;
     lp_self.busy++;
     /* A signal, or the queue removed (EIDRM), ends a wait; other errors come at once. */
@@ -250,7 +267,7 @@ LP_EXPORT ssize_t read(int fd, void *buf, size_t n)
         return REAL(read)(fd, buf, n);
     }
     struct io_call c = { .op = IO_READ, .on_fd = true, .fd = fd, .buf = buf, .n = n };
-    return io_timed(leaf_read, &c);
+    return io_timed_read(&c);
 }
 
 LP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -258,7 +275,7 @@ LP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
     if (io_passes() || !io_reads_profiled(fd))
         return REAL(readv)(fd, iov, cnt);
     struct io_call c = { .op = IO_READV, .on_fd = true, .fd = fd, .iov = iov, .n = (size_t)cnt };
-    return io_timed(leaf_readv, &c);
+    return io_timed_readv(&c);
 }
 
 LP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -267,7 +284,7 @@ LP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
         return REAL(__read_chk)(fd, buf, n, buflen);
     struct io_call c = { .op = IO_READ_CHK, .on_fd = true, .fd = fd, .buf = buf, .n = n,
                          .buflen = buflen };
-    return io_timed(leaf_read, &c);
+    return io_timed_read_chk(&c);
 }
 
 LP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -275,7 +292,7 @@ LP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
     if (io_passes() || !io_writes_profiled(fd))
         return REAL(write)(fd, buf, n);
     struct io_call c = { .op = IO_WRITE, .on_fd = true, .fd = fd, .buf = (void *)buf, .n = n };
-    return io_timed(leaf_write, &c);
+    return io_timed_write(&c);
 }
 
 LP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -283,7 +300,7 @@ LP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
     if (io_passes() || !io_writes_profiled(fd))
         return REAL(writev)(fd, iov, cnt);
     struct io_call c = { .op = IO_WRITEV, .on_fd = true, .fd = fd, .iov = iov, .n = (size_t)cnt };
-    return io_timed(leaf_writev, &c);
+    return io_timed_writev(&c);
 }
 
 /* An absolute deadline long past: the kernel's mq_timedreceive returns ETIMEDOUT at once on an
@@ -315,7 +332,7 @@ LP_EXPORT ssize_t mq_timedreceive(mqd_t q, char *restrict buf, size_t n, unsigne
      * on 64-bit). Timed, like a read; a timeout is a wait. */
     struct io_call c = { .op = IO_MQ_TIMEDRECEIVE, .fd = q, .buf = buf, .n = n, .prio = prio,
                          .ts = ts };
-    return io_timed(leaf_mq_timedreceive, &c);
+    return io_timed_mq_timedreceive(&c);
 }
 
 LP_EXPORT ssize_t msgrcv(int id, void *buf, size_t n, long type, int flags)

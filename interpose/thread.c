@@ -39,7 +39,7 @@ static inline bool thread_passes(void)
  * or timeout): recorded if it lasted long enough to be a wait. */
 static void thread_call_end(const char *leaf, uint64_t start)
 {
-    uint64_t end = lp_now();
+    uint64_t end = lp_now_nofence();
     if (!lp_event_is_wait(start, end))
         return; /* returned at once: no unwinding, no errno to save */
     int saved = errno;
@@ -55,7 +55,7 @@ LP_EXPORT int pthread_join(pthread_t t, void **ret)
 {
     if (thread_passes())
         return REAL(pthread_join)(t, ret);
-    uint64_t start = lp_now();
+    uint64_t start = lp_now_nofence();
     int rc = REAL(pthread_join)(t, ret);
     if (rc == 0)
         thread_call_end(leaf_join, start);
@@ -66,7 +66,7 @@ LP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespe
 {
     if (thread_passes())
         return REAL(pthread_timedjoin_np)(t, ret, ts);
-    uint64_t start = lp_now();
+    uint64_t start = lp_now_nofence();
     int rc = REAL(pthread_timedjoin_np)(t, ret, ts);
     if (rc == 0 || rc == ETIMEDOUT)
         thread_call_end(leaf_timedjoin, start);
@@ -78,7 +78,7 @@ LP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk,
 {
     if (thread_passes())
         return REAL(pthread_clockjoin_np)(t, ret, clk, ts);
-    uint64_t start = lp_now();
+    uint64_t start = lp_now_nofence();
     int rc = REAL(pthread_clockjoin_np)(t, ret, clk, ts);
     if (rc == 0 || rc == ETIMEDOUT)
         thread_call_end(leaf_clockjoin, start);
@@ -89,7 +89,7 @@ LP_EXPORT int thrd_join(thrd_t t, int *res)
 {
     if (thread_passes())
         return REAL(thrd_join)(t, res);
-    uint64_t start = lp_now();
+    uint64_t start = lp_now_nofence();
     int rc = REAL(thrd_join)(t, res);
     if (rc == thrd_success)
         thread_call_end(leaf_thrd_join, start);
@@ -100,7 +100,7 @@ LP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
     if (thread_passes())
         return REAL(pthread_barrier_wait)(b);
-    uint64_t start = lp_now();
+    uint64_t start = lp_now_nofence();
     int rc = REAL(pthread_barrier_wait)(b);
     /* glibc's serial thread is the round's last arrival: it completes the round and never
      * waits (it wakes the others, and on two cores is often preempted by them: measured

@@ -157,6 +157,34 @@ static void pipeline(void)
     lp_clock_source = lp_clock_monotonic;
 }
 
+/* The clock going back between a wait's two reads: at rate 1 the wait is still recorded (it
+ * was one), with delay 0, not end - start wrapped around; a call timed that way is no wait. */
+static void backwards(void)
+{
+    lp_stacktab_atfork_child();
+    lp_clock_source = fake_clock;
+    lp_unwinder = fake_unwind;
+    __atomic_store_n(&lp_block_rate_, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&lp_mutex_fraction_, 0, __ATOMIC_RELAXED);
+    int lockword;
+    struct lp_wait ev;
+    fake_now = 5000000;
+    lp_event_wait_begin(&ev, leaf, &lockword);
+    fake_now -= 40;
+    lp_event_wait_end(&ev, LP_ACQUIRED);
+    struct totals b = totals(LP_BLOCK);
+    is_u64(b.entries, 1, "clock back 40 ns inside a wait: the wait is recorded");
+    ok(b.delay == 0 && b.count == 1, "... as one wait of 0 ns (got %.0f waits, %.0f ns)", b.count,
+       b.delay);
+    struct lp_weight wt;
+    ok(!lp_event_is_wait(5000000, 4999960) && !lp_event_pick_wait(5000000, 4999960, &wt),
+       "a call timed back 40 ns is no wait");
+    ok(lp_event_is_wait(5000000, 5000000 + lp_wait_threshold_ns_) &&
+           lp_event_pick_wait(5000000, 5000000 + lp_wait_threshold_ns_, &wt),
+       "a call timed at the threshold is a wait, picked at rate 1");
+    lp_clock_source = lp_clock_monotonic;
+}
+
 int main(void)
 {
     if (lp_stacktab_init(64, 64 * 16) || lp_locktab_init(64)) {
@@ -166,5 +194,6 @@ int main(void)
     capture();
     overflow();
     pipeline();
+    backwards();
     return done_testing();
 }
