@@ -63,21 +63,23 @@ static inline uint64_t lp_now(void)
     return lp_clock_read_(true);
 }
 
-/* lp_now() without the fence, for the times no other thread's time is compared with: the
- * start and end of a wait that is not registered for a charge (locktab.c), of a call on a
- * pipe or queue (io.c) or a join (thread.c). Such a read may run a few cycles early or late
- * against the instructions around it, which no duration near the wait threshold (two context
- * switches) can notice, and two of them may even come out of order: take their difference
- * with lp_clock_elapsed. The fence cost 10-15 ns a read next to a system call (measured), and
+/* lp_now() without the fence, for the times that never meet another thread's in the charge
+ * arithmetic: the start and end of a wait that is not registered for a charge (locktab.c), of
+ * a call on a pipe or queue (io.c), of a join or a barrier wait (thread.c). (The threads view
+ * shows such a start beside its own clock, and takes a start after its now as 0 s.) A read may
+ * run a few cycles early or late against the instructions around it, which no duration near
+ * the wait threshold (two context switches) can notice, and two of them may even come out of
+ * order: a threshold check takes their difference with lp_clock_elapsed, and lp_sample_block
+ * takes a negative one as no wait. The fence cost 10-15 ns a read next to a system call (measured), and
  * a pipe round trip reads the clock 8 times, a condition-variable round trip 4. */
 static inline uint64_t lp_now_nofence(void)
 {
     return lp_clock_read_(false);
 }
 
-/* end - start, and 0 when end reads earlier than start: two unfenced reads in the wrong
- * order, or two CPUs' counters a few cycles apart. An unsigned difference would wrap to a
- * wait of 584 years. */
+/* end - start, and 0 when end reads earlier than start (two unfenced reads in the wrong
+ * order, or two CPUs' counters a few cycles apart): for the threshold checks, where the
+ * unsigned difference would wrap and pass for a wait (which lp_sample_block then refused). */
 static inline uint64_t lp_clock_elapsed(uint64_t start, uint64_t end)
 {
     return end > start ? end - start : 0;

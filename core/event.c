@@ -66,7 +66,7 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
     struct lp_weight wt;
     if (LP_STAGE >= 4 && outcome != LP_NOT_A_WAIT &&
-        lp_sample_block(lp_event_rng(), ev->rate, lp_clock_elapsed(ev->w.start, end), &wt)) {
+        lp_sample_block(lp_event_rng(), ev->rate, end - ev->w.start, &wt)) {
         if (!ev->have_stack) /* lp_event_wait_begin_held: unwound only now, when recorded */
             event_capture(ev);
         lp_stacktab_add(LP_BLOCK, ev->leaf, ev->pcs, ev->depth, ev->truncated, &wt);
@@ -146,7 +146,7 @@ void lp_event_calibrate(void)
 bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt)
 {
     return LP_STAGE >= 4 && lp_event_is_wait(start, end) &&
-           lp_sample_block(lp_event_rng(), lp_block_rate(), lp_clock_elapsed(start, end), wt);
+           lp_sample_block(lp_event_rng(), lp_block_rate(), end - start, wt);
 }
 
 void lp_event_record_picked(const char *leaf, const struct lp_weight *wt)

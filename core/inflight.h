@@ -33,7 +33,7 @@ struct lp_inflight_entry {
     int32_t tid;
     const char *leaf;     /* the interposed call, e.g. "pthread_mutex_lock" (a static string) */
     const void *object;   /* the mutex, rwlock, condition variable, semaphore, … or NULL */
-    uint64_t start_ns;    /* lp_now() when the wait began (0 when no clock was read) */
+    uint64_t start_ns;    /* when the wait began, lp_now() or lp_now_nofence() (0: no clock) */
     uint32_t slot, seq;   /* where it was and its sequence count then (lp_inflight_reap) */
 };
 
