@@ -70,8 +70,8 @@ static inline uint64_t lp_now(void)
  * run a few cycles early or late against the instructions around it, which no duration near
  * the wait threshold (two context switches) can notice, and two of them may even come out of
  * order: a threshold check takes their difference with lp_clock_elapsed, and lp_sample_block
- * takes a negative one as no wait. The fence cost 10-15 ns a read next to a system call (measured), and
- * a pipe round trip reads the clock 8 times, a condition-variable round trip 4. */
+ * takes a negative one as no wait. The fence cost 10-15 ns a read next to a system call
+ * (measured), and a pipe round trip reads the clock 8 times, a condition-variable round trip 4. */
 static inline uint64_t lp_now_nofence(void)
 {
     return lp_clock_read_(false);

@@ -188,7 +188,8 @@ extern uint64_t lp_wait_threshold_ns_;
 void lp_event_calibrate(void);
 static inline bool lp_event_is_wait(uint64_t start, uint64_t end)
 {
-    return lp_clock_elapsed(start, end) >= __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
+    uint64_t threshold = __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
+    return lp_clock_elapsed(start, end) >= threshold;
 }
 /* Records the call [start, end) at leaf in the block profile if it was a wait (sampled at the
  * block rate in force). */
