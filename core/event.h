@@ -134,17 +134,17 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome);
  * runs, and this takes its in-flight entry out (after lp_event_wait_end: nothing). */
 void lp_event_wait_cleanup(struct lp_wait *ev);
 
-/* The draw of charge.h's sampled releases, made by every release of a lock that may have an
- * entry: the mutex fraction in force if the next release of the lock is to be picked, else 0.
- * Inline: most releases of a contended lock end with this draw (lp_event_release_quiet). */
+/* This thread's generator, seeded on first use (lp_event_rng_init). */
 void lp_event_rng_init(void);
-/* This thread's generator, seeded on first use. */
 static inline struct lp_rng *lp_event_rng(void)
 {
     if (__builtin_expect(lp_self.rng.s == 0, 0))
         lp_event_rng_init();
     return &lp_self.rng;
 }
+/* The draw of charge.h's sampled releases, made by every release of a lock that may have an
+ * entry: the mutex fraction in force if the next release of the lock is to be picked, else 0.
+ * Inline: most releases of a contended lock end with this draw (lp_event_release_quiet). */
 static inline uint64_t lp_event_arm(void)
 {
     uint64_t fraction = lp_mutex_fraction();
