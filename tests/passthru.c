@@ -2,8 +2,9 @@
  * passthru.c — the floor for `make bench` (DESIGN §9).
  *
  * A bare pass-through preload: it interposes the mutex, read-write lock and semaphore calls
- * the benchmarks make (the subset of lockprof's that they and pigz call), and the condition
- * waits, and forwards each one to the next definition. sem_post is not interposed: lockprof
+ * the benchmarks make (the subset of lockprof's that they and pigz call), the condition
+ * waits, and read and write (the pipe, file and socket workloads, and pigz), and forwards each
+ * one to the next definition. sem_post is not interposed: lockprof
  * does not interpose it either, and the floor must not pay a hop that lockprof does not. It measures what any
  * LD_PRELOAD wrapper costs (the PLT hop into a preloaded library plus one indirect call),
  * so lockprof's overhead can be split into "being a preload at all" and "lockprof's own work".
@@ -29,6 +30,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,13 +43,16 @@ typedef int cond_timedwait_fn(pthread_cond_t *, pthread_mutex_t *, const struct 
 typedef int rwlock_fn(pthread_rwlock_t *);
 typedef int sem_fn(sem_t *);
 typedef int sem_timedwait_fn(sem_t *, const struct timespec *);
+typedef ssize_t read_fn(int, void *, size_t);
+typedef ssize_t write_fn(int, const void *, size_t);
 
 static void *passthru_resolve(const char *name, const char *version)
 {
     void *p = version ? dlvsym(RTLD_NEXT, name, version) : dlsym(RTLD_NEXT, name);
     if (!p) {
+        /* Not write(): this file forwards it, and it may be the symbol that failed. */
         static const char msg[] = "passthru: cannot resolve a forwarded symbol\n";
-        ssize_t r = write(2, msg, sizeof msg - 1);
+        long r = syscall(SYS_write, 2, msg, sizeof msg - 1);
         (void)r;
         abort();
     }
@@ -61,6 +66,8 @@ static rwlock_fn stub_rwlock_rdlock, stub_rwlock_wrlock, stub_rwlock_tryrdlock,
     stub_rwlock_trywrlock, stub_rwlock_unlock;
 static sem_fn stub_sem_wait, stub_sem_trywait;
 static sem_timedwait_fn stub_sem_timedwait;
+static read_fn stub_read;
+static write_fn stub_write;
 
 static mutex_fn *real_pthread_mutex_lock = stub_mutex_lock;
 static mutex_fn *real_pthread_mutex_trylock = stub_mutex_trylock;
@@ -75,6 +82,8 @@ static rwlock_fn *real_pthread_rwlock_unlock = stub_rwlock_unlock;
 static sem_fn *real_sem_wait = stub_sem_wait;
 static sem_fn *real_sem_trywait = stub_sem_trywait;
 static sem_timedwait_fn *real_sem_timedwait = stub_sem_timedwait;
+static read_fn *real_read = stub_read;
+static write_fn *real_write = stub_write;
 
 /* The stubs store with relaxed atomics: two threads may race to resolve the same symbol, and
  * both store the same value. */
@@ -132,6 +141,18 @@ static int stub_sem_timedwait(sem_t *s, const struct timespec *ts)
     return real_sem_timedwait(s, ts);
 }
 
+static ssize_t stub_read(int fd, void *buf, size_t n)
+{
+    RESOLVE(real_read, "read", NULL);
+    return real_read(fd, buf, n);
+}
+
+static ssize_t stub_write(int fd, const void *buf, size_t n)
+{
+    RESOLVE(real_write, "write", NULL);
+    return real_write(fd, buf, n);
+}
+
 __attribute__((constructor)) static void passthru_init(void)
 {
     RESOLVE(real_pthread_mutex_lock, "pthread_mutex_lock", NULL);
@@ -147,6 +168,8 @@ __attribute__((constructor)) static void passthru_init(void)
     RESOLVE(real_sem_wait, "sem_wait", NULL);
     RESOLVE(real_sem_trywait, "sem_trywait", NULL);
     RESOLVE(real_sem_timedwait, "sem_timedwait", NULL);
+    RESOLVE(real_read, "read", NULL);
+    RESOLVE(real_write, "write", NULL);
 }
 
 /* The wrappers: one relaxed load of the pointer and an indirect call, nothing else. A plain
@@ -192,4 +215,14 @@ FORWARD1(sem_trywait, sem_t)
 EXPORT int sem_timedwait(sem_t *s, const struct timespec *ts)
 {
     return __atomic_load_n(&real_sem_timedwait, __ATOMIC_RELAXED)(s, ts);
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    return __atomic_load_n(&real_read, __ATOMIC_RELAXED)(fd, buf, n);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    return __atomic_load_n(&real_write, __ATOMIC_RELAXED)(fd, buf, n);
 }
