@@ -3,9 +3,10 @@
  *
  * A bare pass-through preload: it interposes the mutex, read-write lock and semaphore calls
  * the benchmarks make (the subset of lockprof's that they and pigz call), the condition
- * waits, and read and write (the pipe, file and socket workloads, and pigz), and forwards each
- * one to the next definition. sem_post is not interposed: lockprof
- * does not interpose it either, and the floor must not pay a hop that lockprof does not. It measures what any
+ * waits, and read and write (bench_io's pipe, file and socket workloads, and pigz's plain
+ * reads and writes; not readv, writev or __read_chk, which bench_io never calls), and forwards
+ * each one to the next definition. sem_post is not interposed: lockprof does not interpose it
+ * either, and the floor must not pay a hop that lockprof does not. It measures what any
  * LD_PRELOAD wrapper costs (the PLT hop into a preloaded library plus one indirect call),
  * so lockprof's overhead can be split into "being a preload at all" and "lockprof's own work".
  *
