@@ -99,13 +99,23 @@ $(BUILD)/interpose/%.o: interpose/%.c $(PROTO_H)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) $(INTERPOSE_FLAGS) -Iinterpose -c -o $@ $<
 
+# A seams build (make variants): lp_seams is a variable, defined by the file SEAMS names.
+ifneq ($(SEAMS),)
+ALL_CFLAGS += -DLP_SEAMS
+SEAMS_OBJ = $(BUILD)/seams.o
+$(SEAMS_OBJ): $(SEAMS) core/seam.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) -c -o $@ $<
+endif
+
 $(CORE_LIB): $(CORE_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(SO): $(INTER_OBJ) $(CORE_LIB) interpose/lockprof.map
+$(SO): $(INTER_OBJ) $(CORE_LIB) $(SEAMS_OBJ) interpose/lockprof.map
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -o $@ $(INTER_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
+	$(Q)$(CC) -shared -o $@ $(INTER_OBJ) $(SEAMS_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
 		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete \
 		$(LIBS) -ldl -lpthread $(LDFLAGS)
 
@@ -187,20 +197,16 @@ bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so $(BUILD)/tests/helpe
 	tests/bench/run --build $(BUILD) $(BENCH_FLAGS)
 	$(BUILD)/tests/helper_recordcost
 
-# Variants of the library, each a full build of its own in $(BUILD)/variants/NAME, for the
-# bench's ablation of the mutex path (core/event.h, LP_STAGE), the skew test's slow unwinder
-# (core/stack.c) and the scale test's stalled writer (core/writer.c). Never installed.
+# Variants of the library, each a full build of its own in $(BUILD)/variants/NAME with the
+# seams of core/seam.h set by tests/variants/NAME.c: the bench's ablation of the mutex path
+# (peek, clock, register), the skew test's slow unwinder and the scale test's stalled writer.
+# Never installed; a release build has no seams to set (they are constants there).
 VARIANTS = peek clock register slowunwind slowwriter
-VFLAGS_peek       = -DLP_STAGE=1
-VFLAGS_clock      = -DLP_STAGE=2
-VFLAGS_register   = -DLP_STAGE=3
-VFLAGS_slowunwind = -DLP_TEST_UNWIND_DELAY_NS=2000000
-VFLAGS_slowwriter = -DLP_TEST_WRITER_STALL_NS=1000000000
 VARIANT_SO = $(VARIANTS:%=$(BUILD)/variants/%/liblockprof.so)
 
 variants: $(PROTO_H)
 	$(Q)$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory BUILD=$(BUILD)/variants/$(v) \
-	  CFLAGS="$(CFLAGS) $(VFLAGS_$(v))" $(BUILD)/variants/$(v)/liblockprof.so &&) true
+	  SEAMS=tests/variants/$(v).c $(BUILD)/variants/$(v)/liblockprof.so &&) true
 
 demo: deps
 	$(MAKE) --no-print-directory all

@@ -4,12 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
+
+#include "sys.h"
 
 struct lp_tsc lp_tsc_;
 
@@ -72,12 +72,12 @@ static void clock_tsc_calibrate(void)
 static bool clock_kernel_uses_tsc(void)
 {
     static const char path[] = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    int fd = lp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return false;
     char buf[16];
-    long n = syscall(SYS_read, fd, buf, sizeof buf);
-    syscall(SYS_close, fd);
+    long n = lp_sys_read(fd, buf, sizeof buf);
+    lp_sys_close(fd);
     return n == 4 && memcmp(buf, "tsc\n", 4) == 0;
 }
 #endif

@@ -43,6 +43,7 @@ struct config_var {
     const char *def_str;    /* paths, and word lists as written */
     const char *meaning;
     const struct config_word *words; /* word lists */
+    const char *unit;                /* numbers: "nanoseconds", "seconds", or NULL */
 };
 
 /*
@@ -60,42 +61,43 @@ struct config_var {
 static const struct config_var config_vars[] = {
     { "LOCKPROF_BLOCK_RATE", CONFIG_U64, offsetof(struct lp_config, block_rate),
       100000, 0, 1000000000000ULL, NULL,
-      "block profile rate in ns: 0 off, 1 every wait, N one wait per N ns waited", NULL },
+      "block profile rate in ns: 0 off, 1 every wait, N one wait per N ns waited", NULL,
+      "nanoseconds" },
     { "LOCKPROF_MUTEX_FRACTION", CONFIG_U64, offsetof(struct lp_config, mutex_fraction),
-      10, 0, 1000000000ULL, NULL, "mutex profile: 0 off, n one charge in n", NULL },
+      10, 0, 1000000000ULL, NULL, "mutex profile: 0 off, n one charge in n", NULL, NULL },
     { "LOCKPROF_STACK_DEPTH", CONFIG_U64, offsetof(struct lp_config, stack_depth),
-      64, 1, 512, NULL, "frames kept per stack", NULL },
+      64, 1, 512, NULL, "frames kept per stack", NULL, NULL },
     { "LOCKPROF_MAX_STACKS", CONFIG_U64, offsetof(struct lp_config, max_stacks),
-      65536, 64, 4194304, NULL, "distinct stacks kept, both profiles together", NULL },
+      65536, 64, 4194304, NULL, "distinct stacks kept, both profiles together", NULL, NULL },
     { "LOCKPROF_LOCK_STRIPES", CONFIG_U64, offsetof(struct lp_config, lock_stripes),
-      1024, 16, 1048576, NULL, "stripes of the table of locks with waiters (6 locks each)", NULL },
+      1024, 16, 1048576, NULL, "stripes of the table of locks with waiters (6 locks each)", NULL, NULL },
     { "LOCKPROF_IO", CONFIG_WORDS, offsetof(struct lp_config, io),
       LP_IO_PIPE | LP_IO_FIFO | LP_IO_EVENTFD | LP_IO_MQ | LP_IO_MSG, 0, 0,
       "pipe,fifo,eventfd,mq,msg", "descriptors whose blocking reads and writes are waits",
-      config_io_words },
+      config_io_words, NULL },
     { "LOCKPROF_FATAL_SIGNALS", CONFIG_WORDS, offsetof(struct lp_config, fatal_signals),
       SIGBIT(SIGINT) | SIGBIT(SIGTERM), 0, 0, "INT,TERM",
-      "default-fatal signals that still leave a profile", config_signal_words },
+      "default-fatal signals that still leave a profile", config_signal_words, NULL },
     { "LOCKPROF_SIGNAL", CONFIG_SIGNAL, offsetof(struct lp_config, snapshot_signal),
-      0, 0, 0, "0", "a signal that writes a snapshot (0: none)", NULL },
+      0, 0, 0, "0", "a signal that writes a snapshot (0: none)", NULL, NULL },
     { "LOCKPROF_INTERVAL", CONFIG_U64, offsetof(struct lp_config, interval),
-      0, 0, 31536000, NULL, "seconds between snapshots (0: none)", NULL },
+      0, 0, 31536000, NULL, "seconds between snapshots (0: none)", NULL, "seconds" },
     { "LOCKPROF_KEEP", CONFIG_U64, offsetof(struct lp_config, keep),
-      16, 0, 1000000, NULL, "snapshots kept, the newest (0: all)", NULL },
+      16, 0, 1000000, NULL, "snapshots kept, the newest (0: all)", NULL, NULL },
     { "LOCKPROF_HTTP", CONFIG_STRING, offsetof(struct lp_config, http),
-      0, 0, 0, "", "serve /debug/pprof/ on HOST:PORT or unix:PATH (empty: off)", NULL },
+      0, 0, 0, "", "serve /debug/pprof/ on HOST:PORT or unix:PATH (empty: off; %p pid)", NULL, NULL },
     { "LOCKPROF_HTTP_ALLOW_REMOTE", CONFIG_BOOL, offsetof(struct lp_config, http_allow_remote),
-      0, 0, 1, NULL, "let LOCKPROF_HTTP listen on an address other than loopback", NULL },
+      0, 0, 1, NULL, "let LOCKPROF_HTTP listen on an address other than loopback", NULL, NULL },
     { "LOCKPROF_LIBUNWIND", CONFIG_BOOL, offsetof(struct lp_config, libunwind),
       0, 0, 1, NULL, "unwind with libunwind (about 260 KiB per thread that records) instead of "
-      "lockprof's own unwinder", NULL },
+      "lockprof's own unwinder", NULL, NULL },
     { "LOCKPROF_TSC", CONFIG_BOOL, offsetof(struct lp_config, tsc),
       1, 0, 1, NULL, "time waits with the CPU's time-stamp counter where it is the kernel's "
-      "clock source (0: clock_gettime)", NULL },
+      "clock source (0: clock_gettime)", NULL, NULL },
     { "LOCKPROF_SHOW_CONFIG", CONFIG_BOOL, offsetof(struct lp_config, show_config),
-      0, 0, 1, NULL, "print these settings at start", NULL },
+      0, 0, 1, NULL, "print these settings at start", NULL, NULL },
     { "LOCKPROF_OUT", CONFIG_PATH, offsetof(struct lp_config, out),
-      0, 0, 0, CONFIG_DEFAULT_OUT, "output prefix (%p pid, %t start time)", NULL },
+      0, 0, 0, CONFIG_DEFAULT_OUT, "output prefix (%p pid, %t start time)", NULL, NULL },
 };
 
 static bool config_parse_u64(const char *s, uint64_t *out)
@@ -125,44 +127,62 @@ static const char *config_echo(const char *value, char *buf, size_t size)
     return buf;
 }
 
-static void config_reject(const struct config_var *v, const char *raw)
+/* What a variable accepts, "expected …", into buf. */
+static void config_expected(const struct config_var *v, char *buf, size_t size)
 {
-    char cut[104];
-    const char *value = config_echo(raw, cut, sizeof cut);
     switch (v->type) {
     case CONFIG_U64:
-        lp_log_sigsafe("%s='%s': expected a whole number from %llu to %llu; using %llu", v->name,
-                       value, (unsigned long long)v->min, (unsigned long long)v->max,
-                       (unsigned long long)v->def);
+        lp_fmt_sigsafe(buf, size, "expected a whole number%s%s from %llu to %llu",
+                       v->unit ? " of " : "", v->unit ? v->unit : "",
+                       (unsigned long long)v->min, (unsigned long long)v->max);
         break;
     case CONFIG_BOOL:
-        lp_log_sigsafe("%s='%s': expected 0 or 1; using %llu", v->name, value,
-                       (unsigned long long)v->def);
+        lp_fmt_sigsafe(buf, size, "expected 0 or 1");
         break;
     case CONFIG_WORDS: {
-        char list[256];
-        size_t n = 0;
-        for (const struct config_word *w = v->words; w->word && n + 16 < sizeof list; w++)
-            n += (size_t)lp_fmt_sigsafe(list + n, sizeof list - n, "%s%s", n ? ", " : "",
-                                        w->word);
-        lp_log_sigsafe("%s='%s': expected a comma-separated list of %s; using %s", v->name,
-                       value, list, v->def_str);
+        size_t n = lp_fmt_sigsafe(buf, size, "expected a comma-separated list of ");
+        for (const struct config_word *w = v->words; w->word && n + 16 < size; w++)
+            n += lp_fmt_sigsafe(buf + n, size - n, "%s%s", w == v->words ? "" : ", ",
+                                w->word);
         break;
     }
     case CONFIG_SIGNAL:
-        lp_log_sigsafe("%s='%s': expected a signal only sent on purpose, by name (SIGUSR2, "
-                       "SIGRTMIN+1) or number, or 0; using %s", v->name, value, v->def_str);
+        lp_fmt_sigsafe(buf, size, "expected a signal only sent on purpose, by name (SIGUSR2, "
+                       "SIGRTMIN+1) or number, or 0");
         break;
     case CONFIG_STRING:
-        lp_log_sigsafe("%s='%s': expected at most %d bytes; using '%s'", v->name, value,
-                       LP_HTTP_SPEC_MAX - 1, v->def_str);
+        lp_fmt_sigsafe(buf, size, "expected at most %d bytes, with only %%p, %%t or %%%% "
+                       "after a %%", LP_HTTP_SPEC_MAX - 1);
         break;
     case CONFIG_PATH:
-        lp_log_sigsafe("%s='%s': expected a path prefix shorter than %d bytes, with only %%p, "
-                       "%%t or %%%% after a %%; using %s", v->name, value, LP_PATH_MAX / 2,
-                       v->def_str);
+        lp_fmt_sigsafe(buf, size, "expected a path prefix shorter than %d bytes, with only "
+                       "%%p, %%t or %%%% after a %%", LP_PATH_MAX / 2);
         break;
     }
+}
+
+/* The default as a message shows it. */
+static const char *config_default_text(const struct config_var *v, char *buf, size_t size)
+{
+    switch (v->type) {
+    case CONFIG_U64:
+    case CONFIG_BOOL:
+        lp_fmt_sigsafe(buf, size, "%llu", (unsigned long long)v->def);
+        return buf;
+    case CONFIG_STRING:
+        lp_fmt_sigsafe(buf, size, "'%s'", v->def_str);
+        return buf;
+    default:
+        return v->def_str;
+    }
+}
+
+static void config_reject(const struct config_var *v, const char *raw)
+{
+    char cut[104], expected[320], def[32];
+    config_expected(v, expected, sizeof expected);
+    lp_log_sigsafe("%s='%s': %s; using %s", v->name, config_echo(raw, cut, sizeof cut), expected,
+                   config_default_text(v, def, sizeof def));
 }
 
 /* The word of w matching s[0, len), ignoring case and, for signals, a leading "SIG". */
@@ -291,10 +311,9 @@ static bool config_parse_signal(const char *s, uint64_t *out)
     return true;
 }
 
-static bool config_path_ok(const char *s)
+/* Only %p, %t and %% after a % (lp_config_expand's sequences). */
+static bool config_pattern_ok(const char *s)
 {
-    if (!*s || strlen(s) >= LP_PATH_MAX / 2)
-        return false;
     for (; *s; s++)
         if (*s == '%') {
             s++;
@@ -304,6 +323,68 @@ static bool config_path_ok(const char *s)
     return true;
 }
 
+/* Parses value into field as v's type says: false when it is not accepted (field untouched). */
+static bool config_parse(const struct config_var *v, const char *value, char *field)
+{
+    uint64_t n;
+    switch (v->type) {
+    case CONFIG_U64:
+    case CONFIG_BOOL:
+        if (!config_parse_u64(value, &n) || n < v->min || n > v->max)
+            return false;
+        if (v->type == CONFIG_BOOL)
+            *(bool *)field = n != 0;
+        else
+            *(uint64_t *)field = n;
+        return true;
+    case CONFIG_WORDS:
+        if (!config_parse_words(v->words, value, &n))
+            return false;
+        *(uint64_t *)field = n;
+        return true;
+    case CONFIG_SIGNAL:
+        if (!config_parse_signal(value, &n))
+            return false;
+        *(uint64_t *)field = n;
+        return true;
+    case CONFIG_PATH:
+        if (!*value || strlen(value) >= LP_PATH_MAX / 2 || !config_pattern_ok(value))
+            return false;
+        strncpy(field, value, LP_PATH_MAX - 1);
+        return true;
+    case CONFIG_STRING:
+        if (strlen(value) >= LP_HTTP_SPEC_MAX || !config_pattern_ok(value))
+            return false;
+        strncpy(field, value, LP_HTTP_SPEC_MAX - 1);
+        return true;
+    }
+    return false;
+}
+
+static void config_set_default(const struct config_var *v, char *field)
+{
+    switch (v->type) {
+    case CONFIG_BOOL:
+        *(bool *)field = v->def != 0;
+        break;
+    case CONFIG_PATH:
+    case CONFIG_STRING:
+        strcpy(field, v->def_str);
+        break;
+    default:
+        *(uint64_t *)field = v->def;
+        break;
+    }
+}
+
+static const struct config_var *config_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof config_vars / sizeof config_vars[0]; i++)
+        if (strcmp(config_vars[i].name, name) == 0)
+            return &config_vars[i];
+    return NULL;
+}
+
 void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *))
 {
     memset(c, 0, sizeof *c);
@@ -311,52 +392,44 @@ void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *))
         const struct config_var *v = &config_vars[i];
         char *field = (char *)c + v->offset;
         const char *value = getenv_fn ? getenv_fn(v->name) : NULL;
-        uint64_t n;
-        switch (v->type) {
-        case CONFIG_U64:
-        case CONFIG_BOOL:
-            n = v->def;
-            if (value && !(config_parse_u64(value, &n) && n >= v->min && n <= v->max)) {
-                config_reject(v, value);
-                n = v->def;
-            }
-            if (v->type == CONFIG_BOOL)
-                *(bool *)field = n != 0;
-            else
-                *(uint64_t *)field = n;
-            break;
-        case CONFIG_PATH:
-            if (value && !config_path_ok(value)) {
-                config_reject(v, value);
-                value = NULL;
-            }
-            strncpy(field, value ? value : v->def_str, LP_PATH_MAX - 1);
-            break;
-        case CONFIG_WORDS:
-            n = v->def;
-            if (value && !config_parse_words(v->words, value, &n)) {
-                config_reject(v, value);
-                n = v->def;
-            }
-            *(uint64_t *)field = n;
-            break;
-        case CONFIG_SIGNAL:
-            n = v->def;
-            if (value && !config_parse_signal(value, &n)) {
-                config_reject(v, value);
-                n = v->def;
-            }
-            *(uint64_t *)field = n;
-            break;
-        case CONFIG_STRING:
-            if (value && strlen(value) >= LP_HTTP_SPEC_MAX) {
-                config_reject(v, value);
-                value = NULL;
-            }
-            strncpy(field, value ? value : v->def_str, LP_HTTP_SPEC_MAX - 1);
-            break;
-        }
+        config_set_default(v, field);
+        if (value && !config_parse(v, value, field))
+            config_reject(v, value);
     }
+}
+
+bool lp_config_check(const char *name, const char *value, char *expected, size_t size)
+{
+    const struct config_var *v = config_find(name);
+    struct lp_config scratch;
+    if (!v) {
+        lp_fmt_sigsafe(expected, size, "%s is not a variable of lockprof's", name);
+        return false;
+    }
+    if (config_parse(v, value, (char *)&scratch + v->offset))
+        return true;
+    config_expected(v, expected, size);
+    return false;
+}
+
+bool lp_config_range(const char *name, uint64_t *min, uint64_t *max)
+{
+    const struct config_var *v = config_find(name);
+    if (!v || v->type != CONFIG_U64)
+        return false;
+    *min = v->min;
+    *max = v->max;
+    return true;
+}
+
+const char *lp_config_default(const char *name, char *buf, size_t size)
+{
+    const struct config_var *v = config_find(name);
+    if (!v)
+        return NULL;
+    if (v->type == CONFIG_STRING)
+        return v->def_str;
+    return config_default_text(v, buf, size);
 }
 
 void lp_config_show(const struct lp_config *c)
@@ -396,11 +469,60 @@ void lp_config_show(const struct lp_config *c)
     }
 }
 
+bool lp_config_pattern_has(const char *pattern, char what)
+{
+    for (const char *p = pattern; *p; p++)
+        if (*p == '%') {
+            if (p[1] == what)
+                return true;
+            if (p[1])
+                p++;
+        }
+    return false;
+}
+
+int lp_config_expand(char *dst, size_t size, const char *pattern, const char *pid,
+                     const char *start, unsigned flags)
+{
+    size_t n = 0;
+    for (const char *p = pattern; *p; p++) {
+        const char *piece = p;
+        size_t len = 1;
+        bool literal = true;
+        if (*p == '%') {
+            p++;
+            const char *value = *p == 'p' ? pid : *p == 't' ? start : NULL;
+            if (*p == 'p' || *p == 't') {
+                piece = value ? value : p - 1; /* NULL: kept as written */
+                len = value ? strlen(value) : 2;
+                literal = false;
+            } else if (*p != '%') {
+                return -EINVAL;
+            } else {
+                piece = p;
+            }
+        }
+        bool escape = literal && (flags & LP_EXPAND_GLOB) && strchr("*?[]\\", *piece);
+        if (n + len + escape + 1 > size)
+            return -ENAMETOOLONG;
+        if (escape)
+            dst[n++] = '\\';
+        memcpy(dst + n, piece, len);
+        n += len;
+    }
+    if (size == 0)
+        return -ENAMETOOLONG;
+    dst[n] = '\0';
+    return 0;
+}
+
 int lp_config_expand_out(char *dst, unsigned size, const char *prefix, long pid, long start,
                          const char *cwd)
 {
+    char spid[24], sstart[24];
+    lp_fmt_sigsafe(spid, sizeof spid, "%ld", pid);
+    lp_fmt_sigsafe(sstart, sizeof sstart, "%ld", start);
     size_t n = 0;
-    char num[32];
     if (prefix[0] != '/') {
         size_t l = strlen(cwd);
         if (l + 2 >= size)
@@ -410,25 +532,5 @@ int lp_config_expand_out(char *dst, unsigned size, const char *prefix, long pid,
         if (n == 0 || dst[n - 1] != '/')
             dst[n++] = '/';
     }
-    for (const char *p = prefix; *p; p++) {
-        const char *piece = p;
-        size_t len = 1;
-        if (*p == '%') {
-            p++;
-            if (*p == 'p' || *p == 't') {
-                len = lp_fmt_sigsafe(num, sizeof num, "%ld", *p == 'p' ? pid : start);
-                piece = num;
-            } else if (*p != '%') {
-                return -EINVAL;
-            } else {
-                piece = p;
-            }
-        }
-        if (n + len + 1 > size)
-            return -ENAMETOOLONG;
-        memcpy(dst + n, piece, len);
-        n += len;
-    }
-    dst[n] = '\0';
-    return 0;
+    return lp_config_expand(dst + n, size - n, prefix, spid, sstart, 0);
 }

@@ -7,12 +7,14 @@
  * and the default is kept. LOCKPROF_SHOW_CONFIG=1 prints the effective settings.
  *
  * Context: lp_config_load at start (constructor), single-threaded; the struct is immutable
- * afterwards except the two rates, which the C API may change (atomics, in event.h).
+ * afterwards (the rates in force are rates.h's, which start from it). Everything else here is
+ * safe from any thread.
  */
 #ifndef LP_CONFIG_H
 #define LP_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define LP_PATH_MAX 1024
@@ -57,8 +59,32 @@ void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *))
 /* Prints the effective settings, one per line, on fd 2. */
 void lp_config_show(const struct lp_config *c);
 
-/* Expands %p (pid), %t (start time, seconds since the epoch), %% in prefix, and makes the
- * result absolute against cwd. 0 or -ENAMETOOLONG / -EINVAL (a lone % or unknown %x). */
+/*
+ * For the lockprof command, which checks its options against the same table before it starts
+ * the program (a value the library would refuse is refused there, not replaced inside it):
+ * lp_config_check says whether value is one that variable name accepts, and if not, what it
+ * expects ("expected a whole number of nanoseconds from 0 to 1000000000000") in expected.
+ */
+bool lp_config_check(const char *name, const char *value, char *expected, size_t size);
+/* The range of a numeric variable; false if name is not one. */
+bool lp_config_range(const char *name, uint64_t *min, uint64_t *max);
+/* The default of variable name as text ("100000", "lockprof.%p"); NULL if there is none. */
+const char *lp_config_default(const char *name, char *buf, size_t size);
+
+/*
+ * The one expander of %-patterns (LOCKPROF_OUT, LOCKPROF_HTTP, the command's -o): %p becomes
+ * pid, %t start (the start time, seconds since the epoch), %% a %. A NULL pid or start keeps
+ * that sequence as written. With LP_EXPAND_GLOB the pattern's literal text has glob(3)'s
+ * metacharacters escaped, so that the result is a glob pattern for the names it can expand to
+ * (pass "*" for what is unknown). 0, -EINVAL (a % followed by anything else, or a lone % at
+ * the end) or -ENAMETOOLONG (size is too small).
+ */
+#define LP_EXPAND_GLOB 1u
+int lp_config_expand(char *dst, size_t size, const char *pattern, const char *pid,
+                     const char *start, unsigned flags);
+/* True when pattern holds the sequence %what ('p' or 't'), not counting %%what. */
+bool lp_config_pattern_has(const char *pattern, char what);
+/* LOCKPROF_OUT expanded (pid, start) and made absolute against cwd. 0 or -errno as above. */
 int lp_config_expand_out(char *dst, unsigned size, const char *prefix, long pid, long start,
                          const char *cwd);
 

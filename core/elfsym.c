@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "sys.h"
 
 #define SYM_PATH_MAX 4096
 #define SYM_DEBUG_DIR "/usr/lib/debug"
@@ -98,15 +99,13 @@ static int sym_map_file(struct lp_symbolizer *s, const char *path, struct sym_el
     struct sym_region *r = lp_arena_alloc(s->arena, sizeof(*r));
     if (!r)
         return -ENOMEM;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = lp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat st;
-    int err = 0;
-    if (fstat(fd, &st) != 0) {
-        err = -errno;
+    int err = lp_sys_fstat(fd, &st);
+    if (err < 0)
         goto out_close_fd;
-    }
     if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
         err = -ENOEXEC;
         goto out_close_fd;
@@ -123,7 +122,7 @@ static int sym_map_file(struct lp_symbolizer *s, const char *path, struct sym_el
     e->base = p;
     e->size = (size_t)st.st_size;
 out_close_fd:
-    close(fd);
+    lp_sys_close(fd);
     return err;
 }
 

@@ -8,8 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "event.h"
 #include "log.h"
+#include "sys.h"
 #include "threads.h"
 #include "writer.h"
 
@@ -25,14 +27,6 @@ struct endpoint_window {
 };
 static struct endpoint_window endpoint_windows[LP_HTTPD_MAX_CLIENTS];
 
-/*
- * Windows that set rates share one saved pair: the first saves the rates in force, each sets
- * its own, and the last to end restores the saved ones. (Only this thread changes them here;
- * a rate set through the API while such a window is open is replaced when it ends.)
- */
-static int endpoint_rate_windows;
-static uint64_t endpoint_saved_rate, endpoint_saved_fraction;
-
 int lp_endpoint_windows_open(void)
 {
     int n = 0;
@@ -41,35 +35,9 @@ int lp_endpoint_windows_open(void)
     return n;
 }
 
-static void endpoint_set_rates(bool has_rate, uint64_t rate, bool has_fraction,
-                               uint64_t fraction)
-{
-    if (endpoint_rate_windows++ == 0) {
-        endpoint_saved_rate = lp_block_rate();
-        endpoint_saved_fraction = lp_mutex_fraction();
-    }
-    if (has_rate)
-        __atomic_store_n(&lp_block_rate_, rate, __ATOMIC_RELAXED);
-    if (has_fraction)
-        __atomic_store_n(&lp_mutex_fraction_, fraction, __ATOMIC_RELAXED);
-    __atomic_store_n(&lp_rates_changed_, 1, __ATOMIC_RELAXED);
-}
-
-static void endpoint_restore_rates(void)
-{
-    if (--endpoint_rate_windows == 0) {
-        __atomic_store_n(&lp_block_rate_, endpoint_saved_rate, __ATOMIC_RELAXED);
-        __atomic_store_n(&lp_mutex_fraction_, endpoint_saved_fraction, __ATOMIC_RELAXED);
-    }
-}
-
 void lp_endpoint_atfork_child(void)
 {
-    if (endpoint_rate_windows > 0) {
-        __atomic_store_n(&lp_block_rate_, endpoint_saved_rate, __ATOMIC_RELAXED);
-        __atomic_store_n(&lp_mutex_fraction_, endpoint_saved_fraction, __ATOMIC_RELAXED);
-    }
-    endpoint_rate_windows = 0;
+    lp_rates_atfork_child();
     for (int i = 0; i < LP_HTTPD_MAX_CLIENTS; i++) {
         if (endpoint_windows[i].used)
             lp_writer_window_end(endpoint_windows[i].w); /* the child's copy */
@@ -80,7 +48,7 @@ void lp_endpoint_atfork_child(void)
 static void endpoint_window_free(struct endpoint_window *win)
 {
     if (win->sets_rates)
-        endpoint_restore_rates();
+        lp_rates_window_end();
     lp_writer_window_end(win->w);
     memset(win, 0, sizeof *win);
 }
@@ -97,7 +65,7 @@ static void endpoint_text(struct lp_http_exchange *x, int status, const char *fm
     buf[n++] = '\n';
     x->status = status;
     x->content_type = "text/plain; charset=utf-8";
-    lp_write_all_sigsafe(x->body_fd, buf, n);
+    lp_sys_write_all(x->body_fd, buf, n);
 }
 
 /* Whether the raw query names parameter name (whatever its value, even one too long to
@@ -175,12 +143,16 @@ static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
         (has_seconds && seconds == 0))
         return endpoint_text(x, 400, "invalid value for \"seconds\": expected a whole number "
                              "from 1 to %d", ENDPOINT_MAX_SECONDS);
-    if (!endpoint_number(x->query, "rate", 1000000000000ULL, &has_rate, &rate))
+    /* The ranges the variables accept (config.c). */
+    uint64_t min, rate_max = 0, fraction_max = 0;
+    lp_config_range("LOCKPROF_BLOCK_RATE", &min, &rate_max);
+    lp_config_range("LOCKPROF_MUTEX_FRACTION", &min, &fraction_max);
+    if (!endpoint_number(x->query, "rate", rate_max, &has_rate, &rate))
         return endpoint_text(x, 400, "invalid value for \"rate\": expected a block rate in "
-                             "nanoseconds, 0 to 1000000000000");
-    if (!endpoint_number(x->query, "fraction", 1000000000ULL, &has_fraction, &fraction))
+                             "nanoseconds, 0 to %llu", (unsigned long long)rate_max);
+    if (!endpoint_number(x->query, "fraction", fraction_max, &has_fraction, &fraction))
         return endpoint_text(x, 400, "invalid value for \"fraction\": expected a mutex "
-                             "fraction, 0 to 1000000000");
+                             "fraction, 0 to %llu", (unsigned long long)fraction_max);
     if ((has_rate || has_fraction) && !has_seconds)
         return endpoint_text(x, 400, "\"rate\" and \"fraction\" set the rates for a window: "
                              "give \"seconds\" too");
@@ -198,8 +170,8 @@ static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
     if (has_rate || has_fraction)
         lp_fmt_sigsafe(note, sizeof note, "rates set for this window: block rate %llu ns, "
                        "mutex fraction %llu",
-                       (unsigned long long)(has_rate ? rate : lp_block_rate()),
-                       (unsigned long long)(has_fraction ? fraction : lp_mutex_fraction()));
+                       (unsigned long long)(has_rate ? rate : lp_rates_block()),
+                       (unsigned long long)(has_fraction ? fraction : lp_rates_fraction()));
     win->w = lp_writer_window_begin(note[0] ? note : NULL);
     if (!win->w)
         return endpoint_text(x, 503, "cannot map the window's baseline: %s",
@@ -211,7 +183,7 @@ static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
      * the baseline. */
     if (has_rate || has_fraction) {
         win->sets_rates = true;
-        endpoint_set_rates(has_rate, rate, has_fraction, fraction);
+        lp_rates_window_begin(has_rate, rate, has_fraction, fraction);
     }
     x->state = win;
     x->resume_at_ns = x->now_ns + seconds * 1000000000ULL;
@@ -246,7 +218,7 @@ static void endpoint_symbol(struct lp_http_exchange *x)
         len = x->body ? x->body_len : 0;
     } else if (len == 0) {
         static const char avail[] = "num_symbols: 1\n";
-        lp_write_all_sigsafe(x->body_fd, avail, sizeof avail - 1);
+        lp_sys_write_all(x->body_fd, avail, sizeof avail - 1);
         x->status = 200;
         x->content_type = "text/plain; charset=utf-8";
         return;
@@ -282,11 +254,11 @@ static void endpoint_index(struct lp_http_exchange *x)
         "Parameters: debug=1 (text), seconds=N (a delta of the next N seconds), rate=R and "
         "fraction=F (with seconds: the rates for that window), format=json (threads).</p>\n"
         "</body>\n</html>\n",
-        (int)getpid(), (unsigned long long)lp_block_rate(),
-        (unsigned long long)lp_mutex_fraction(), lp_endpoint_windows_open(),
+        (int)getpid(), (unsigned long long)lp_rates_block(),
+        (unsigned long long)lp_rates_fraction(), lp_endpoint_windows_open(),
         (unsigned long long)st.events[LP_BLOCK],
         (unsigned long long)st.events[LP_MUTEX]);
-    lp_write_all_sigsafe(x->body_fd, buf, n);
+    lp_sys_write_all(x->body_fd, buf, n);
     x->status = 200;
     x->content_type = "text/html; charset=utf-8";
 }

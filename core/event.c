@@ -1,24 +1,20 @@
 /* event.c — see event.h. */
 #include "event.h"
 
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "inflight.h"
+#include "seam.h"
+#include "sys.h"
 #include "stack.h"
 
 __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
 
-uint64_t lp_block_rate_;
-uint64_t lp_mutex_fraction_;
-unsigned lp_stack_depth_ = 64;
-uint32_t lp_rates_changed_;
 
 int32_t lp_thread_tid(void)
 {
     if (__builtin_expect(lp_self.tid == 0, 0))
-        lp_self.tid = (int32_t)syscall(SYS_gettid);
+        lp_self.tid = (int32_t)lp_sys_gettid();
     return lp_self.tid;
 }
 
@@ -38,34 +34,34 @@ void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *c
                              const void *object, bool unwind_now)
 {
     ev->leaf = leaf;
-    ev->rate = lp_block_rate();
+    ev->rate = lp_rates_block();
     ev->have_stack = false;
     ev->inflight = -1;
-    if (LP_STAGE < 3) {
-        ev->w.start = LP_STAGE == 2 ? lp_now() : 0;
+    if (lp_seams.stage < 3) {
+        ev->w.start = lp_seams.stage == 2 ? lp_now() : 0;
         return;
     }
     /* The wait begins now, when the caller found it had to wait: registered (and timed)
      * first, so that time spent unwinding — or preempted while unwinding — is part of the
      * wait and of what the holder is charged. */
-    bool charge = charge_lock && lp_mutex_fraction() != 0;
+    bool charge = charge_lock && lp_rates_fraction() != 0;
     lp_locktab_wait_begin(&ev->w, charge_lock, charge, charge ? lp_event_arm() : 0);
     /* Visible to the threads view from now on, with the same start. */
     ev->inflight = lp_inflight_begin(lp_thread_tid(), leaf, object, ev->w.start);
     /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */
-    if (LP_STAGE >= 4 && ev->rate && unwind_now)
+    if (lp_seams.stage >= 4 && ev->rate && unwind_now)
         event_capture(ev);
 }
 
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
 {
-    if (LP_STAGE < 3)
-        return LP_STAGE == 2 ? lp_now() : 0;
+    if (lp_seams.stage < 3)
+        return lp_seams.stage == 2 ? lp_now() : 0;
     lp_inflight_end(ev->inflight);
     ev->inflight = -1;
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
     struct lp_weight wt;
-    if (LP_STAGE >= 4 && outcome != LP_NOT_A_WAIT &&
+    if (lp_seams.stage >= 4 && outcome != LP_NOT_A_WAIT &&
         lp_sample_block(lp_event_rng(), ev->rate, end - ev->w.start, &wt)) {
         if (!ev->have_stack) /* lp_event_wait_begin_held: unwound only now, when recorded */
             event_capture(ev);
@@ -84,14 +80,14 @@ void lp_event_wait_cleanup(struct lp_wait *ev)
 
 bool lp_event_release_charge_armed(const void *lock, uint64_t arm, struct lp_weight *wt)
 {
-    if (LP_STAGE < 3)
+    if (lp_seams.stage < 3)
         return false;
     uint64_t charge, fraction;
     if (!lp_locktab_release(lock, arm, &charge, &fraction))
         return false;
     /* Picked at the fraction the release before it drew with; nothing is recorded once the
      * mutex profile is off. */
-    if (LP_STAGE < 4 || lp_mutex_fraction() == 0)
+    if (lp_seams.stage < 4 || lp_rates_fraction() == 0)
         return false;
     lp_sample_mutex_weight(fraction, charge, wt);
     return true;
@@ -99,7 +95,7 @@ bool lp_event_release_charge_armed(const void *lock, uint64_t arm, struct lp_wei
 
 void lp_event_release_unseen(const void *lock)
 {
-    if (LP_STAGE >= 3)
+    if (lp_seams.stage >= 3)
         lp_locktab_rebase(lock);
 }
 
@@ -130,7 +126,7 @@ void lp_event_calibrate(void)
     uint64_t best = UINT64_MAX;
     for (int i = 0; i < 32; i++) {
         uint64_t t0 = lp_now();
-        syscall(SYS_getppid);
+        lp_sys_getppid();
         uint64_t d = lp_now() - t0;
         if (d < best)
             best = d;
@@ -145,8 +141,8 @@ void lp_event_calibrate(void)
 
 bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt)
 {
-    return LP_STAGE >= 4 && lp_event_is_wait(start, end) &&
-           lp_sample_block(lp_event_rng(), lp_block_rate(), end - start, wt);
+    return lp_seams.stage >= 4 && lp_event_is_wait(start, end) &&
+           lp_sample_block(lp_event_rng(), lp_rates_block(), end - start, wt);
 }
 
 void lp_event_record_picked(const char *leaf, const struct lp_weight *wt)

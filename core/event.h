@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "locktab.h"
+#include "rates.h"
 #include "sample.h"
 #include "stack.h"
 #include "stacktab.h"
@@ -40,35 +41,7 @@ struct lp_thread {
 
 extern __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
 
-/* The rates in force (atomics), the depth (immutable after init). */
-extern uint64_t lp_block_rate_;
-extern uint64_t lp_mutex_fraction_;
-extern unsigned lp_stack_depth_;
-/* Set when a rate was changed after start (for the profiles' comments). */
-extern uint32_t lp_rates_changed_;
-
 #define LP_LEAF_OWNER_DIED "lockprof::owner_died"
-
-/* The bench's ablation of the event path (Makefile VARIANTS, never installed): 1 = the wrappers
- * peek and try, nothing more; 2 = + the clock around each wait; 3 = + registration and the
- * charge (locktab, in-flight table); 4 = + sampling, unwinding, recording: the library. */
-#ifndef LP_STAGE
-#define LP_STAGE 4
-#endif
-
-static inline uint64_t lp_block_rate(void)
-{
-    return __atomic_load_n(&lp_block_rate_, __ATOMIC_RELAXED);
-}
-static inline uint64_t lp_mutex_fraction(void)
-{
-    return __atomic_load_n(&lp_mutex_fraction_, __ATOMIC_RELAXED);
-}
-/* Both off: no clock is read anywhere (DESIGN §3.1). */
-static inline bool lp_profiling(void)
-{
-    return (lp_block_rate() | lp_mutex_fraction()) != 0;
-}
 
 int32_t lp_thread_tid(void);
 
@@ -147,7 +120,7 @@ static inline struct lp_rng *lp_event_rng(void)
  * Inline: most releases of a contended lock end with this draw (lp_event_release_quiet). */
 static inline uint64_t lp_event_arm(void)
 {
-    uint64_t fraction = lp_mutex_fraction();
+    uint64_t fraction = lp_rates_fraction();
     if (fraction <= 1)
         return fraction; /* 0: off; 1: every release picked, no draw */
     return lp_sample_mutex_pick(lp_event_rng(), fraction) ? fraction : 0;

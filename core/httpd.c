@@ -61,6 +61,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "sys.h"
 
 #define HD_HEAD_SIZE 1024          /* status line + headers (+ a server-made body) */
 #define HD_CHUNK (64 * 1024)       /* body bytes read from the memfd per send */
@@ -152,12 +153,12 @@ static int hd_take(const struct lp_httpd *h, struct hd_fd *f, int fd)
     if (h->fd_base > 2 && fd < h->fd_base) {
         int high = fcntl(fd, F_DUPFD_CLOEXEC, h->fd_base);
         if (high >= 0 && !(fstat(high, &now) == 0 && hd_same(&now, &st))) {
-            close(high); /* a copy of what the number holds now: the program's */
+            lp_sys_close(high); /* a copy of what the number holds now: the program's */
             return -EBADF;
         }
         if (high >= 0) {
             if (fstat(fd, &now) == 0 && hd_same(&now, &st))
-                close(fd);
+                lp_sys_close(fd);
             fd = high;
         }
     }
@@ -183,7 +184,7 @@ static bool hd_valid(struct hd_fd *f)
 static void hd_close(struct hd_fd *f)
 {
     if (hd_valid(f))
-        close(f->fd);
+        lp_sys_close(f->fd);
     __atomic_store_n(&f->fd, -1, __ATOMIC_RELAXED);
 }
 
@@ -941,7 +942,7 @@ static void hd_drop(struct lp_httpd *h, struct hd_client *c, bool reset, uint64_
             struct linger lg = { 1, 0 };
             setsockopt(c->sock.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         }
-        close(c->sock.fd);
+        lp_sys_close(c->sock.fd);
     }
     c->sock.fd = -1;
     c->state = HD_FREE;

@@ -1,13 +1,11 @@
 /* log.c — see log.h. Written by hand because vsnprintf is not async-signal-safe. */
 #include "log.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include "sys.h"
 
 struct out {
     char *buf;
@@ -136,70 +134,30 @@ size_t lp_fmt_sigsafe(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
-int lp_write_all_sigsafe(int fd, const void *buf, size_t len)
-{
-    int saved = errno, rc = 0;
-    const char *p = buf;
-    while (len) {
-        /* The system call itself: lockprof's own writes never pass through its wrappers. */
-        ssize_t n = syscall(SYS_write, fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    errno = saved;
-    return rc;
-}
-
 /* What fd 2 was when lockprof started (DESIGN §6: a long-lived fd is re-checked before use).
  * A daemon that closes every descriptor and opens its own files may get one of them as fd 2:
  * a message written there would land in the program's file, so it is dropped instead. */
-enum { STDERR_UNCHECKED, STDERR_KNOWN, STDERR_CLOSED };
 static struct {
-    int state;
-    dev_t dev;
-    ino_t ino;
+    bool checked;        /* lp_log_init ran */
+    struct lp_fdid id;   /* fd -1: fd 2 was closed at start */
 } log_stderr;
 
 void lp_log_init(void)
 {
-    struct stat st;
-    if (fstat(2, &st) == 0) {
-        log_stderr.dev = st.st_dev;
-        log_stderr.ino = st.st_ino;
-        log_stderr.state = STDERR_KNOWN;
-    } else {
-        log_stderr.state = STDERR_CLOSED;
-    }
+    lp_fdid_take(&log_stderr.id, 2);
+    log_stderr.checked = true;
 }
 
 /* True when fd 2 is still the file it was at start (true before lp_log_init). */
 static bool log_stderr_same(void)
 {
-    struct stat st;
-    switch (log_stderr.state) {
-    case STDERR_UNCHECKED:
-        return true;
-    case STDERR_KNOWN:
-        return fstat(2, &st) == 0 && st.st_dev == log_stderr.dev && st.st_ino == log_stderr.ino;
-    default:
-        return false;
-    }
+    return !log_stderr.checked || lp_fdid_same(&log_stderr.id);
 }
 
 void lp_log_sigsafe(const char *fmt, ...)
 {
-    int saved = errno;
-    if (!log_stderr_same()) {
-        errno = saved;
+    if (!log_stderr_same())
         return;
-    }
-    errno = saved;
     char line[512];
     size_t n = lp_fmt_sigsafe(line, sizeof line, "lockprof: ");
     va_list ap;
@@ -207,5 +165,5 @@ void lp_log_sigsafe(const char *fmt, ...)
     n += lp_vfmt_sigsafe(line + n, sizeof line - n - 1, fmt, ap);
     va_end(ap);
     line[n++] = '\n';
-    lp_write_all_sigsafe(2, line, n);
+    lp_sys_write_all(2, line, n);
 }

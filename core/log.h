@@ -2,7 +2,7 @@
  * log.h — lockprof's messages and its tiny formatter.
  *
  * Everything lockprof says goes through here: a "lockprof: " prefix, one line, written
- * with write(2) from a stack buffer. No stdio, no malloc, so it is safe in every context,
+ * with one write system call (sys.h) from a stack buffer. No stdio, no malloc, so it is safe in every context,
  * signal handlers included (hence the _sigsafe names).
  *
  * lp_fmt understands %s %c %d %i %u %x %p %% with the l, ll and z length modifiers and
@@ -25,8 +25,5 @@ void lp_log_init(void);
 
 /* "lockprof: <message>\n" on stderr (fd 2), one write(2). errno is preserved. */
 void lp_log_sigsafe(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Writes all of buf to fd, retrying on EINTR and short writes; 0 or -errno. errno preserved. */
-int lp_write_all_sigsafe(int fd, const void *buf, size_t len);
 
 #endif

@@ -10,7 +10,6 @@
 #include "pprof.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 #include <zlib.h>
@@ -19,6 +18,7 @@
 #include "log.h"
 #include "maps.h"
 #include "profile.pb-c.h"
+#include "sink.h"
 
 #define PP_OUT_SIZE ((size_t)1 << 16)
 
@@ -400,8 +400,8 @@ static int pp_build_profile(struct pp_build *b, const struct lp_pp_profile *p,
 struct pp_sink {
     ProtobufCBuffer base; /* first: protobuf-c hands us a pointer to it */
     z_stream z;
-    int fd;
     int err;              /* the first error; later appends do nothing */
+    struct lp_sink *to;   /* where whole chunks of compressed output go */
     unsigned char *out;   /* PP_OUT_SIZE bytes */
 };
 
@@ -419,8 +419,10 @@ static void pp_zfree(voidpf opaque, voidpf address)
 static void pp_sink_flush(struct pp_sink *k)
 {
     size_t n = PP_OUT_SIZE - k->z.avail_out;
-    if (n && !k->err)
-        k->err = lp_write_all_sigsafe(k->fd, k->out, n);
+    if (n && !k->err) {
+        lp_sink_put(k->to, k->out, n);
+        k->err = k->to->err;
+    }
     k->z.next_out = k->out;
     k->z.avail_out = (uInt)PP_OUT_SIZE;
 }
@@ -478,7 +480,11 @@ int lp_pprof_write(int fd, struct lp_arena *a, const struct lp_pp_profile *p)
     struct pp_sink k;
     memset(&k, 0, sizeof(k));
     k.base.append = pp_sink_append;
-    k.fd = fd;
+    /* Bufferless: every chunk deflate fills is written whole. */
+    char none;
+    struct lp_sink to;
+    lp_sink_init(&to, fd, &none, 1);
+    k.to = &to;
     k.out = lp_arena_alloc(a, PP_OUT_SIZE);
     k.z.zalloc = pp_zalloc;
     k.z.zfree = pp_zfree;
@@ -509,85 +515,56 @@ out_close_sym:
 
 /* ---- Go's legacy text form ---- */
 
-struct pp_text {
-    int fd;
-    int err;
-    char *buf; /* PP_OUT_SIZE bytes */
-    size_t len;
-};
-
-static void pp_text_flush(struct pp_text *t)
-{
-    if (t->len && !t->err)
-        t->err = lp_write_all_sigsafe(t->fd, t->buf, t->len);
-    t->len = 0;
-}
-
-static void pp_text_put(struct pp_text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void pp_text_put(struct pp_text *t, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    size_t n = lp_vfmt_sigsafe(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n >= sizeof(line))
-        n = sizeof(line) - 1; /* a name longer than a line is cut */
-    if (t->len + n > PP_OUT_SIZE)
-        pp_text_flush(t);
-    memcpy(t->buf + t->len, line, n);
-    t->len += n;
-}
-
 int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *p,
                         const char *header)
 {
-    struct pp_text t = { fd, 0, lp_arena_alloc(a, PP_OUT_SIZE), 0 };
+    char *buf = lp_arena_alloc(a, PP_OUT_SIZE);
     struct lp_symbolizer *sym = lp_sym_new(a);
     struct pp_map seen = { 0 };
     struct pp_vec maps = { 0 };
-    if (!t.buf || !sym)
+    if (!buf || !sym)
         return -ENOMEM;
+    struct lp_sink t;
+    lp_sink_init(&t, fd, buf, PP_OUT_SIZE);
 
     /* As Go's runtime/pprof writes it (debug=1): our clock counts nanoseconds, and mutex
      * values are pre-scaled at record time (DESIGN §3.2), hence the period of 1. */
-    pp_text_put(&t, "%s\n", header);
-    pp_text_put(&t, "cycles/second=1000000000\n");
+    lp_sink_printf(&t, "%s\n", header);
+    lp_sink_printf(&t, "cycles/second=1000000000\n");
     if (strncmp(header, "--- mutex", 9) == 0)
-        pp_text_put(&t, "sampling period=1\n");
+        lp_sink_printf(&t, "sampling period=1\n");
     for (size_t i = 0; i < p->nsamples; i++) {
         const struct lp_pp_sample *s = &p->samples[i];
         /* The synthetic leaf and tail have no address, so the text form cannot carry them. */
-        pp_text_put(&t, "%lld %lld @", (long long)s->delay, (long long)s->count);
+        lp_sink_printf(&t, "%lld %lld @", (long long)s->delay, (long long)s->count);
         for (unsigned d = 0; d < s->depth; d++)
-            pp_text_put(&t, " 0x%lx", (unsigned long)s->pcs[d]);
-        pp_text_put(&t, "\n");
+            lp_sink_printf(&t, " 0x%lx", (unsigned long)s->pcs[d]);
+        lp_sink_printf(&t, "\n");
         for (unsigned d = 0; d < s->depth; d++) {
             uintptr_t pc = s->pcs[d];
             const struct lp_mapping *m = lp_maps_find(pc - 1);
             uintptr_t off = 0;
             const char *name = m ? lp_sym_lookup_offset(sym, m, pc - 1, &off) : NULL;
             if (name)
-                pp_text_put(&t, "#\t0x%lx\t%s+0x%lx\t\n", (unsigned long)pc, name,
+                lp_sink_printf(&t, "#\t0x%lx\t%s+0x%lx\t\n", (unsigned long)pc, name,
                             (unsigned long)(off + 1));
             else
-                pp_text_put(&t, "#\t0x%lx\n", (unsigned long)pc);
+                lp_sink_printf(&t, "#\t0x%lx\n", (unsigned long)pc);
             if (m && !pp_map_get(&seen, m->id) &&
                 (pp_map_put(a, &seen, m->id, 1) != 0 || pp_vec_push(a, &maps, (void *)m) != 0))
-                t.err = t.err ? t.err : -ENOMEM;
+                lp_sink_fail(&t, -ENOMEM);
         }
     }
     /* Unlike Go's static binaries, ours are PIE and shared libraries: without the map,
      * pprof attributes every address to the main binary (DESIGN §3.5). */
     pp_sort_mappings(&maps);
-    pp_text_put(&t, "--- Memory map: ---\n");
+    lp_sink_printf(&t, "--- Memory map: ---\n");
     for (size_t i = 0; i < maps.n; i++) {
         const struct lp_mapping *m = maps.v[i];
-        pp_text_put(&t, "%08lx-%08lx r-xp %08llx 00:00 0 %s\n", (unsigned long)m->start,
+        lp_sink_printf(&t, "%08lx-%08lx r-xp %08llx 00:00 0 %s\n", (unsigned long)m->start,
                     (unsigned long)m->limit, (unsigned long long)m->offset, m->path);
     }
-    pp_text_flush(&t);
+    int err = lp_sink_flush(&t);
     lp_sym_close(sym);
-    return t.err ? t.err : a->failed ? -ENOMEM : 0;
+    return err ? err : a->failed ? -ENOMEM : 0;
 }

@@ -2,9 +2,11 @@
 #include "stack.h"
 
 #include "clock.h"
+#include "seam.h"
 
 
 lp_unwind_fn lp_unwinder;
+unsigned lp_stack_depth_ = 64;
 
 static struct {
     uintptr_t lo, hi;
@@ -31,14 +33,13 @@ bool lp_stack_is_self(uintptr_t pc)
 unsigned lp_stack_capture(uintptr_t *buf, unsigned max_depth, bool *truncated)
 {
     *truncated = false;
-#ifdef LP_TEST_UNWIND_DELAY_NS
-    /* The skew test's variant (Makefile VARIANTS): an unwinder that takes this long. It sleeps
-     * rather than spins: the test asks where lockprof's work falls (inside a critical section
-     * or not), and a spinning releaser on a loaded 2-core machine keeps the waiter it woke off
-     * the CPU — measured, hand-offs of 40 us to 2.1 ms, which is the scheduler, not the order
-     * of work. */
-    lp_sleep_ns(LP_TEST_UNWIND_DELAY_NS);
-#endif
+    if (lp_seams.unwind_delay_ns) {
+        /* The skew test's slow unwinder (seam.h). It sleeps rather than spins: the test asks
+         * where lockprof's work falls (inside a critical section or not), and a spinning
+         * releaser on a loaded 2-core machine keeps the waiter it woke off the CPU — measured,
+         * hand-offs of 40 us to 2.1 ms, which is the scheduler, not the order of work. */
+        lp_sleep_ns(lp_seams.unwind_delay_ns);
+    }
     if (!lp_unwinder)
         return 0;
     if (max_depth > LP_MAX_DEPTH)
@@ -59,4 +60,9 @@ unsigned lp_stack_capture(uintptr_t *buf, unsigned max_depth, bool *truncated)
     if (n == want)
         *truncated = true;
     return kept;
+}
+
+void lp_stack_set_depth(unsigned depth)
+{
+    lp_stack_depth_ = depth > LP_MAX_DEPTH ? LP_MAX_DEPTH : depth;
 }

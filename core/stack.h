@@ -32,6 +32,11 @@ typedef int (*lp_unwind_fn)(uintptr_t *pcs, int max);
 
 extern lp_unwind_fn lp_unwinder; /* NULL: stacks are empty */
 
+/* LOCKPROF_STACK_DEPTH: frames kept per stack. Immutable once lp_stack_set_depth has run
+ * (the constructor, before any event). */
+extern unsigned lp_stack_depth_;
+void lp_stack_set_depth(unsigned depth);
+
 /* Frames in [lo, hi) are lockprof's own and never appear in a profile. Up to 4 ranges. */
 void lp_stack_add_self(uintptr_t lo, uintptr_t hi);
 bool lp_stack_is_self(uintptr_t pc);

@@ -79,6 +79,7 @@
 #include "event.h"
 #include "inflight.h"
 #include "log.h"
+#include "sys.h"
 
 /* ---- output: a buffer flushed with write(2); the first error is kept ---------------------- */
 
@@ -92,7 +93,7 @@ struct tw {
 static void tw_flush(struct tw *w)
 {
     if (w->len && !w->err)
-        w->err = lp_write_all_sigsafe(w->fd, w->buf, w->len);
+        w->err = lp_sys_write_all(w->fd, w->buf, w->len);
     w->len = 0;
 }
 
@@ -197,22 +198,21 @@ static void tw_json_str(struct tw *w, const char *str, size_t n)
 /* Reads a whole small file; its length, or -errno. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = lp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
-        return -errno;
+        return fd;
     size_t len = 0;
     while (len < size) {
-        ssize_t r = read(fd, buf + len, size - len);
-        if (r < 0 && errno == EINTR)
+        ssize_t r = lp_sys_read(fd, buf + len, size - len);
+        if (r == -EINTR)
             continue;
         if (r <= 0) {
-            int err = r < 0 ? -errno : 0;
-            close(fd);
-            return err ? err : (ssize_t)len;
+            lp_sys_close(fd);
+            return r < 0 ? r : (ssize_t)len;
         }
         len += (size_t)r;
     }
-    close(fd);
+    lp_sys_close(fd);
     return (ssize_t)len;
 }
 
@@ -226,11 +226,11 @@ static bool read_mem(const void *addr, void *out, size_t n)
     if (r >= 0 || errno == EFAULT)
         return false;
     /* Refused (a seccomp policy, ENOSYS): the same through /proc/self/mem. */
-    int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+    int fd = lp_sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return false;
-    r = pread(fd, out, n, (off_t)(uintptr_t)addr);
-    close(fd);
+    r = lp_sys_pread(fd, out, n, (off_t)(uintptr_t)addr);
+    lp_sys_close(fd);
     return r == (ssize_t)n;
 }
 
@@ -449,21 +449,21 @@ static int find_tid(const struct thr *th, unsigned n, int32_t tid)
 /* The thread ids in /proc/self/task, sorted; NULL on failure (-errno in *err). */
 static int32_t *list_tids(struct lp_arena *a, unsigned *count, int *err)
 {
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = lp_sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0) {
-        *err = -errno;
+        *err = fd;
         return NULL;
     }
     unsigned n = 0, cap = 256;
     int32_t *tids = lp_arena_calloc(a, cap, sizeof *tids);
     char buf[4096] __attribute__((aligned(8)));
     for (;;) {
-        long r = syscall(SYS_getdents64, fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
+        long r = lp_sys_getdents64(fd, buf, sizeof buf);
+        if (r == -EINTR)
             continue;
         if (r <= 0) {
             if (r < 0)
-                *err = -errno;
+                *err = (int)r;
             break;
         }
         for (long off = 0; off < r;) {
@@ -489,7 +489,7 @@ static int32_t *list_tids(struct lp_arena *a, unsigned *count, int *err)
             tids[n++] = (int32_t)parse_ull(&p, 10);
         }
     }
-    close(fd);
+    lp_sys_close(fd);
     if (!tids) {
         *err = -ENOMEM;
         return NULL;
@@ -610,7 +610,7 @@ static int build_view(struct view *v, struct lp_arena *a)
     }
     v->now = lp_now();
     v->realtime = lp_clock_realtime();
-    v->tracking = lp_profiling();
+    v->tracking = lp_rates_profiling();
 
     /* After the snapshot (see the header comment). */
     int32_t *tids = list_tids(a, &v->n, &err);
@@ -619,7 +619,7 @@ static int build_view(struct view *v, struct lp_arena *a)
     v->th = lp_arena_calloc(a, v->n ? v->n : 1, sizeof *v->th);
     if (!v->th)
         return -ENOMEM;
-    int32_t self = (int32_t)syscall(SYS_gettid);
+    int32_t self = (int32_t)lp_sys_gettid();
     unsigned n = 0;
     for (unsigned i = 0; i < v->n; i++) {
         struct thr *t = &v->th[n];
@@ -638,7 +638,7 @@ static int build_view(struct view *v, struct lp_arena *a)
         if (i < 0) {
             /* Exited inside its wait? Then reap the entry (a live thread may be missing from
              * a listing taken while others exit: ask the kernel). */
-            if (syscall(SYS_tgkill, getpid(), ent[e].tid, 0) < 0 && errno == ESRCH)
+            if (lp_sys_tgkill(lp_sys_getpid(), ent[e].tid, 0) == -ESRCH)
                 lp_inflight_reap(&ent[e]);
             continue;
         }

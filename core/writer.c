@@ -19,6 +19,9 @@
 #include "maps.h"
 #include "pprof.h"
 #include "sample.h"
+#include "seam.h"
+#include "sink.h"
+#include "sys.h"
 #include "sync.h"
 #include "threads.h"
 
@@ -83,13 +86,11 @@ static void writer_collect_one(const struct lp_stack_view *v, void *arg)
     struct writer_collect *c = arg;
     if (c->n == c->cap) /* entries published since we counted: next time */
         return;
-#ifdef LP_TEST_WRITER_STALL_NS
-    /* The scale test's variant (Makefile VARIANTS): a writer that stops half-way through its
-     * walk of the stack table, while the program's threads go on recording into that table.
-     * Were anything they need held by the writer, their calls would last the stall. */
-    if (c->n == c->cap / 2)
-        lp_sleep_ns(LP_TEST_WRITER_STALL_NS);
-#endif
+    /* The scale test's stalled writer (seam.h): it stops half-way through its walk of the
+     * stack table while the program's threads go on recording into that table. Were anything
+     * they need held by the writer, their calls would last the stall. */
+    if (lp_seams.writer_stall_ns && c->n == c->cap / 2)
+        lp_sleep_ns(lp_seams.writer_stall_ns);
     uint64_t count_fp = v->count_fp, delay = v->delay;
     if (c->w && v->index < c->w->limit) {
         const struct writer_weight *b = &c->w->base[v->index];
@@ -138,8 +139,8 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     lp_stacktab_stats(&st);
     struct lp_locktab_stats lt;
     lp_locktab_stats(&lt);
-    uint64_t rate = lp_block_rate(), fraction = lp_mutex_fraction();
-    bool changed = __atomic_load_n(&lp_rates_changed_, __ATOMIC_RELAXED) != 0;
+    uint64_t rate = lp_rates_block(), fraction = lp_rates_fraction();
+    bool changed = lp_rates_changed();
     int64_t now = lp_clock_realtime();
 
     const char *comments[12];
@@ -230,10 +231,12 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len)
     lp_arena_reset(a);
     lp_maps_refresh();
     struct lp_symbolizer *sym = lp_sym_new(a);
-    int rc = sym ? 0 : -ENOMEM;
-    char out[4096];
-    size_t n = 0;
-    for (size_t i = 0; rc == 0 && i < len;) {
+    char buf[4096];
+    struct lp_sink out;
+    lp_sink_init(&out, fd, buf, sizeof buf);
+    if (!sym)
+        lp_sink_fail(&out, -ENOMEM);
+    for (size_t i = 0; !out.err && i < len;) {
         while (i < len && (addrs[i] == '+' || addrs[i] == ' ' || addrs[i] == '\n' ||
                            addrs[i] == '\r'))
             i++;
@@ -260,23 +263,11 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len)
         const char *name = m ? lp_sym_lookup(sym, m, pc) : NULL;
         if (!name)
             continue;
-        size_t need = strlen(name) + 24;
-        if (n + need > sizeof out) {
-            rc = lp_write_all_sigsafe(fd, out, n);
-            n = 0;
-        }
-        if (rc == 0 && need > sizeof out) { /* a name longer than the buffer: in pieces */
-            n = lp_fmt_sigsafe(out, sizeof out, "0x%lx ", (unsigned long)pc);
-            if ((rc = lp_write_all_sigsafe(fd, out, n)) == 0 &&
-                (rc = lp_write_all_sigsafe(fd, name, strlen(name))) == 0)
-                rc = lp_write_all_sigsafe(fd, "\n", 1);
-            n = 0;
-        } else if (rc == 0) {
-            n += lp_fmt_sigsafe(out + n, sizeof out - n, "0x%lx %s\n", (unsigned long)pc, name);
-        }
+        lp_sink_printf(&out, "0x%lx ", (unsigned long)pc);
+        lp_sink_str(&out, name); /* whole, however long */
+        lp_sink_put(&out, "\n", 1);
     }
-    if (rc == 0 && n)
-        rc = lp_write_all_sigsafe(fd, out, n);
+    int rc = lp_sink_flush(&out);
     if (sym)
         lp_sym_close(sym);
     lp_unlock(&writer_lock);
@@ -322,12 +313,13 @@ static int writer_file_with(const char *path, int (*fill)(int fd, int arg), int 
 {
     char tmp[LP_PATH_MAX + 64];
     lp_fmt_sigsafe(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = lp_sys_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return -errno;
+        return fd;
     int rc = fill(fd, arg);
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
+    int closed = lp_sys_close(fd);
+    if (closed < 0 && rc == 0)
+        rc = closed;
     if (rc == 0 && rename(tmp, path) < 0)
         rc = -errno;
     if (rc != 0)

@@ -96,7 +96,7 @@ static int cond_profiled(const char *leaf, cond_call_fn call, const struct cond_
 
 static inline bool cond_passes(void)
 {
-    return !lp_ready() || lp_self.busy || !lp_profiling();
+    return !lp_ready() || lp_self.busy || !lp_rates_profiling();
 }
 
 static inline bool cond_args_valid(const struct timespec *ts)

@@ -227,7 +227,7 @@ static ssize_t io_queue_wait(const char *leaf, const struct io_call *c)
  * rate 0 there is nothing to time. */
 static inline bool io_passes(void)
 {
-    return !lp_ready() || lp_self.busy || lp_block_rate() == 0;
+    return !lp_ready() || lp_self.busy || lp_rates_block() == 0;
 }
 
 static __attribute__((noinline)) int8_t io_classify(int fd)

@@ -29,7 +29,7 @@ static const char leaf_mtx_unlock[] = "mtx_unlock";
 /* True when this lock call should go straight to glibc, unprofiled. */
 static inline bool mutex_lock_passes(const pthread_mutex_t *m)
 {
-    if (!lp_ready() || lp_self.busy || !lp_profiling())
+    if (!lp_ready() || lp_self.busy || !lp_rates_profiling())
         return true;
     if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0)
         return true; /* free: the uncontended path, no clock */

@@ -33,6 +33,7 @@
 #include "locktab.h"
 #include "lockprof.h"
 #include "log.h"
+#include "sys.h"
 #include "maps.h"
 #include "preload.h"
 #include "resolve.h"
@@ -80,16 +81,14 @@ static void *http_main(void *arg)
     struct lp_httpd *h;
     char err[320], spec[LP_HTTP_SPEC_MAX + 32];
     /* %p: each process of the tree serves on its own address (unix:/run/srv.%p.sock). */
-    size_t n = 0;
-    for (const char *p = preload_config.http; *p && n + 24 < sizeof spec; p++) {
-        if (p[0] == '%' && p[1] == 'p') {
-            n += lp_fmt_sigsafe(spec + n, sizeof spec - n, "%d", (int)getpid());
-            p++;
-        } else {
-            spec[n++] = *p;
-        }
+    char pid[24], start[24];
+    lp_fmt_sigsafe(pid, sizeof pid, "%d", (int)getpid());
+    lp_fmt_sigsafe(start, sizeof start, "%lld", (long long)(preload_start_realtime / 1000000000));
+    if (lp_config_expand(spec, sizeof spec, preload_config.http, pid, start, 0) < 0) {
+        lp_log_sigsafe("LOCKPROF_HTTP='%s' is too long once expanded; the endpoint is off",
+                       preload_config.http);
+        return NULL;
     }
-    spec[n] = '\0';
     if (lp_httpd_open(spec, preload_config.http_allow_remote, &h, err, sizeof err) < 0) {
         lp_log_sigsafe("%s; the endpoint is off", err);
         return NULL;
@@ -133,8 +132,8 @@ static void *agent_main(void *arg)
     /* One endpoint per tree: the first process (and what it execs) serves, not the shells
      * and helpers it starts with system() or popen() — unless the address has %p, which
      * gives each process its own. */
-    bool serve = preload_config.http[0] &&
-                 (lp_preload_origin() == (long)lp_preload_pid || strstr(preload_config.http, "%p"));
+    bool serve = preload_config.http[0] && (lp_preload_origin() == (long)lp_preload_pid ||
+                                            lp_config_pattern_has(preload_config.http, 'p'));
     if (serve && preload_thread(http_main, "lockprof-http") != 0)
         lp_log_sigsafe("cannot start lockprof's HTTP thread: LOCKPROF_HTTP is off");
     /* Not the counters as they are now: a signal may have bumped them before this thread
@@ -420,18 +419,6 @@ static unsigned preload_exec_gen; /* 0 in a fresh process, n after n execs */
 static bool preload_out_has_pid;  /* LOCKPROF_OUT contains %p */
 pid_t lp_preload_pid;             /* this process (set again in a fork child) */
 
-static bool out_has_pid(const char *out)
-{
-    for (const char *p = out; *p; p++)
-        if (*p == '%') {
-            if (p[1] == 'p')
-                return true;
-            if (p[1])
-                p++;
-        }
-    return false;
-}
-
 /* A decimal number that is the whole of s; false otherwise. */
 static bool parse_long(const char *s, const char *end, long *out)
 {
@@ -614,7 +601,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (!getcwd(preload_cwd_at_start, sizeof preload_cwd_at_start))
         strcpy(preload_cwd_at_start, "/");
     lp_preload_pid = getpid();
-    preload_out_has_pid = out_has_pid(preload_config.out);
+    preload_out_has_pid = lp_config_pattern_has(preload_config.out, 'p');
     preload_lineage_init((long)lp_preload_pid);
     char prefix[LP_PATH_MAX];
     preload_expand_out(prefix, sizeof prefix, (long)lp_preload_pid);
@@ -633,7 +620,7 @@ __attribute__((constructor(101))) static void preload_init(void)
         lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
                        "profiled");
     lp_event_calibrate();
-    lp_stack_depth_ = (unsigned)preload_config.stack_depth;
+    lp_stack_set_depth((unsigned)preload_config.stack_depth);
     lp_unwind_add_self_range((const void *)preload_init);
     lp_unwind_load(preload_config.libunwind);
     lp_maps_refresh();
@@ -645,8 +632,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     lp_writer_init(prefix, &info);
 
     /* The rates before lockprof's threads: an HTTP window that opens at once saves these. */
-    __atomic_store_n(&lp_block_rate_, preload_config.block_rate, __ATOMIC_RELAXED);
-    __atomic_store_n(&lp_mutex_fraction_, preload_config.mutex_fraction, __ATOMIC_RELAXED);
+    lp_rates_init(preload_config.block_rate, preload_config.mutex_fraction);
     agent_start();
     signals_init(preload_config.fatal_signals, (int)preload_config.snapshot_signal);
     pthread_atfork(preload_prefork, preload_postfork_parent, preload_postfork_child);
@@ -666,21 +652,14 @@ LP_EXPORT const char *lockprof_version(void)
 
 LP_EXPORT int64_t lockprof_set_block_rate(int64_t rate)
 {
-    uint64_t v = rate < 0 ? 0 : (uint64_t)rate;
-    uint64_t prev = __atomic_exchange_n(&lp_block_rate_, v, __ATOMIC_RELAXED);
-    if (prev != v)
-        __atomic_store_n(&lp_rates_changed_, 1, __ATOMIC_RELAXED);
-    return (int64_t)prev;
+    return (int64_t)lp_rates_set_block(rate < 0 ? 0 : (uint64_t)rate);
 }
 
 LP_EXPORT int64_t lockprof_set_mutex_fraction(int64_t fraction)
 {
     if (fraction < 0)
-        return (int64_t)lp_mutex_fraction();
-    uint64_t prev = __atomic_exchange_n(&lp_mutex_fraction_, (uint64_t)fraction, __ATOMIC_RELAXED);
-    if (prev != (uint64_t)fraction)
-        __atomic_store_n(&lp_rates_changed_, 1, __ATOMIC_RELAXED);
-    return (int64_t)prev;
+        return (int64_t)lp_rates_fraction();
+    return (int64_t)lp_rates_set_fraction((uint64_t)fraction);
 }
 
 LP_EXPORT int lockprof_write_profiles(void)
@@ -708,7 +687,7 @@ static int preload_copy_out(int memfd, int fd)
             return -errno;
         if (n == 0)
             return 0;
-        int rc = lp_write_all_sigsafe(fd, buf, (size_t)n);
+        int rc = lp_sys_write_all(fd, buf, (size_t)n);
         if (rc < 0)
             return rc;
         off += n;

@@ -75,7 +75,7 @@ static inline bool rw_write_owner(const pthread_rwlock_t *rw)
 
 static inline bool rw_passes(void)
 {
-    return !lp_ready() || lp_self.busy || !lp_profiling();
+    return !lp_ready() || lp_self.busy || !lp_rates_profiling();
 }
 
 static inline bool rw_read_passes(const pthread_rwlock_t *rw)

@@ -47,7 +47,7 @@ static inline uint32_t sem_value_peek(const sem_t *s)
  * hears of semaphores: with it off, nothing is timed. */
 static inline bool sem_passes(const sem_t *s)
 {
-    if (!lp_ready() || lp_self.busy || lp_block_rate() == 0)
+    if (!lp_ready() || lp_self.busy || lp_rates_block() == 0)
         return true;
     return sem_value_peek(s) != 0; /* a token is there: the uncontended path, no clock */
 }

@@ -32,7 +32,7 @@ static const char leaf_barrier[] = "pthread_barrier_wait";
 /* Only the block profile hears of these calls: with it off, nothing is timed. */
 static inline bool thread_passes(void)
 {
-    return !lp_ready() || lp_self.busy || lp_block_rate() == 0;
+    return !lp_ready() || lp_self.busy || lp_rates_block() == 0;
 }
 
 /* The end of a call that started at start and returned a result that says it slept (success

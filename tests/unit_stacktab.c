@@ -131,8 +131,7 @@ static void pipeline(void)
     lp_rng_seed(&draw, 7);
     lp_self.rng.s = 0;
     lp_self.tid = 1234; /* the rng is seeded from the tid and the clock: fixed here */
-    __atomic_store_n(&lp_block_rate_, 10000, __ATOMIC_RELAXED);
-    __atomic_store_n(&lp_mutex_fraction_, 0, __ATOMIC_RELAXED);
+    lp_rates_init(10000, 0);
     fake_now = 1000000;
     double truth = 0, var = 0;
     int lockword;
@@ -165,8 +164,7 @@ static void backwards(void)
     lp_stacktab_atfork_child();
     lp_clock_source = fake_clock;
     lp_unwinder = fake_unwind;
-    __atomic_store_n(&lp_block_rate_, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&lp_mutex_fraction_, 0, __ATOMIC_RELAXED);
+    lp_rates_init(1, 0);
     int lockword;
     struct lp_wait ev;
     fake_now = 5000000;
