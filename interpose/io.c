@@ -44,63 +44,37 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "config.h"
-#include "event.h"
 #include "fdcache.h"
-#include "resolve.h"
 #include "unwind.h"
+#include "wait.h"
 
 ssize_t __read_chk(int, void *, size_t, size_t);
 
-static const char leaf_read[] = "read";
-static const char leaf_readv[] = "readv";
-static const char leaf_write[] = "write";
-static const char leaf_writev[] = "writev";
-static const char leaf_mq_receive[] = "mq_receive";
-static const char leaf_mq_timedreceive[] = "mq_timedreceive";
-static const char leaf_msgrcv[] = "msgrcv";
-
-enum io_op {
-    IO_READ, IO_READV, IO_READ_CHK, IO_WRITE, IO_WRITEV,
-    IO_MQ_RECEIVE, IO_MQ_TIMEDRECEIVE, IO_MSGRCV,
-};
-
-struct io_call {
-    enum io_op op;
-    bool on_fd;      /* a descriptor the cache classified: re-checked before recording */
-    int fd;          /* descriptor, mqd_t, or System V queue id */
+/* The arguments of a read, a write or a receive, beside the descriptor (lp_call.obj). */
+struct io_args {
+    int fd;                   /* descriptor, mqd_t, or System V queue id */
     void *buf;
     const struct iovec *iov;
-    size_t n;        /* bytes; iovec count */
-    size_t buflen;   /* __read_chk */
-    unsigned *prio;  /* mq_*receive */
-    const struct timespec *ts;
-    long type;       /* msgrcv */
+    size_t n;                 /* bytes; iovec count */
+    size_t buflen;            /* __read_chk */
+    unsigned *prio;           /* mq_*receive */
+    long type;                /* msgrcv */
     int flags;
 };
 
-static inline __attribute__((always_inline)) ssize_t io_real(enum io_op op,
-                                                              const struct io_call *c)
+static inline const struct io_args *io_args(const struct lp_call *c)
 {
-    switch (op) {
-    case IO_READ:
-        return REAL(read)(c->fd, c->buf, c->n);
-    case IO_READV:
-        return REAL(readv)(c->fd, c->iov, (int)c->n);
-    case IO_READ_CHK:
-        return REAL(__read_chk)(c->fd, c->buf, c->n, c->buflen);
-    case IO_WRITE:
-        return REAL(write)(c->fd, c->buf, c->n);
-    case IO_WRITEV:
-        return REAL(writev)(c->fd, c->iov, (int)c->n);
-    case IO_MQ_RECEIVE:
-        return REAL(mq_receive)(c->fd, c->buf, c->n, c->prio);
-    case IO_MQ_TIMEDRECEIVE:
-        return REAL(mq_timedreceive)(c->fd, c->buf, c->n, c->prio, c->ts);
-    default:
-        return REAL(msgrcv)(c->fd, c->buf, c->n, c->type, c->flags);
-    }
+    return c->more;
+}
+
+/* The queue calls that wait after a try (the timed calls have one function each, below). */
+static long io_queue_call(const struct lp_call *c)
+{
+    const struct io_args *a = io_args(c);
+    if (c->id == LP_CALL_mq_receive)
+        return REAL(mq_receive)(a->fd, a->buf, a->n, a->prio);
+    return REAL(msgrcv)(a->fd, a->buf, a->n, a->type, a->flags);
 }
 
 /* ---- descriptors: the real call, timed ---------------------------------------------------- */
@@ -110,7 +84,7 @@ static inline __attribute__((always_inline)) ssize_t io_real(enum io_op op,
  * are compared with their count when it last looked. Looking costs a syscall, so the thread
  * looks only when a sleep may have happened since — never in a tight loop of calls:
  *   - after a call that lasted at least the threshold and was picked at the block rate (a
- *     wait that would be recorded: io_slow);
+ *     wait that would be recorded: io_confirm);
  *   - before a call that starts at least the threshold after its previous timed call ended
  *     (it may have slept in between: poll, a mutex, nanosleep…), and before its first one.
  * A sleep shorter than the threshold (inside a shorter call, or in a shorter gap) can go
@@ -131,112 +105,122 @@ static void io_look(void)
     io_self.have = true;
 }
 
-static __attribute__((noinline)) void io_look_before(void)
+static __attribute__((noinline)) uint64_t io_look_before(void)
 {
-    int saved = errno;
+    struct lp_guard g;
+    lp_guard_enter(&g);
     io_look();
-    errno = saved;
+    lp_guard_leave(&g);
+    return lp_now_nofence();
 }
 
-static __attribute__((noinline)) void io_slow(const char *leaf, const struct io_call *c,
-                                               ssize_t rc, uint64_t start, uint64_t end)
-{
-    int saved = errno;
-    lp_self.busy++;
-    /* Sampled first: the checks below cost a syscall each (getrusage, fstat: 220 and 250 ns
-     * measured), and at the default rate most short waits are not recorded — a pipe ping-pong
-     * paid both on every read (1.40x its round trip). A call not picked is not looked at: the
-     * next look compares with an older count, so a slow call that did not sleep, picked after
-     * one that slept and was not, counts as a wait (a copy of tens of KiB, or a preempted
-     * read; never a call in a loop that never sleeps). */
-    struct lp_weight wt;
-    if (lp_event_pick_wait(start, end, &wt)) {
-        long before = io_self.nvcsw;
-        io_look();
-        /* != rather than >: a fork child's counts start again from 0. EAGAIN is O_NONBLOCK,
-         * which never waits, however long the call took. */
-        bool slept = before < 0 || io_self.nvcsw < 0 || io_self.nvcsw != before;
-        if (slept && !(rc < 0 && saved == EAGAIN) && (!c->on_fd || lp_fdcache_recheck(c->fd)))
-            lp_event_record_picked(leaf, &wt);
-    }
-    lp_self.busy--;
-    errno = saved;
-}
-
-/* busy == 0 around the real call: a cancellation point. Inlined into one function per call
- * (io_timed_read...), where op is a constant: no dispatch on the way to the real call, and the
- * wrappers' pass-through paths stay free of this one's frame. */
-static inline __attribute__((always_inline)) ssize_t io_timed(const char *leaf, enum io_op op,
-                                                               const struct io_call *c)
+/* Before the call: look after a gap that may have held a sleep (see above). */
+static inline uint64_t io_before(uint64_t start)
 {
     uint64_t threshold = __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
-    uint64_t start = lp_now_nofence();
     if (__builtin_expect(!io_self.have || lp_clock_elapsed(io_self.last_end, start) >= threshold,
-                         0)) {
-        io_look_before();
-        start = lp_now_nofence();
-    }
-    ssize_t rc = io_real(op, c);
-    uint64_t end = lp_now_nofence(); /* preserves errno */
-    io_self.last_end = end;
-    if (__builtin_expect(lp_clock_elapsed(start, end) >= threshold, 0))
-        io_slow(leaf, c, rc, start, end);
-    return rc;
+                         0))
+        return io_look_before();
+    return start;
 }
 
-#define IO_TIMED(name, leaf, op)                                                               \
-    static __attribute__((noinline)) ssize_t name(const struct io_call *c)                    \
+static inline void io_after(uint64_t end)
+{
+    io_self.last_end = end;
+}
+
+/*
+ * A call that lasted a wait's length and was picked at the block rate (the checks below cost a
+ * syscall each, getrusage and fstat: 220 and 250 ns measured, and at the default rate most
+ * short waits are not recorded — a pipe ping-pong paid both on every read, 1.40x its round
+ * trip). A call not picked is not looked at: the next look compares with an older count, so a
+ * slow call that did not sleep, picked after one that slept and was not, counts as a wait (a
+ * copy of tens of KiB, or a preempted read; never a call in a loop that never sleeps).
+ */
+static bool io_confirm(const struct lp_call *c, long rc, int err)
+{
+    long before = io_self.nvcsw;
+    io_look();
+    /* != rather than >: a fork child's counts start again from 0. EAGAIN is O_NONBLOCK,
+     * which never waits, however long the call took. */
+    bool slept = before < 0 || io_self.nvcsw < 0 || io_self.nvcsw != before;
+    bool on_fd = c->id != LP_CALL_mq_timedreceive;
+    return slept && !(rc < 0 && err == EAGAIN) && (!on_fd || lp_fdcache_recheck(io_args(c)->fd));
+}
+
+/* One family and one function per call: the real call is direct, with no dispatch on the
+ * way to it (a pipe round trip makes four of these calls), and the wrappers' pass-through
+ * paths stay free of this one's frame. */
+#define IO_TIMED(name, real_call)                                                               \
+    static long io_call_##name(const struct lp_call *c)                                        \
     {                                                                                          \
-        return io_timed(leaf, op, c);                                                          \
+        const struct io_args *a = io_args(c);                                                  \
+        return real_call;                                                                      \
+    }                                                                                          \
+    static const struct lp_timed_family io_timed_family_##name = {                             \
+        .call = io_call_##name,                                                                \
+        .before = io_before,                                                                   \
+        .after = io_after,                                                                     \
+        .confirm = io_confirm,                                                                 \
+    };                                                                                         \
+    static __attribute__((noinline)) ssize_t io_timed_##name(const struct lp_call *c)         \
+    {                                                                                          \
+        return lp_wait_timed(&io_timed_family_##name, c);                                      \
     }
-IO_TIMED(io_timed_read, leaf_read, IO_READ)
-IO_TIMED(io_timed_readv, leaf_readv, IO_READV)
-IO_TIMED(io_timed_read_chk, leaf_read, IO_READ_CHK)
-IO_TIMED(io_timed_write, leaf_write, IO_WRITE)
-IO_TIMED(io_timed_writev, leaf_writev, IO_WRITEV)
-IO_TIMED(io_timed_mq_timedreceive, leaf_mq_timedreceive, IO_MQ_TIMEDRECEIVE)
+IO_TIMED(read, REAL(read)(a->fd, a->buf, a->n))
+IO_TIMED(readv, REAL(readv)(a->fd, a->iov, (int)a->n))
+IO_TIMED(read_chk, REAL(__read_chk)(a->fd, a->buf, a->n, a->buflen))
+IO_TIMED(write, REAL(write)(a->fd, a->buf, a->n))
+IO_TIMED(writev, REAL(writev)(a->fd, a->iov, (int)a->n))
+IO_TIMED(mq_timedreceive, REAL(mq_timedreceive)(a->fd, a->buf, a->n, a->prio, c->ts))
 
 /* ---- queues: a try, then the wait --------------------------------------------------------- */
 
-/* The try found the queue empty: the real call is a wait, recorded whatever it lasts (no
- * threshold), its stack unwound before it blocks. errno on entry: the caller's. */
-static ssize_t io_queue_wait(const char *leaf, const struct io_call *c)
+/* An absolute deadline long past: the kernel's mq_timedreceive returns ETIMEDOUT at once on an
+ * empty queue, without sleeping (ipc/mqueue.c: an expired timeout never schedules). */
+static const struct timespec io_past = { 0, 0 };
+
+/* The try is the call itself, made so that it cannot sleep: mq_timedreceive with a deadline
+ * long past, msgrcv with IPC_NOWAIT (both cancellation points, like the calls). A message that
+ * is there, or any error but "empty", is the call's result. */
+static long io_queue_try(const struct lp_call *c)
 {
-    int saved = errno;
-    lp_self.busy++;
-    /* Cancelled inside the wait: its in-flight entry goes too (nothing else is registered).
-     * The view shows the mqd_t or the System V queue id. */
-    struct lp_wait ev __attribute__((cleanup(lp_event_wait_cleanup)));
-    lp_event_wait_begin_obj(&ev, leaf, NULL, (const void *)(uintptr_t)(unsigned)c->fd);
-    lp_self.busy--;
-    errno = saved;
-    ssize_t rc = io_real(c->op, c);
-    saved = errno;
-    lp_self.busy++;
-    /* A signal, or the queue removed (EIDRM), ends a wait; other errors come at once. */
-    bool waited = rc >= 0 || saved == EINTR || saved == EIDRM;
-    lp_event_wait_end(&ev, waited ? LP_ACQUIRED : LP_NOT_A_WAIT);
-    lp_self.busy--;
-    errno = saved;
-    return rc;
+    const struct io_args *a = io_args(c);
+    if (c->id == LP_CALL_mq_receive) {
+        ssize_t rc = REAL(mq_timedreceive)(a->fd, a->buf, a->n, a->prio, &io_past);
+        return rc >= 0 || errno != ETIMEDOUT ? rc : LP_WOULD_WAIT;
+    }
+    ssize_t rc = REAL(msgrcv)(a->fd, a->buf, a->n, a->type, a->flags | IPC_NOWAIT);
+    return rc >= 0 || errno != ENOMSG ? rc : LP_WOULD_WAIT;
+}
+
+/* The try found the queue empty: the real call is a wait, recorded whatever it lasts. A
+ * signal, or the queue removed (EIDRM), ends a wait; other errors come at once. */
+static enum lp_wait_outcome io_queue_outcome(const struct lp_call *c, long rc, int err)
+{
+    (void)c;
+    return rc >= 0 || err == EINTR || err == EIDRM ? LP_ACQUIRED : LP_NOT_A_WAIT;
+}
+
+static const struct lp_family io_queue_family = {
+    .try_ = io_queue_try,
+    .call = io_queue_call,
+    .outcome = io_queue_outcome,
+};
+
+static __attribute__((noinline)) ssize_t io_queue_profiled(const struct lp_call *c)
+{
+    return lp_wait_run(&io_queue_family, c);
 }
 
 /* ---- the wrappers --------------------------------------------------------------------------- */
 
-/* These waits go to the block profile only (nobody is charged for them): with the block
- * rate 0 there is nothing to time. */
-static inline bool io_passes(void)
-{
-    return !lp_ready() || lp_self.busy || lp_rates_block() == 0;
-}
-
 static __attribute__((noinline)) int8_t io_classify(int fd)
 {
-    int saved = errno;
-    lp_self.busy++;
+    struct lp_guard g;
+    lp_guard_enter(&g);
     int8_t b = lp_fdcache_classify(fd);
-    lp_self.busy--;
-    errno = saved;
+    lp_guard_leave(&g);
     return b;
 }
 
@@ -259,98 +243,86 @@ static inline bool io_writes_profiled(int fd)
     return b < 0 && (b & LP_FD_KIND_MASK) != LP_FD_EVENTFD;
 }
 
+/* The view shows the descriptor, the mqd_t or the System V queue id. */
+#define IO_OBJ(fd) ((void *)(uintptr_t)(unsigned)(fd))
+
 LP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-    if (io_passes() || !io_reads_profiled(fd)) {
+    if (lp_wrap_passes_block() || !io_reads_profiled(fd)) {
         if (__builtin_expect(lp_self.in_unwind != 0, 0) && lp_unwind_pipe_fd(fd))
             return lp_unwind_read(fd, buf, n); /* libunwind's pipe (unwind.h) */
         return REAL(read)(fd, buf, n);
     }
-    struct io_call c = { .op = IO_READ, .on_fd = true, .fd = fd, .buf = buf, .n = n };
-    return io_timed_read(&c);
+    struct io_args a = { .fd = fd, .buf = buf, .n = n };
+    return io_timed_read(LP_CALL(read, .obj = IO_OBJ(fd), .more = &a));
 }
 
 LP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-    if (io_passes() || !io_reads_profiled(fd))
+    if (lp_wrap_passes_block() || !io_reads_profiled(fd))
         return REAL(readv)(fd, iov, cnt);
-    struct io_call c = { .op = IO_READV, .on_fd = true, .fd = fd, .iov = iov, .n = (size_t)cnt };
-    return io_timed_readv(&c);
+    struct io_args a = { .fd = fd, .iov = iov, .n = (size_t)cnt };
+    return io_timed_readv(LP_CALL(readv, .obj = IO_OBJ(fd), .more = &a));
 }
 
+/* The read under _FORTIFY_SOURCE, recorded as "read": it is the read the program's source
+ * wrote, and one call site must not change its name with a compiler flag. */
 LP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-    if (io_passes() || !io_reads_profiled(fd))
+    if (lp_wrap_passes_block() || !io_reads_profiled(fd))
         return REAL(__read_chk)(fd, buf, n, buflen);
-    struct io_call c = { .op = IO_READ_CHK, .on_fd = true, .fd = fd, .buf = buf, .n = n,
-                         .buflen = buflen };
-    return io_timed_read_chk(&c);
+    struct io_args a = { .fd = fd, .buf = buf, .n = n, .buflen = buflen };
+    return io_timed_read_chk(&(const struct lp_call){ .id = LP_CALL___read_chk,
+                                                      .leaf = lp_call_leaf[LP_CALL_read],
+                                                      .obj = IO_OBJ(fd), .more = &a });
 }
 
 LP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    if (io_passes() || !io_writes_profiled(fd))
+    if (lp_wrap_passes_block() || !io_writes_profiled(fd))
         return REAL(write)(fd, buf, n);
-    struct io_call c = { .op = IO_WRITE, .on_fd = true, .fd = fd, .buf = (void *)buf, .n = n };
-    return io_timed_write(&c);
+    struct io_args a = { .fd = fd, .buf = (void *)buf, .n = n };
+    return io_timed_write(LP_CALL(write, .obj = IO_OBJ(fd), .more = &a));
 }
 
 LP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    if (io_passes() || !io_writes_profiled(fd))
+    if (lp_wrap_passes_block() || !io_writes_profiled(fd))
         return REAL(writev)(fd, iov, cnt);
-    struct io_call c = { .op = IO_WRITEV, .on_fd = true, .fd = fd, .iov = iov, .n = (size_t)cnt };
-    return io_timed_writev(&c);
+    struct io_args a = { .fd = fd, .iov = iov, .n = (size_t)cnt };
+    return io_timed_writev(LP_CALL(writev, .obj = IO_OBJ(fd), .more = &a));
 }
-
-/* An absolute deadline long past: the kernel's mq_timedreceive returns ETIMEDOUT at once on an
- * empty queue, without sleeping (ipc/mqueue.c: an expired timeout never schedules). */
-static const struct timespec io_past = { 0, 0 };
 
 LP_EXPORT ssize_t mq_receive(mqd_t q, char *buf, size_t n, unsigned *prio)
 {
-    if (io_passes() || !lp_fdcache_wants(LP_IO_MQ))
+    if (lp_wrap_passes_block() || !lp_fdcache_wants(LP_IO_MQ))
         return REAL(mq_receive)(q, buf, n, prio);
-    int saved = errno;
-    /* The try, with busy == 0 like the call (a pending cancellation acts here as it would
-     * there): a message, or any error but "empty" (EAGAIN: O_NONBLOCK), is the result. */
-    ssize_t rc = REAL(mq_timedreceive)(q, buf, n, prio, &io_past);
-    if (rc >= 0 || errno != ETIMEDOUT)
-        return rc;
-    errno = saved;
-    struct io_call c = { .op = IO_MQ_RECEIVE, .fd = q, .buf = buf, .n = n, .prio = prio };
-    return io_queue_wait(leaf_mq_receive, &c);
+    struct io_args a = { .fd = q, .buf = buf, .n = n, .prio = prio };
+    return io_queue_profiled(LP_CALL(mq_receive, .obj = IO_OBJ(q), .more = &a));
 }
 
 LP_EXPORT ssize_t mq_timedreceive(mqd_t q, char *restrict buf, size_t n, unsigned *restrict prio,
                                   const struct timespec *restrict ts)
 {
-    if (io_passes() || !lp_fdcache_wants(LP_IO_MQ))
+    if (lp_wrap_passes_block() || !lp_fdcache_wants(LP_IO_MQ))
         return REAL(mq_timedreceive)(q, buf, n, prio, ts);
     /* No try: the kernel checks the deadline (EINVAL, EFAULT) before the queue, and reading
      * *ts here could fault where the call would not (glibc passes it straight to the kernel
      * on 64-bit). Timed, like a read; a timeout is a wait. */
-    struct io_call c = { .op = IO_MQ_TIMEDRECEIVE, .fd = q, .buf = buf, .n = n, .prio = prio,
-                         .ts = ts };
-    return io_timed_mq_timedreceive(&c);
+    struct io_args a = { .fd = q, .buf = buf, .n = n, .prio = prio };
+    return io_timed_mq_timedreceive(LP_CALL(mq_timedreceive, .obj = IO_OBJ(q), .ts = ts,
+                                            .more = &a));
 }
 
 LP_EXPORT ssize_t msgrcv(int id, void *buf, size_t n, long type, int flags)
 {
     /* IPC_NOWAIT never waits: no clock. MSG_COPY without IPC_NOWAIT is EINVAL, which adding
      * IPC_NOWAIT for the try would turn into a copy. */
-    if (io_passes() || (flags & (IPC_NOWAIT | MSG_COPY)) || !lp_fdcache_wants(LP_IO_MSG))
+    if (lp_wrap_passes_block() || (flags & (IPC_NOWAIT | MSG_COPY)) ||
+        !lp_fdcache_wants(LP_IO_MSG))
         return REAL(msgrcv)(id, buf, n, type, flags);
-    int saved = errno;
-    /* The try is the same call with IPC_NOWAIT (a cancellation point too): anything but ENOMSG,
-     * "no message", is the result. */
-    ssize_t rc = REAL(msgrcv)(id, buf, n, type, flags | IPC_NOWAIT);
-    if (rc >= 0 || errno != ENOMSG)
-        return rc;
-    errno = saved;
-    struct io_call c = { .op = IO_MSGRCV, .fd = id, .buf = buf, .n = n, .type = type,
-                         .flags = flags };
-    return io_queue_wait(leaf_msgrcv, &c);
+    struct io_args a = { .fd = id, .buf = buf, .n = n, .type = type, .flags = flags };
+    return io_queue_profiled(LP_CALL(msgrcv, .obj = IO_OBJ(id), .more = &a));
 }
 
 /* ---- keeping the descriptor cache current ------------------------------------------------
@@ -404,9 +376,10 @@ LP_EXPORT int fclose(FILE *fp)
 {
     int fd = -1;
     if (fp && lp_fdcache_size_) {
-        int saved = errno;
+        struct lp_guard g;
+        lp_guard_enter(&g);
         fd = fileno(fp); /* -1 (EBADF) for a stream without a descriptor */
-        errno = saved;
+        lp_guard_leave(&g);
     }
     int forget __attribute__((cleanup(io_forget_cleanup))) = fd;
     return REAL(fclose)(fp);

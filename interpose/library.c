@@ -12,7 +12,7 @@
  *
  * After the real dlclose, the unwinder forgets its cached rules (core/cfi.h).
  *
- * Lock order: maps.c takes its own lock, then the loader's (dl_iterate_phdr); a dlclose called
+ * Lock order (sync.h): maps.c takes its own lock, then the loader's (dl_iterate_phdr); a dlclose called
  * from a destructor, under dlclose's loader lock, takes them in the same order (dl_iterate_phdr
  * takes the loader's write lock, not the load lock dlclose holds while destructors run).
  * Measured: a destructor that dlcloses another library, in two threads looping dlopen/dlclose
@@ -22,20 +22,18 @@
 #include <errno.h>
 
 #include "cfi.h"
-#include "event.h"
 #include "maps.h"
-#include "resolve.h"
+#include "wait.h"
 
 LP_EXPORT int dlclose(void *handle)
 {
     /* Before lockprof is ready nothing is recorded (and its first refresh sees every object
      * loaded then); when busy, the caller is lockprof itself. */
-    if (lp_ready() && !lp_self.busy) {
-        int saved = errno;
-        lp_self.busy++;
+    if (!lp_wrap_off()) {
+        struct lp_guard g;
+        lp_guard_enter(&g);
         lp_maps_refresh();
-        lp_self.busy--;
-        errno = saved;
+        lp_guard_leave(&g);
     }
     int rc = REAL(dlclose)(handle);
     /* The unwinder's rules for the unloaded object's addresses would apply to whatever is

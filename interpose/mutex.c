@@ -1,35 +1,27 @@
 /*
- * mutex.c — pthread_mutex_* and C11 mtx_* (DESIGN §2, §3).
+ * mutex.c — pthread_mutex_* and C11 mtx_* (DESIGN §2, §3), on the skeleton of wait.h.
  *
  * The uncontended path reads no clock: a relaxed peek at the ABI-public lock word
  * (__data.__lock, 0 when free for every mutex kind) sends a free lock straight to glibc.
  * A busy-looking lock is tried once; any result but "busy" is the call's own result (EOWNERDEAD
- * is success, not busy). Only then is it a wait: unwind, register, block in the real call.
+ * is success, not busy). Only then is it a wait: unwound, registered, blocked in the real call.
  *
  * glibc's up-front checks come first, so that trying never changes a result: a bad clock id
  * or tv_nsec goes straight to glibc (which refuses it or, for a free lock, may not), and a lock
  * the caller already owns (error-checking: EDEADLK; recursive: count + 1) is never a wait.
+ * C11's mtx_t has pthread_mutex_t's layout in glibc; its results are thrd_* codes.
  */
 #include <errno.h>
 #include <stdbool.h>
 
-#include "event.h"
 #include "mutexkind.h"
-#include "resolve.h"
-
-
-static const char leaf_lock[] = "pthread_mutex_lock";
-static const char leaf_timedlock[] = "pthread_mutex_timedlock";
-static const char leaf_clocklock[] = "pthread_mutex_clocklock";
-static const char leaf_unlock[] = "pthread_mutex_unlock";
-static const char leaf_mtx_lock[] = "mtx_lock";
-static const char leaf_mtx_timedlock[] = "mtx_timedlock";
-static const char leaf_mtx_unlock[] = "mtx_unlock";
+#include "wait.h"
 
 /* True when this lock call should go straight to glibc, unprofiled. */
-static inline bool mutex_lock_passes(const pthread_mutex_t *m)
+static inline bool mutex_lock_passes(const void *lock)
 {
-    if (!lp_ready() || lp_self.busy || !lp_rates_profiling())
+    const pthread_mutex_t *m = lock;
+    if (lp_wrap_passes_locks())
         return true;
     if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0)
         return true; /* free: the uncontended path, no clock */
@@ -38,117 +30,125 @@ static inline bool mutex_lock_passes(const pthread_mutex_t *m)
     return (type == MUTEX_RECURSIVE || type == MUTEX_ERRORCHECK) && mutex_owned_by_me(m);
 }
 
-static inline bool timespec_valid(const struct timespec *ts)
+static inline bool mutex_c11(const struct lp_call *c)
 {
-    return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+    return c->id == LP_CALL_mtx_lock || c->id == LP_CALL_mtx_timedlock;
 }
 
-static inline bool clock_valid(clockid_t c)
+static long mutex_try(const struct lp_call *c)
 {
-    return c == CLOCK_REALTIME || c == CLOCK_MONOTONIC;
+    if (mutex_c11(c)) {
+        int rc = REAL(mtx_trylock)(c->obj);
+        return rc == thrd_busy ? LP_WOULD_WAIT : rc;
+    }
+    int rc = REAL(pthread_mutex_trylock)(c->obj);
+    return rc == EBUSY ? LP_WOULD_WAIT : rc;
+}
+
+static long mutex_call(const struct lp_call *c)
+{
+    switch (c->id) {
+    case LP_CALL_pthread_mutex_timedlock:
+        return REAL(pthread_mutex_timedlock)(c->obj, c->ts);
+    case LP_CALL_pthread_mutex_clocklock:
+        return REAL(pthread_mutex_clocklock)(c->obj, c->clk, c->ts);
+    case LP_CALL_mtx_lock:
+        return REAL(mtx_lock)(c->obj);
+    case LP_CALL_mtx_timedlock:
+        return REAL(mtx_timedlock)(c->obj, c->ts);
+    default:
+        return REAL(pthread_mutex_lock)(c->obj);
+    }
 }
 
 /* What a lock call's result means for its wait (DESIGN §2: which calls are waits). */
-static enum lp_wait_outcome mutex_outcome(int rc, int timedout)
+static enum lp_wait_outcome mutex_outcome(const struct lp_call *c, long rc, int err)
 {
+    (void)err;
     if (rc == 0 || rc == EOWNERDEAD)
         return LP_ACQUIRED;
-    if (rc == timedout)
+    if (rc == (mutex_c11(c) ? thrd_timedout : ETIMEDOUT))
         return LP_GAVE_UP;
     return LP_NOT_A_WAIT; /* EINVAL, EDEADLK, ENOTRECOVERABLE, EAGAIN: failed without sleeping */
 }
 
-/* The wait of a contended lock call, after its try said busy. `call` runs the real call. */
-struct mutex_call {
-    int kind; /* 0 lock, 1 timed, 2 clock; +3 for mtx_* */
-    void *m;
-    clockid_t clk;
-    const struct timespec *ts;
-};
-
-static int mutex_real_call(const struct mutex_call *c)
+static void mutex_returned(struct lp_waiting *w)
 {
-    switch (c->kind) {
-    case 0:
-        return REAL(pthread_mutex_lock)(c->m);
-    case 1:
-        return REAL(pthread_mutex_timedlock)(c->m, c->ts);
-    case 2:
-        return REAL(pthread_mutex_clocklock)(c->m, c->clk, c->ts);
-    case 3:
-        return REAL(mtx_lock)(c->m);
-    default:
-        return REAL(mtx_timedlock)(c->m, c->ts);
-    }
-}
-
-static int mutex_wait(const char *leaf, const struct mutex_call *c, int timedout)
-{
-    int saved = errno;
-    struct lp_wait ev;
-    lp_event_wait_begin(&ev, leaf, c->m);
-    /* Not busy while blocked: a signal handler that runs meanwhile is profiled like any other
-     * code (the wait's stack is held, see stack.h). */
-    lp_self.busy--;
-    int rc = mutex_real_call(c);
-    lp_self.busy++;
-    if (rc == EOWNERDEAD) {
+    void *m = w->c->obj;
+    if (w->rc == EOWNERDEAD) {
         /* The holder died holding it: what it owed goes to a synthetic stack (DESIGN §3.3). */
         struct lp_weight wt;
-        if (lp_event_release_charge(c->m, &wt))
+        if (lp_event_release_charge(m, &wt))
             lp_event_record_charge_synthetic(LP_LEAF_OWNER_DIED, &wt);
-    } else if (rc == 0 && mutex_pshared(c->m)) {
+    } else if (w->rc == 0 && mutex_pshared(m)) {
         /* A process-shared lock may have been released by another process, which this one's
          * table never sees: what the other waiters here waited so far is charged to no one
          * (DESIGN §3.3), not to this thread's next unlock. (A release here already charged
          * its part; only the hand-off since is dropped.) */
-        lp_event_release_unseen(c->m);
+        lp_event_release_unseen(m);
     }
-    lp_event_wait_end(&ev, mutex_outcome(rc, timedout));
-    errno = saved;
-    return rc;
 }
 
-static int mutex_lock_common(const char *leaf, const struct mutex_call *c)
+static const struct lp_family mutex_family = {
+    .try_ = mutex_try,
+    .call = mutex_call,
+    .outcome = mutex_outcome,
+    .returned = mutex_returned,
+};
+
+static __attribute__((noinline)) int mutex_lock_profiled(const struct lp_call *c)
 {
-    lp_self.busy++;
-    int rc = REAL(pthread_mutex_trylock)(c->m);
-    if (rc == EBUSY)
-        rc = mutex_wait(leaf, c, ETIMEDOUT);
-    lp_self.busy--;
-    return rc;
+    return (int)lp_wait_run(&mutex_family, c);
 }
 
 LP_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
     if (mutex_lock_passes(m))
         return REAL(pthread_mutex_lock)(m);
-    struct mutex_call c = { .kind = 0, .m = m };
-    return mutex_lock_common(leaf_lock, &c);
+    return mutex_lock_profiled(LP_CALL(pthread_mutex_lock, .obj = m, .charge = m));
 }
 
 LP_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
 {
-    if (mutex_lock_passes(m) || !timespec_valid(ts))
+    if (mutex_lock_passes(m) || !lp_wrap_deadline_ok(ts))
         return REAL(pthread_mutex_timedlock)(m, ts);
-    struct mutex_call c = { .kind = 1, .m = m, .ts = ts };
-    return mutex_lock_common(leaf_timedlock, &c);
+    return mutex_lock_profiled(LP_CALL(pthread_mutex_timedlock, .obj = m, .charge = m, .ts = ts));
 }
 
 LP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *ts)
 {
-    if (mutex_lock_passes(m) || !timespec_valid(ts) || !clock_valid(clk))
+    if (mutex_lock_passes(m) || !lp_wrap_deadline_ok(ts) || !lp_wrap_clock_ok(clk))
         return REAL(pthread_mutex_clocklock)(m, clk, ts);
-    struct mutex_call c = { .kind = 2, .m = m, .clk = clk, .ts = ts };
-    return mutex_lock_common(leaf_clocklock, &c);
+    return mutex_lock_profiled(
+        LP_CALL(pthread_mutex_clocklock, .obj = m, .charge = m, .clk = clk, .ts = ts));
 }
 
-/* trylock never waits; it is interposed so that C11 and pthread calls are listed together
- * and a later issue can count failed tries. */
+LP_EXPORT int mtx_lock(mtx_t *m)
+{
+    if (mutex_lock_passes(m))
+        return REAL(mtx_lock)(m);
+    return mutex_lock_profiled(LP_CALL(mtx_lock, .obj = m, .charge = m));
+}
+
+LP_EXPORT int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict ts)
+{
+    if (mutex_lock_passes(m) || !lp_wrap_deadline_ok(ts))
+        return REAL(mtx_timedlock)(m, ts);
+    return mutex_lock_profiled(LP_CALL(mtx_timedlock, .obj = m, .charge = m, .ts = ts));
+}
+
+/* The try calls never wait: they pass straight through. */
 LP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     return REAL(pthread_mutex_trylock)(m);
 }
+
+LP_EXPORT int mtx_trylock(mtx_t *m)
+{
+    return REAL(mtx_trylock)(m);
+}
+
+/* ---- unlock -------------------------------------------------------------------------------- */
 
 /* The unlock of a lock whose stripe has an entry (hint != 0): true when it has nothing for
  * lockprof to do all the same and goes straight to glibc — it releases nothing, or nothing in
@@ -166,30 +166,24 @@ static __attribute__((noinline)) bool mutex_unlock_quiet(const pthread_mutex_t *
 }
 
 /* True when this unlock goes straight to glibc. */
-static inline bool mutex_unlock_passes(const pthread_mutex_t *m, uint64_t *arm)
+static inline bool mutex_unlock_passes(const void *lock, uint64_t *arm)
 {
-    if (!lp_ready() || lp_self.busy)
+    if (lp_wrap_off())
         return true;
-    unsigned hint = lp_locktab_hint(m);
-    return hint == 0 || mutex_unlock_quiet(m, hint, arm);
+    unsigned hint = lp_locktab_hint(lock);
+    return hint == 0 || mutex_unlock_quiet(lock, hint, arm);
 }
 
-static int mutex_unlock_common(const char *leaf, void *m, uint64_t arm, bool c11)
+static long mutex_unlock_call(const struct lp_call *c)
 {
-    int saved = errno;
-    lp_self.busy++;
-    struct lp_weight wt;
-    /* The charge is computed before the real unlock, under the lock's guard: a waiter woken by
-     * the unlock must find the release already accounted for. Only a release that is picked,
-     * or that draws the next one, takes the guard (charge.h). Recording (unwinding, hashing)
-     * waits until after the unlock. */
-    bool picked = lp_event_release_charge_armed(m, arm, &wt);
-    int rc = c11 ? REAL(mtx_unlock)(m) : REAL(pthread_mutex_unlock)(m);
-    if (picked && rc == 0)
-        lp_event_record_charge(leaf, &wt, NULL);
-    lp_self.busy--;
-    errno = saved;
-    return rc;
+    if (c->id == LP_CALL_mtx_unlock)
+        return REAL(mtx_unlock)(c->obj);
+    return REAL(pthread_mutex_unlock)(c->obj);
+}
+
+static __attribute__((noinline)) int mutex_unlock_profiled(const struct lp_call *c, uint64_t arm)
+{
+    return (int)lp_release_run(c, arm, mutex_unlock_call);
 }
 
 LP_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
@@ -197,48 +191,13 @@ LP_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
     uint64_t arm;
     if (mutex_unlock_passes(m, &arm))
         return REAL(pthread_mutex_unlock)(m);
-    return mutex_unlock_common(leaf_unlock, m, arm, false);
-}
-
-/* C11: mtx_t has pthread_mutex_t's layout in glibc; results are thrd_* codes. */
-LP_EXPORT int mtx_lock(mtx_t *m)
-{
-    pthread_mutex_t *pm = (pthread_mutex_t *)m;
-    if (mutex_lock_passes(pm))
-        return REAL(mtx_lock)(m);
-    struct mutex_call c = { .kind = 3, .m = m };
-    lp_self.busy++;
-    int rc = REAL(mtx_trylock)(m);
-    if (rc == thrd_busy) {
-        rc = mutex_wait(leaf_mtx_lock, &c, thrd_timedout);
-    }
-    lp_self.busy--;
-    return rc;
-}
-
-LP_EXPORT int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict ts)
-{
-    pthread_mutex_t *pm = (pthread_mutex_t *)m;
-    if (mutex_lock_passes(pm) || !timespec_valid(ts))
-        return REAL(mtx_timedlock)(m, ts);
-    struct mutex_call c = { .kind = 4, .m = m, .ts = ts };
-    lp_self.busy++;
-    int rc = REAL(mtx_trylock)(m);
-    if (rc == thrd_busy)
-        rc = mutex_wait(leaf_mtx_timedlock, &c, thrd_timedout);
-    lp_self.busy--;
-    return rc;
-}
-
-LP_EXPORT int mtx_trylock(mtx_t *m)
-{
-    return REAL(mtx_trylock)(m);
+    return mutex_unlock_profiled(LP_CALL(pthread_mutex_unlock, .obj = m), arm);
 }
 
 LP_EXPORT int mtx_unlock(mtx_t *m)
 {
     uint64_t arm;
-    if (mutex_unlock_passes((pthread_mutex_t *)m, &arm))
+    if (mutex_unlock_passes(m, &arm))
         return REAL(mtx_unlock)(m);
-    return mutex_unlock_common(leaf_mtx_unlock, m, arm, true);
+    return mutex_unlock_profiled(LP_CALL(mtx_unlock, .obj = m), arm);
 }

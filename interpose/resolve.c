@@ -1,4 +1,4 @@
-/* resolve.c — see resolve.h. The only file, with preload.c and unwind.c, that uses dlfcn. */
+/* resolve.c — see resolve.h. With library.c and unwind.c, the only files that use dlfcn. */
 #include <dlfcn.h>
 #include <stdbool.h>
 
@@ -10,6 +10,14 @@
 #include "symbols.def"
 #undef LP_SYM
 #undef LP_SYM_V
+
+const char *const lp_call_leaf[LP_NCALLS] = {
+#define LP_SYM(ret, name, params) [LP_CALL_##name] = #name,
+#define LP_SYM_V(ret, name, tag, version, params) [LP_CALL_##name##_##tag] = #name,
+#include "symbols.def"
+#undef LP_SYM
+#undef LP_SYM_V
+};
 
 /* glibc's own entry points, for a lookup that re-enters itself. Since 2.34 they are compat
  * symbols (GLIBC_2.2.5, not default), so they are bound by version. */

@@ -1,6 +1,6 @@
 /*
- * resolve.h — the next definitions of the interposed symbols (real_<name>), and the few
- * helpers every wrapper shares.
+ * resolve.h — the interposed symbols, as interpose/symbols.def lists them: their next
+ * definitions (real_<name>), and their call descriptors' ids and names (lp_call_id).
  *
  * REAL(name) is the next definition, resolved on first use when a wrapper runs before
  * lockprof's constructor (other libraries' constructors lock). A lookup that re-enters itself
@@ -27,6 +27,23 @@
 #include "symbols.def"
 #undef LP_SYM
 #undef LP_SYM_V
+
+/*
+ * Every interposed call has an id, LP_CALL_<name> (LP_CALL_<name>_<tag> for the versioned
+ * ones), and its name as profiles show it in a leaf frame, lp_call_leaf[id] (DESIGN §3.4). A
+ * wrapper describes its call to the skeleton (wait.h) by id, never by a number of its own.
+ * Leaves are compared by address: calls that are one in the profiles (both versions of
+ * pthread_cond_wait, __read_chk and read) use one id's leaf.
+ */
+enum lp_call_id {
+#define LP_SYM(ret, name, params) LP_CALL_##name,
+#define LP_SYM_V(ret, name, tag, version, params) LP_CALL_##name##_##tag,
+#include "symbols.def"
+#undef LP_SYM
+#undef LP_SYM_V
+    LP_NCALLS
+};
+extern const char *const lp_call_leaf[LP_NCALLS];
 
 /* Resolves every real_* pointer still NULL. Idempotent; any thread. */
 void lp_resolve_all(void);

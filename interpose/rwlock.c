@@ -1,5 +1,5 @@
 /*
- * rwlock.c — pthread_rwlock_* (DESIGN §2, §3).
+ * rwlock.c — pthread_rwlock_* (DESIGN §2, §3), on the skeleton of wait.h.
  *
  * Each lock call has its own leaf (pthread_rwlock_rdlock, _wrlock, _timedrdlock, …), so a
  * block profile tells readers from writers. The uncontended path reads no clock: a relaxed
@@ -19,14 +19,12 @@
  * like a release too (the totals are the same; they are split between the two unlocks).
  *
  * rwlock acquisitions are not cancellation points in glibc ("We do not support
- * cancellation"). As for mutexes, lockprof is not busy while the real call blocks: a signal
- * handler that runs meanwhile is profiled like any other code (the wait's stack is held).
+ * cancellation").
  */
 #include <errno.h>
 #include <stdbool.h>
 
-#include "event.h"
-#include "resolve.h"
+#include "wait.h"
 
 /* The bits of __data.__readers (glibc's nptl/pthread_rwlock_common.c, unchanged since 2.25):
  * the phase, the primary writer, readers waiting for a writer to go first, and from bit 3
@@ -34,14 +32,6 @@
 #define RW_WRPHASE 1u
 #define RW_WRLOCKED 2u
 #define RW_READER_SHIFT 3
-
-static const char leaf_rdlock[] = "pthread_rwlock_rdlock";
-static const char leaf_wrlock[] = "pthread_rwlock_wrlock";
-static const char leaf_timedrdlock[] = "pthread_rwlock_timedrdlock";
-static const char leaf_timedwrlock[] = "pthread_rwlock_timedwrlock";
-static const char leaf_clockrdlock[] = "pthread_rwlock_clockrdlock";
-static const char leaf_clockwrlock[] = "pthread_rwlock_clockwrlock";
-static const char leaf_unlock[] = "pthread_rwlock_unlock";
 
 static inline unsigned rw_readers_word(const pthread_rwlock_t *rw)
 {
@@ -73,63 +63,52 @@ static inline bool rw_write_owner(const pthread_rwlock_t *rw)
     return __atomic_load_n(&rw->__data.__cur_writer, __ATOMIC_RELAXED) == lp_thread_tid();
 }
 
-static inline bool rw_passes(void)
-{
-    return !lp_ready() || lp_self.busy || !lp_rates_profiling();
-}
-
 static inline bool rw_read_passes(const pthread_rwlock_t *rw)
 {
-    return rw_passes() || rw_free_to_read(rw) || rw_write_owner(rw);
+    return lp_wrap_passes_locks() || rw_free_to_read(rw) || rw_write_owner(rw);
 }
 
 static inline bool rw_write_passes(const pthread_rwlock_t *rw)
 {
-    return rw_passes() || rw_free_to_write(rw) || rw_write_owner(rw);
+    return lp_wrap_passes_locks() || rw_free_to_write(rw) || rw_write_owner(rw);
 }
 
-/* glibc refuses these with EINVAL before it looks at the lock (futex_abstimed_supported_clockid,
- * valid_nanoseconds); a NULL timespec means no timeout to glibc and goes through unprofiled. */
-static inline bool rw_timespec_valid(const struct timespec *ts)
+static inline bool rw_writes(const struct lp_call *c)
 {
-    return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+    return c->id == LP_CALL_pthread_rwlock_wrlock || c->id == LP_CALL_pthread_rwlock_timedwrlock ||
+           c->id == LP_CALL_pthread_rwlock_clockwrlock;
 }
 
-static inline bool rw_clock_valid(clockid_t c)
+static long rw_try(const struct lp_call *c)
 {
-    return c == CLOCK_REALTIME || c == CLOCK_MONOTONIC;
+    int rc = rw_writes(c) ? REAL(pthread_rwlock_trywrlock)(c->obj)
+                          : REAL(pthread_rwlock_tryrdlock)(c->obj);
+    return rc == EBUSY ? LP_WOULD_WAIT : rc;
 }
 
-enum rw_kind { RW_RD, RW_WR, RW_TIMEDRD, RW_TIMEDWR, RW_CLOCKRD, RW_CLOCKWR };
-
-struct rw_call {
-    enum rw_kind kind;
-    pthread_rwlock_t *rw;
-    clockid_t clk;
-    const struct timespec *ts;
-};
-
-static int rw_real_call(const struct rw_call *c)
+static long rw_call(const struct lp_call *c)
 {
-    switch (c->kind) {
-    case RW_RD:
-        return REAL(pthread_rwlock_rdlock)(c->rw);
-    case RW_WR:
-        return REAL(pthread_rwlock_wrlock)(c->rw);
-    case RW_TIMEDRD:
-        return REAL(pthread_rwlock_timedrdlock)(c->rw, c->ts);
-    case RW_TIMEDWR:
-        return REAL(pthread_rwlock_timedwrlock)(c->rw, c->ts);
-    case RW_CLOCKRD:
-        return REAL(pthread_rwlock_clockrdlock)(c->rw, c->clk, c->ts);
+    switch (c->id) {
+    case LP_CALL_pthread_rwlock_wrlock:
+        return REAL(pthread_rwlock_wrlock)(c->obj);
+    case LP_CALL_pthread_rwlock_timedrdlock:
+        return REAL(pthread_rwlock_timedrdlock)(c->obj, c->ts);
+    case LP_CALL_pthread_rwlock_timedwrlock:
+        return REAL(pthread_rwlock_timedwrlock)(c->obj, c->ts);
+    case LP_CALL_pthread_rwlock_clockrdlock:
+        return REAL(pthread_rwlock_clockrdlock)(c->obj, c->clk, c->ts);
+    case LP_CALL_pthread_rwlock_clockwrlock:
+        return REAL(pthread_rwlock_clockwrlock)(c->obj, c->clk, c->ts);
     default:
-        return REAL(pthread_rwlock_clockwrlock)(c->rw, c->clk, c->ts);
+        return REAL(pthread_rwlock_rdlock)(c->obj);
     }
 }
 
 /* What a lock call's result means for its wait (DESIGN §2: which calls are waits). */
-static enum lp_wait_outcome rw_outcome(int rc)
+static enum lp_wait_outcome rw_outcome(const struct lp_call *c, long rc, int err)
 {
+    (void)c;
+    (void)err;
     if (rc == 0)
         return LP_ACQUIRED;
     if (rc == ETIMEDOUT)
@@ -137,79 +116,64 @@ static enum lp_wait_outcome rw_outcome(int rc)
     return LP_NOT_A_WAIT;  /* EDEADLK, EINVAL, EAGAIN: failed without sleeping */
 }
 
-static int rw_lock_common(const char *leaf, const struct rw_call *c)
+static const struct lp_family rw_family = {
+    .try_ = rw_try,
+    .call = rw_call,
+    .outcome = rw_outcome,
+};
+
+static __attribute__((noinline)) int rw_lock_profiled(const struct lp_call *c)
 {
-    int saved = errno;
-    lp_self.busy++;
-    bool write = c->kind == RW_WR || c->kind == RW_TIMEDWR || c->kind == RW_CLOCKWR;
-    int rc = write ? REAL(pthread_rwlock_trywrlock)(c->rw) : REAL(pthread_rwlock_tryrdlock)(c->rw);
-    if (rc == EBUSY) {
-        struct lp_wait ev;
-        lp_event_wait_begin(&ev, leaf, c->rw);
-        errno = saved;
-        lp_self.busy--;
-        rc = rw_real_call(c);
-        lp_self.busy++;
-        saved = errno;
-        lp_event_wait_end(&ev, rw_outcome(rc));
-    }
-    lp_self.busy--;
-    errno = saved;
-    return rc;
+    return (int)lp_wait_run(&rw_family, c);
 }
 
 LP_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
     if (rw_read_passes(rw))
         return REAL(pthread_rwlock_rdlock)(rw);
-    struct rw_call c = { .kind = RW_RD, .rw = rw };
-    return rw_lock_common(leaf_rdlock, &c);
+    return rw_lock_profiled(LP_CALL(pthread_rwlock_rdlock, .obj = rw, .charge = rw));
 }
 
 LP_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
     if (rw_write_passes(rw))
         return REAL(pthread_rwlock_wrlock)(rw);
-    struct rw_call c = { .kind = RW_WR, .rw = rw };
-    return rw_lock_common(leaf_wrlock, &c);
+    return rw_lock_profiled(LP_CALL(pthread_rwlock_wrlock, .obj = rw, .charge = rw));
 }
 
 LP_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *ts)
 {
-    if (rw_read_passes(rw) || !rw_timespec_valid(ts))
+    if (rw_read_passes(rw) || !lp_wrap_deadline_ok(ts))
         return REAL(pthread_rwlock_timedrdlock)(rw, ts);
-    struct rw_call c = { .kind = RW_TIMEDRD, .rw = rw, .ts = ts };
-    return rw_lock_common(leaf_timedrdlock, &c);
+    return rw_lock_profiled(LP_CALL(pthread_rwlock_timedrdlock, .obj = rw, .charge = rw, .ts = ts));
 }
 
 LP_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *ts)
 {
-    if (rw_write_passes(rw) || !rw_timespec_valid(ts))
+    if (rw_write_passes(rw) || !lp_wrap_deadline_ok(ts))
         return REAL(pthread_rwlock_timedwrlock)(rw, ts);
-    struct rw_call c = { .kind = RW_TIMEDWR, .rw = rw, .ts = ts };
-    return rw_lock_common(leaf_timedwrlock, &c);
+    return rw_lock_profiled(LP_CALL(pthread_rwlock_timedwrlock, .obj = rw, .charge = rw, .ts = ts));
 }
 
 LP_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
                                          const struct timespec *ts)
 {
-    if (rw_read_passes(rw) || !rw_timespec_valid(ts) || !rw_clock_valid(clk))
+    if (rw_read_passes(rw) || !lp_wrap_deadline_ok(ts) || !lp_wrap_clock_ok(clk))
         return REAL(pthread_rwlock_clockrdlock)(rw, clk, ts);
-    struct rw_call c = { .kind = RW_CLOCKRD, .rw = rw, .clk = clk, .ts = ts };
-    return rw_lock_common(leaf_clockrdlock, &c);
+    return rw_lock_profiled(
+        LP_CALL(pthread_rwlock_clockrdlock, .obj = rw, .charge = rw, .clk = clk, .ts = ts));
 }
 
 LP_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
                                          const struct timespec *ts)
 {
-    if (rw_write_passes(rw) || !rw_timespec_valid(ts) || !rw_clock_valid(clk))
+    if (rw_write_passes(rw) || !lp_wrap_deadline_ok(ts) || !lp_wrap_clock_ok(clk))
         return REAL(pthread_rwlock_clockwrlock)(rw, clk, ts);
-    struct rw_call c = { .kind = RW_CLOCKWR, .rw = rw, .clk = clk, .ts = ts };
-    return rw_lock_common(leaf_clockwrlock, &c);
+    return rw_lock_profiled(
+        LP_CALL(pthread_rwlock_clockwrlock, .obj = rw, .charge = rw, .clk = clk, .ts = ts));
 }
 
-/* The try calls never wait; interposed so that the family is listed together and a later
- * issue can count failed tries. */
+/* The try calls never wait: they pass straight through. */
 LP_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 {
     return REAL(pthread_rwlock_tryrdlock)(rw);
@@ -220,9 +184,19 @@ LP_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
     return REAL(pthread_rwlock_trywrlock)(rw);
 }
 
+static long rw_unlock_call(const struct lp_call *c)
+{
+    return REAL(pthread_rwlock_unlock)(c->obj);
+}
+
+static __attribute__((noinline)) int rw_unlock_profiled(const struct lp_call *c, uint64_t arm)
+{
+    return (int)lp_release_run(c, arm, rw_unlock_call);
+}
+
 LP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
-    if (!lp_ready() || lp_self.busy)
+    if (lp_wrap_off())
         return REAL(pthread_rwlock_unlock)(rw);
     unsigned hint = lp_locktab_hint(rw);
     if (hint == 0)
@@ -230,18 +204,5 @@ LP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
     uint64_t arm = lp_event_arm();
     if (lp_event_release_quiet(hint, arm)) /* most unlocks of a contended lock (event.h) */
         return REAL(pthread_rwlock_unlock)(rw);
-    int saved = errno;
-    lp_self.busy++;
-    struct lp_weight wt;
-    /* Computed before the real unlock, under the lock's guard: a waiter woken by the unlock
-     * must find the release already accounted for. Recorded (unwound) after it. */
-    bool picked = lp_event_release_charge_armed(rw, arm, &wt);
-    errno = saved;
-    int rc = REAL(pthread_rwlock_unlock)(rw);
-    saved = errno;
-    if (picked && rc == 0)
-        lp_event_record_charge(leaf_unlock, &wt, NULL);
-    lp_self.busy--;
-    errno = saved;
-    return rc;
+    return rw_unlock_profiled(LP_CALL(pthread_rwlock_unlock, .obj = rw), arm);
 }

@@ -1,111 +1,104 @@
 /*
  * thread.c — pthread_join, pthread_timedjoin_np, pthread_clockjoin_np, thrd_join and
- * pthread_barrier_wait (DESIGN §2): their waits go to the block profile (leaf: the call).
- * Nobody is charged: a thread that runs on, or a barrier's late arrivals, hold no lock.
+ * pthread_barrier_wait (DESIGN §2), on the timed skeleton of wait.h: their waits go to the
+ * block profile (leaf: the call). Nobody is charged: a thread that runs on, or a barrier's late
+ * arrivals, hold no lock.
  *
  * These calls have no "try": each call is timed, and it was a wait when it succeeded (or timed
- * out) after lasting at least the threshold calibrated at start (lp_event_is_wait): a join of
- * a thread that has already finished returns at once and is not a wait. The last arrival at a
- * barrier (glibc's PTHREAD_BARRIER_SERIAL_THREAD, which completes the round) is never a wait.
- * Calls that fail without sleeping (EDEADLK, EINVAL, ESRCH, thrd_error) are never waits. The
- * stack is unwound after the call: it is the same stack, and only waits pay for it.
+ * out) after lasting at least the threshold calibrated at start: a join of a thread that has
+ * already finished returns at once and is not a wait. The last arrival at a barrier (glibc's
+ * PTHREAD_BARRIER_SERIAL_THREAD, which completes the round) is never a wait: it wakes the
+ * others, and on two cores is often preempted by them (measured 27-650 us, well above the
+ * threshold); the others waited for it. Calls that fail without sleeping (EDEADLK, EINVAL,
+ * ESRCH, thrd_error) are never waits.
  *
- * The real call runs with busy == 0: the joins are cancellation points (the barrier is not, in
- * glibc, but it blocks for long), and the program's cleanup handlers and signal handlers must
- * be profiled like any other code. A thread cancelled inside a join leaves nothing behind
- * (nothing is registered) and its wait is not recorded: the call never returns.
+ * The joins are cancellation points (the barrier is not, in glibc, but it blocks for long). A
+ * thread cancelled inside a join leaves nothing behind (nothing is registered) and its wait is
+ * not recorded: the call never returns.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "clock.h"
-#include "event.h"
-#include "resolve.h"
+#include "wait.h"
 
-static const char leaf_join[] = "pthread_join";
-static const char leaf_timedjoin[] = "pthread_timedjoin_np";
-static const char leaf_clockjoin[] = "pthread_clockjoin_np";
-static const char leaf_thrd_join[] = "thrd_join";
-static const char leaf_barrier[] = "pthread_barrier_wait";
-
-/* Only the block profile hears of these calls: with it off, nothing is timed. */
-static inline bool thread_passes(void)
+static long thread_call(const struct lp_call *c)
 {
-    return !lp_ready() || lp_self.busy || lp_rates_block() == 0;
+    pthread_t t = (pthread_t)(uintptr_t)c->obj;
+    switch (c->id) {
+    case LP_CALL_pthread_timedjoin_np:
+        return REAL(pthread_timedjoin_np)(t, c->more, c->ts);
+    case LP_CALL_pthread_clockjoin_np:
+        return REAL(pthread_clockjoin_np)(t, c->more, c->clk, c->ts);
+    case LP_CALL_thrd_join:
+        return REAL(thrd_join)((thrd_t)t, c->more);
+    case LP_CALL_pthread_barrier_wait:
+        return REAL(pthread_barrier_wait)(c->obj);
+    default:
+        return REAL(pthread_join)(t, c->more);
+    }
 }
 
-/* The end of a call that started at start and returned a result that says it slept (success
- * or timeout): recorded if it lasted long enough to be a wait. */
-static void thread_call_end(const char *leaf, uint64_t start)
+static bool thread_can_wait(const struct lp_call *c, long rc, int err)
 {
-    uint64_t end = lp_now_nofence();
-    if (!lp_event_is_wait(start, end))
-        return; /* returned at once: no unwinding, no errno to save */
-    int saved = errno;
-    lp_self.busy++;
-    /* (A pending cancel cannot act inside lockprof's unwinding, which calls read: unwind.c
-     * disables it there; pthread_barrier_wait stays no cancellation point.) */
-    lp_event_record_wait(leaf, start, end);
-    lp_self.busy--;
-    errno = saved;
+    (void)err;
+    switch (c->id) {
+    case LP_CALL_pthread_timedjoin_np:
+    case LP_CALL_pthread_clockjoin_np:
+        return rc == 0 || rc == ETIMEDOUT;
+    case LP_CALL_thrd_join:
+        return rc == thrd_success;
+    default:
+        return rc == 0; /* the barrier's serial thread returns PTHREAD_BARRIER_SERIAL_THREAD */
+    }
 }
+
+static const struct lp_timed_family thread_family = {
+    .call = thread_call,
+    .can_wait = thread_can_wait,
+};
+
+static __attribute__((noinline)) int thread_profiled(const struct lp_call *c)
+{
+    return (int)lp_wait_timed(&thread_family, c);
+}
+
+#define THREAD_OBJ(t) ((void *)(uintptr_t)(t))
 
 LP_EXPORT int pthread_join(pthread_t t, void **ret)
 {
-    if (thread_passes())
+    if (lp_wrap_passes_block())
         return REAL(pthread_join)(t, ret);
-    uint64_t start = lp_now_nofence();
-    int rc = REAL(pthread_join)(t, ret);
-    if (rc == 0)
-        thread_call_end(leaf_join, start);
-    return rc;
+    return thread_profiled(LP_CALL(pthread_join, .obj = THREAD_OBJ(t), .more = ret));
 }
 
 LP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *ts)
 {
-    if (thread_passes())
+    if (lp_wrap_passes_block())
         return REAL(pthread_timedjoin_np)(t, ret, ts);
-    uint64_t start = lp_now_nofence();
-    int rc = REAL(pthread_timedjoin_np)(t, ret, ts);
-    if (rc == 0 || rc == ETIMEDOUT)
-        thread_call_end(leaf_timedjoin, start);
-    return rc;
+    return thread_profiled(
+        LP_CALL(pthread_timedjoin_np, .obj = THREAD_OBJ(t), .more = ret, .ts = ts));
 }
 
 LP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk,
                                    const struct timespec *ts)
 {
-    if (thread_passes())
+    if (lp_wrap_passes_block())
         return REAL(pthread_clockjoin_np)(t, ret, clk, ts);
-    uint64_t start = lp_now_nofence();
-    int rc = REAL(pthread_clockjoin_np)(t, ret, clk, ts);
-    if (rc == 0 || rc == ETIMEDOUT)
-        thread_call_end(leaf_clockjoin, start);
-    return rc;
+    return thread_profiled(LP_CALL(pthread_clockjoin_np, .obj = THREAD_OBJ(t), .more = ret,
+                                   .clk = clk, .ts = ts));
 }
 
 LP_EXPORT int thrd_join(thrd_t t, int *res)
 {
-    if (thread_passes())
+    if (lp_wrap_passes_block())
         return REAL(thrd_join)(t, res);
-    uint64_t start = lp_now_nofence();
-    int rc = REAL(thrd_join)(t, res);
-    if (rc == thrd_success)
-        thread_call_end(leaf_thrd_join, start);
-    return rc;
+    return thread_profiled(LP_CALL(thrd_join, .obj = THREAD_OBJ(t), .more = res));
 }
 
 LP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
-    if (thread_passes())
+    if (lp_wrap_passes_block())
         return REAL(pthread_barrier_wait)(b);
-    uint64_t start = lp_now_nofence();
-    int rc = REAL(pthread_barrier_wait)(b);
-    /* glibc's serial thread is the round's last arrival: it completes the round and never
-     * waits (it wakes the others, and on two cores is often preempted by them: measured
-     * 27-650 us, well above the threshold). The others waited for it. */
-    if (rc == 0)
-        thread_call_end(leaf_barrier, start);
-    return rc;
+    return thread_profiled(LP_CALL(pthread_barrier_wait, .obj = b));
 }

@@ -23,16 +23,14 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cfi.h"
-#include "event.h"
-#include "resolve.h"
+#include "wait.h"
 
 #include "log.h"
 #include "stack.h"
+#include "sys.h"
 #include "unwind.h"
 
 static int (*unwind_backtrace)(void **buf, int size);
@@ -53,20 +51,8 @@ static int unwind_libunwind(uintptr_t *pcs, int max)
 
 /* ---- libunwind's validation pipe (unwind.h) ----------------------------------------------- */
 
-static struct {
-    int fd[2];   /* -1: none */
-    dev_t dev;
-    ino_t ino;   /* both ends of a pipe share its inode */
-} unwind_pipe = { { -1, -1 }, 0, 0 };
-
-/* fd is an end of the pipe libunwind opened (not a descriptor that reuses its number). */
-static bool unwind_pipe_end(int fd)
-{
-    struct stat st;
-    return fd >= 0 && (fd == unwind_pipe.fd[0] || fd == unwind_pipe.fd[1]) &&
-           fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == unwind_pipe.dev &&
-           st.st_ino == unwind_pipe.ino;
-}
+/* The two ends of the pipe libunwind opened (fd -1: none); both share the pipe's inode. */
+static struct lp_fdid unwind_pipe[2] = { { .fd = -1 }, { .fd = -1 } };
 
 /* Moves fd up, out of the way of the lowest numbers a program's open() gets (the 64 numbers
  * below the soft limit, or below 1024 when the limit is higher: a descriptor near a limit of
@@ -80,7 +66,7 @@ static void unwind_fd_up(int *fd)
     rlim_t top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024 ? 1024 : rl.rlim_cur;
     int up = (int)fcntl(*fd, F_DUPFD_CLOEXEC, (int)top - 64);
     if (up >= 0) {
-        syscall(SYS_close, *fd);
+        lp_sys_close(*fd);
         *fd = up;
     }
 }
@@ -96,35 +82,37 @@ LP_EXPORT int pipe2(int fds[2], int flags)
     int mine[2];
     int rc = REAL(pipe2)(mine, flags);
     if (rc == 0) {
-        int saved = errno;
+        struct lp_guard g;
+        lp_guard_enter(&g);
         unwind_fd_up(&mine[0]);
         unwind_fd_up(&mine[1]);
-        struct stat st;
-        if (fstat(mine[0], &st) == 0) {
-            unwind_pipe.dev = st.st_dev;
-            unwind_pipe.ino = st.st_ino;
-            unwind_pipe.fd[0] = mine[0];
-            unwind_pipe.fd[1] = mine[1];
-        }
+        lp_fdid_take(&unwind_pipe[0], mine[0]);
+        lp_fdid_take(&unwind_pipe[1], mine[1]);
         fds[0] = mine[0];
         fds[1] = mine[1];
-        errno = saved;
+        lp_guard_leave(&g);
     }
     return rc;
 }
 
 bool lp_unwind_pipe_fd(int fd)
 {
-    return fd >= 0 && (fd == __atomic_load_n(&unwind_pipe.fd[0], __ATOMIC_RELAXED) ||
-                       fd == __atomic_load_n(&unwind_pipe.fd[1], __ATOMIC_RELAXED));
+    return fd >= 0 && (fd == __atomic_load_n(&unwind_pipe[0].fd, __ATOMIC_RELAXED) ||
+                       fd == __atomic_load_n(&unwind_pipe[1].fd, __ATOMIC_RELAXED));
 }
 
 ssize_t lp_unwind_read(int fd, void *buf, size_t n)
 {
-    /* libunwind writes to the other end next: both must still be its pipe. */
-    if (fd == unwind_pipe.fd[0] && unwind_pipe_end(unwind_pipe.fd[0]) &&
-        unwind_pipe_end(unwind_pipe.fd[1]))
-        return syscall(SYS_read, fd, buf, n);
+    /* libunwind writes to the other end next: both must still be its pipe (not a
+     * descriptor of the program's that reuses a number). */
+    if (fd == unwind_pipe[0].fd && lp_fdid_same(&unwind_pipe[0]) &&
+        lp_fdid_same(&unwind_pipe[1])) {
+        ssize_t r = lp_sys_read(fd, buf, n);
+        if (r >= 0)
+            return r;
+        errno = (int)-r;
+        return -1;
+    }
     errno = EBADF;
     return -1;
 }

@@ -7,6 +7,7 @@
 #                                  #   mappings, sample_type, period_type, ... }
 #   my ($count, $delay) = total($p, leaf => 'pthread_mutex_lock', frame => 'convoy_waiter_wait');
 #   within($got, $want, $events, $name)  # |got - want| <= 5 % of want + 1 ms per event
+#   same_as_plain($r, $plain, $what)     # the same ending and output as without the preload
 #
 # A program that runs while the test talks to it (live profiles):
 #   my $h = start_under(prog => 'prog_live', env => { LOCKPROF_HTTP => '127.0.0.1:0' },
@@ -26,7 +27,7 @@ use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
 our @EXPORT_OK = qw(spew count_lines);
 our @EXPORT = qw(run_under start_under wait_output finish read_profile total within build_dir
-                 lib_path tmpdir prog_path slurp http_get send_cmd);
+                 lib_path tmpdir prog_path slurp http_get send_cmd same_as_plain);
 
 sub build_dir { $ENV{BUILD} // 'build' }
 sub lib_path  { my $b = build_dir(); "$b/liblockprof.so" =~ m{^/} ? "$b/liblockprof.so" : Cwd::abs_path("$b/liblockprof.so") }
@@ -235,6 +236,20 @@ sub total {
         $n++;
     }
     return wantarray ? ($c, $d, $n) : $d;
+}
+
+# The program behaves under the preload exactly as without it (DESIGN §6): it ends the same
+# way (exit status or signal), prints nothing on stderr (unless stderr => 1), and its output is
+# the same once both are passed through normalize (default: the "measure" lines, the program's
+# own timings, are left out). Three assertions, named after $what.
+sub same_as_plain {
+    my ($r, $plain, $what, %o) = @_;
+    my $norm = $o{normalize} // sub { $_[0] =~ s/^measure .*\n//mgr };
+    my $ending = sub { defined $_[0]{signal} ? "signal $_[0]{signal}" : "exit " . ($_[0]{exit} // '?') };
+    my $ok = is($ending->($r), $ending->($plain), "$what: ends as without the preload (" . $ending->($plain) . ')');
+    $ok &= is($r->{err}, '', "$what: nothing on stderr") unless $o{stderr};
+    $ok &= is($norm->($r->{out}), $norm->($plain->{out}), "$what: the same output as without the preload");
+    return $ok;
 }
 
 # DESIGN §8: timed tests agree within 5 % + 1 ms per event.

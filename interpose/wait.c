@@ -1,0 +1,31 @@
+/* wait.c — the out-of-line parts of the skeleton (wait.h). */
+#include "wait.h"
+
+void lp_wait_cancelled(struct lp_waiting *w)
+{
+    const struct lp_family *f = w->f;
+    int err = errno;
+    lp_self.busy = w->busy + 1;
+    if (f->cancelled_waits)
+        lp_event_wait_end(&w->ev, LP_GAVE_UP);
+    else
+        lp_event_wait_cleanup(&w->ev); /* its in-flight entry goes; nothing is recorded */
+    if (f->finish)
+        f->finish(w);
+    lp_self.busy = w->busy;
+    errno = err;
+}
+
+void lp_wait_timed_slow(const struct lp_timed_family *f, const struct lp_call *c, long rc,
+                        uint64_t start, uint64_t end)
+{
+    struct lp_guard g;
+    lp_guard_enter(&g);
+    /* Sampled first: the family's checks may cost system calls, and at the default rate most
+     * short waits are not recorded. (A pending cancel cannot act inside lockprof's unwinding:
+     * unwind.c disables it there.) */
+    struct lp_weight wt;
+    if (lp_event_pick_wait(start, end, &wt) && (!f->confirm || f->confirm(c, rc, g.err)))
+        lp_event_record_picked(c->leaf, &wt);
+    lp_guard_leave(&g);
+}
