@@ -23,6 +23,7 @@ struct locktab_stripe {
 } __attribute__((aligned(64)));
 
 static struct locktab_stripe *locktab_stripes; /* immutable after init */
+static size_t locktab_bytes;                   /* immutable after init: the stripes and hints */
 uint64_t lp_locktab_live_;                     /* atomic: slots in use, all stripes */
 uint8_t *lp_locktab_hint_;                     /* per stripe, atomic: lp_locktab_hint */
 uint64_t lp_locktab_mask_;                     /* immutable after init: stripes - 1 */
@@ -46,10 +47,11 @@ int lp_locktab_init(unsigned stripes)
     unsigned n = 1;
     while (n < stripes)
         n <<= 1;
-    void *p = mmap(NULL, sizeof(struct locktab_stripe) * n + n, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t bytes = sizeof(struct locktab_stripe) * n + n;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
+    locktab_bytes = bytes;
     locktab_stripes = p;
     lp_locktab_mask_ = n - 1;
     lp_locktab_hint_ = (uint8_t *)p + sizeof(struct locktab_stripe) * n;
@@ -220,18 +222,12 @@ void lp_locktab_stats(struct lp_locktab_stats *st)
     st->live = __atomic_load_n(&lp_locktab_live_, __ATOMIC_RELAXED);
 }
 
-/* The child needs no fork-time locking: whatever a guard protected in the parent is dropped. */
 void lp_locktab_atfork_child(void)
 {
-    if (!locktab_stripes)
-        return;
-    for (unsigned i = 0; i <= lp_locktab_mask_; i++) {
-        struct locktab_stripe *s = &locktab_stripes[i];
-        lp_lock_reset(&s->guard);
-        s->used = 0;
-        lp_locktab_hint_[i] = 0;
-        for (unsigned j = 0; j < LOCKTAB_WAYS; j++)
-            s->slot[j].lock = NULL;
-    }
+    /* MADV_DONTNEED on private anonymous memory gives back zero pages, which is the empty
+     * table with every guard free: the child drops the parent's entries without touching (and
+     * so without making resident) a stripe it never uses. */
+    if (locktab_stripes)
+        madvise(locktab_stripes, locktab_bytes, MADV_DONTNEED);
     lp_locktab_live_ = 0;
 }

@@ -104,7 +104,8 @@ static inline bool lp_locktab_may_have(const void *lock)
 }
 
 void lp_locktab_stats(struct lp_locktab_stats *s);
-/* After fork, in the child: the parent's waiters do not exist here; drop every entry. */
+/* After fork, in the child: the parent's waiters do not exist here. Every entry is dropped
+ * and every guard is free again (sync.h: the guards are reset, not taken, at fork). */
 void lp_locktab_atfork_child(void);
 
 #endif

@@ -1,12 +1,12 @@
 /* maps.c — see maps.h.
  *
- * Writers (lp_maps_refresh) serialise on maps_lock, a spin lock of our own: the pthread
- * mutexes are the ones lockprof interposes, and its own locks must not be (DESIGN §6).
+ * Writers (lp_maps_refresh) serialise on maps_lock, one of lockprof's own locks (sync.h).
  * Readers never lock: an entry is filled completely before the count that covers it is
  * stored with release semantics, and only the `unloaded` flag of a published entry ever
  * changes afterwards (an atomic byte store). */
 #include "maps.h"
 #include "elfnote.h"
+#include "sync.h"
 
 #include <elf.h>
 #include <link.h>
@@ -17,9 +17,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Lock order: the loader lock (inside dl_iterate_phdr) is taken while maps_lock is held;
- * nothing takes maps_lock under the loader lock, so the order is maps_lock → loader lock. */
-static int maps_lock;                      /* 0 free, 1 held; atomic */
+/* Lock order (sync.h): the loader lock (inside dl_iterate_phdr) is taken while maps_lock is
+ * held; nothing takes maps_lock under the loader lock. */
+static lp_lock_t maps_lock = LP_LOCK_INIT;
 static struct lp_mapping *maps_entries;    /* LP_MAPS_MAX entries; atomic pointer, set once */
 static unsigned *maps_seen;                /* scan generation per entry; under maps_lock */
 static unsigned maps_count;                /* published entries; atomic (release/acquire) */
@@ -29,18 +29,6 @@ static unsigned long long maps_adds, maps_subs; /* as of the last scan; under ma
 static unsigned maps_generation;           /* under maps_lock */
 static char maps_exe[sizeof(((struct lp_mapping *)0)->path)];
                                            /* /proc/self/exe; under maps_lock */
-
-static void maps_lock_take(void)
-{
-    while (__atomic_exchange_n(&maps_lock, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&maps_lock, __ATOMIC_RELAXED))
-            sched_yield();
-}
-
-static void maps_lock_give(void)
-{
-    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
-}
 
 static uintptr_t maps_page_size(void)
 {
@@ -163,16 +151,14 @@ static int maps_callback(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
-unsigned lp_maps_refresh(void)
+/* The scan itself, under maps_lock. */
+static void maps_scan_locked(void)
 {
-    maps_lock_take();
     if (!maps_entries) {
         size_t bytes = LP_MAPS_MAX * (sizeof(struct lp_mapping) + sizeof(unsigned));
         void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
-            maps_lock_give();
-            return 0;
-        }
+        if (p == MAP_FAILED)
+            return;
         maps_seen = (unsigned *)((struct lp_mapping *)p + LP_MAPS_MAX);
         __atomic_store_n(&maps_entries, (struct lp_mapping *)p, __ATOMIC_RELEASE);
     }
@@ -185,8 +171,33 @@ unsigned lp_maps_refresh(void)
             if (maps_seen[i] != maps_generation)
                 __atomic_store_n(&maps_entries[i].unloaded, true, __ATOMIC_RELEASE);
     }
+}
+
+/*
+ * A fork child whose parent had other threads may find the loader's lock held for ever:
+ * glibc 2.36 resets dl_load_lock in the child, not dl_load_write_lock, which dl_iterate_phdr
+ * takes and dlopen and dlclose hold while they change the list of objects (measured: a child
+ * forked while another thread looped on dlopen/dlclose hung in lockprof's exit-time scan, 1
+ * fork in 7). Those changes happen while the loader's r_state is not RT_CONSISTENT, and the
+ * child inherits that state, so the child scans only while it is RT_CONSISTENT; otherwise it
+ * keeps the registry it inherited, which the fork handler brought up to date. (A thread of the
+ * parent inside a dl_iterate_phdr of its own at the moment of the fork can still leave the
+ * lock held with the state consistent.)
+ */
+static bool maps_in_child; /* this process is a fork child; under maps_lock */
+
+static bool maps_loader_usable(void)
+{
+    return !maps_in_child || __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT;
+}
+
+unsigned lp_maps_refresh(void)
+{
+    lp_lock(&maps_lock);
+    if (maps_loader_usable())
+        maps_scan_locked();
     unsigned n = __atomic_load_n(&maps_count, __ATOMIC_RELAXED);
-    maps_lock_give();
+    lp_unlock(&maps_lock);
     return n;
 }
 
@@ -224,8 +235,20 @@ unsigned lp_maps_dropped(void)
     return __atomic_load_n(&maps_dropped_count, __ATOMIC_RELAXED);
 }
 
+void lp_maps_prefork(void)
+{
+    lp_lock(&maps_lock);
+    if (maps_loader_usable())
+        maps_scan_locked(); /* what the child inherits is the registry as of the fork */
+}
+
+void lp_maps_postfork_parent(void)
+{
+    lp_unlock(&maps_lock);
+}
+
 void lp_maps_atfork_child(void)
 {
-    /* Only this thread survives the fork; a lock held by another thread is simply gone. */
-    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
+    maps_in_child = true;
+    lp_lock_reset(&maps_lock); /* taken by lp_maps_prefork: the registry is whole */
 }

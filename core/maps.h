@@ -7,7 +7,7 @@
  * Entries are never removed: an object that was unloaded keeps its entry, marked
  * unloaded, so addresses recorded while it was loaded still get its name.
  *
- * Context: lp_maps_refresh takes the loader lock (dl_iterate_phdr) and lockprof's maps lock;
+ * Context: lp_maps_refresh takes lockprof's maps lock, then the loader lock (dl_iterate_phdr);
  * call it from lockprof's own thread, the writer, at start, or from an application thread
  * about to dlclose (interpose/library.c, busy), never from a signal handler.
  * lp_maps_find is lock-free and safe from any thread (entries are published, never changed).
@@ -42,7 +42,11 @@ const struct lp_mapping *lp_maps_find(uintptr_t pc);
 /* All entries, in id order: *n gets the count. */
 const struct lp_mapping *lp_maps_all(unsigned *n);
 unsigned lp_maps_dropped(void);
-/* After fork in the child: lockprof's lock is re-initialised; entries are kept. */
+/* Fork (sync.h's lock order): the registry is brought up to date and its lock taken before,
+ * and given back after, so that a child never inherits a scan half-done by another thread (a
+ * dlclose racing the fork); the child keeps every entry. */
+void lp_maps_prefork(void);
+void lp_maps_postfork_parent(void);
 void lp_maps_atfork_child(void);
 
 #endif

@@ -7,9 +7,19 @@
  * All functions are safe from any thread; lp_futex_wake_sigsafe and lp_futex_wait_sigsafe are
  * safe in a signal handler. Nothing here reads errno-visible state: errno is preserved.
  *
- * Lock order (DESIGN/STYLE: declared once): writer lock → maps lock → locktab stripe guards →
- * stack table (lock-free). Fork handlers take them in that order and release in reverse.
- */
+ * Lock order (STYLE: declared once). Every lock lockprof owns, in the order a thread may take
+ * them:
+ *   1. the writer's lock (writer.c): one profile, snapshot or view written at a time;
+ *   2. the mapping registry's lock (maps.c), taken under the writer's when it writes; the
+ *      loader's lock (dl_iterate_phdr) is taken under it, never the other way round;
+ *   3. the lock table's stripe guards (locktab.c), leaves: nothing is taken under one, and no
+ *      thread holds two.
+ * The fork handlers (interpose/lifecycle.c) take 1 and 2 in this order and give them back in
+ * reverse, so that a child never inherits a profile or a registry half-written by a thread that
+ * does not exist in it. The guards (3) are reset instead: the child drops every entry they
+ * protect (its parent's waiters are not its own), so nothing half-written survives, and taking
+ * them all would make the whole table resident at every fork. The stack table, the in-flight
+ * table, the descriptor cache and the unwinder's rule cache take no lock (atomics). */
 #ifndef LP_SYNC_H
 #define LP_SYNC_H
 

@@ -1,7 +1,7 @@
 /*
  * process.c — exec (DESIGN §5): the image about to be replaced writes its final profile, and
  * the new one is told its exec generation so that, with the same pid, it does not overwrite
- * those files (preload.c names them).
+ * those files (lifecycle.c names them).
  *
  * The generation travels in the new image's environment (LOCKPROF_EXEC=pid:n, with the
  * tree's LOCKPROF_ORIGIN), in a copy of the environment the caller passes: the program's own
@@ -13,10 +13,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "event.h"
+#include "lifecycle.h"
 #include "log.h"
-#include "preload.h"
-#include "resolve.h"
+#include "wait.h"
 
 extern char **environ;
 
@@ -37,15 +36,13 @@ static bool env_is(const char *entry, const char *name)
  * failure the caller's envp is used unchanged (the exec must not fail because of lockprof). */
 static void exec_prepare(char *const *envp, struct exec_env *e)
 {
-    int saved = errno;
     e->envp = (char **)envp;
     e->map_size = 0;
-    int done = lp_preload_before_exec();
-    if (done <= 0) {
-        errno = saved;
+    int done = lp_lifecycle_before_exec();
+    if (done <= 0)
         return;
-    }
-    lp_self.busy++;
+    struct lp_guard g;
+    lp_guard_enter(&g);
     size_t n = 0;
     if (envp)
         while (envp[n])
@@ -58,26 +55,27 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
             if (!env_is(envp[i], LP_ENV_EXEC) && !env_is(envp[i], LP_ENV_ORIGIN))
                 copy[k++] = envp[i];
         lp_fmt_sigsafe(e->exec_var, sizeof e->exec_var, "%s=%ld:%u", LP_ENV_EXEC,
-                       (long)lp_preload_pid, lp_preload_exec_gen() + (done == 2));
+                       (long)lp_lifecycle_pid(), lp_lifecycle_exec_gen() + (done == 2));
         lp_fmt_sigsafe(e->origin_var, sizeof e->origin_var, "%s=%ld", LP_ENV_ORIGIN,
-                       lp_preload_origin());
+                       lp_lifecycle_origin());
         copy[k++] = e->exec_var;
         copy[k++] = e->origin_var;
         copy[k] = NULL;
         e->envp = copy;
         e->map_size = size;
     }
-    lp_self.busy--;
-    errno = saved;
+    lp_guard_leave(&g);
 }
 
 /* After an exec that failed (it returned): the copy goes, errno stays the call's. */
 static int exec_failed(struct exec_env *e, int rc)
 {
-    int saved = errno;
-    if (e->map_size)
+    if (e->map_size) {
+        struct lp_guard g;
+        lp_guard_enter(&g);
         munmap(e->envp, e->map_size);
-    errno = saved;
+        lp_guard_leave(&g);
+    }
     return rc;
 }
 

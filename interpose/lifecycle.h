@@ -1,0 +1,38 @@
+/*
+ * lifecycle.h — lockprof's life inside the host process (DESIGN §4, §5, §6): the constructor,
+ * the exit-time write, fork, and the lineage that names each process's files across fork and
+ * exec.
+ *
+ * Until the constructor is done — and for ever under secure execution — every wrapper passes
+ * straight through (lp_ready, resolve.h). Nothing is ever torn down: other libraries'
+ * destructors may still lock after the exit-time write, and the wrappers keep working for them.
+ *
+ * Context: the functions below from any application thread, as each says.
+ */
+#ifndef LP_LIFECYCLE_H
+#define LP_LIFECYCLE_H
+
+#include <sys/types.h>
+
+#include "config.h"
+
+/* The environment that carries a process tree's lineage across exec (see lifecycle.c). */
+#define LP_ENV_ORIGIN "LOCKPROF_ORIGIN"
+#define LP_ENV_EXEC "LOCKPROF_EXEC"
+
+/* The settings read at start; immutable once lp_ready. */
+const struct lp_config *lp_lifecycle_config(void);
+
+/* This process's pid, as lockprof last set it (at start, and in a fork child). */
+pid_t lp_lifecycle_pid(void);
+
+/* Before an exec: writes the final profile of this image if it recorded anything. 2 when it
+ * wrote (the next image is the next generation), 1 when there was nothing to write (the next
+ * image keeps this one's generation), 0 when lockprof is not running, -1 in a vfork child (the
+ * parent's memory: touch nothing, allocate nothing). */
+int lp_lifecycle_before_exec(void);
+/* The tree's first process, and this image's exec generation (0 in a fresh process). */
+long lp_lifecycle_origin(void);
+unsigned lp_lifecycle_exec_gen(void);
+
+#endif
