@@ -4,18 +4,16 @@
  * it; waits in flight that form a cycle are reported as a deadlock at the top.
  * (/debug/pprof/threads, snapshot files PREFIX.snapshot-N.threads.txt, the C API.)
  *
- * Sources: /proc/self/task (ids, names, states; for a sleeping thread lockprof has no entry
- * for, the system call it sleeps in, from /proc/self/task/TID/syscall), the in-flight table
- * (inflight.h), and the lock words themselves for holders (glibc's __data.__owner of a mutex,
- * __cur_writer of a rwlock), read with process_vm_readv so that a lock freed meanwhile cannot
- * fault.
+ * Sources: /proc/self/task and the lock words themselves (procthreads.h), and the in-flight
+ * table (inflight.h); deadlocks are the waits-for graph's cycles (waitgraph.h).
  *
- * Formats (documented in threads.c's header comment and the README): LP_THREADS_TEXT, a line
- * format, and LP_THREADS_JSON. lockprof's own threads (named "lockprof", "lockprof-…") are
- * listed, marked as lockprof's.
+ * Formats (specified in threadsview.h, shown in the README): LP_THREADS_TEXT, a line format,
+ * and LP_THREADS_JSON. lockprof's own threads (named "lockprof", "lockprof-…") are listed,
+ * marked as lockprof's.
  * Context: lockprof's own threads, or an API caller; never a signal handler. No malloc: the
- * caller passes an arena (about 40 bytes per in-flight slot and 100 per thread). It opens and
- * reads two small /proc files per thread, and may reap in-flight entries of exited threads.
+ * caller passes an arena (about 40 bytes per in-flight slot, twice that when there is a
+ * cycle, and 140 per thread). It opens and reads two small /proc files per thread, and may
+ * reap in-flight entries of exited threads.
  */
 #ifndef LP_THREADS_H
 #define LP_THREADS_H
