@@ -13,10 +13,18 @@
  *     connection (else 408);
  *   - at most LP_HTTPD_MAX_CLIENTS connections at once; more wait in the kernel's backlog;
  *   - malformed requests get 400, other methods 405, absolute-form or bad targets 400;
- *   - a response body is sent from a memfd with sendfile as the socket takes it, and a client
- *     that stops reading is dropped after LP_HTTPD_SEND_NS without progress.
+ *   - a response body is written by the handler to a memfd and sent from it as the socket
+ *     takes it, in chunks pread from the memfd and sent with send(MSG_NOSIGNAL), not with
+ *     sendfile: sendfile to a socket the client has reset raises SIGPIPE at the calling
+ *     thread (measured), send never does; a client that stops reading is dropped after
+ *     LP_HTTPD_SEND_NS without progress.
  * A handler that needs time (a seconds=N window) asks to be resumed at a given monotonic time
- * instead of blocking; other clients are served meanwhile.
+ * instead of blocking; other clients are served meanwhile. A client that goes away meanwhile,
+ * half-closing (shutdown(SHUT_WR)) included, is taken as gone (ABORT), as Go's net/http
+ * cancels a request whose connection reads EOF.
+ *
+ * The request's head is parsed by httpreq.h (which also declares lp_http_query_get, for
+ * handlers); the listener and the descriptors' rules are httplisten.h's.
  *
  * Descriptors (DESIGN §6): the listener, the clients and the body memfds are O_CLOEXEC and
  * moved above the numbers programs usually use. Programs close every descriptor when they
@@ -37,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "httpreq.h"
+
 #define LP_HTTPD_MAX_HEADER 8192
 #define LP_HTTPD_MAX_CLIENTS 16
 #define LP_HTTPD_MAX_BODY (1024 * 1024) /* bytes of a POST body */
@@ -49,7 +59,8 @@ struct lp_httpd;
 enum lp_http_phase {
     LP_HTTP_NEW,    /* a complete request has arrived */
     LP_HTTP_RESUME, /* the time the handler asked for has come */
-    LP_HTTP_ABORT,  /* the client went away before the handler answered: clean up only */
+    LP_HTTP_ABORT,  /* the client went away (or half-closed) before the handler answered:
+                       clean up only */
 };
 
 /* One request and its answer, as the handler sees them. */
@@ -67,11 +78,20 @@ struct lp_http_exchange {
     void *state;         /* the handler's own, kept across phases (NULL at first) */
 
     /* The answer, filled by the handler in NEW or RESUME (ignored for ABORT). */
-    int status;               /* 200, 400, 404, … (the server writes the reason phrase) */
-    const char *content_type; /* a static string */
-    const char *disposition;  /* Content-Disposition filename, or NULL */
+    int status;               /* 200, 400, 404, … (the server writes the reason phrase); one
+                                 outside 200..599 is sent as 500 */
+    const char *content_type; /* a static string; left out (application/octet-stream is sent)
+                                 if empty, longer than 128 bytes or holding a byte outside
+                                 0x20..0x7e */
+    const char *disposition;  /* Content-Disposition filename, or NULL; left out if empty,
+                                 longer than 128 bytes or holding a byte outside 0x20..0x7e,
+                                 '"' or '\\' */
     int body_fd;              /* a memfd the server made for this answer: write the body to it
-                                 (from offset 0); the server sends all of it, then closes it */
+                                 (from offset 0); the server sends all of it, then closes it.
+                                 Emptied (size 0, offset 0) before each call: the same memfd
+                                 in NEW and RESUME, or a fresh one if the program closed it;
+                                 lost by the time the handler returns, a 500 is sent. -1 in
+                                 ABORT */
     uint64_t resume_at_ns;    /* set instead of answering: call again at this monotonic time */
 };
 
@@ -95,10 +115,6 @@ const char *lp_httpd_address(const struct lp_httpd *h);
 /* Serves for ever (returns only on an error it cannot recover from, as -errno). */
 int lp_httpd_serve(struct lp_httpd *h, lp_http_handler_fn handler, void *arg);
 
-/* Finds parameter name in a raw query ("a=1&b=x%20y") and percent-decodes it into out:
- * true if present (an empty value is ""), false if absent or longer than size - 1. */
-bool lp_http_query_get(const char *query, const char *name, char *out, size_t size);
-
 /*
  * Request bodies (go tool pprof POSTs "0x…+0x…" to /debug/pprof/symbol):
  *   - Content-Length: one decimal value (1*DIGIT); repeated fields must agree; anything else
@@ -117,20 +133,6 @@ bool lp_http_query_get(const char *query, const char *name, char *out, size_t si
  *   - GET and HEAD with a Content-Length body (Go accepts one): the body is not read before
  *     the answer, only discarded after it as above; the handler sees body NULL.
  *   - Bytes after the body (a pipelined request) are ignored: one request per connection.
- */
-
-/*
- * Additions (httpd.c's author):
- *   - The body is in fact sent with send(MSG_NOSIGNAL) of chunks pread from the memfd, not
- *     with sendfile: sendfile to a socket the client has reset raises SIGPIPE at the calling
- *     thread (measured; harmless while the thread blocks it, but send never raises it).
- *   - In ABORT, body_fd is -1. Between NEW and RESUME the memfd is the same one, emptied
- *     (size 0, offset 0) before each call, or a fresh one if the program closed it.
- *   - A handler's status outside 200..599, or a memfd lost meanwhile, gives a 500; a
- *     content_type or disposition longer than 128 bytes or with a character that could break
- *     the header is left out (application/octet-stream, no Content-Disposition).
- *   - A client that half-closes (shutdown(SHUT_WR)) while its handler waits is taken as gone
- *     (ABORT), as Go's net/http cancels a request whose connection reads EOF.
  */
 
 /* The listener's descriptor number now (-1 while it is lost), for tests that close it as
