@@ -100,7 +100,7 @@ static const struct config_var config_vars[] = {
       0, 0, 0, CONFIG_DEFAULT_OUT, "output prefix (%p pid, %t start time)", NULL, NULL },
 };
 
-static bool config_parse_u64(const char *s, uint64_t *out)
+bool lp_config_parse_u64(const char *s, uint64_t *out)
 {
     if (!*s)
         return false;
@@ -280,7 +280,7 @@ const char *lp_config_signal_name(int sig, char *buf, unsigned size)
 static bool config_parse_signal(const char *s, uint64_t *out)
 {
     uint64_t n;
-    if (config_parse_u64(s, &n)) {
+    if (lp_config_parse_u64(s, &n)) {
         if (n != 0 && !config_signal_ok(n))
             return false;
         *out = n;
@@ -301,7 +301,7 @@ static bool config_parse_signal(const char *s, uint64_t *out)
     s += 5;
     uint64_t k = 0;
     if (*s) {
-        if ((min && *s != '+') || (max && *s != '-') || !config_parse_u64(s + 1, &k) || k > 64)
+        if ((min && *s != '+') || (max && *s != '-') || !lp_config_parse_u64(s + 1, &k) || k > 64)
             return false;
     }
     int64_t sig = min ? (int64_t)SIGRTMIN + (int64_t)k : (int64_t)SIGRTMAX - (int64_t)k;
@@ -330,7 +330,7 @@ static bool config_parse(const struct config_var *v, const char *value, char *fi
     switch (v->type) {
     case CONFIG_U64:
     case CONFIG_BOOL:
-        if (!config_parse_u64(value, &n) || n < v->min || n > v->max)
+        if (!lp_config_parse_u64(value, &n) || n < v->min || n > v->max)
             return false;
         if (v->type == CONFIG_BOOL)
             *(bool *)field = n != 0;

@@ -66,6 +66,9 @@ void lp_config_show(const struct lp_config *c);
  * expects ("expected a whole number of nanoseconds from 0 to 1000000000000") in expected.
  */
 bool lp_config_check(const char *name, const char *value, char *expected, size_t size);
+/* A whole decimal number as every numeric variable is read: digits only (no sign, no blanks),
+ * at most UINT64_MAX. The lockprof command reads its own numbers by the same rule. */
+bool lp_config_parse_u64(const char *s, uint64_t *out);
 /* The range of a numeric variable; false if name is not one. */
 bool lp_config_range(const char *name, uint64_t *min, uint64_t *max);
 /* The default of variable name as text ("100000", "lockprof.%p"); NULL if there is none. */
