@@ -63,6 +63,7 @@ CORE_LIB  = $(BUILD)/libcore.a
 SO        = $(BUILD)/liblockprof.so
 TOOL      = $(BUILD)/lockprof
 TOOL_SRC  = $(sort $(wildcard tools/*.c))
+TOOL_OBJ  = $(TOOL_SRC:%.c=$(BUILD)/%.o)
 LIBS      = -lprotobuf-c -lz
 
 UNIT_SRC  = $(sort $(wildcard tests/unit_*.c))
@@ -119,9 +120,9 @@ $(SO): $(INTER_OBJ) $(CORE_LIB) $(SEAMS_OBJ) interpose/lockprof.map
 		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete \
 		$(LIBS) -ldl -lpthread $(LDFLAGS)
 
-$(TOOL): $(BUILD)/tools/lockprof.o $(CORE_LIB)
+$(TOOL): $(TOOL_OBJ) $(CORE_LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl $(LDFLAGS)
+	$(Q)$(CC) -o $@ $(TOOL_OBJ) $(CORE_LIB) $(LIBS) -lpthread -ldl $(LDFLAGS)
 
 $(BUILD)/tools/%.o: tools/%.c $(PROTO_H)
 	@mkdir -p $(dir $@)

@@ -191,14 +191,21 @@ fails_with(['top', $tmp], qr/: Is a directory$/, 'top of a directory');
 # ---------------------------------------------------------------------------- run
 
 SKIP: {
-    skip("$build/liblockprof.so is not built (make)", 7) unless -e "$build/liblockprof.so";
+    skip("$build/liblockprof.so is not built (make)", 9) unless -e "$build/liblockprof.so";
     my $prefix = "$tmp/run.%p";
 
     fails_with(['run', '--block-rate', 'abc', '--', 'true'],
-               qr/^lockprof run: --block-rate 'abc': expected a whole number of nanoseconds$/,
+               qr/^lockprof run: --block-rate 'abc': expected a whole number of nanoseconds from 0 to 1000000000000$/,
                'run --block-rate abc');
     fails_with(['run', '--mutex-fraction', '-3', 'true'], qr/--mutex-fraction '-3'/,
                'run --mutex-fraction -3');
+    # -o is checked by the library's own rule for LOCKPROF_OUT, and the message is its words.
+    fails_with(['run', '-o', "$tmp/a%q", 'true'],
+               qr/^lockprof run: -o '\Q$tmp\E\/a%q': expected a path prefix shorter than 512 bytes, with only %p, %t or %% after a %$/,
+               'run -o with %q');
+    fails_with(['run', '-o', "$tmp/" . ('x' x 600), 'true'],
+               qr/^lockprof run: -o '[^']+': expected a path prefix shorter than 512 bytes/,
+               'run -o too long');
 
     my ($st, $out, $err) = run_cmd($lockprof, 'run', '-o', $prefix, '--',
                                    "$tmp/no-such-program");

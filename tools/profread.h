@@ -1,0 +1,81 @@
+/*
+ * profread.h — reading a contention profile for `lockprof top`: any pprof profile with
+ * "contentions" and "delay" sample types (lockprof's, or Go's block and mutex profiles),
+ * gzip-compressed or not, checked as far as the report relies on it, with its locations'
+ * frames resolved and each function's totals added up.
+ *
+ * The values of a sample are [0] contentions and [1] delay in nanoseconds (the profile's own
+ * delay unit converted). flat: samples whose leaf frame is the function; cum: samples whose
+ * stack holds the function anywhere, once per sample.
+ *
+ * Command code: malloc and stdio; out of memory ends the command (cli.h). Context: one
+ * thread.
+ */
+#ifndef LP_PROFREAD_H
+#define LP_PROFREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.pb-c.h"
+
+/* gzip bombs and mistakes: no real profile comes near these. */
+#define LP_PROFREAD_MAX_FILE (1ULL << 30)
+#define LP_PROFREAD_MAX_INFLATED (1ULL << 31)
+
+/* One frame of a stack: a function (or an unnamed address) at a location. */
+struct lp_profread_frame {
+    uint32_t name;      /* index into lp_profread.names */
+    bool inlined;       /* inlined into the next frame of the same location */
+    const char *file;   /* source file or NULL */
+    int64_t line;       /* 0 if unknown */
+};
+
+struct lp_profread_loc {
+    uint64_t id;
+    struct lp_profread_frame *frames; /* innermost first */
+    size_t nframes;
+};
+
+/* A function's totals. Unnamed frames are "0x<address> (<mapping's file name>)". */
+struct lp_profread_name {
+    char *name;
+    int64_t flat[2], cum[2];
+    size_t stamp; /* 1 + the last sample counted in cum (a function counts once per sample) */
+};
+
+struct lp_profread {
+    Lockprof__Pprof__Profile *p;
+    int vi[2];                      /* sample value index of contentions and delay */
+    int64_t delay_mul;              /* delay unit to nanoseconds */
+    struct lp_profread_loc *locs;   /* sorted by id */
+    size_t nlocs;
+    struct lp_profread_name *names;
+    size_t nnames, names_cap;
+    uint32_t *hash;                 /* open addressing: 0 empty, else name index + 1 */
+    size_t hash_cap;
+    int64_t total[2];
+};
+
+/*
+ * Reads path ("-": standard input). 0, or -errno with why the file is not a contention
+ * profile in *err (to free; "truncated or corrupt gzip data", "not a pprof profile (...)",
+ * a system error's text). r is to be closed either way.
+ */
+int lp_profread_open(struct lp_profread *r, const char *path, char **err);
+void lp_profread_close(struct lp_profread *r);
+
+/* The location of that id; NULL if the profile has none. */
+const struct lp_profread_loc *lp_profread_find_loc(const struct lp_profread *r, uint64_t id);
+/* String i of p's table, "" when out of range. */
+const char *lp_profread_str(const Lockprof__Pprof__Profile *p, int64_t i);
+
+/*
+ * Decompresses gzip data (one member or several concatenated, as gzip allows) into a new
+ * buffer. 0, -EBADMSG (truncated or corrupt), -EFBIG (larger than LP_PROFREAD_MAX_INFLATED)
+ * or -ENOMEM. inlen is at most LP_PROFREAD_MAX_FILE.
+ */
+int lp_profread_gunzip(const uint8_t *in, size_t inlen, uint8_t **outp, size_t *outlen);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * top.c — `lockprof top`: the heaviest functions of a contention profile, the way
+ * `go tool pprof -top` shows them, then its heaviest stacks, for machines without Go
+ * (profread.h reads the profile).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "profread.h"
+
+#define TOP_DEFAULT_N 20
+#define TOP_DEFAULT_STACKS 5
+
+static const char top_usage[] =
+    "usage: lockprof top [OPTIONS] FILE...\n"
+    "\n"
+    "Prints the heaviest functions of a contention profile (lockprof's, or Go's block and\n"
+    "mutex profiles; gzip-compressed or not; '-' reads standard input), the way\n"
+    "'go tool pprof -top' does, then the heaviest stacks.\n"
+    "  flat = samples whose leaf frame is the function. In lockprof's profiles the leaf\n"
+    "         is the blocking call itself (pthread_mutex_lock, pthread_cond_wait, ...).\n"
+    "  cum  = samples whose stack contains the function anywhere.\n"
+    "\n"
+    "options:\n"
+    "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"
+    "  --by delay|contentions   sort by time waited (default) or by number of waits\n"
+    "  --stacks                 show the N heaviest stacks (default: the 5 heaviest)\n"
+    "  -h, --help               show this help\n";
+
+struct top_opts {
+    size_t n;              /* functions shown; 0 = all */
+    int by;                /* 0 contentions, 1 delay */
+    bool stacks;
+};
+
+struct top_stack {
+    const Lockprof__Pprof__Sample *first; /* its frames */
+    int64_t v[2];
+};
+
+/* A duration in ns as pprof would write it: 3 significant digits, ns to hours. */
+static void top_fmt_ns(char *buf, size_t size, int64_t ns)
+{
+    static const struct { double div; const char *unit; } units[] = {
+        { 1e0, "ns" }, { 1e3, "µs" }, { 1e6, "ms" }, { 1e9, "s" }, { 60e9, "min" },
+        { 3600e9, "h" },
+    };
+    double v = (double)ns, a = v < 0 ? -v : v;
+    size_t u = 0;
+    if (a >= 1000)
+        u = a < 1e6 ? 1 : a < 1e9 ? 2 : a < 60e9 ? 3 : a < 3600e9 ? 4 : 5;
+    double x = v / units[u].div, ax = x < 0 ? -x : x;
+    if (ns == 0)
+        snprintf(buf, size, "0");
+    else if (u == 0)
+        snprintf(buf, size, "%" PRId64 "ns", ns);
+    else
+        snprintf(buf, size, "%.*f%s", ax < 10 ? 2 : ax < 100 ? 1 : 0, x, units[u].unit);
+}
+
+static void top_fmt_value(char *buf, size_t size, int by, int64_t v)
+{
+    if (by == 1)
+        top_fmt_ns(buf, size, v);
+    else
+        snprintf(buf, size, "%" PRId64, v);
+}
+
+/* Prints s right-aligned in width columns (UTF-8 aware: µ is one column, two bytes). */
+static void top_put_right(const char *s, int width)
+{
+    int cols = 0;
+    for (const char *p = s; *p; p++)
+        cols += ((unsigned char)*p & 0xc0) != 0x80;
+    for (; cols < width; cols++)
+        putchar(' ');
+    fputs(s, stdout);
+}
+
+static double top_pct(int64_t part, int64_t total)
+{
+    return total ? 100.0 * (double)part / (double)total : 0.0;
+}
+
+static void top_put_pct(double pct, int width)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.2f%%", pct);
+    top_put_right(b, width);
+}
+
+struct top_sort {
+    const struct lp_profread_name *names;
+    int by;
+};
+
+static int top_cmp_name(const void *a, const void *b, void *arg)
+{
+    const struct top_sort *ts = arg;
+    const struct lp_profread_name *x = &ts->names[*(const uint32_t *)a];
+    const struct lp_profread_name *y = &ts->names[*(const uint32_t *)b];
+    int by = ts->by, other = 1 - by;
+    if (x->flat[by] != y->flat[by])
+        return x->flat[by] > y->flat[by] ? -1 : 1;
+    if (x->flat[other] != y->flat[other])
+        return x->flat[other] > y->flat[other] ? -1 : 1;
+    if (x->cum[by] != y->cum[by])
+        return x->cum[by] > y->cum[by] ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int top_cmp_stack_ids(const Lockprof__Pprof__Sample *a, const Lockprof__Pprof__Sample *b)
+{
+    if (a->n_location_id != b->n_location_id)
+        return a->n_location_id < b->n_location_id ? -1 : 1;
+    for (size_t i = 0; i < a->n_location_id; i++)
+        if (a->location_id[i] != b->location_id[i])
+            return a->location_id[i] < b->location_id[i] ? -1 : 1;
+    return 0;
+}
+
+static int top_cmp_sample_ptr(const void *a, const void *b)
+{
+    return top_cmp_stack_ids(*(Lockprof__Pprof__Sample *const *)a,
+                             *(Lockprof__Pprof__Sample *const *)b);
+}
+
+static int top_cmp_stack(const void *a, const void *b, void *arg)
+{
+    const struct top_stack *x = a, *y = b;
+    int by = *(const int *)arg, other = 1 - by;
+    if (x->v[by] != y->v[by])
+        return x->v[by] > y->v[by] ? -1 : 1;
+    if (x->v[other] != y->v[other])
+        return x->v[other] > y->v[other] ? -1 : 1;
+    return top_cmp_stack_ids(x->first, y->first);
+}
+
+static void top_header(const struct lp_profread *r, const char *path)
+{
+    const Lockprof__Pprof__Profile *p = r->p;
+    char d[32];
+    printf("File: %s\n", path);
+    for (size_t i = 0; i < p->n_comment; i++)
+        printf("Comment: %s\n", lp_profread_str(p, p->comment[i]));
+    if (p->time_nanos > 0) {
+        time_t t = (time_t)(p->time_nanos / 1000000000);
+        struct tm tm;
+        char when[64];
+        if (localtime_r(&t, &tm) && strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &tm))
+            printf("Time: %s\n", when);
+    }
+    if (p->duration_nanos > 0) {
+        top_fmt_ns(d, sizeof d, p->duration_nanos);
+        printf("Duration: %s\n", d);
+    }
+    top_fmt_ns(d, sizeof d, r->total[1]);
+    printf("Total: %" PRId64 " contention%s, %s delay, in %zu sample%s\n", r->total[0],
+           r->total[0] == 1 ? "" : "s", d, p->n_sample, p->n_sample == 1 ? "" : "s");
+}
+
+static void top_functions(const struct lp_profread *r, const struct top_opts *o)
+{
+    int by = o->by, other = 1 - by;
+    static const char *const what[2] = { "contentions", "delay" };
+    static const char *const col[2] = { "cont", "delay" };
+    uint32_t *order = lp_cli_xmalloc(r->nnames * sizeof *order);
+    size_t n = 0;
+    for (size_t i = 0; i < r->nnames; i++)
+        if (r->names[i].cum[0] || r->names[i].cum[1])
+            order[n++] = (uint32_t)i;
+    struct top_sort ts = { r->names, by };
+    qsort_r(order, n, sizeof *order, top_cmp_name, &ts);
+    size_t shown = o->n && o->n < n ? o->n : n;
+
+    printf("Showing the top %zu of %zu functions, by flat %s (flat: the leaf frame; cum: "
+           "anywhere in the stack)\n", shown, n, what[by]);
+    char h1[16], h2[16];
+    snprintf(h1, sizeof h1, "flat %s", col[by]);
+    snprintf(h2, sizeof h2, "cum %s", col[by]);
+    top_put_right(h1, 10);
+    printf("  flat%%    sum%%");
+    top_put_right(h2, 11);
+    printf("    cum%%");
+    snprintf(h1, sizeof h1, "flat %s", col[other]);
+    snprintf(h2, sizeof h2, "cum %s", col[other]);
+    top_put_right(h1, 12);
+    top_put_right(h2, 11);
+    printf("  function\n");
+
+    int64_t sum = 0;
+    for (size_t i = 0; i < shown; i++) {
+        const struct lp_profread_name *t = &r->names[order[i]];
+        char b[48];
+        sum += t->flat[by];
+        top_fmt_value(b, sizeof b, by, t->flat[by]);
+        top_put_right(b, 10);
+        top_put_pct(top_pct(t->flat[by], r->total[by]), 8);
+        top_put_pct(top_pct(sum, r->total[by]), 8);
+        top_fmt_value(b, sizeof b, by, t->cum[by]);
+        top_put_right(b, 11);
+        top_put_pct(top_pct(t->cum[by], r->total[by]), 8);
+        top_fmt_value(b, sizeof b, other, t->flat[other]);
+        top_put_right(b, 12);
+        top_fmt_value(b, sizeof b, other, t->cum[other]);
+        top_put_right(b, 11);
+        printf("  %s\n", t->name);
+    }
+    free(order);
+}
+
+static void top_stacks(const struct lp_profread *r, const struct top_opts *o)
+{
+    const Lockprof__Pprof__Profile *p = r->p;
+    int by = o->by, other = 1 - by;
+    static const char *const what[2] = { "contentions", "delay" };
+
+    /* Samples with the same stack (they differ by labels) count as one stack. */
+    Lockprof__Pprof__Sample **s = lp_cli_xmalloc(p->n_sample * sizeof *s);
+    if (p->n_sample)
+        memcpy(s, p->sample, p->n_sample * sizeof *s);
+    qsort(s, p->n_sample, sizeof *s, top_cmp_sample_ptr);
+    struct top_stack *st = lp_cli_xcalloc(p->n_sample, sizeof *st);
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_sample; i++) {
+        if (n == 0 || top_cmp_stack_ids(st[n - 1].first, s[i]) != 0)
+            st[n++].first = s[i];
+        st[n - 1].v[0] += s[i]->value[r->vi[0]];
+        st[n - 1].v[1] += s[i]->value[r->vi[1]] * r->delay_mul;
+    }
+    qsort_r(st, n, sizeof *st, top_cmp_stack, &by);
+    size_t limit = o->stacks ? (o->n ? o->n : n) : TOP_DEFAULT_STACKS;
+    size_t shown = limit < n ? limit : n;
+
+    printf("\nHeaviest stacks (the top %zu of %zu, by %s; leaf first):\n", shown, n, what[by]);
+    for (size_t i = 0; i < shown; i++) {
+        char b1[48], b2[48];
+        top_fmt_ns(b1, sizeof b1, st[i].v[1]);
+        snprintf(b2, sizeof b2, "%" PRId64 " contention%s", st[i].v[0],
+                 st[i].v[0] == 1 ? "" : "s");
+        printf("%s%5zu. %s (%.2f%%), %s (%.2f%%)\n", i ? "\n" : "", i + 1,
+               by == 1 ? b1 : b2, top_pct(st[i].v[by], r->total[by]),
+               by == 1 ? b2 : b1, top_pct(st[i].v[other], r->total[other]));
+        for (size_t k = 0; k < st[i].first->n_location_id; k++) {
+            const struct lp_profread_loc *l = lp_profread_find_loc(r, st[i].first->location_id[k]);
+            for (size_t f = 0; f < l->nframes; f++) {
+                const struct lp_profread_frame *fr = &l->frames[f];
+                printf("        %s%s", r->names[fr->name].name, fr->inlined ? " (inline)" : "");
+                if (fr->file && fr->line > 0) {
+                    const char *base = strrchr(fr->file, '/') ? strrchr(fr->file, '/') + 1
+                                                              : fr->file;
+                    printf("  %s:%" PRId64, base, fr->line);
+                }
+                putchar('\n');
+            }
+        }
+    }
+    free(st);
+    free(s);
+}
+
+/* Reports one file. 0, or LP_CLI_USAGE after a one-line error. */
+static int top_one(const char *path, const struct top_opts *o, bool *printed)
+{
+    struct lp_profread r;
+    char *err = NULL;
+    int status = LP_CLI_USAGE;
+    if (lp_profread_open(&r, path, &err) < 0) {
+        lp_cli_message("top", "%s: %s", path, err);
+        goto out;
+    }
+    if (*printed)
+        putchar('\n');
+    *printed = true;
+    top_header(&r, path);
+    if (r.p->n_sample == 0) {
+        printf("No samples: nothing was recorded (the comments above say what was in force)\n");
+    } else {
+        top_functions(&r, o);
+        top_stacks(&r, o);
+    }
+    fflush(stdout);
+    status = 0;
+out:
+    free(err);
+    lp_profread_close(&r);
+    return status;
+}
+
+int cmd_top(int argc, char **argv)
+{
+    struct top_opts o = { .n = TOP_DEFAULT_N, .by = 1, .stacks = false };
+    char **files = lp_cli_xcalloc((size_t)argc, sizeof *files);
+    size_t nfiles = 0;
+    bool opts_done = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (opts_done || a[0] != '-' || a[1] == '\0') {
+            files[nfiles++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            opts_done = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(top_usage, stdout);
+            free(files);
+            return 0;
+        } else if (strcmp(a, "--stacks") == 0) {
+            o.stacks = true;
+        } else if ((v = lp_cli_opt_value("top", argc, argv, &i, "--by", NULL))) {
+            if (strcmp(v, "delay") == 0)
+                o.by = 1;
+            else if (strcmp(v, "contentions") == 0)
+                o.by = 0;
+            else
+                lp_cli_usage_error("top", "--by '%s': expected delay or contentions", v);
+        } else if ((v = lp_cli_opt_value("top", argc, argv, &i, "--nodes", "-n"))) {
+            uint64_t n;
+            if (!lp_cli_parse_whole(v, SIZE_MAX / 2, &n))
+                lp_cli_usage_error("top", "-n '%s': expected a whole number", v);
+            o.n = (size_t)n;
+        } else {
+            lp_cli_usage_error("top", "unknown option '%s'", a);
+        }
+    }
+    if (nfiles == 0)
+        lp_cli_usage_error("top", "no profile to read");
+
+    int status = 0;
+    bool printed = false;
+    for (size_t i = 0; i < nfiles; i++)
+        if (top_one(files[i], &o, &printed) != 0)
+            status = LP_CLI_USAGE;
+    free(files);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        lp_cli_fail(LP_CLI_USAGE, "top", "writing the report: %s", strerror(errno));
+    return status;
+}
+
