@@ -64,6 +64,8 @@ SO        = $(BUILD)/liblockprof.so
 TOOL      = $(BUILD)/lockprof
 TOOL_SRC  = $(sort $(wildcard tools/*.c))
 TOOL_OBJ  = $(TOOL_SRC:%.c=$(BUILD)/%.o)
+# The command's HTTP client, which the tests use too (unit_httpc, unit_httpd).
+HTTPC_OBJ = $(BUILD)/tools/httpc.o
 LIBS      = -lprotobuf-c -lz
 
 UNIT_SRC  = $(sort $(wildcard tests/unit_*.c))
@@ -144,6 +146,14 @@ $(BUILD)/tests/helper_%: tests/helper_%.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
+
+# The tests that talk HTTP do it through the command's own client.
+HTTPC_UNITS = $(BUILD)/tests/unit_httpc $(BUILD)/tests/unit_httpd
+$(HTTPC_UNITS): $(BUILD)/tests/%: tests/%.c $(HTTPC_OBJ) $(CORE_LIB) tests/tap.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) $(LIBS) \
+		-lpthread -ldl -lm $(LDFLAGS)
 
 # Test programs are what users run under the preload: plain, -g, no knowledge of lockprof.
 $(BUILD)/tests/prog_%: tests/prog_%.c tests/progutil.h

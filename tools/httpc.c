@@ -500,7 +500,7 @@ static bool httpc_body_complete(const struct lp_httpc_call *c, const struct lp_h
 static ssize_t httpc_read_answer(int fd, struct lp_httpc_call *c, struct lp_httpc_answer *ans,
                                  uint8_t **bufp, bool *eof)
 {
-    size_t cap = 65536, len = 0;
+    size_t cap = c->max_bytes < 65536 ? c->max_bytes : 65536, len = 0;
     uint8_t *buf = malloc(cap + 1);
     if (!buf)
         return httpc_fail(c, -ENOMEM, "out of memory");

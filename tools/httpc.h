@@ -41,7 +41,8 @@ struct lp_httpc_addr {
 struct lp_httpc_call {
     int64_t deadline_ms; /* lp_httpc_now_ms() time after which nothing more is waited for */
     uint64_t limit_s;    /* the time allowed, as messages say it */
-    size_t max_bytes;    /* the whole answer at most, head and body */
+    size_t max_bytes;    /* the whole answer at most, head and body (one that only the
+                            close ends is seen to end with a byte of room left) */
     int rcvbuf;          /* SO_RCVBUF asked for before connecting; 0: the system's */
     bool head;           /* the request is a HEAD: its answer has no body, whatever it says */
     char *err;           /* why the last call failed, one line (owned; lp_httpc_call_done) */
