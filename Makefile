@@ -64,7 +64,7 @@ SO        = $(BUILD)/liblockprof.so
 TOOL      = $(BUILD)/lockprof
 TOOL_SRC  = $(sort $(wildcard tools/*.c))
 TOOL_OBJ  = $(TOOL_SRC:%.c=$(BUILD)/%.o)
-# The command's HTTP client, which the tests use too (unit_httpc, unit_httpd).
+# The command's HTTP client, which the tests use too (unit_httpd, helper_httpget).
 HTTPC_OBJ = $(BUILD)/tools/httpc.o
 LIBS      = -lprotobuf-c -lz
 
@@ -154,6 +154,12 @@ $(HTTPC_UNITS): $(BUILD)/tests/%: tests/%.c $(HTTPC_OBJ) $(CORE_LIB) tests/tap.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) $(LIBS) \
 		-lpthread -ldl -lm $(LDFLAGS)
+
+$(BUILD)/tests/helper_httpget: tests/helper_httpget.c $(HTTPC_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) $(LIBS) -lpthread \
+		-ldl -lm $(LDFLAGS)
 
 # Test programs are what users run under the preload: plain, -g, no knowledge of lockprof.
 $(BUILD)/tests/prog_%: tests/prog_%.c tests/progutil.h

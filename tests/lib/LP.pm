@@ -14,6 +14,7 @@
 #                       stdin_pipe => 1);              # then send_cmd($h, "convoy 50")
 #   my $m = wait_output($h, qr/^ready (\d+)/m, 10);   # stdout (or stream => 'err'), ≤ 10 s
 #   my ($status, $headers, $body) = http_get($h->{http}, '/debug/pprof/mutex?debug=1');
+#                                  # (through build/tests/helper_httpget: make tests)
 #   my $r = finish($h);                                 # as run_under's result
 # $h->{http} is the address lockprof announced on stderr ("127.0.0.1:PORT" or "unix:PATH"),
 # filled in by wait_output or http_get once the line is there.
@@ -163,9 +164,11 @@ sub finish {
     return \%r;
 }
 
-# One HTTP/1.0-style GET (or the raw request given): returns (status, headers, body), or
-# (undef, error) if the connection failed. $addr is "HOST:PORT", "unix:PATH", or a handle
-# from start_under (its announced address).
+# One GET (or the raw request given): returns (status, headers, body), or (undef, error) if
+# no answer came. $addr is "HOST:PORT", "unix:PATH", or a handle from start_under (its
+# announced address); timeout => seconds for the whole exchange (default 60).
+# A GET goes through helper_httpget, the lockprof command's own HTTP client (tools/httpc.c);
+# only a raw request, whose exact bytes are the point of the test, is sent here.
 sub http_get {
     my ($addr, $path, %o) = @_;
     if (ref $addr) {
@@ -174,15 +177,47 @@ sub http_get {
         select(undef, undef, undef, 0.02) until _http_addr($h) || time > $deadline;
         $addr = $h->{http} // return (undef, 'no address announced');
     }
+    my $limit = $o{timeout} // 60;
+    my $resp;
+    if (defined $o{raw}) {
+        $resp = _http_raw($addr, $o{raw}, $limit);
+        return (undef, $resp) unless ref $resp;
+        $resp = $$resp;
+    } else {
+        my $helper = build_dir() . '/tests/helper_httpget';
+        my $pid = open(my $fh, '-|') // return (undef, "fork: $!");
+        if ($pid == 0) {
+            # On success the helper writes nothing on stderr: a failure's reason is then all
+            # there is on stdout.
+            open(STDERR, '>&', \*STDOUT) or POSIX::_exit(127);
+            exec { $helper } $helper, $addr, $path, $limit
+                or do { print "exec $helper: $!\n"; POSIX::_exit(127) };
+        }
+        binmode $fh;
+        local $/;
+        $resp = <$fh> // '';
+        close $fh;
+        if ($? != 0) {
+            chomp $resp;
+            return (undef, $resp);
+        }
+    }
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d{3})};
+    return ($status, $head, $body // '');
+}
+
+# Sends $req's exact bytes and reads until the server closes (at most $limit s): a reference
+# to what came, or an error.
+sub _http_raw {
+    my ($addr, $req, $limit) = @_;
     require IO::Socket::INET;
     require IO::Socket::UNIX;
     my $s = $addr =~ /^unix:(.*)$/
         ? IO::Socket::UNIX->new(Peer => $1, Type => Socket::SOCK_STREAM())
         : IO::Socket::INET->new(PeerAddr => $addr, Timeout => 5);
-    return (undef, "connect $addr: $!") unless $s;
-    my $req = $o{raw} // "GET $path HTTP/1.1\r\nHost: lockprof\r\nConnection: close\r\n\r\n";
+    return "connect $addr: $!" unless $s;
     print $s $req;
-    my $limit = $o{timeout} // 60;
     my $resp = '';
     eval {
         local $SIG{ALRM} = sub { die "timeout\n" };
@@ -192,10 +227,8 @@ sub http_get {
     };
     alarm 0;
     close $s;
-    return (undef, "no response within $limit s") if $@ && $resp eq '';
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d{3})};
-    return ($status, $head, $body // '');
+    return "no response within $limit s" if $@ && $resp eq '';
+    return \$resp;
 }
 
 # Decodes a profile with the pbdump helper.
