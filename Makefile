@@ -64,7 +64,7 @@ SO        = $(BUILD)/liblockprof.so
 TOOL      = $(BUILD)/lockprof
 TOOL_SRC  = $(sort $(wildcard tools/*.c))
 TOOL_OBJ  = $(TOOL_SRC:%.c=$(BUILD)/%.o)
-# The command's HTTP client, which the tests use too (unit_httpd, helper_httpget).
+# The command's HTTP client, which the tests use too (unit_httpc, unit_httpd, helper_httpget).
 HTTPC_OBJ = $(BUILD)/tools/httpc.o
 LIBS      = -lprotobuf-c -lz
 

@@ -102,7 +102,8 @@ ok(wait_output($h, qr/^ready/m, 10), 'the program started');
     ok($st == 200 && time - $t < 2, sprintf('another client is served meanwhile (%.3f s)', time - $t));
     ok(cmd_answer($h, 'convoy 20', qr/^(convoy \d+ \d+ \d+)$/m), 'and the program runs on');
 
-    # 16 clients at once: all connected first, then all send.
+    # 16 clients at once: all connected first, then all send (sockets of the test's own:
+    # the order of connecting and sending is the test; http_get does both at once).
     my @c = map { IO::Socket::INET->new(PeerAddr => $h->{http}, Timeout => 5) } 1 .. 16;
     is(scalar(grep { defined } @c), 16, '16 clients connect');
     print $_ "GET /debug/pprof/mutex?debug=1 HTTP/1.1\r\nHost: x\r\n\r\n" for grep { defined } @c;

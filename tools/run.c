@@ -213,19 +213,19 @@ static char *run_display_name(const char *prefix, pid_t pid, const char *suffix)
 }
 
 /* A file that existed before the run, as it was then. */
-struct seen_file {
+struct run_seen_file {
     char *path;
     dev_t dev;
     ino_t ino;
     struct timespec mtim;
 };
 
-struct seen_set {
-    struct seen_file *v;
+struct run_seen_set {
+    struct run_seen_file *v;
     size_t n;
 };
 
-static void seen_add_glob(struct seen_set *s, const char *pattern)
+static void run_seen_add_glob(struct run_seen_set *s, const char *pattern)
 {
     glob_t g;
     if (glob(pattern, 0, NULL, &g) != 0)
@@ -235,8 +235,8 @@ static void seen_add_glob(struct seen_set *s, const char *pattern)
         if (stat(g.gl_pathv[i], &st) != 0)
             continue;
         s->v = lp_cli_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
-        s->v[s->n++] = (struct seen_file){ lp_cli_xstrdup(g.gl_pathv[i]), st.st_dev, st.st_ino,
-                                           st.st_mtim };
+        s->v[s->n++] = (struct run_seen_file){ lp_cli_xstrdup(g.gl_pathv[i]), st.st_dev,
+                                               st.st_ino, st.st_mtim };
     }
     globfree(&g);
 }
@@ -246,7 +246,7 @@ static void seen_add_glob(struct seen_set *s, const char *pattern)
  * now (the library writes a temporary file and renames it), or it was modified. Comparing
  * identities rather than times is immune to clock skew and coarse file-system timestamps.
  */
-static bool seen_is_new(const struct seen_set *s, const char *path)
+static bool run_seen_is_new(const struct run_seen_set *s, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -259,7 +259,7 @@ static bool seen_is_new(const struct seen_set *s, const char *path)
     return true;
 }
 
-static bool strv_contains(char *const *v, size_t n, const char *s)
+static bool run_strv_contains(char *const *v, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i], s) == 0)
@@ -267,7 +267,7 @@ static bool strv_contains(char *const *v, size_t n, const char *s)
     return false;
 }
 
-static const char *signal_name(int sig, char *buf, size_t size)
+static const char *run_signal_name(int sig, char *buf, size_t size)
 {
     const char *abbrev = sigabbrev_np(sig);
     if (abbrev)
@@ -285,7 +285,7 @@ struct run_report {
     pid_t pid;
     int status;              /* from waitpid */
     bool block_off, mutex_off;
-    struct seen_set before;  /* profile-like files that existed before the run */
+    struct run_seen_set before;  /* profile-like files that existed before the run */
 };
 
 static const char *const run_kinds[2] = { "block", "mutex" };
@@ -301,7 +301,7 @@ static void run_report(struct run_report *r)
     if (WIFSIGNALED(r->status)) {
         char name[32];
         snprintf(why, sizeof why, "%s died of %s before writing it", r->program,
-                 signal_name(WTERMSIG(r->status), name, sizeof name));
+                 run_signal_name(WTERMSIG(r->status), name, sizeof name));
     } else {
         snprintf(why, sizeof why, "did %s leave through _exit() or exec()?", r->program);
     }
@@ -314,7 +314,7 @@ static void run_report(struct run_report *r)
         bool any = false, stale = false;
         if (glob(pattern, 0, NULL, &g) == 0) {
             for (size_t i = 0; i < g.gl_pathc; i++) {
-                if (!seen_is_new(&r->before, g.gl_pathv[i])) {
+                if (!run_seen_is_new(&r->before, g.gl_pathv[i])) {
                     stale = true;
                     continue;
                 }
@@ -353,7 +353,7 @@ static void run_report(struct run_report *r)
         if (glob(pattern, 0, NULL, &g) == 0) {
             for (size_t i = 0; i < g.gl_pathc; i++) {
                 const char *p = g.gl_pathv[i], *n = strstr(p, ".snapshot-");
-                if (!n || !seen_is_new(&r->before, p))
+                if (!n || !run_seen_is_new(&r->before, p))
                     continue;
                 nsnap++;
                 unsigned long k = strtoul(n + 10, NULL, 10);
@@ -381,7 +381,7 @@ static void run_report(struct run_report *r)
             if (glob(pattern, 0, NULL, &g) == 0) {
                 for (size_t i = 0; i < g.gl_pathc; i++) {
                     const char *p = g.gl_pathv[i];
-                    if (strv_contains(found, nkept, p) || !seen_is_new(&r->before, p) ||
+                    if (run_strv_contains(found, nkept, p) || !run_seen_is_new(&r->before, p) ||
                         strstr(p, ".snapshot-"))
                         continue;
                     if (nother < 6)
@@ -536,7 +536,7 @@ int cmd_run(int argc, char **argv)
         char suffix[32];
         snprintf(suffix, sizeof suffix, ".%s.pb.gz", run_kinds[k]);
         char *pattern = run_pattern(prefix, 0, suffix);
-        seen_add_glob(&report.before, pattern);
+        run_seen_add_glob(&report.before, pattern);
         free(pattern);
     }
 
