@@ -5,7 +5,7 @@
 #   make check           build everything and run the whole suite with prove
 #   make bench           benchmarks (ratios with / without the profiler)
 #   make variants        the bench's ablation builds and the tests' slow-unwinder build
-#   make check-exports   compare the exported symbols with tests/exports.txt
+#   make check-exports   compare the exported symbols with tests/preload/exports.txt
 #   make install         PREFIX=/usr/local by default
 #
 # Knobs: V=1 shows full commands, WERROR=1 turns warnings into errors,
@@ -68,16 +68,23 @@ TOOL_OBJ  = $(TOOL_SRC:%.c=$(BUILD)/%.o)
 HTTPC_OBJ = $(BUILD)/tools/httpc.o
 LIBS      = -lprotobuf-c -lz
 
-UNIT_SRC  = $(sort $(wildcard tests/unit_*.c))
-UNIT_BIN  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
-HELP_SRC  = $(sort $(wildcard tests/helper_*.c))
-HELP_BIN  = $(HELP_SRC:tests/%.c=$(BUILD)/tests/%)
-PROG_SRC  = $(sort $(wildcard tests/prog_*.c))
-PROG_BIN  = $(PROG_SRC:tests/%.c=$(BUILD)/tests/%)
-PROGXX_SRC = $(sort $(wildcard tests/prog_*.cc))
-PROGXX_BIN = $(PROGXX_SRC:tests/%.cc=$(BUILD)/tests/%)
-BENCH_SRC = $(sort $(wildcard tests/bench_*.c))
-BENCH_BIN = $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
+# tests/ by kind: unit/ (core/ and the command's client, linked directly), preload/ (programs
+# run under the preload, and what they check), tool/ (the lockprof command), bench/ (make
+# bench), lib/ (what all of them share). Every program is built into $(BUILD)/tests/.
+TEST_KINDS = unit preload tool bench lib
+vpath %.c $(TEST_KINDS:%=tests/%)
+vpath %.cc tests/preload
+UNIT_SRC  = $(sort $(wildcard tests/unit/unit_*.c))
+UNIT_BIN  = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRC)))
+HELP_SRC  = $(sort $(wildcard tests/*/helper_*.c))
+HELP_BIN  = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(HELP_SRC)))
+PROG_SRC  = $(sort $(wildcard tests/preload/prog_*.c))
+PROG_BIN  = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(PROG_SRC)))
+PROGXX_SRC = $(sort $(wildcard tests/preload/prog_*.cc))
+PROGXX_BIN = $(patsubst %.cc,$(BUILD)/tests/%,$(notdir $(PROGXX_SRC)))
+BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(BENCH_SRC)))
+TEST_FILES = $(sort $(wildcard tests/unit/*.t tests/preload/*.t tests/tool/*.t))
 DEMO      = $(BUILD)/demo
 
 .PHONY: all check bench check-exports install clean demo deps test-deps tests variants
@@ -137,78 +144,80 @@ $(DEMO): tests/demo/demo.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(STD) -O1 -g -fno-omit-frame-pointer -o $@ $< -lpthread
 
-$(BUILD)/tests/unit_%: tests/unit_%.c $(CORE_LIB) tests/tap.h
+$(BUILD)/tests/unit_%: unit_%.c $(CORE_LIB) tests/unit/tap.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl \
+		-lm $(LDFLAGS)
 
-$(BUILD)/tests/helper_%: tests/helper_%.c $(CORE_LIB)
+$(BUILD)/tests/helper_%: helper_%.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
 
 # The tests that talk HTTP do it through the command's own client.
 HTTPC_UNITS = $(BUILD)/tests/unit_httpc $(BUILD)/tests/unit_httpd
-$(HTTPC_UNITS): $(BUILD)/tests/%: tests/%.c $(HTTPC_OBJ) $(CORE_LIB) tests/tap.h
+$(HTTPC_UNITS): $(BUILD)/tests/%: %.c $(HTTPC_OBJ) $(CORE_LIB) tests/unit/tap.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) $(LIBS) \
-		-lpthread -ldl -lm $(LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) \
+		$(LIBS) -lpthread -ldl -lm $(LDFLAGS)
 
-$(BUILD)/tests/helper_httpget: tests/helper_httpget.c $(HTTPC_OBJ) $(CORE_LIB)
+$(BUILD)/tests/helper_httpget: helper_httpget.c $(HTTPC_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) $(LIBS) -lpthread \
+	$(Q)$(CC) $(ALL_CFLAGS) -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) $(LIBS) -lpthread \
 		-ldl -lm $(LDFLAGS)
 
 # Test programs are what users run under the preload: plain, -g, no knowledge of lockprof.
-$(BUILD)/tests/prog_%: tests/prog_%.c tests/progutil.h
+$(BUILD)/tests/prog_%: prog_%.c tests/preload/progutil.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O1 -g -Wall -Itests -Iinclude -o $@ $< -lpthread -ldl -lrt
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O1 -g -Wall -Itests/preload -Iinclude -o $@ $< -lpthread -ldl -lrt
 
 # The C API linked (-llockprof) rather than preloaded: prog_api built against the library,
 # found next to it at run time ($ORIGIN/..), so the test runs it without LD_PRELOAD.
 LINKED_API = $(BUILD)/tests/linked_api
-$(LINKED_API): tests/prog_api.c tests/progutil.h include/lockprof.h $(SO)
+$(LINKED_API): tests/preload/prog_api.c tests/preload/progutil.h include/lockprof.h $(SO)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(STD) -D_GNU_SOURCE -DLOCKPROF_LINKED -O1 -g -Wall -Itests -Iinclude -o $@ $< \
-		-L$(BUILD) -llockprof -Wl,-rpath,'$$ORIGIN/..' -lpthread -ldl -lrt
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -DLOCKPROF_LINKED -O1 -g -Wall -Itests/preload -Iinclude -o $@ \
+		$< -L$(BUILD) -llockprof -Wl,-rpath,'$$ORIGIN/..' -lpthread -ldl -lrt
 
-$(BUILD)/tests/prog_%: tests/prog_%.cc
+$(BUILD)/tests/prog_%: prog_%.cc
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $@"
 	$(Q)$(CXX) -O1 -g -Wall -o $@ $< -lpthread -ldl
 
-$(BUILD)/tests/lib%.so: tests/lib%.cc
+$(BUILD)/tests/lib%.so: lib%.cc
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $@"
 	$(Q)$(CXX) -O1 -g -fPIC -shared -o $@ $<
 
-$(BUILD)/tests/bench_%: tests/bench_%.c
+$(BUILD)/tests/bench_%: bench_%.c tests/bench/benchutil.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -g -Wall -o $@ $< -lpthread -lm
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -g -Wall -Itests/bench -o $@ $< -lpthread -lm
 
-$(BUILD)/tests/passthru.so: tests/passthru.c
+$(BUILD)/tests/passthru.so: tests/bench/passthru.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -fPIC -shared -fno-optimize-sibling-calls -o $@ $< -ldl
 
-TEST_LIBS = $(patsubst tests/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/lib*.cc))
+TEST_LIBS = $(patsubst tests/preload/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/preload/lib*.cc))
 
 tests: all variants $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API) \
        $(BENCH_BIN)
 
-# The suite: every tests/*.t under prove, one process each, each under a timeout (tests/run-one).
+# The suite: every test file of every kind under prove, one process each, each under a
+# timeout (tests/lib/run-one).
 check: deps test-deps
 	$(MAKE) --no-print-directory tests
 	$(MAKE) --no-print-directory check-exports
-	prove --exec tests/run-one $(PROVE_FLAGS) tests/*.t
+	prove --exec tests/lib/run-one $(PROVE_FLAGS) $(TEST_FILES)
 
 check-exports: $(SO)
-	@tests/check-exports $(SO) tests/exports.txt
+	@tests/preload/check-exports $(SO) tests/preload/exports.txt
 
 bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so $(BUILD)/tests/helper_recordcost
 	tests/bench/run --build $(BUILD) $(BENCH_FLAGS)
