@@ -70,12 +70,16 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
     return end;
 }
 
-void lp_event_wait_cleanup(struct lp_wait *ev)
+void lp_event_wait_drop(struct lp_wait *ev)
 {
     if (ev->inflight >= 0) {
         lp_inflight_end(ev->inflight);
         ev->inflight = -1;
     }
+    /* A registered waiter leaves as one that gave up: what it waited is owed by the next
+     * release (DESIGN §3.3: leave on cancel). */
+    if (lp_seams.stage >= 3 && ev->w.registered)
+        lp_locktab_wait_end(&ev->w, LP_GAVE_UP);
 }
 
 bool lp_event_release_charge_armed(const void *lock, uint64_t arm, struct lp_weight *wt)

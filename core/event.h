@@ -102,10 +102,10 @@ static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, con
 /* Ends the wait; records it in the block profile unless outcome is LP_NOT_A_WAIT. Returns
  * when it ended. */
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome);
-/* For __attribute__((cleanup)) on an lp_wait that nothing registered (no charge_lock) around
- * a cancellation point: if the thread is cancelled inside the call, lp_event_wait_end never
- * runs, and this takes its in-flight entry out (after lp_event_wait_end: nothing). */
-void lp_event_wait_cleanup(struct lp_wait *ev);
+/* Ends a wait that is not recorded: the thread was cancelled inside the call, so
+ * lp_event_wait_end never ran. Its in-flight entry goes, and a registered waiter leaves the
+ * lock's entry as one that gave up. */
+void lp_event_wait_drop(struct lp_wait *ev);
 
 /* This thread's generator, seeded on first use (lp_event_rng_init). */
 void lp_event_rng_init(void);

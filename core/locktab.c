@@ -227,7 +227,16 @@ void lp_locktab_atfork_child(void)
     /* MADV_DONTNEED on private anonymous memory gives back zero pages, which is the empty
      * table with every guard free: the child drops the parent's entries without touching (and
      * so without making resident) a stripe it never uses. */
-    if (locktab_stripes)
-        madvise(locktab_stripes, locktab_bytes, MADV_DONTNEED);
+    if (locktab_stripes && madvise(locktab_stripes, locktab_bytes, MADV_DONTNEED) != 0) {
+        /* Refused (a seccomp policy): every stripe by hand. */
+        for (unsigned i = 0; i <= lp_locktab_mask_; i++) {
+            struct locktab_stripe *s = &locktab_stripes[i];
+            lp_lock_reset(&s->guard);
+            s->used = 0;
+            lp_locktab_hint_[i] = 0;
+            for (unsigned j = 0; j < LOCKTAB_WAYS; j++)
+                s->slot[j].lock = NULL;
+        }
+    }
     lp_locktab_live_ = 0;
 }

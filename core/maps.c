@@ -179,16 +179,33 @@ static void maps_scan_locked(void)
  * takes and dlopen and dlclose hold while they change the list of objects (measured: a child
  * forked while another thread looped on dlopen/dlclose hung in lockprof's exit-time scan, 1
  * fork in 7). Those changes happen while the loader's r_state is not RT_CONSISTENT, and the
- * child inherits that state, so the child scans only while it is RT_CONSISTENT; otherwise it
- * keeps the registry it inherited, which the fork handler brought up to date. (A thread of the
- * parent inside a dl_iterate_phdr of its own at the moment of the fork can still leave the
- * lock held with the state consistent.)
+ * child inherits that state, so the child scans only while every namespace is RT_CONSISTENT;
+ * otherwise it keeps the registry it inherited (objects loaded since the parent's last scan
+ * then have no names in the child). A thread of the parent inside a dl_iterate_phdr of its own
+ * at the moment of the fork can still leave the lock held with the state consistent. The fork
+ * handler takes maps_lock only: a scan there would wait for the loader's lock, and a thread
+ * holding it inside a dl_iterate_phdr callback may be waiting for the forking thread.
  */
 static bool maps_in_child; /* this process is a fork child; under maps_lock */
 
+/* Every namespace's state (dlmopen makes namespaces of their own, each with its r_debug: glibc
+ * 2.35's r_debug_extended, r_version 2, chained from _r_debug). */
+static bool maps_loader_consistent(void)
+{
+    const struct r_debug_extended *r = (const struct r_debug_extended *)&_r_debug;
+    for (int n = 0; r && n < 64; n++) {
+        if (__atomic_load_n(&r->base.r_state, __ATOMIC_ACQUIRE) != RT_CONSISTENT)
+            return false;
+        if (__atomic_load_n(&r->base.r_version, __ATOMIC_RELAXED) < 2)
+            break;
+        r = __atomic_load_n(&r->r_next, __ATOMIC_ACQUIRE);
+    }
+    return true;
+}
+
 static bool maps_loader_usable(void)
 {
-    return !maps_in_child || __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT;
+    return !maps_in_child || maps_loader_consistent();
 }
 
 unsigned lp_maps_refresh(void)
@@ -238,8 +255,6 @@ unsigned lp_maps_dropped(void)
 void lp_maps_prefork(void)
 {
     lp_lock(&maps_lock);
-    if (maps_loader_usable())
-        maps_scan_locked(); /* what the child inherits is the registry as of the fork */
 }
 
 void lp_maps_postfork_parent(void)

@@ -9,7 +9,8 @@
  *
  * Context: lp_maps_refresh takes lockprof's maps lock, then the loader lock (dl_iterate_phdr);
  * call it from lockprof's own thread, the writer, at start, or from an application thread
- * about to dlclose (interpose/library.c, busy), never from a signal handler.
+ * about to dlclose (interpose/library.c, busy), never from a signal handler. The fork
+ * handlers (lp_maps_prefork and the others) run in the forking thread.
  * lp_maps_find is lock-free and safe from any thread (entries are published, never changed).
  * Storage is a fixed, mmapped array (LP_MAPS_MAX entries); when full, new objects are not
  * registered and their addresses stay unnamed (counted in lp_maps_dropped()).
@@ -42,9 +43,10 @@ const struct lp_mapping *lp_maps_find(uintptr_t pc);
 /* All entries, in id order: *n gets the count. */
 const struct lp_mapping *lp_maps_all(unsigned *n);
 unsigned lp_maps_dropped(void);
-/* Fork (sync.h's lock order): the registry is brought up to date and its lock taken before,
- * and given back after, so that a child never inherits a scan half-done by another thread (a
- * dlclose racing the fork); the child keeps every entry. */
+/* Fork (sync.h's lock order): the registry's lock is taken before and given back after, so
+ * that a child never inherits a scan half-done by another thread (a dlclose racing the fork);
+ * the child keeps every entry, and scans again only while the loader's state says its lock is
+ * free (maps.c). */
 void lp_maps_prefork(void);
 void lp_maps_postfork_parent(void);
 void lp_maps_atfork_child(void);

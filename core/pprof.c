@@ -5,7 +5,7 @@
  * state and the output buffer. protobuf-c's pack_to_buffer streams the encoding into
  * pp_sink, which deflates it and writes whole chunks to fd; neither library calls malloc on
  * this path (zlib allocates through pp_zalloc only; pack_to_buffer allocates nothing), which
- * tests/unit_pprof.c checks by counting malloc calls during a write.
+ * tests/unit/unit_pprof.c checks by counting malloc calls during a write.
  */
 #include "pprof.h"
 

@@ -16,10 +16,12 @@
  *      thread holds two.
  * The fork handlers (interpose/lifecycle.c) take 1 and 2 in this order and give them back in
  * reverse, so that a child never inherits a profile or a registry half-written by a thread that
- * does not exist in it. The guards (3) are reset instead: the child drops every entry they
- * protect (its parent's waiters are not its own), so nothing half-written survives, and taking
- * them all would make the whole table resident at every fork. The stack table, the in-flight
- * table, the descriptor cache and the unwinder's rule cache take no lock (atomics). */
+ * does not exist in it. They take nothing else: not the loader's lock (maps.c says why), and not
+ * the guards (3), which the child resets instead: it drops every entry they protect (its
+ * parent's waiters are not its own), so nothing half-written survives, and taking them all
+ * would make the whole table resident at every fork. The stack table, the in-flight table, the
+ * descriptor cache and the unwinder's rule cache take no lock (atomics).
+ */
 #ifndef LP_SYNC_H
 #define LP_SYNC_H
 

@@ -25,18 +25,19 @@ int lp_fdid_take(struct lp_fdid *id, int fd)
     struct stat st;
     int rc = fd < 0 ? -EBADF : lp_sys_fstat(fd, &st);
     if (rc < 0) {
-        id->fd = -1;
+        __atomic_store_n(&id->fd, -1, __ATOMIC_RELEASE);
         return rc;
     }
     id->dev = st.st_dev;
     id->ino = st.st_ino;
-    id->fd = fd;
+    __atomic_store_n(&id->fd, fd, __ATOMIC_RELEASE);
     return 0;
 }
 
 bool lp_fdid_same(const struct lp_fdid *id)
 {
     struct stat st;
-    return id->fd >= 0 && lp_sys_fstat(id->fd, &st) == 0 && st.st_dev == id->dev &&
+    int fd = __atomic_load_n(&id->fd, __ATOMIC_ACQUIRE);
+    return fd >= 0 && lp_sys_fstat(fd, &st) == 0 && st.st_dev == id->dev &&
            st.st_ino == id->ino;
 }

@@ -4,7 +4,7 @@
  * Inside the preloaded library, read, write, close and friends are lockprof's own wrappers
  * (interpose/), and libc's syscall() may be too: a call of core/ through them would be timed,
  * classified, counted as the program's. Every read, write and close of lockprof's own, and
- * every call it used to make through syscall(), goes through here instead, straight to the
+ * every other system call it makes by number, goes through here instead, straight to the
  * kernel, whatever is interposed.
  *
  * Each returns what the kernel returns: the result, or -errno. errno is never touched, so a
@@ -118,9 +118,9 @@ int lp_sys_write_all(int fd, const void *buf, size_t len);
  * number still names the file it opened, and leaves it alone otherwise.
  */
 struct lp_fdid {
-    dev_t dev;
+    dev_t dev;   /* written by lp_fdid_take before fd */
     ino_t ino;
-    int fd; /* -1: none */
+    int fd;      /* atomic, stored last (release): -1 none; readable from any thread */
 };
 
 /* Notes which file fd is: 0, or -errno (fd not open: id->fd is -1). */

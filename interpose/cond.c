@@ -12,7 +12,7 @@
  *
  * The calls are cancellation points. glibc releases the mutex before it can block or act on
  * a cancel, and a cancelled wait re-acquires the mutex before unwinding on (glibc 2.36,
- * measured by tests/cancel.t), so the release's charge is owed either way: the wait is
+ * measured by tests/preload/cancel.t), so the release's charge is owed either way: the wait is
  * finished, and the charge recorded, on return and during the cancellation's unwinding alike,
  * before the program's own cleanup handlers (whose unlocks are then profiled like any other).
  */

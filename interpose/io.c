@@ -16,7 +16,7 @@
  * the thread slept in it — a voluntary context switch, which the thread counts (io_look
  * below). The duration alone is not enough: copying 60000 bytes through a pipe takes 6-7 µs,
  * interrupts and a preempted vCPU stretch 1-byte reads, and with the threshold alone
- * tests/prog_pipe's "ready" run (reads and writes that never block) recorded 110-170 waits,
+ * tests/preload/prog_pipe's "ready" run (reads and writes that never block) recorded 110-170 waits,
  * where this records none.
  *
  * Which descriptor is which comes from core/fdcache (one byte per fd): a read of a regular

@@ -12,7 +12,8 @@
  *
  * After the real dlclose, the unwinder forgets its cached rules (core/cfi.h).
  *
- * Lock order (sync.h): maps.c takes its own lock, then the loader's (dl_iterate_phdr); a dlclose called
+ * Lock order (core/sync.h): maps.c takes its own lock, then the loader's (dl_iterate_phdr); a
+ * dlclose called
  * from a destructor, under dlclose's loader lock, takes them in the same order (dl_iterate_phdr
  * takes the loader's write lock, not the load lock dlclose holds while destructors run).
  * Measured: a destructor that dlcloses another library, in two threads looping dlopen/dlclose

@@ -34,18 +34,18 @@
 
 int lp_ready_;
 
-static struct lp_config life_config;          /* immutable after the constructor */
-static int64_t life_start_realtime;            /* reset in a fork child */
-static char life_cwd_at_start[LP_PATH_MAX];    /* immutable after the constructor */
+static struct lp_config lifecycle_config;       /* immutable after the constructor */
+static int64_t lifecycle_start_realtime;         /* reset in a fork child */
+static char lifecycle_cwd_at_start[LP_PATH_MAX]; /* immutable after the constructor */
 
 const struct lp_config *lp_lifecycle_config(void)
 {
-    return &life_config;
+    return &lifecycle_config;
 }
 
 /* ---- the exit-time write ------------------------------------------------------------------ */
 
-static void life_exit_write(void)
+static void lifecycle_exit_write(void)
 {
     /* Busy: exit or quick_exit from a signal handler that interrupted lockprof on this thread
      * (perhaps inside a write, holding the writer lock): no profile rather than a deadlock. */
@@ -65,13 +65,17 @@ static void life_exit_write(void)
  * LOCKPROF_OUT has no %p, every process but the origin adds ".PID" to the prefix; every image
  * after an exec adds ".execN" (DESIGN §5).
  */
-static long life_origin;       /* the tree's first process; immutable after the constructor */
-static unsigned life_exec_gen; /* 0 in a fresh process, n after n execs; 0 in a fork child */
-static bool life_out_has_pid;  /* LOCKPROF_OUT contains %p; immutable after the constructor */
-static pid_t life_pid;         /* this process (set again in a fork child) */
+/* The tree's first process; immutable after the constructor. */
+static long lifecycle_origin;
+/* 0 in a fresh process, n after n execs; 0 again in a fork child. */
+static unsigned lifecycle_exec_gen;
+/* LOCKPROF_OUT contains %p; immutable after the constructor. */
+static bool lifecycle_out_has_pid;
+/* This process (set again in a fork child). */
+static pid_t lifecycle_pid;
 
 /* A decimal number that is the whole of [s, end); false otherwise. */
-static bool life_parse_long(const char *s, const char *end, long *out)
+static bool lifecycle_parse_long(const char *s, const char *end, long *out)
 {
     long v = 0;
     if (s == end)
@@ -85,14 +89,14 @@ static bool life_parse_long(const char *s, const char *end, long *out)
     return true;
 }
 
-static void life_lineage_init(long pid)
+static void lifecycle_lineage_init(long pid)
 {
     const char *o = getenv(LP_ENV_ORIGIN);
     long origin;
-    if (o && life_parse_long(o, o + strlen(o), &origin) && origin > 0) {
-        life_origin = origin;
+    if (o && lifecycle_parse_long(o, o + strlen(o), &origin) && origin > 0) {
+        lifecycle_origin = origin;
     } else {
-        life_origin = pid;
+        lifecycle_origin = pid;
         /* In the constructor, before the program's threads: children spawned by means no
          * wrapper sees (system, popen, posix_spawn) inherit it through environ. */
         char v[24];
@@ -102,28 +106,29 @@ static void life_lineage_init(long pid)
     const char *e = getenv(LP_ENV_EXEC);
     const char *colon = e ? strchr(e, ':') : NULL;
     long epid, gen;
-    if (colon && life_parse_long(e, colon, &epid) && epid == pid &&
-        life_parse_long(colon + 1, colon + strlen(colon), &gen) && gen < 1000000)
-        life_exec_gen = (unsigned)gen;
+    if (colon && lifecycle_parse_long(e, colon, &epid) && epid == pid &&
+        lifecycle_parse_long(colon + 1, colon + strlen(colon), &gen) && gen < 1000000)
+        lifecycle_exec_gen = (unsigned)gen;
 }
 
 /* LOCKPROF_OUT made absolute against the directory lockprof started in (daemons chdir("/")),
  * with the lineage's suffixes. */
-static void life_expand_out(char *dst, size_t size, long pid)
+static void lifecycle_expand_out(char *dst, size_t size, long pid)
 {
-    if (lp_config_expand_out(dst, (unsigned)size, life_config.out, pid,
-                             (long)(life_start_realtime / 1000000000), life_cwd_at_start) < 0) {
+    long start = (long)(lifecycle_start_realtime / 1000000000);
+    if (lp_config_expand_out(dst, (unsigned)size, lifecycle_config.out, pid, start,
+                             lifecycle_cwd_at_start) < 0) {
         lp_log_sigsafe("LOCKPROF_OUT='%s' is too long once expanded; using lockprof.%ld",
-                       life_config.out, pid);
-        lp_fmt_sigsafe(dst, size, "%s/lockprof.%ld", life_cwd_at_start, pid);
+                       lifecycle_config.out, pid);
+        lp_fmt_sigsafe(dst, size, "%s/lockprof.%ld", lifecycle_cwd_at_start, pid);
     }
     size_t n = strlen(dst);
     char suffix[48] = "";
     size_t k = 0;
-    if (!life_out_has_pid && pid != life_origin)
+    if (!lifecycle_out_has_pid && pid != lifecycle_origin)
         k += lp_fmt_sigsafe(suffix + k, sizeof suffix - k, ".%ld", pid);
-    if (life_exec_gen)
-        k += lp_fmt_sigsafe(suffix + k, sizeof suffix - k, ".exec%u", life_exec_gen);
+    if (lifecycle_exec_gen)
+        k += lp_fmt_sigsafe(suffix + k, sizeof suffix - k, ".exec%u", lifecycle_exec_gen);
     if (n + k + 32 < size) /* room for ".block.pb.gz.tmp.PID" */
         memcpy(dst + n, suffix, k + 1);
 }
@@ -131,15 +136,15 @@ static void life_expand_out(char *dst, size_t size, long pid)
 /* LOCKPROF_HTTP expanded for this process, or "" when it serves no endpoint: one endpoint per
  * tree — the first process (and what it execs) serves, not the shells and helpers it starts
  * with system() or popen() — unless the address has %p, which gives each process its own. */
-static void life_http_spec(char *dst, size_t size)
+static void lifecycle_http_spec(char *dst, size_t size)
 {
     dst[0] = '\0';
-    const char *spec = life_config.http;
-    if (!spec[0] || (life_origin != (long)life_pid && !lp_config_pattern_has(spec, 'p')))
+    const char *spec = lifecycle_config.http;
+    if (!spec[0] || (lifecycle_origin != (long)lifecycle_pid && !lp_config_pattern_has(spec, 'p')))
         return;
     char pid[24], start[24];
-    lp_fmt_sigsafe(pid, sizeof pid, "%d", (int)life_pid);
-    lp_fmt_sigsafe(start, sizeof start, "%lld", (long long)(life_start_realtime / 1000000000));
+    lp_fmt_sigsafe(pid, sizeof pid, "%d", (int)lifecycle_pid);
+    lp_fmt_sigsafe(start, sizeof start, "%lld", (long long)(lifecycle_start_realtime / 1000000000));
     if (lp_config_expand(dst, size, spec, pid, start, 0) < 0) {
         lp_log_sigsafe("LOCKPROF_HTTP='%s' is too long once expanded; the endpoint is off",
                        spec);
@@ -149,24 +154,24 @@ static void life_http_spec(char *dst, size_t size)
 
 pid_t lp_lifecycle_pid(void)
 {
-    return life_pid;
+    return lifecycle_pid;
 }
 
 long lp_lifecycle_origin(void)
 {
-    return life_origin;
+    return lifecycle_origin;
 }
 
 unsigned lp_lifecycle_exec_gen(void)
 {
-    return life_exec_gen;
+    return lifecycle_exec_gen;
 }
 
 int lp_lifecycle_before_exec(void)
 {
     if (!lp_ready())
         return 0;
-    if (lp_sys_getpid() != life_pid)
+    if (lp_sys_getpid() != lifecycle_pid)
         return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
     if (lp_self.busy)
         return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
@@ -193,28 +198,28 @@ int lp_lifecycle_before_exec(void)
 
 /* Set when this thread's fork took none of them: a fork from a signal handler that interrupted
  * lockprof on this thread, which may hold one (waiting for it would never end). */
-static __thread int life_prefork_skipped __attribute__((tls_model("initial-exec")));
+static __thread int lifecycle_prefork_skipped __attribute__((tls_model("initial-exec")));
 
-static void life_prefork(void)
+static void lifecycle_prefork(void)
 {
-    life_prefork_skipped = lp_self.busy != 0;
+    lifecycle_prefork_skipped = lp_self.busy != 0;
     lp_self.busy++;
-    if (life_prefork_skipped)
+    if (lifecycle_prefork_skipped)
         return;
     lp_writer_prefork();
     lp_maps_prefork();
 }
 
-static void life_postfork_parent(void)
+static void lifecycle_postfork_parent(void)
 {
-    if (!life_prefork_skipped) {
+    if (!lifecycle_prefork_skipped) {
         lp_maps_postfork_parent();
         lp_writer_postfork_parent();
     }
     lp_self.busy--;
 }
 
-static void life_postfork_child(void)
+static void lifecycle_postfork_child(void)
 {
     /* The child profiles itself from zero under its own pid (DESIGN §5); the parent's
      * waiters, threads, listener and start time are not its own. Each atfork_child frees the
@@ -229,11 +234,11 @@ static void life_postfork_child(void)
     lp_endpoint_atfork_child();
     lp_agent_atfork_child();
     lp_signals_atfork_child();
-    life_pid = lp_sys_getpid();
-    life_exec_gen = 0;
-    life_start_realtime = lp_clock_realtime();
+    lifecycle_pid = lp_sys_getpid();
+    lifecycle_exec_gen = 0;
+    lifecycle_start_realtime = lp_clock_realtime();
     char prefix[LP_PATH_MAX];
-    life_expand_out(prefix, sizeof prefix, (long)life_pid);
+    lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
     lp_writer_atfork_child(prefix);
     /* No agent thread here: a thread would make the child multithreaded behind its back
      * (unshare(CLONE_NEWUSER) then fails, pids.max counts it). The child writes at exit and
@@ -244,68 +249,68 @@ static void life_postfork_child(void)
 /* ---- the constructor ---------------------------------------------------------------------- */
 
 /* Waits in progress the threads view can name (one per waiting thread). */
-#define LIFE_INFLIGHT_SLOTS 4096
+#define LIFECYCLE_INFLIGHT_SLOTS 4096
 
-static const char *life_getenv(const char *name)
+static const char *lifecycle_getenv(const char *name)
 {
     return getenv(name);
 }
 
-__attribute__((constructor(101))) static void life_init(void)
+__attribute__((constructor(101))) static void lifecycle_init(void)
 {
     if (getauxval(AT_SECURE))
         return; /* setuid and friends: dormant (DESIGN §4) */
     lp_self.busy++;
     lp_log_init();
     lp_resolve_all();
-    lp_config_load(&life_config, life_getenv);
-    if (life_config.show_config)
-        lp_config_show(&life_config);
+    lp_config_load(&lifecycle_config, lifecycle_getenv);
+    if (lifecycle_config.show_config)
+        lp_config_show(&lifecycle_config);
 
-    lp_clock_tsc_init(life_config.tsc);
-    life_start_realtime = lp_clock_realtime();
-    if (!getcwd(life_cwd_at_start, sizeof life_cwd_at_start))
-        strcpy(life_cwd_at_start, "/");
-    life_pid = lp_sys_getpid();
-    life_out_has_pid = lp_config_pattern_has(life_config.out, 'p');
-    life_lineage_init((long)life_pid);
+    lp_clock_tsc_init(lifecycle_config.tsc);
+    lifecycle_start_realtime = lp_clock_realtime();
+    if (!getcwd(lifecycle_cwd_at_start, sizeof lifecycle_cwd_at_start))
+        strcpy(lifecycle_cwd_at_start, "/");
+    lifecycle_pid = lp_sys_getpid();
+    lifecycle_out_has_pid = lp_config_pattern_has(lifecycle_config.out, 'p');
+    lifecycle_lineage_init((long)lifecycle_pid);
     char prefix[LP_PATH_MAX];
-    life_expand_out(prefix, sizeof prefix, (long)life_pid);
+    lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
 
-    if (lp_locktab_init((unsigned)life_config.lock_stripes) < 0 ||
-        lp_stacktab_init((unsigned)life_config.max_stacks,
-                         (unsigned)life_config.max_stacks * 16) < 0) {
+    if (lp_locktab_init((unsigned)lifecycle_config.lock_stripes) < 0 ||
+        lp_stacktab_init((unsigned)lifecycle_config.max_stacks,
+                         (unsigned)lifecycle_config.max_stacks * 16) < 0) {
         lp_log_sigsafe("cannot map lockprof's tables: profiling is off");
         lp_self.busy--;
         return;
     }
-    if (lp_inflight_init(LIFE_INFLIGHT_SLOTS) < 0)
+    if (lp_inflight_init(LIFECYCLE_INFLIGHT_SLOTS) < 0)
         lp_log_sigsafe("cannot map lockprof's table of waits in progress: the threads view "
                        "shows system calls only");
-    if (lp_fdcache_init(life_config.io) < 0)
+    if (lp_fdcache_init(lifecycle_config.io) < 0)
         lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
                        "profiled");
     lp_event_calibrate();
-    lp_stack_set_depth((unsigned)life_config.stack_depth);
-    lp_unwind_add_self_range((const void *)life_init);
-    lp_unwind_load(life_config.libunwind);
+    lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
+    lp_unwind_add_self_range((const void *)lifecycle_init);
+    lp_unwind_load(lifecycle_config.libunwind);
     lp_maps_refresh();
 
     struct lp_writer_info info = {
         .version = LOCKPROF_VERSION,
-        .stack_depth = (unsigned)life_config.stack_depth,
+        .stack_depth = (unsigned)lifecycle_config.stack_depth,
     };
     lp_writer_init(prefix, &info);
 
     /* The rates before lockprof's threads: an HTTP window that opens at once saves these. */
-    lp_rates_init(life_config.block_rate, life_config.mutex_fraction);
+    lp_rates_init(lifecycle_config.block_rate, lifecycle_config.mutex_fraction);
     char http[LP_HTTP_SPEC_MAX + 32];
-    life_http_spec(http, sizeof http);
-    lp_agent_start(&life_config, http);
-    lp_signals_init(life_config.fatal_signals, (int)life_config.snapshot_signal);
-    pthread_atfork(life_prefork, life_postfork_parent, life_postfork_child);
-    atexit(life_exit_write);
-    at_quick_exit(life_exit_write); /* quick_exit is a normal termination too */
+    lifecycle_http_spec(http, sizeof http);
+    lp_agent_start(&lifecycle_config, http);
+    lp_signals_init(lifecycle_config.fatal_signals, (int)lifecycle_config.snapshot_signal);
+    pthread_atfork(lifecycle_prefork, lifecycle_postfork_parent, lifecycle_postfork_child);
+    atexit(lifecycle_exit_write);
+    at_quick_exit(lifecycle_exit_write); /* quick_exit is a normal termination too */
 
     __atomic_store_n(&lp_ready_, 1, __ATOMIC_RELEASE);
     lp_self.busy--;

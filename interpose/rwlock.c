@@ -8,7 +8,7 @@
  * EBUSY makes it a wait, any other result (0, EAGAIN: too many readers) is the call's own.
  *
  * glibc's up-front checks come first, so that trying never changes a result (glibc 2.36,
- * nptl/pthread_rwlock_common.c, verified by tests/rwlock.t): a bad clock id or tv_nsec is
+ * nptl/pthread_rwlock_common.c, verified by tests/preload/rwlock.t): a bad clock id or tv_nsec is
  * refused with EINVAL before anything else, then the write owner's rdlock or wrlock is refused
  * with EDEADLK — where the try calls would say EBUSY. Such calls go straight to glibc.
  *

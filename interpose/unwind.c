@@ -105,7 +105,8 @@ ssize_t lp_unwind_read(int fd, void *buf, size_t n)
 {
     /* libunwind writes to the other end next: both must still be its pipe (not a
      * descriptor of the program's that reuses a number). */
-    if (fd == unwind_pipe[0].fd && lp_fdid_same(&unwind_pipe[0]) &&
+    if (fd == unwind_pipe[0].fd && unwind_pipe[0].dev == unwind_pipe[1].dev &&
+        unwind_pipe[0].ino == unwind_pipe[1].ino && lp_fdid_same(&unwind_pipe[0]) &&
         lp_fdid_same(&unwind_pipe[1])) {
         ssize_t r = lp_sys_read(fd, buf, n);
         if (r >= 0)

@@ -9,7 +9,7 @@ void lp_wait_cancelled(struct lp_waiting *w)
     if (f->cancelled_waits)
         lp_event_wait_end(&w->ev, LP_GAVE_UP);
     else
-        lp_event_wait_cleanup(&w->ev); /* its in-flight entry goes; nothing is recorded */
+        lp_event_wait_drop(&w->ev); /* nothing is recorded */
     if (f->finish)
         f->finish(w);
     lp_self.busy = w->busy;

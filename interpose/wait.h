@@ -149,8 +149,9 @@ struct lp_family {
      * recorded, after the call (event.h: lp_event_wait_begin_held). */
     bool held;
     /* A thread cancelled inside the real call did wait (cond.c: glibc re-acquires the mutex
-     * before unwinding): its wait is recorded. Otherwise such a wait is dropped: the call
-     * never returned, and nothing is registered that would outlive it. */
+     * before unwinding): its wait is recorded. Otherwise such a wait is dropped (the call never
+     * returned): nothing of it is recorded, and a registered waiter leaves as one that gave
+     * up. */
     bool cancelled_waits;
 };
 

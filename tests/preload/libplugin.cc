@@ -1,6 +1,6 @@
 /*
  * libplugin — a plugin that prog_dlclose dlopens, contends on inside its own functions, and
- * dlcloses before the profiles are written (tests/dlclose.t, DESIGN §3.5: an unloaded
+ * dlcloses before the profiles are written (dlclose.t, DESIGN §3.5: an unloaded
  * library keeps its names). The mutex is the plugin's own; C linkage so dlsym finds the
  * names and the profiles show them unmangled.
  *

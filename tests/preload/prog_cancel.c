@@ -1,6 +1,6 @@
 /*
  * prog_cancel — a thread cancelled inside pthread_cond_wait while others wait for its mutex
- * (tests/cancel.t, DESIGN §6 "cancellation points keep the bookkeeping consistent").
+ * (cancel.t, DESIGN §6 "cancellation points keep the bookkeeping consistent").
  *
  *  1. The victim locks m and holds it while two early waiters queue on it, then enters
  *     pthread_cond_wait, whose release of m is what the victim's cond wait is charged:

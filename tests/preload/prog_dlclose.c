@@ -1,5 +1,5 @@
 /*
- * prog_dlclose — waits inside a dlopen'ed plugin, then dlclose before exit (tests/dlclose.t).
+ * prog_dlclose — waits inside a dlopen'ed plugin, then dlclose before exit (dlclose.t).
  * Usage: prog_dlclose /abs/path/libplugin.so [rounds] [hold_ms]
  *
  * Each round: the main thread takes the plugin's mutex (plugin_hold), two threads wait for it

@@ -1,13 +1,15 @@
 /*
  * prog_forkdl — forks while another thread dlopens and dlcloses a library in a loop
- * (tests/forkdl.t, DESIGN §5: a fork child never inherits lockprof's state half-written).
+ * (forkdl.t, DESIGN §5: a fork child never inherits lockprof's state half-written).
  * Usage: prog_forkdl CHURN.so PLUGIN-PREFIX forks
  *
  * The churning thread opens and closes CHURN.so for ever; every dlclose makes lockprof rescan
  * the loaded objects (interpose/library.c). Before fork i the main thread opens a plugin that
- * was never loaded before, PLUGIN-PREFIX<i>.so (a copy of libplugin.so), then forks after a
- * pause that varies from fork to fork, so that forks land now and then in the middle of a
- * rescan that already counts the new plugin. The child (which calls nothing of the loader's:
+ * was never loaded before, PLUGIN-PREFIX<i>.so (a copy of libplugin.so), and closes a second
+ * reference to it (a dlclose that unloads nothing, after which lockprof knows the plugin: a
+ * child forked while the churner is inside dlopen or dlclose cannot ask the loader), then forks
+ * after a pause that varies from fork to fork, so that forks land now and then in the middle
+ * of one of the churner's rescans. The child (which calls nothing of the loader's:
  * after fork in a threaded program it may not) waits once inside the new plugin's plugin_wait
  * while its main thread holds the plugin's mutex, writes its profiles (lockprof's C API, when
  * preloaded) and leaves with _exit: its profile must name the plugin's frames. The parent prints "child N status S" for each child, then "forks F done".
@@ -110,6 +112,9 @@ int main(int argc, char **argv)
         char path[4096];
         snprintf(path, sizeof path, "%s%d.so", argv[2], i);
         open_plugin(path, &child_plugin);
+        void *again = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+        if (!again || dlclose(again) != 0)
+            die("dlopen RTLD_NOLOAD");
         /* 0 to 400 us: the fork lands at varied points of the churner's cycle. */
         uint64_t until = now_ns() + (uint64_t)((i * 37) % 11) * 40000;
         while (now_ns() < until)

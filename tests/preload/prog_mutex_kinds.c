@@ -1,6 +1,6 @@
 /*
  * prog_mutex_kinds — process-shared, priority-inheritance, adaptive and robust mutexes under
- * the preload (tests/mutex_kinds.t).
+ * the preload (mutex_kinds.t).
  *
  * prog_mutex_kinds pshared [hold_ms]
  *   A PTHREAD_PROCESS_SHARED mutex in MAP_SHARED memory, two processes (fork). Round 1: the

@@ -1,6 +1,6 @@
 /*
  * prog_pipe — blocking reads and writes on pipes, FIFOs, eventfds and sockets, as a program
- * does them; run by tests/io.t with and without the preload.
+ * does them; run by io.t with and without the preload.
  *
  * Usage: prog_pipe MODE [rounds] [hold_ms]
  *

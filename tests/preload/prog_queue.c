@@ -1,5 +1,5 @@
 /*
- * prog_queue — POSIX and System V message queues, as a program uses them; run by tests/io.t.
+ * prog_queue — POSIX and System V message queues, as a program uses them; run by io.t.
  *
  * Usage: prog_queue mq|msg [rounds] [hold_ms]
  *

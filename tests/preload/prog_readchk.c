@@ -2,7 +2,7 @@
  * prog_readchk — read() built with _FORTIFY_SOURCE=2, where glibc's headers turn a read into a
  * buffer of known size and a length the compiler cannot bound into a call to __read_chk.
  * (Defined here rather than in the Makefile: -O1, which the test programs are built with, is
- * enough for fortification.) tests/io.t checks with objdump that chk_blocked_read calls
+ * enough for fortification.) io.t checks with objdump that chk_blocked_read calls
  * __read_chk.
  *
  * Usage: prog_readchk [rounds] [hold_ms]

@@ -1,6 +1,6 @@
 /*
  * prog_rwlock — read-write lock contention and glibc's rwlock results, as a program sees them
- * (tests/rwlock.t). Usage: prog_rwlock MODE [ROUNDS] [MS]
+ * (rwlock.t). Usage: prog_rwlock MODE [ROUNDS] [MS]
  *
  *   convoy [rounds] [hold_ms]  a writer holds ~hold_ms while 2 readers and 2 writers wait.
  *       measure rd_wait, rd_count, wr_wait, wr_count: the time spent inside

@@ -1,6 +1,6 @@
 /*
  * prog_rwlock_fast — the uncontended rwlock path reads no clock and records nothing
- * (tests/rwlock.t). Like prog_clockcount, it defines clock_gettime itself, so that the
+ * (rwlock.t). Like prog_clockcount, it defines clock_gettime itself, so that the
  * preloaded library's clock reads land here too and are counted.
  *   uncontended: 20000 rounds of each lock call and its unlock on a free lock, one thread,
  *                in both phases glibc leaves a free lock in (after a reader: read phase;

@@ -1,6 +1,6 @@
 /*
  * prog_threads_churn — 10,000 short-lived threads, each of which waits once for a mutex
- * (tests/threads_churn.t: lockprof's per-thread state must not grow with the threads that
+ * (threads_churn.t: lockprof's per-thread state must not grow with the threads that
  * came and went).
  *
  * In batches of BATCH: main holds the mutex, starts the batch's threads, waits until every
