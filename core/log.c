@@ -165,5 +165,5 @@ void lp_log_sigsafe(const char *fmt, ...)
     n += lp_vfmt_sigsafe(line + n, sizeof line - n - 1, fmt, ap);
     va_end(ap);
     line[n++] = '\n';
-    lp_sys_write_all(2, line, n);
+    lp_sys_write_all_nosigpipe(2, line, n);
 }

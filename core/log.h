@@ -23,7 +23,8 @@ size_t lp_vfmt_sigsafe(char *buf, size_t size, const char *fmt, va_list ap);
  * that file, never into a file the program opened after closing it. */
 void lp_log_init(void);
 
-/* "lockprof: <message>\n" on stderr (fd 2), one write(2). errno is preserved. */
+/* "lockprof: <message>\n" on stderr (fd 2), one write(2). errno is preserved; a standard error
+ * that is a pipe nobody reads raises no SIGPIPE. */
 void lp_log_sigsafe(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

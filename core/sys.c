@@ -2,6 +2,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <signal.h>
 
 int lp_sys_write_all(int fd, const void *buf, size_t len)
 {
@@ -18,6 +19,21 @@ int lp_sys_write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int lp_sys_write_all_nosigpipe(int fd, const void *buf, size_t len)
+{
+    /* SIGPIPE blocked around the write; if the write raised one (EPIPE) where none was
+     * pending before, that one is taken back, so that nothing of it reaches the program. */
+    uint64_t pipe = LP_SIG_BIT(SIGPIPE), old = 0, pending = 0;
+    lp_sys_sigprocmask(SIG_BLOCK, &pipe, &old);
+    lp_sys_sigpending(&pending);
+    int rc = lp_sys_write_all(fd, buf, len);
+    if (rc == -EPIPE && !(pending & pipe))
+        lp_sys_sigtake(&pipe);
+    if (!(old & pipe))
+        lp_sys_sigprocmask(SIG_UNBLOCK, &pipe, NULL);
+    return rc;
 }
 
 int lp_fdid_take(struct lp_fdid *id, int fd)

@@ -107,8 +107,31 @@ static inline int lp_sys_tgkill(pid_t pid, pid_t tid, int sig)
     return (int)lp_syscall3(SYS_tgkill, pid, tid, sig);
 }
 
+/* The kernel's signal set on x86-64: one bit per signal, signal n at bit n - 1. */
+#define LP_SIG_BIT(sig) (1ULL << ((sig) - 1))
+
+static inline int lp_sys_sigprocmask(int how, const uint64_t *set, uint64_t *old)
+{
+    return (int)lp_syscall4(SYS_rt_sigprocmask, how, set, old, sizeof(uint64_t));
+}
+
+static inline int lp_sys_sigpending(uint64_t *set)
+{
+    return (int)lp_syscall2(SYS_rt_sigpending, set, sizeof(uint64_t));
+}
+
+/* Takes one of the signals in set if one is pending, without waiting (timeout zero). */
+static inline int lp_sys_sigtake(const uint64_t *set)
+{
+    static const struct { long sec, nsec; } zero = { 0, 0 };
+    return (int)lp_syscall4(SYS_rt_sigtimedwait, set, 0, &zero, sizeof(uint64_t));
+}
+
 /* Writes all of buf to fd, resuming after EINTR and short writes: 0 or -errno. */
 int lp_sys_write_all(int fd, const void *buf, size_t len);
+/* The same, and a write to a pipe nobody reads raises no SIGPIPE in the calling thread (it
+ * fails with -EPIPE): for lockprof's messages on the program's standard error. */
+int lp_sys_write_all_nosigpipe(int fd, const void *buf, size_t len);
 
 /*
  * The identity of an open file (st_dev, st_ino), for descriptors lockprof keeps across the
