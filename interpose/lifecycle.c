@@ -7,6 +7,7 @@
  */
 #include "lifecycle.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -41,6 +42,25 @@ static char lifecycle_cwd_at_start[LP_PATH_MAX]; /* immutable after the construc
 const struct lp_config *lp_lifecycle_config(void)
 {
     return &lifecycle_config;
+}
+
+static char lifecycle_library[256] = "liblockprof.so"; /* immutable after the constructor */
+
+const char *lp_lifecycle_library_name(void)
+{
+    return lifecycle_library;
+}
+
+/* The file name this library was loaded from (dladdr on one of its own functions). */
+static void lifecycle_find_library(void)
+{
+    Dl_info info;
+    if (dladdr((const void *)lp_lifecycle_library_name, &info) && info.dli_fname) {
+        const char *base = strrchr(info.dli_fname, '/');
+        base = base ? base + 1 : info.dli_fname;
+        if (*base && strlen(base) < sizeof lifecycle_library)
+            strcpy(lifecycle_library, base);
+    }
 }
 
 /* ---- the exit-time write ------------------------------------------------------------------ */
@@ -272,6 +292,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     if (!getcwd(lifecycle_cwd_at_start, sizeof lifecycle_cwd_at_start))
         strcpy(lifecycle_cwd_at_start, "/");
     lifecycle_pid = lp_sys_getpid();
+    lifecycle_find_library();
     lifecycle_out_has_pid = lp_config_pattern_has(lifecycle_config.out, 'p');
     lifecycle_lineage_init((long)lifecycle_pid);
     char prefix[LP_PATH_MAX];

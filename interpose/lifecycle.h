@@ -23,6 +23,10 @@
 /* The settings read at start; immutable once lp_ready. */
 const struct lp_config *lp_lifecycle_config(void);
 
+/* The file name of lockprof's library ("liblockprof.so"), found at start; what an LD_PRELOAD
+ * value must name for a new image to run lockprof. */
+const char *lp_lifecycle_library_name(void);
+
 /* This process's pid, as lockprof last set it (at start, and in a fork child). */
 pid_t lp_lifecycle_pid(void);
 

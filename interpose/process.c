@@ -1,14 +1,21 @@
 /*
  * process.c — exec (DESIGN §5): the image about to be replaced writes its final profile, and
  * the new one is told its exec generation so that, with the same pid, it does not overwrite
- * those files (lifecycle.c names them).
+ * those files (lifecycle.c names them). And the environment that carries that lineage.
  *
  * The generation travels in the new image's environment (LOCKPROF_EXEC=pid:n, with the
  * tree's LOCKPROF_ORIGIN), in a copy of the environment the caller passes: the program's own
  * environ is never modified here. In a vfork child (the parent's memory, no fork handler has
  * run) nothing is written and nothing is allocated: the call goes straight to glibc.
+ *
+ * lockprof's two variables are there only while lockprof is there to read them: an exec whose
+ * environment no longer preloads lockprof (env -i, an empty envp, LD_PRELOAD removed) gets
+ * neither of them, and a program that takes lockprof out of its own LD_PRELOAD (unsetenv,
+ * setenv, putenv) loses the LOCKPROF_ORIGIN lockprof put in its environ at start, so that
+ * the children it spawns without an exec of its own (system, posix_spawn) do not see it.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -32,6 +39,42 @@ static bool env_is(const char *entry, const char *name)
     return strncmp(entry, name, n) == 0 && entry[n] == '=';
 }
 
+/* Whether an LD_PRELOAD value (paths separated by spaces or colons) names this library: by its
+ * file name, wherever it is (lockprof run preloads it by absolute path, users by any path). */
+static bool env_preloads_us(const char *value)
+{
+    const char *me = lp_lifecycle_library_name();
+    size_t len = strlen(me);
+    for (const char *p = value; p && *p;) {
+        size_t n = strcspn(p, " :");
+        const char *base = p;
+        for (const char *q = p; q < p + n; q++)
+            if (*q == '/')
+                base = q + 1;
+        if ((size_t)(p + n - base) == len && strncmp(base, me, len) == 0)
+            return true;
+        p += n;
+        p += strspn(p, " :");
+    }
+    return false;
+}
+
+static bool env_array_preloads_us(char *const *envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (env_is(envp[i], "LD_PRELOAD"))
+            return env_preloads_us(envp[i] + sizeof "LD_PRELOAD");
+    return false;
+}
+
+static bool env_array_has_ours(char *const *envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (env_is(envp[i], LP_ENV_EXEC) || env_is(envp[i], LP_ENV_ORIGIN))
+            return true;
+    return false;
+}
+
 /* Prepares an exec: the final profile, then envp with the lineage variables replaced. On any
  * failure the caller's envp is used unchanged (the exec must not fail because of lockprof). */
 static void exec_prepare(char *const *envp, struct exec_env *e)
@@ -43,6 +86,12 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
         return;
     struct lp_guard g;
     lp_guard_enter(&g);
+    /* The new image reads the lineage only if it preloads lockprof too. */
+    bool ours = env_array_preloads_us(envp);
+    if (!ours && !env_array_has_ours(envp)) {
+        lp_guard_leave(&g);
+        return;
+    }
     size_t n = 0;
     if (envp)
         while (envp[n])
@@ -54,12 +103,14 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
         for (size_t i = 0; i < n; i++)
             if (!env_is(envp[i], LP_ENV_EXEC) && !env_is(envp[i], LP_ENV_ORIGIN))
                 copy[k++] = envp[i];
-        lp_fmt_sigsafe(e->exec_var, sizeof e->exec_var, "%s=%ld:%u", LP_ENV_EXEC,
-                       (long)lp_lifecycle_pid(), lp_lifecycle_exec_gen() + (done == 2));
-        lp_fmt_sigsafe(e->origin_var, sizeof e->origin_var, "%s=%ld", LP_ENV_ORIGIN,
-                       lp_lifecycle_origin());
-        copy[k++] = e->exec_var;
-        copy[k++] = e->origin_var;
+        if (ours) {
+            lp_fmt_sigsafe(e->exec_var, sizeof e->exec_var, "%s=%ld:%u", LP_ENV_EXEC,
+                           (long)lp_lifecycle_pid(), lp_lifecycle_exec_gen() + (done == 2));
+            lp_fmt_sigsafe(e->origin_var, sizeof e->origin_var, "%s=%ld", LP_ENV_ORIGIN,
+                           lp_lifecycle_origin());
+            copy[k++] = e->exec_var;
+            copy[k++] = e->origin_var;
+        }
         copy[k] = NULL;
         e->envp = copy;
         e->map_size = size;
@@ -120,6 +171,45 @@ LP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     struct exec_env e;
     exec_prepare(envp, &e);
     return exec_failed(&e, REAL(execveat)(dirfd, path, argv, e.envp, flags));
+}
+
+/* ---- the program's own environment --------------------------------------------------------
+ * After a change that may have taken lockprof out of LD_PRELOAD, lockprof's variables go too. */
+static void env_settle(void)
+{
+    if (lp_wrap_off())
+        return;
+    struct lp_guard g;
+    lp_guard_enter(&g);
+    if (!env_preloads_us(getenv("LD_PRELOAD"))) {
+        REAL(unsetenv)(LP_ENV_ORIGIN);
+        REAL(unsetenv)(LP_ENV_EXEC);
+    }
+    lp_guard_leave(&g);
+}
+
+LP_EXPORT int unsetenv(const char *name)
+{
+    int rc = REAL(unsetenv)(name);
+    if (rc == 0)
+        env_settle();
+    return rc;
+}
+
+LP_EXPORT int setenv(const char *name, const char *value, int overwrite)
+{
+    int rc = REAL(setenv)(name, value, overwrite);
+    if (rc == 0 && name && strcmp(name, "LD_PRELOAD") == 0)
+        env_settle();
+    return rc;
+}
+
+LP_EXPORT int putenv(char *string)
+{
+    int rc = REAL(putenv)(string);
+    if (rc == 0 && strncmp(string, "LD_PRELOAD", 10) == 0)
+        env_settle();
+    return rc;
 }
 
 #include <stdarg.h>

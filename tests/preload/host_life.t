@@ -6,6 +6,11 @@
 # that gets lockprof's one-line warning (a malformed variable at start, an unwritable output
 # path at exit) still ends as it does without lockprof, with its own exit status, not killed
 # by SIGPIPE.
+#
+# lockprof's variables (LOCKPROF_ORIGIN, LOCKPROF_EXEC) reach a new image only while it
+# preloads lockprof: a program that gives its child an environment of its own (execle with one
+# variable, execve with none, `env -i`), or that takes lockprof out of LD_PRELOAD before
+# system(), hands over exactly that environment; one that keeps LD_PRELOAD keeps the lineage.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -42,5 +47,25 @@ is(with_stderr_gone('prog_quiet', preload => 1, LOCKPROF_BLOCK_RATE => 'x',
    'exit 7', 'a malformed variable, stderr a broken pipe: exit 7, no SIGPIPE');
 is(with_stderr_gone('prog_quiet', preload => 1, LOCKPROF_OUT => "$dir/no/such/dir/p"),
    'exit 7', 'an unwritable LOCKPROF_OUT, stderr a broken pipe: exit 7, no SIGPIPE');
+
+# ---- the environment a child gets ------------------------------------------------------------
+sub lineage { join ',', sort grep { /^LOCKPROF_(ORIGIN|EXEC)=/ } split /\n/, $_[0] }
+for my $mode (qw(execle empty unset)) {
+    my $plain = run_under(prog => 'prog_envclean', args => [$mode], preload => 0);
+    my $r = run_under(prog => 'prog_envclean', args => [$mode]);
+    same_as_plain($r, $plain, $mode, normalize => sub { lineage($_[0]) . "\n" . ($_[0] =~ s/^(LOCKPROF_\w+|LD_PRELOAD)=.*\n//mgr) });
+    is(lineage($r->{out}), '', "$mode: the child's environment has no LOCKPROF_ORIGIN or LOCKPROF_EXEC");
+}
+like(run_under(prog => 'prog_envclean', args => ['execle'])->{out}, qr/\AX=1\n\z/,
+     'execle: the child got exactly X=1');
+{
+    my $r = run_under(prog => '/usr/bin/env', args => ['-i', 'printenv']);
+    is($r->{exit}, 0, 'env -i printenv: exit 0');
+    is($r->{out}, '', 'env -i printenv: an empty environment');
+}
+{
+    my $r = run_under(prog => 'prog_envclean', args => ['keep']);
+    like($r->{out}, qr/^LOCKPROF_ORIGIN=\d+$/m, 'keep: a child that still preloads lockprof keeps the lineage');
+}
 
 done_testing();
