@@ -41,6 +41,7 @@ static int api_can_write(void)
         return -EAGAIN;
     if (lp_self.busy)
         return -EDEADLK;
+    lp_lifecycle_check();
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -71,6 +72,7 @@ static void lifecycle_exit_write(void)
      * (perhaps inside a write, holding the writer lock): no profile rather than a deadlock. */
     if (lp_wrap_off())
         return;
+    lp_lifecycle_check();
     struct lp_guard g;
     lp_guard_enter(&g);
     lp_writer_write("exit");
@@ -191,6 +193,7 @@ int lp_lifecycle_before_exec(void)
 {
     if (!lp_ready())
         return 0;
+    lp_lifecycle_check();
     if (lp_sys_getpid() != lifecycle_pid)
         return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
     if (lp_self.busy)
@@ -239,11 +242,11 @@ static void lifecycle_postfork_parent(void)
     lp_self.busy--;
 }
 
-static void lifecycle_postfork_child(void)
+/* The child profiles itself from zero under its own pid (DESIGN §5); the parent's waiters,
+ * threads, listener and start time are not its own. Each atfork_child frees the locks the
+ * prefork took, or that threads of the parent held at a clone no handler saw. */
+static void lifecycle_become_child(void)
 {
-    /* The child profiles itself from zero under its own pid (DESIGN §5); the parent's
-     * waiters, threads, listener and start time are not its own. Each atfork_child frees the
-     * locks the prefork took. */
     lp_locktab_atfork_child();
     lp_stacktab_atfork_child();
     lp_event_atfork_child();
@@ -260,10 +263,48 @@ static void lifecycle_postfork_child(void)
     char prefix[LP_PATH_MAX];
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
     lp_writer_atfork_child(prefix);
+    __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELAXED);
     /* No agent thread here: a thread would make the child multithreaded behind its back
      * (unshare(CLONE_NEWUSER) then fails, pids.max counts it). The child writes at exit and
      * through the API; a fatal signal ends it without a profile. */
+}
+
+static void lifecycle_postfork_child(void)
+{
+    lifecycle_become_child();
     lp_self.busy--;
+}
+
+/* ---- children no fork handler ran in -------------------------------------------------------
+ * A process made by a raw clone (syscall(SYS_clone, SIGCHLD, …)) runs no fork handler: it would
+ * keep its parent's tables and output name, and at its exit overwrite the parent's profile.
+ * The token lives in a page mapped MADV_WIPEONFORK, which the kernel gives every new process
+ * zeroed (any clone without CLONE_VM): lockprof's entries read it, and a zero says "a new
+ * process", which then becomes a child as after fork. A vfork child shares the parent's memory
+ * and sees the parent's token (lp_lifecycle_before_exec tells it by its pid).
+ */
+static uint32_t lifecycle_token_fallback = 1; /* when the page cannot be mapped: never zero */
+uint32_t *lp_lifecycle_token_ = &lifecycle_token_fallback;
+
+static void lifecycle_token_init(void)
+{
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    if (madvise(p, 4096, MADV_WIPEONFORK) != 0) {
+        munmap(p, 4096);
+        return;
+    }
+    *(uint32_t *)p = 1;
+    __atomic_store_n(&lp_lifecycle_token_, (uint32_t *)p, __ATOMIC_RELEASE);
+}
+
+void lp_lifecycle_adopt(void)
+{
+    struct lp_guard g;
+    lp_guard_enter(&g);
+    lifecycle_become_child();
+    lp_guard_leave(&g);
 }
 
 /* ---- the constructor ---------------------------------------------------------------------- */
@@ -292,6 +333,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     if (!getcwd(lifecycle_cwd_at_start, sizeof lifecycle_cwd_at_start))
         strcpy(lifecycle_cwd_at_start, "/");
     lifecycle_pid = lp_sys_getpid();
+    lifecycle_token_init();
     lifecycle_find_library();
     lifecycle_out_has_pid = lp_config_pattern_has(lifecycle_config.out, 'p');
     lifecycle_lineage_init((long)lifecycle_pid);

@@ -12,6 +12,7 @@
 #ifndef LP_LIFECYCLE_H
 #define LP_LIFECYCLE_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -19,6 +20,17 @@
 /* The environment that carries a process tree's lineage across exec (see lifecycle.c). */
 #define LP_ENV_ORIGIN "LOCKPROF_ORIGIN"
 #define LP_ENV_EXEC "LOCKPROF_EXEC"
+
+/* A process no fork handler ran in (a raw clone) finds out at its first entry into lockprof
+ * (lp_lifecycle_check: a load) and becomes a child as after fork (lifecycle.c). Any thread
+ * that is not busy, not a signal handler. */
+extern uint32_t *lp_lifecycle_token_;
+void lp_lifecycle_adopt(void);
+static inline void lp_lifecycle_check(void)
+{
+    if (__builtin_expect(__atomic_load_n(lp_lifecycle_token_, __ATOMIC_RELAXED) == 0, 0))
+        lp_lifecycle_adopt();
+}
 
 /* The settings read at start; immutable once lp_ready. */
 const struct lp_config *lp_lifecycle_config(void);

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "event.h"
+#include "lifecycle.h"
 #include "resolve.h"
 
 /* ---- the guard and errno ----------------------------------------------------------------- */
@@ -208,6 +209,7 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
         if (rc != LP_WOULD_WAIT)
             return rc;
     }
+    lp_lifecycle_check();
     /* Field by field: an initializer would zero the event's stack buffer too, half a KiB of
      * stores on every wait (the unwind fills what it uses). */
     struct lp_waiting w;
@@ -290,6 +292,7 @@ static inline __attribute__((always_inline)) long lp_wait_timed(const struct lp_
 static inline __attribute__((always_inline)) long
 lp_release_run(const struct lp_call *c, uint64_t arm, long (*unlock)(const struct lp_call *c))
 {
+    lp_lifecycle_check();
     struct lp_guard g;
     lp_guard_enter(&g);
     struct lp_weight wt;

@@ -1,7 +1,8 @@
 # LP.pm — shared helpers for lockprof's Perl tests (run by prove from the repository root).
 #
 #   my $r = run_under(prog => 'prog_convoy', args => [4, 50], env => {...}, preload => 1);
-#   $r->{status} (wait status), $r->{exit}, $r->{signal}, $r->{out}, $r->{err},
+#   $r->{status} (wait status), $r->{exit}, $r->{signal}, $r->{out}, $r->{err} (and the files
+#   they were read from, $r->{outf}, $r->{errf}: a child that outlives the program writes on),
 #   $r->{measure}{KEY}, $r->{prefix} (LOCKPROF_OUT used), $r->{block}, $r->{mutex} (paths)
 #   my $p = read_profile($path);   # { samples => [{count, delay, frames => [...]}], comments,
 #                                  #   mappings, sample_type, period_type, ... }
@@ -156,6 +157,7 @@ sub finish {
     }
     my $prefix = $h->{prefix};
     my %r = (status => $st, out => slurp($h->{outf}) // '', err => slurp($h->{errf}) // '',
+             outf => $h->{outf}, errf => $h->{errf},
              prefix => $prefix, block => "$prefix.block.pb.gz", mutex => "$prefix.mutex.pb.gz",
              pid => $pid);
     $r{exit} = WIFEXITED($st) ? WEXITSTATUS($st) : undef;

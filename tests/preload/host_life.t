@@ -11,6 +11,10 @@
 # preloads lockprof: a program that gives its child an environment of its own (execle with one
 # variable, execve with none, `env -i`), or that takes lockprof out of LD_PRELOAD before
 # system(), hands over exactly that environment; one that keeps LD_PRELOAD keeps the lineage.
+#
+# A child made by a raw clone runs no fork handler; it outlives its parent here. It still
+# profiles itself from zero under its own pid (PREFIX.PID, as a fork child), and its parent's
+# profile, written first, is not overwritten by the child's copy of the parent's tables.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -66,6 +70,30 @@ like(run_under(prog => 'prog_envclean', args => ['execle'])->{out}, qr/\AX=1\n\z
 {
     my $r = run_under(prog => 'prog_envclean', args => ['keep']);
     like($r->{out}, qr/^LOCKPROF_ORIGIN=\d+$/m, 'keep: a child that still preloads lockprof keeps the lineage');
+}
+
+# ---- a raw clone ----------------------------------------------------------------------------------
+{
+    my $r = run_under(prog => 'prog_rawclone');
+    is($r->{exit}, 0, 'raw clone: the parent exits 0') or diag($r->{err});
+    my ($child) = $r->{out} =~ /^child (\d+)$/m;
+    ok($child, 'raw clone: the parent made a child');
+    my $deadline = time + 30;
+    sleep 1 while $child && kill(0, $child) && time < $deadline;
+    ok($child && !kill(0, $child), 'raw clone: the child has ended');
+    # The child's own measurements: it printed them to the same stdout.
+    my %m;
+    for (split /\n/, slurp($r->{outf}) // '') { $m{$1} = $2 if /^measure (\S+) (\d+)/ }
+    my $p = read_profile($r->{block});
+    my ($pb) = total($p, frame => 'parent_before_wait');
+    my ($pa) = total($p, frame => 'parent_after_wait');
+    my ($pc) = total($p, frame => 'child_wait');
+    is("$pb $pa $pc", '2 2 0', "raw clone: the parent's profile has its own 4 waits, before and after the clone, and none of the child's");
+    my $cp = read_profile("$r->{prefix}.$child.block.pb.gz");
+    my ($cb) = total($cp, frame => 'parent_before_wait');
+    my ($cc, $cd) = total($cp, frame => 'child_wait');
+    is("$cb $cc", '0 2', "raw clone: the child's profile (PREFIX.$child) has its own 2 waits and none of its parent's");
+    within($cd, $m{child_total} // 0, 2, 'raw clone: the child\'s waits, as it measured them');
 }
 
 done_testing();
