@@ -79,6 +79,7 @@ struct lp_httpd {
     uint64_t check_at;        /* the next tick's check of every descriptor */
     lp_http_handler_fn handler;
     void *arg;
+    const uint32_t *stop;     /* atomic word: serve ends when it is non-zero; NULL: never */
     struct hd_client clients[LP_HTTPD_MAX_CLIENTS];
     char chunk[HD_CHUNK];
     char reqs[LP_HTTPD_MAX_CLIENTS][LP_HTTPD_MAX_HEADER];
@@ -490,6 +491,8 @@ int lp_httpd_serve(struct lp_httpd *h, lp_http_handler_fn handler, void *arg)
         struct pollfd pfd[LP_HTTPD_MAX_CLIENTS + 1];
         int who[LP_HTTPD_MAX_CLIENTS + 1];
         nfds_t n = 0;
+        if (h->stop && __atomic_load_n(h->stop, __ATOMIC_ACQUIRE))
+            return 0;
         uint64_t now = lp_clock_monotonic();
         if (now >= h->check_at) {
             h->check_at = now + LP_HTTPD_TICK_NS;
@@ -543,6 +546,11 @@ int lp_httpd_serve(struct lp_httpd *h, lp_http_handler_fn handler, void *arg)
 }
 
 /* ---- the public entry points ----------------------------------------------------------- */
+
+void lp_httpd_stop_on(struct lp_httpd *h, const uint32_t *stop)
+{
+    h->stop = stop;
+}
 
 int lp_httpd_open(const char *spec, bool allow_remote, struct lp_httpd **out, char *err,
                   size_t errsize)

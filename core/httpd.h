@@ -112,8 +112,11 @@ int lp_httpd_open(const char *spec, bool allow_remote, struct lp_httpd **out, ch
  * (the port chosen when 0 was asked), "[::1]:PORT" or "unix:PATH". */
 const char *lp_httpd_address(const struct lp_httpd *h);
 
-/* Serves for ever (returns only on an error it cannot recover from, as -errno). */
+/* Serves for ever (returns only on an error it cannot recover from, as -errno), or until
+ * *stop, if set with lp_httpd_stop_on, is non-zero (returns 0 within a tick of it). */
 int lp_httpd_serve(struct lp_httpd *h, lp_http_handler_fn handler, void *arg);
+/* The word lp_httpd_serve watches to end (atomic; any thread may set it). Before serving. */
+void lp_httpd_stop_on(struct lp_httpd *h, const uint32_t *stop);
 
 /*
  * Request bodies (go tool pprof POSTs "0x…+0x…" to /debug/pprof/symbol):

@@ -37,6 +37,9 @@
 int lp_ready_;
 
 static struct lp_config lifecycle_config;       /* immutable after the constructor */
+/* 1 while lockprof's thread waits for the program's first thread (atomic; 0 in a fork child,
+ * which starts none: a thread would make it multithreaded behind its back). */
+static uint32_t lifecycle_agent_deferred;
 static int64_t lifecycle_start_realtime;         /* reset in a fork child */
 static char lifecycle_cwd_at_start[LP_PATH_MAX]; /* immutable after the constructor */
 
@@ -257,6 +260,7 @@ static void lifecycle_become_child(void)
     lp_endpoint_atfork_child();
     lp_agent_atfork_child();
     lp_signals_atfork_child();
+    lifecycle_agent_deferred = 0;
     lifecycle_pid = lp_sys_getpid();
     lifecycle_exec_gen = 0;
     lifecycle_start_realtime = lp_clock_realtime();
@@ -304,6 +308,20 @@ void lp_lifecycle_adopt(void)
     struct lp_guard g;
     lp_guard_enter(&g);
     lifecycle_become_child();
+    lp_guard_leave(&g);
+}
+
+/* ---- lockprof's thread, when the program starts its own ---------------------------------- */
+
+void lp_lifecycle_threads_begin(void)
+{
+    if (!__atomic_load_n(&lifecycle_agent_deferred, __ATOMIC_ACQUIRE) || lp_wrap_off())
+        return;
+    if (!__atomic_exchange_n(&lifecycle_agent_deferred, 0, __ATOMIC_ACQ_REL))
+        return;
+    struct lp_guard g;
+    lp_guard_enter(&g);
+    lp_agent_start(&lifecycle_config, "");
     lp_guard_leave(&g);
 }
 
@@ -369,7 +387,13 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lp_rates_init(lifecycle_config.block_rate, lifecycle_config.mutex_fraction);
     char http[LP_HTTP_SPEC_MAX + 32];
     lifecycle_http_spec(http, sizeof http);
-    lp_agent_start(&lifecycle_config, http);
+    /* lockprof's thread starts now only for a live feature; otherwise with the program's first
+     * thread of its own (lp_lifecycle_threads_begin): a program that never starts one stays
+     * single-threaded (DESIGN §5). */
+    if (http[0] || lifecycle_config.interval || lifecycle_config.snapshot_signal)
+        lp_agent_start(&lifecycle_config, http);
+    else
+        __atomic_store_n(&lifecycle_agent_deferred, 1, __ATOMIC_RELEASE);
     lp_signals_init(lifecycle_config.fatal_signals, (int)lifecycle_config.snapshot_signal);
     pthread_atfork(lifecycle_prefork, lifecycle_postfork_parent, lifecycle_postfork_child);
     atexit(lifecycle_exit_write);

@@ -32,6 +32,10 @@ static inline void lp_lifecycle_check(void)
         lp_lifecycle_adopt();
 }
 
+/* The program is about to start a thread (pthread_create, thrd_create): lockprof's thread
+ * starts first if it has not (DESIGN §5). Any application thread. */
+void lp_lifecycle_threads_begin(void);
+
 /* The settings read at start; immutable once lp_ready. */
 const struct lp_config *lp_lifecycle_config(void);
 

@@ -1,6 +1,7 @@
 /*
- * thread.c — pthread_join, pthread_timedjoin_np, pthread_clockjoin_np, thrd_join and
- * pthread_barrier_wait (DESIGN §2), on the timed skeleton of wait.h: their waits go to the
+ * thread.c — threads: their creation, which starts lockprof's own thread with the program's
+ * first (DESIGN §5), and pthread_join, pthread_timedjoin_np, pthread_clockjoin_np, thrd_join
+ * and pthread_barrier_wait (DESIGN §2), on the timed skeleton of wait.h: their waits go to the
  * block profile (leaf: the call). Nobody is charged: a thread that runs on, or a barrier's late
  * arrivals, hold no lock.
  *
@@ -101,4 +102,18 @@ LP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
     if (lp_wrap_passes_block())
         return REAL(pthread_barrier_wait)(b);
     return thread_profiled(LP_CALL(pthread_barrier_wait, .obj = b));
+}
+
+/* glibc's thrd_create calls its pthread_create internally, out of the wrapper's sight: both. */
+LP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg)
+{
+    lp_lifecycle_threads_begin();
+    return REAL(pthread_create)(t, attr, fn, arg);
+}
+
+LP_EXPORT int thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
+{
+    lp_lifecycle_threads_begin();
+    return REAL(thrd_create)(t, fn, arg);
 }

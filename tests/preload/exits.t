@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # How a program ends (DESIGN §5): every ending behaves exactly as without
 # lockprof (the same exit status or signal, the same output), and leaves a profile when the
-# README says it does: return, exit from any thread and quick_exit do; _exit does not; a
+# README says it does: return, exit from any thread, quick_exit and the end of the last thread
+# (pthread_exit or SYS_exit from main or a worker) do; _exit does not; a
 # default-fatal signal does when it is in LOCKPROF_FATAL_SIGNALS (INT,TERM by default; HUP,
 # QUIT, PIPE, ABRT, … on request), and does not otherwise.
 use strict;
@@ -38,6 +39,12 @@ is(ending(case('thread_exit', 1)), 'exit 3', 'exit(3) from another thread: exit 
 is(ending(case('_exit', 0)), 'exit 4', '_exit(4): exit 4');
 is(ending(case('quick_exit', 1)), 'exit 5', 'quick_exit(5): exit 5');
 is(ending(case('abort', 0)), 'signal 6', 'abort: SIGABRT');
+# The last thread ends the process, however it ends (lockprof's threads never keep it alive).
+is(ending(case('main_pthread_exit', 1)), 'exit 0',
+   'pthread_exit from main, then the last worker returns: exit 0');
+is(ending(case('worker_sys_exit', 1)), 'exit 0',
+   'pthread_exit from main, then the last worker calls SYS_exit: exit 0');
+is(ending(case('main_sys_exit', 1)), 'exit 0', 'SYS_exit from main, the last thread: exit 0');
 for my $sig (qw(TERM INT)) {
     case($sig, 1, what => "SIG$sig (fatal by default)");
 }

@@ -15,6 +15,11 @@
 # A child made by a raw clone runs no fork handler; it outlives its parent here. It still
 # profiles itself from zero under its own pid (PREFIX.PID, as a fork child), and its parent's
 # profile, written first, is not overwritten by the child's copy of the parent's tables.
+#
+# A program that never starts a thread stays single-threaded: glibc keeps counting it so
+# (__libc_single_threaded), it has one task, `unshare -U` (which needs one) works, and it
+# still writes its profiles at exit; its pthread_exit from main ends it with status 0, as
+# without lockprof, whether or not a live feature started lockprof's thread.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -70,6 +75,32 @@ like(run_under(prog => 'prog_envclean', args => ['execle'])->{out}, qr/\AX=1\n\z
 {
     my $r = run_under(prog => 'prog_envclean', args => ['keep']);
     like($r->{out}, qr/^LOCKPROF_ORIGIN=\d+$/m, 'keep: a child that still preloads lockprof keeps the lineage');
+}
+
+# ---- a program that never starts a thread ----------------------------------------------------
+{
+    my $plain = run_under(prog => 'prog_alone', args => ['return'], preload => 0);
+    my $r = run_under(prog => 'prog_alone', args => ['return']);
+    same_as_plain($r, $plain, 'single-threaded');
+    like($r->{out}, qr/^single_threaded 1\ntasks 1$/m, 'single-threaded: glibc still says so, and one task');
+    ok(-s $r->{block} && -s $r->{mutex}, 'single-threaded: both profiles written at exit');
+    for my $env ({}, { LOCKPROF_INTERVAL => 3600 }) {
+        my $what = %$env ? 'pthread_exit from main, lockprof\'s thread started (LOCKPROF_INTERVAL)'
+                         : 'pthread_exit from main, the only thread';
+        my $pp = run_under(prog => 'prog_alone', args => ['pthread_exit'], preload => 0);
+        my $p = run_under(prog => 'prog_alone', args => ['pthread_exit'], env => $env, timeout => 20);
+        # (A live feature asks for lockprof's thread: the program then has two tasks.)
+        same_as_plain($p, $pp, $what,
+                      normalize => sub { %$env ? $_[0] =~ s/^(tasks|single_threaded) \d+\n//mgr : $_[0] });
+        ok(-s $p->{block}, "$what: the profile was written");
+    }
+}
+SKIP: {
+    system('unshare -U true 2>/dev/null');
+    skip 'unshare -U fails here without lockprof too (no user namespaces)', 2 if $? != 0;
+    my $r = run_under(prog => '/usr/bin/unshare', args => ['-U', 'true']);
+    is($r->{exit}, 0, 'unshare -U true: exit 0 (the process unsharing has one thread)');
+    is($r->{err}, '', 'unshare -U true: nothing on stderr');
 }
 
 # ---- a raw clone ----------------------------------------------------------------------------------

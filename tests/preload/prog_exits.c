@@ -8,6 +8,11 @@
  *   abort         abort()
  *   HUP QUIT TERM INT USR1 ALRM   raise that signal (default action)
  *   PIPE          write to a pipe whose reader is gone (SIGPIPE)
+ *   main_pthread_exit   pthread_exit from main while a worker runs on for 50 ms and returns:
+ *                       glibc ends the process with the last thread, status 0
+ *   worker_sys_exit     the same, but the worker ends with syscall(SYS_exit, 0): the kernel
+ *                       ends the process with its last thread, status 0 (main's)
+ *   main_sys_exit       syscall(SYS_exit, 0) from main, the last thread
  * Core dumps are off (RLIMIT_CORE 0), with or without lockprof.
  * Usage: prog_exits HOW
  */
@@ -35,6 +40,14 @@ static void *exiter(void *arg)
 {
     (void)arg;
     exit(3);
+}
+
+static void *worker(void *arg)
+{
+    sleep_ms(50);
+    if (arg)
+        syscall(SYS_exit, 0);
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -67,6 +80,13 @@ int main(int argc, char **argv)
         pthread_join(t, NULL); /* never returns: the process exits meanwhile */
         return 97;
     }
+    if (!strcmp(how, "main_pthread_exit") || !strcmp(how, "worker_sys_exit")) {
+        pthread_t t;
+        pthread_create(&t, NULL, worker, how[0] == 'w' ? (void *)1 : NULL);
+        pthread_exit(NULL);
+    }
+    if (!strcmp(how, "main_sys_exit"))
+        syscall(SYS_exit, 0);
     if (!strcmp(how, "_exit"))
         _exit(4);
     if (!strcmp(how, "quick_exit"))
