@@ -153,7 +153,10 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
 
 void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg)
 {
-    for (uint64_t i = 0; stacktab_slots && i <= stacktab_mask; i++) {
+    /* An empty table (a process that recorded nothing) is not walked: its 2^16 slots by
+     * default cost a write of empty profiles 3 million instructions. */
+    bool any = __atomic_load_n(&stacktab_entries, __ATOMIC_ACQUIRE) != 0;
+    for (uint64_t i = 0; any && stacktab_slots && i <= stacktab_mask; i++) {
         struct stacktab_slot *s = &stacktab_slots[i];
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_READY || s->prof != prof)
             continue;

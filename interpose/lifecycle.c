@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,15 @@ static void lifecycle_find_library(void)
 
 /* ---- the exit-time write ------------------------------------------------------------------ */
 
+static bool lifecycle_recorded_nothing(void)
+{
+    struct lp_stacktab_stats st;
+    lp_stacktab_stats(&st);
+    return st.events[LP_BLOCK] + st.events[LP_MUTEX] == 0;
+}
+
+static bool lifecycle_is_origin(void);
+
 static void lifecycle_exit_write(void)
 {
     /* Busy: exit or quick_exit from a signal handler that interrupted lockprof on this thread
@@ -76,6 +86,11 @@ static void lifecycle_exit_write(void)
     if (lp_wrap_off())
         return;
     lp_lifecycle_check();
+    /* Only the first process of a run writes profiles that say nothing was contended, so that
+     * the user sees lockprof ran; the processes it starts (a build's compilers, a script's
+     * commands) leave no files and pay for no write unless they recorded something. */
+    if (!lifecycle_is_origin() && lifecycle_recorded_nothing())
+        return;
     struct lp_guard g;
     lp_guard_enter(&g);
     lp_writer_write("exit");
@@ -182,6 +197,12 @@ pid_t lp_lifecycle_pid(void)
     return lifecycle_pid;
 }
 
+/* The process the user started (or lockprof run did), in any of its exec'd images. */
+static bool lifecycle_is_origin(void)
+{
+    return lifecycle_origin == (long)lifecycle_pid;
+}
+
 long lp_lifecycle_origin(void)
 {
     return lifecycle_origin;
@@ -201,12 +222,10 @@ int lp_lifecycle_before_exec(void)
         return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
     if (lp_self.busy)
         return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
-    struct lp_stacktab_stats st;
-    lp_stacktab_stats(&st);
     /* A final profile, unless this image recorded nothing (the child of fork-then-exec, a
      * shell that execs the program): then there is nothing the next image could overwrite,
      * and it keeps this image's name. */
-    if (st.events[LP_BLOCK] + st.events[LP_MUTEX] == 0)
+    if (lifecycle_recorded_nothing())
         return 1;
     struct lp_guard g;
     lp_guard_enter(&g);
@@ -267,7 +286,7 @@ static void lifecycle_become_child(void)
     char prefix[LP_PATH_MAX];
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
     lp_writer_atfork_child(prefix);
-    __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
     /* No agent thread here: a thread would make the child multithreaded behind its back
      * (unshare(CLONE_NEWUSER) then fails, pids.max counts it). The child writes at exit and
      * through the API; a fatal signal ends it without a profile. */
@@ -305,6 +324,15 @@ static void lifecycle_token_init(void)
 
 void lp_lifecycle_adopt(void)
 {
+    /* One thread adopts (0 -> 2, then 1); another that arrives meanwhile waits for it. The
+     * child usually adopts while it has one thread: pthread_create checks first. */
+    uint32_t expected = 0;
+    if (!__atomic_compare_exchange_n(lp_lifecycle_token_, &expected, 2, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 2)
+            sched_yield();
+        return;
+    }
     struct lp_guard g;
     lp_guard_enter(&g);
     lifecycle_become_child();
@@ -315,7 +343,10 @@ void lp_lifecycle_adopt(void)
 
 void lp_lifecycle_threads_begin(void)
 {
-    if (!__atomic_load_n(&lifecycle_agent_deferred, __ATOMIC_ACQUIRE) || lp_wrap_off())
+    if (lp_wrap_off())
+        return;
+    lp_lifecycle_check(); /* a raw clone child adopts while it still has one thread */
+    if (!__atomic_load_n(&lifecycle_agent_deferred, __ATOMIC_ACQUIRE))
         return;
     if (!__atomic_exchange_n(&lifecycle_agent_deferred, 0, __ATOMIC_ACQ_REL))
         return;

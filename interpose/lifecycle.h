@@ -28,7 +28,7 @@ extern uint32_t *lp_lifecycle_token_;
 void lp_lifecycle_adopt(void);
 static inline void lp_lifecycle_check(void)
 {
-    if (__builtin_expect(__atomic_load_n(lp_lifecycle_token_, __ATOMIC_RELAXED) == 0, 0))
+    if (__builtin_expect(__atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) != 1, 0))
         lp_lifecycle_adopt();
 }
 

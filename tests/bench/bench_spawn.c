@@ -3,8 +3,9 @@
  * the wall time from fork to its end, and its CPU time (user + sys, all its threads) from
  * wait4's rusage, in seconds. Driven by tests/bench/run (the pigz workload).
  *
- *   bench_spawn [--preload SO] [--stdin FILE] [--stdout FILE] -- PROG [ARG...]
- *       Prints: wall_s X cpu_s Y
+ *   bench_spawn [--preload SO] [--stdin FILE] [--stdout FILE] [--per N] -- PROG [ARG...]
+ *       Prints: wall_s X cpu_s Y; with --per N (PROG starts N processes), also the cost per
+ *       process in milliseconds: ms_per_proc X cpu_ms_per_proc Y
  *
  * Why a program of its own: Perl's times() counts in clock ticks (10 ms, 0.5-1 % of a pigz
  * run), and getrusage/wait4 need no module outside core Perl this way. The preload is set in
@@ -30,7 +31,8 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_spawn [--preload SO] [--stdin FILE] [--stdout FILE] -- PROG [ARG...]\n");
+    fprintf(stderr, "usage: bench_spawn [--preload SO] [--stdin FILE] [--stdout FILE] [--per N] "
+                    "-- PROG [ARG...]\n");
     exit(2);
 }
 
@@ -52,6 +54,7 @@ static double tv_s(struct timeval tv)
 int main(int argc, char **argv)
 {
     const char *preload = NULL, *in = NULL, *out = NULL;
+    long per = 0;
     int i = 1;
     bench_name = "bench_spawn";
     for (; i < argc; i += 2) {
@@ -67,6 +70,8 @@ int main(int argc, char **argv)
             in = argv[i + 1];
         else if (!strcmp(argv[i], "--stdout"))
             out = argv[i + 1];
+        else if (!strcmp(argv[i], "--per") && (per = strtol(argv[i + 1], NULL, 10)) > 0)
+            ;
         else
             usage();
     }
@@ -108,7 +113,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_spawn: %s exited with status %d\n", argv[i], WEXITSTATUS(status));
         return 1;
     }
-    printf("wall_s %.6f cpu_s %.6f\n", (double)(t1 - t0) * 1e-9,
-           tv_s(ru.ru_utime) + tv_s(ru.ru_stime));
+    double wall = (double)(t1 - t0) * 1e-9, cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+    printf("wall_s %.6f cpu_s %.6f", wall, cpu);
+    if (per)
+        printf(" ms_per_proc %.6f cpu_ms_per_proc %.6f", wall * 1e3 / (double)per,
+               cpu * 1e3 / (double)per);
+    printf("\n");
     return 0;
 }

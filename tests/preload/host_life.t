@@ -103,6 +103,21 @@ SKIP: {
     is($r->{err}, '', 'unshare -U true: nothing on stderr');
 }
 
+# ---- processes that record nothing --------------------------------------------------------------
+{
+    my $d = tmpdir() . '/quiet';
+    mkdir $d;
+    my $r = run_under(prog => '/bin/bash', args => ['-c', 'for i in 1 2 3 4 5; do /bin/true; done'],
+                      env => { LOCKPROF_OUT => "$d/q" });
+    is($r->{exit}, 0, 'a shell starting 5 processes: exit 0');
+    opendir(my $dh, $d) or die;
+    my @files = sort grep { !/^\./ } readdir $dh;
+    is("@files", 'q.block.pb.gz q.mutex.pb.gz',
+       'only the first process of the run wrote profiles; the 5 it started, which recorded nothing, wrote none');
+    my $p = read_profile("$d/q.block.pb.gz");
+    ok((grep { /nothing contended/ } @{ $p->{comments} }), "the shell's profile says nothing was contended");
+}
+
 # ---- a raw clone ----------------------------------------------------------------------------------
 {
     my $r = run_under(prog => 'prog_rawclone');
