@@ -1,6 +1,9 @@
 /* event.c — see event.h. */
 #include "event.h"
 
+#include <pthread.h>
+#include <string.h>
+
 
 #include "clock.h"
 #include "inflight.h"
@@ -11,10 +14,22 @@
 __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
 
 
+static size_t event_tid_offset; /* where glibc's thread descriptor has the id; 0: unknown */
+
+void lp_event_thread_descriptor(size_t offset)
+{
+    __atomic_store_n(&event_tid_offset, offset, __ATOMIC_RELAXED);
+}
+
 int32_t lp_thread_tid(void)
 {
-    if (__builtin_expect(lp_self.tid == 0, 0))
-        lp_self.tid = (int32_t)lp_sys_gettid();
+    if (__builtin_expect(lp_self.tid == 0, 0)) {
+        size_t off = __atomic_load_n(&event_tid_offset, __ATOMIC_RELAXED);
+        int32_t tid = 0;
+        if (off)
+            memcpy(&tid, (const char *)pthread_self() + off, sizeof tid);
+        lp_self.tid = tid > 0 ? tid : (int32_t)lp_sys_gettid();
+    }
     return lp_self.tid;
 }
 

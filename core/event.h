@@ -43,7 +43,10 @@ extern __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec"
 
 #define LP_LEAF_OWNER_DIED "lockprof::owner_died"
 
+/* The calling thread's id, cached in lp_self. Read from the thread's descriptor when
+ * lp_event_thread_descriptor gave its place (no system call), else from gettid. */
 int32_t lp_thread_tid(void);
+void lp_event_thread_descriptor(size_t offset);
 
 struct lp_wait {
     struct lp_waiter w;

@@ -31,6 +31,7 @@ static char writer_prefix[LP_PATH_MAX];               /* under writer_lock */
 static char writer_paths[LP_NPROFILES][LP_PATH_MAX];  /* under writer_lock */
 static struct lp_writer_info writer_info;             /* immutable after init */
 static int writer_error;                              /* first error, under writer_lock */
+static char writer_note[208];                         /* under writer_lock; "" for none */
 static unsigned writer_snapshots;                     /* snapshots written, under writer_lock */
 
 /* A window's start (writer.h): the weights of every entry then, by lp_stack_view.index. */
@@ -155,6 +156,8 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
         if (w->note[0])
             comments[nc++] = writer_comment(a, "%s", w->note);
     }
+    if (writer_note[0])
+        comments[nc++] = writer_comment(a, "%s", writer_note);
     if (p == LP_BLOCK)
         comments[nc++] = writer_comment(
             a, "block rate: %llu ns%s%s", (unsigned long long)rate,
@@ -346,6 +349,13 @@ static void writer_report(int first, const char *path, const char *why)
         lp_log_sigsafe("cannot write %s (%s): %s; the program is not affected", path, why,
                        strerrordesc_np(-first));
     }
+}
+
+void lp_writer_note(const char *note)
+{
+    lp_lock(&writer_lock);
+    lp_fmt_sigsafe(writer_note, sizeof writer_note, "%s", note);
+    lp_unlock(&writer_lock);
 }
 
 int lp_writer_write(const char *why)

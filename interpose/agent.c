@@ -14,6 +14,7 @@
 #include "endpoint.h"
 #include "event.h"
 #include "httpd.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "sync.h"
 #include "sys.h"
@@ -97,6 +98,8 @@ static const char *agent_stat_field(const char *stat, int field)
 static bool agent_alone(void)
 {
     char buf[1024];
+    if (lp_lifecycle_restricted())
+        return false; /* no system call the program did not make */
     if (agent_read_proc("/proc/self/stat", buf, sizeof buf) < 0)
         return false;
     const char *f = agent_stat_field(buf, 20); /* num_threads */
@@ -174,7 +177,8 @@ static int agent_thread(void *(*fn)(void *), const char *name)
  * last of them ending the process with the exit status its main thread left. */
 static __attribute__((noreturn)) void agent_end(void)
 {
-    lp_writer_write("last thread exited");
+    if (!lp_lifecycle_restricted())
+        lp_writer_write("last thread exited");
     __atomic_store_n(&agent_ending, 1, __ATOMIC_RELEASE);
     agent_thread_exit();
 }
@@ -197,7 +201,8 @@ static void *agent_main(void *arg)
         uint32_t r = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
         if (r != seen) {
             seen = r;
-            lp_writer_write("fatal signal");
+            if (!lp_lifecycle_restricted())
+                lp_writer_write("fatal signal");
             __atomic_store_n(&agent_done, seen, __ATOMIC_RELEASE);
             lp_futex_wake_sigsafe(&agent_done, 64);
             continue;
@@ -205,7 +210,8 @@ static void *agent_main(void *arg)
         uint32_t sn = __atomic_load_n(&agent_snap, __ATOMIC_ACQUIRE);
         if (sn != seen_snap) {
             seen_snap = sn; /* signals that came while one was written make one snapshot */
-            lp_writer_snapshot(keep, "LOCKPROF_SIGNAL");
+            if (!lp_lifecycle_restricted())
+                lp_writer_snapshot(keep, "LOCKPROF_SIGNAL");
             continue;
         }
         /* The clock only for LOCKPROF_INTERVAL: with both rates 0 and no interval lockprof
@@ -214,7 +220,8 @@ static void *agent_main(void *arg)
         if (interval) {
             uint64_t now = lp_clock_monotonic();
             if (now >= next) {
-                lp_writer_snapshot(keep, "LOCKPROF_INTERVAL");
+                if (!lp_lifecycle_restricted())
+                    lp_writer_snapshot(keep, "LOCKPROF_INTERVAL");
                 next += interval;
                 if (next <= now) /* late (a stopped process): the next one a period from now */
                     next = now + interval;

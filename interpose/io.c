@@ -117,6 +117,8 @@ static __attribute__((noinline)) uint64_t io_look_before(void)
 /* Before the call: look after a gap that may have held a sleep (see above). */
 static inline uint64_t io_before(uint64_t start)
 {
+    if (__builtin_expect(lp_lifecycle_restricted(), 0))
+        return start; /* no getrusage the program did not call (io_confirm records nothing) */
     uint64_t threshold = __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
     if (__builtin_expect(!io_self.have || lp_clock_elapsed(io_self.last_end, start) >= threshold,
                          0))
@@ -139,6 +141,8 @@ static inline void io_after(uint64_t end)
  */
 static bool io_confirm(const struct lp_call *c, long rc, int err)
 {
+    if (lp_lifecycle_restricted())
+        return false; /* the check takes system calls the program did not make */
     long before = io_self.nvcsw;
     io_look();
     /* != rather than >: a fork child's counts start again from 0. EAGAIN is O_NONBLOCK,
@@ -217,6 +221,8 @@ static __attribute__((noinline)) ssize_t io_queue_profiled(const struct lp_call 
 
 static __attribute__((noinline)) int8_t io_classify(int fd)
 {
+    if (lp_lifecycle_restricted())
+        return LP_FD_OTHER; /* fstat: a system call the program did not make; not cached */
     struct lp_guard g;
     lp_guard_enter(&g);
     int8_t b = lp_fdcache_classify(fd);

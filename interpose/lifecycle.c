@@ -56,6 +56,26 @@ const char *lp_lifecycle_library_name(void)
     return lifecycle_library;
 }
 
+/* Where glibc keeps a thread's id in its thread descriptor (struct pthread, whose address is
+ * pthread_self()): found once in the main thread, whose id is the pid, so that a thread's id
+ * costs no system call (gettid is one a program under seccomp may not allow). Not found (another
+ * C library, another layout): 0, and ids come from gettid. */
+static void lifecycle_find_thread_id(void)
+{
+    pid_t tid = lp_sys_gettid();
+    if (tid != lp_sys_getpid())
+        return; /* not the main thread (loaded by dlopen from another): no way to tell */
+    const unsigned char *self = (const unsigned char *)pthread_self();
+    for (size_t off = 0; off + sizeof(int32_t) <= 2048; off += sizeof(int32_t)) {
+        int32_t v;
+        memcpy(&v, self + off, sizeof v);
+        if (v == tid) {
+            lp_event_thread_descriptor(off);
+            return;
+        }
+    }
+}
+
 /* The file name this library was loaded from (dladdr on one of its own functions). */
 static void lifecycle_find_library(void)
 {
@@ -79,11 +99,35 @@ static bool lifecycle_recorded_nothing(void)
 
 static bool lifecycle_is_origin(void);
 
+uint32_t lp_lifecycle_restricted_;
+
+void lp_lifecycle_restrict(void)
+{
+    if (__atomic_load_n(&lp_lifecycle_restricted_, __ATOMIC_ACQUIRE))
+        return;
+    lp_lifecycle_check();
+    struct lp_guard g;
+    lp_guard_enter(&g);
+    /* The profiles so far, written while the calls that takes are still the program's own;
+     * nothing is written after (the exit write, snapshots). The same rule as at exit: a
+     * process that is not the run's first and recorded nothing leaves no files. */
+    if (!__atomic_exchange_n(&lp_lifecycle_restricted_, 1, __ATOMIC_ACQ_REL)) {
+        if (lifecycle_is_origin() || !lifecycle_recorded_nothing()) {
+            lp_writer_note("written when the process restricted its system calls "
+                           "(PR_SET_SECCOMP): what it recorded after is in no file");
+            lp_writer_write("seccomp");
+        }
+        lp_signals_stand_aside();
+    }
+    lp_guard_leave(&g);
+}
+
 static void lifecycle_exit_write(void)
 {
     /* Busy: exit or quick_exit from a signal handler that interrupted lockprof on this thread
-     * (perhaps inside a write, holding the writer lock): no profile rather than a deadlock. */
-    if (lp_wrap_off())
+     * (perhaps inside a write, holding the writer lock): no profile rather than a deadlock.
+     * Restricted (seccomp): writing needs system calls the program did not make. */
+    if (lp_wrap_off() || lp_lifecycle_restricted())
         return;
     lp_lifecycle_check();
     /* Only the first process of a run writes profiles that say nothing was contended, so that
@@ -220,7 +264,7 @@ int lp_lifecycle_before_exec(void)
     lp_lifecycle_check();
     if (lp_sys_getpid() != lifecycle_pid)
         return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
-    if (lp_self.busy)
+    if (lp_self.busy || lp_lifecycle_restricted())
         return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
     /* A final profile, unless this image recorded nothing (the child of fork-then-exec, a
      * shell that execs the program): then there is nothing the next image could overwrite,
@@ -335,6 +379,9 @@ void lp_lifecycle_adopt(void)
     }
     struct lp_guard g;
     lp_guard_enter(&g);
+    /* glibc's thread descriptors still hold the parent's thread ids (no fork of glibc's ran):
+     * here they come from the kernel. */
+    lp_event_thread_descriptor(0);
     lifecycle_become_child();
     lp_guard_leave(&g);
 }
@@ -384,6 +431,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lifecycle_pid = lp_sys_getpid();
     lifecycle_token_init();
     lifecycle_find_library();
+    lifecycle_find_thread_id();
     lifecycle_out_has_pid = lp_config_pattern_has(lifecycle_config.out, 'p');
     lifecycle_lineage_init((long)lifecycle_pid);
     char prefix[LP_PATH_MAX];

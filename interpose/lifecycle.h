@@ -12,6 +12,7 @@
 #ifndef LP_LIFECYCLE_H
 #define LP_LIFECYCLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -35,6 +36,21 @@ static inline void lp_lifecycle_check(void)
 /* The program is about to start a thread (pthread_create, thrd_create): lockprof's thread
  * starts first if it has not (DESIGN §5). Any application thread. */
 void lp_lifecycle_threads_begin(void);
+
+/*
+ * A program that restricts its own system calls (seccomp, through prctl: lp_lifecycle_restrict)
+ * gets none it did not make from lockprof from then on. The profiles so far are written just
+ * before (the one write after that point); then nothing is written (no files, no
+ * /proc), descriptors are not classified, a read is not checked for a sleep (so pipes' waits
+ * are not recorded), and lockprof's signal handlers give way. Waits on locks are still
+ * recorded: that takes no system call. Any thread.
+ */
+extern uint32_t lp_lifecycle_restricted_;
+static inline bool lp_lifecycle_restricted(void)
+{
+    return __atomic_load_n(&lp_lifecycle_restricted_, __ATOMIC_RELAXED) != 0;
+}
+void lp_lifecycle_restrict(void);
 
 /* The settings read at start; immutable once lp_ready. */
 const struct lp_config *lp_lifecycle_config(void);

@@ -15,7 +15,9 @@
  * the children it spawns without an exec of its own (system, posix_spawn) do not see it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -212,7 +214,23 @@ LP_EXPORT int putenv(char *string)
     return rc;
 }
 
-#include <stdarg.h>
+/* ---- seccomp ------------------------------------------------------------------------------
+ * A program that restricts its system calls with PR_SET_SECCOMP (strict mode, or a filter of
+ * its own) made its list of them: lockprof stands aside first, while it still may make the
+ * calls that takes (lp_lifecycle_restrict), and makes none of its own from then on. glibc's
+ * prctl reads four more arguments whatever the option, and so does this. */
+LP_EXPORT int prctl(int option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+    unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    if (option == PR_SET_SECCOMP && !lp_wrap_off())
+        lp_lifecycle_restrict();
+    return REAL(prctl)(option, a2, a3, a4, a5);
+}
+
 
 /* glibc's own execl* build their argv the same way: a VLA sized by the count, the arguments
  * read up to the NULL that follows arg0. */

@@ -196,6 +196,22 @@ LP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
     return signals_common(sig, h, SA_RESETHAND | SA_NODEFER, false);
 }
 
+/* Every signal lockprof stands in for gets its default action back, as the program believes
+ * it has, and lockprof claims none again. */
+void lp_signals_stand_aside(void)
+{
+    for (int sig = 1; sig < SIGNALS_MAX; sig++) {
+        if (__atomic_load_n(&signals_owned[sig], __ATOMIC_ACQUIRE)) {
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            REAL(sigaction)(sig, &dfl, NULL);
+            __atomic_store_n(&signals_owned[sig], 0, __ATOMIC_RELEASE);
+        }
+        signals_role[sig] = SIGNALS_NONE;
+    }
+}
+
 void lp_signals_atfork_child(void)
 {
     signals_fatal_target = 0;

@@ -24,5 +24,8 @@
 void lp_signals_init(uint64_t fatal, int snapshot);
 /* After fork, in the child: no agent to write for a fatal signal, none to take a snapshot. */
 void lp_signals_atfork_child(void);
+/* The program restricts its system calls (seccomp): lockprof's handlers go, every signal
+ * it stood in for has its default action again (a handler would need calls to re-raise). */
+void lp_signals_stand_aside(void);
 
 #endif

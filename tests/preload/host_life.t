@@ -12,6 +12,11 @@
 # variable, execve with none, `env -i`), or that takes lockprof out of LD_PRELOAD before
 # system(), hands over exactly that environment; one that keeps LD_PRELOAD keeps the lineage.
 #
+# A program that restricts its system calls (seccomp: strict mode, or a filter that kills the
+# process at any call it did not list) runs to its normal exit with its own output: lockprof
+# writes the profiles so far just before the restriction, with a comment that says so, and makes
+# no call of its own after.
+#
 # A child made by a raw clone runs no fork handler; it outlives its parent here. It still
 # profiles itself from zero under its own pid (PREFIX.PID, as a fork child), and its parent's
 # profile, written first, is not overwritten by the child's copy of the parent's tables.
@@ -116,6 +121,24 @@ SKIP: {
        'only the first process of the run wrote profiles; the 5 it started, which recorded nothing, wrote none');
     my $p = read_profile("$d/q.block.pb.gz");
     ok((grep { /nothing contended/ } @{ $p->{comments} }), "the shell's profile says nothing was contended");
+}
+
+# ---- seccomp ----------------------------------------------------------------------------------------
+for my $mode (qw(strict filter)) {
+    my $plain = run_under(prog => 'prog_seccomp', args => [$mode], preload => 0);
+    is($plain->{exit}, 7, "seccomp $mode without the preload: exit 7") or diag($plain->{err});
+    for my $env ({}, { LOCKPROF_BLOCK_RATE => 1, LOCKPROF_MUTEX_FRACTION => 1 }) {
+        my $what = "seccomp $mode" . (%$env ? ' (every wait)' : '');
+        my $r = run_under(prog => 'prog_seccomp', args => [$mode], env => $env, timeout => 30);
+        same_as_plain($r, $plain, $what);
+        my $p = read_profile($r->{block});
+        ok((grep { /restricted its system calls/ } @{ $p->{comments} }),
+           "$what: the profile was written when the restriction began, and says so");
+        next unless $mode eq 'filter' && %$env;
+        my ($nb) = total($p, frame => 'contend_before');
+        my ($na) = total($p, frame => 'contend_after');
+        is("$nb $na", '20 0', "$what: the profile has the 20 waits before the filter, none after");
+    }
 }
 
 # ---- a raw clone ----------------------------------------------------------------------------------
