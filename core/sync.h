@@ -11,16 +11,17 @@
  * them:
  *   1. the writer's lock (writer.c): one profile, snapshot or view written at a time;
  *   2. the mapping registry's lock (maps.c), taken under the writer's when it writes; the
- *      loader's lock (dl_iterate_phdr) is taken under it, never the other way round;
- *   3. the lock table's stripe guards (locktab.c), leaves: nothing is taken under one, and no
- *      thread holds two.
- * The fork handlers (interpose/lifecycle.c) take 1 and 2 in this order and give them back in
- * reverse, so that a child never inherits a profile or a registry half-written by a thread that
- * does not exist in it. They take nothing else: not the loader's lock (maps.c says why), and not
- * the guards (3), which the child resets instead: it drops every entry they protect (its
- * parent's waiters are not its own), so nothing half-written survives, and taking them all
- * would make the whole table resident at every fork. The stack table, the in-flight table, the
- * descriptor cache and the unwinder's rule cache take no lock (atomics).
+ *      loader's lock (dl_iterate_phdr) is taken under it, never the other way round.
+ * That is all: neither is taken on the path of a contended lock or of a recorded event, only
+ * to write a profile and at fork. The fork handlers (interpose/lifecycle.c) take 1 and 2 in
+ * this order and give them back in reverse, so that a child never inherits a profile or a
+ * registry half-written by a thread that does not exist in it; not the loader's lock (maps.c
+ * says why). The lock table (locktab.c) takes no lock: each entry is one 16-byte word replaced
+ * by compare-and-swap, so a program's thread never waits there for another one, and a fork
+ * child, which drops every entry (its parent's waiters are not its own), finds no operation
+ * half-done that it would have to finish. The stack table, the in-flight table, the descriptor
+ * cache and the unwinder's rule cache take no lock either (atomics); the stack table's one
+ * wait, on a slot another thread is filling, is a spin.
  */
 #ifndef LP_SYNC_H
 #define LP_SYNC_H
@@ -35,8 +36,8 @@ typedef struct {
 #define LP_LOCK_INIT { 0 }
 
 /* A recording thread's wait on anything of lockprof's that lasts longer than this is counted
- * (issue #5: none may wait 50 us on what the writer holds; the writer takes neither the lock
- * table's stripe guards nor the stack table's slots, so these count waits on other recorders). */
+ * apart (none may wait 50 us on what the writer holds; the writer takes none of the stack
+ * table's slots, so these count waits on other recorders). */
 #define LP_SLOW_WAIT_NS 50000
 
 void lp_lock_slow(lp_lock_t *l);

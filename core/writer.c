@@ -184,7 +184,7 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     comments[nc++] = writer_comment(
         a, "recording waits over 50 us on lockprof's tables: %llu (on another recording "
         "thread, preempted or not; the writer holds nothing a recording thread waits on)",
-        (unsigned long long)(lt.slow_waits + st.slow_waits));
+        (unsigned long long)st.slow_waits);
 
     struct lp_pp_profile prof = {
         .samples = c.samples,
