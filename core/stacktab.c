@@ -34,7 +34,8 @@ static struct {
     uint64_t count_fp, delay, events; /* atomic */
 } stacktab_overflow[LP_NPROFILES];
 static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
-static uint64_t stacktab_slow_waits;           /* atomic */
+static uint64_t stacktab_waits, stacktab_wait_ns; /* atomic: waits on a slot being filled */
+static uint64_t stacktab_slow_waits;           /* atomic: those over LP_SLOW_WAIT_NS */
 
 static void *stacktab_map(size_t bytes)
 {
@@ -128,17 +129,21 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
             }
             st = expected;
         }
-        /* Another thread is filling this slot in: its key decides whether it is ours. A long
-         * wait (the filler preempted) is timed from its 256th spin and counted. */
-        uint64_t spun_since = 0;
-        for (unsigned spins = 0; st == SLOT_CLAIMED; spins++) {
-            __builtin_ia32_pause();
-            if (spins == 256)
-                spun_since = lp_now();
-            st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        /* Another thread is filling this slot in: its key decides whether it is ours. The
+         * wait is a spin (the filler copies a stack and stores a few fields), timed and
+         * counted: it is long only when the filler was preempted. */
+        if (st == SLOT_CLAIMED) {
+            uint64_t t0 = lp_now();
+            do {
+                __builtin_ia32_pause();
+                st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+            } while (st == SLOT_CLAIMED);
+            uint64_t waited = lp_clock_elapsed(t0, lp_now());
+            __atomic_fetch_add(&stacktab_waits, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&stacktab_wait_ns, waited, __ATOMIC_RELAXED);
+            if (waited > LP_SLOW_WAIT_NS)
+                __atomic_fetch_add(&stacktab_slow_waits, 1, __ATOMIC_RELAXED);
         }
-        if (spun_since && lp_now() - spun_since > LP_SLOW_WAIT_NS)
-            __atomic_fetch_add(&stacktab_slow_waits, 1, __ATOMIC_RELAXED);
         if (st == SLOT_EMPTY) { /* given back: look at it again */
             probe--;
             continue;
@@ -195,6 +200,8 @@ void lp_stacktab_stats(struct lp_stacktab_stats *st)
         st->overflowed[p] = __atomic_load_n(&stacktab_overflow[p].events, __ATOMIC_RELAXED);
         st->events[p] = __atomic_load_n(&stacktab_events[p], __ATOMIC_RELAXED);
     }
+    st->waits = __atomic_load_n(&stacktab_waits, __ATOMIC_RELAXED);
+    st->wait_ns = __atomic_load_n(&stacktab_wait_ns, __ATOMIC_RELAXED);
     st->slow_waits = __atomic_load_n(&stacktab_slow_waits, __ATOMIC_RELAXED);
 }
 

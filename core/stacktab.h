@@ -57,7 +57,9 @@ struct lp_stacktab_stats {
     uint64_t capacity;
     uint64_t overflowed[LP_NPROFILES]; /* events counted under lockprof::stack_table_full */
     uint64_t events[LP_NPROFILES];     /* events recorded, overflow included */
-    uint64_t slow_waits;     /* waits on a slot another thread was filling, > LP_SLOW_WAIT_NS */
+    uint64_t waits;          /* waits (spins) on a slot another thread was filling */
+    uint64_t wait_ns;        /* ... their time in all */
+    uint64_t slow_waits;     /* ... those over LP_SLOW_WAIT_NS */
 };
 void lp_stacktab_stats(struct lp_stacktab_stats *s);
 

@@ -4,7 +4,10 @@
 #include <linux/futex.h>
 #include <time.h>
 
+#include "clock.h"
 #include "sys.h"
+
+static uint64_t sync_sleeps, sync_sleep_ns; /* atomic: lp_sync_stats */
 
 void lp_lock_slow(lp_lock_t *l)
 {
@@ -17,8 +20,20 @@ void lp_lock_slow(lp_lock_t *l)
             return;
         __builtin_ia32_pause();
     }
-    while (__atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE) != 0)
+    if (__atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE) == 0)
+        return;
+    uint64_t t0 = lp_now();
+    do
         lp_sys_futex(&l->word, FUTEX_WAIT_PRIVATE, 2, NULL);
+    while (__atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE) != 0);
+    __atomic_fetch_add(&sync_sleeps, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sync_sleep_ns, lp_clock_elapsed(t0, lp_now()), __ATOMIC_RELAXED);
+}
+
+void lp_sync_stats(struct lp_sync_stats *s)
+{
+    s->sleeps = __atomic_load_n(&sync_sleeps, __ATOMIC_RELAXED);
+    s->sleep_ns = __atomic_load_n(&sync_sleep_ns, __ATOMIC_RELAXED);
 }
 
 void lp_unlock_slow(lp_lock_t *l)

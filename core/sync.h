@@ -21,7 +21,10 @@
  * child, which drops every entry (its parent's waiters are not its own), finds no operation
  * half-done that it would have to finish. The stack table, the in-flight table, the descriptor
  * cache and the unwinder's rule cache take no lock either (atomics); the stack table's one
- * wait, on a slot another thread is filling, is a spin.
+ * wait, on a slot another thread is filling, is a spin, counted and timed (stacktab.h).
+ *
+ * lp_lock counts the times it had to sleep, and for how long (lp_sync_stats): every profile
+ * says so, so that a wait of the program on a lock of lockprof's is never hidden.
  */
 #ifndef LP_SYNC_H
 #define LP_SYNC_H
@@ -39,6 +42,14 @@ typedef struct {
  * apart (none may wait 50 us on what the writer holds; the writer takes none of the stack
  * table's slots, so these count waits on other recorders). */
 #define LP_SLOW_WAIT_NS 50000
+
+/* The sleeps of lp_lock on a lock another thread held past its spins: how many, how long in
+ * all (any thread, lockprof's own included). */
+struct lp_sync_stats {
+    uint64_t sleeps;
+    uint64_t sleep_ns;
+};
+void lp_sync_stats(struct lp_sync_stats *s);
 
 void lp_lock_slow(lp_lock_t *l);
 void lp_unlock_slow(lp_lock_t *l);

@@ -140,6 +140,8 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     lp_stacktab_stats(&st);
     struct lp_locktab_stats lt;
     lp_locktab_stats(&lt);
+    struct lp_sync_stats sy;
+    lp_sync_stats(&sy);
     uint64_t rate = lp_rates_block(), fraction = lp_rates_fraction();
     bool changed = lp_rates_changed();
     int64_t now = lp_clock_realtime();
@@ -181,6 +183,14 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
             a, "waiters not attributable (lock table full): %llu",
             (unsigned long long)lt.not_registered);
     comments[nc++] = writer_comment(a, "stack depth: %u", writer_info.stack_depth);
+    comments[nc++] = writer_comment(
+        a, "waits on lockprof's locks: %llu, %llu ns in all (lock table: none, it takes no "
+        "lock, %llu of its compare-and-swaps went again; stack table slots being filled: "
+        "%llu, %llu ns; sleeps on the writer's and the mappings' locks: %llu, %llu ns)",
+        (unsigned long long)(st.waits + sy.sleeps),
+        (unsigned long long)(st.wait_ns + sy.sleep_ns), (unsigned long long)lt.retries,
+        (unsigned long long)st.waits, (unsigned long long)st.wait_ns,
+        (unsigned long long)sy.sleeps, (unsigned long long)sy.sleep_ns);
     comments[nc++] = writer_comment(
         a, "recording waits over 50 us on lockprof's tables: %llu (on another recording "
         "thread, preempted or not; the writer holds nothing a recording thread waits on)",
