@@ -6,8 +6,8 @@
  *     … the real call …
  *     lp_event_wait_end     (deregisters; samples and records the wait in the block profile)
  * and for a release:
- *     lp_event_release_charge   (before the real unlock: samples; O(1), and under the lock's
- *                                guard only for a release that is picked or draws the next)
+ *     lp_event_release_charge   (before the real unlock: samples; O(1), and writes the lock's
+ *                                entry only for a release that is picked or draws the next)
  *     … the real unlock …
  *     lp_event_record_charge    (after it, when picked: unwinds, records in the mutex profile)
  * so nothing slow (unwinding, hashing a stack, table inserts) happens while the program's
@@ -137,7 +137,7 @@ static inline bool lp_event_release_quiet(unsigned hint, uint64_t arm)
 /* A release of lock, before the real one, at the mutex fraction in force: true when the release
  * is picked (one in n, charge.h: the draw is made one release early) and had something to
  * charge, with its weight in *wt for lp_event_record_charge after the real release. Most
- * releases of a lock with waiters take no guard and read no clock. _armed: with the release's
+ * releases of a lock with waiters write nothing and read no clock. _armed: with the release's
  * draw already made (lp_event_arm). */
 bool lp_event_release_charge_armed(const void *lock, uint64_t arm, struct lp_weight *wt);
 static inline bool lp_event_release_charge(const void *lock, struct lp_weight *wt)

@@ -284,8 +284,8 @@ static inline __attribute__((always_inline)) long lp_wait_timed(const struct lp_
 
 /* ---- releases -------------------------------------------------------------------------------
  * The release of a lock that may have an entry in the lock table (locktab.h), whose own draw
- * (lp_event_arm) says it is not quiet: its charge is computed before the real unlock, under
- * the lock's guard — a waiter woken by the unlock must find the release already accounted for
+ * (lp_event_arm) says it is not quiet: its charge is computed before the real unlock — a
+ * waiter woken by the unlock must find the release already accounted for in the lock's entry
  * — and recorded (unwound, hashed) after it, outside the critical section (DESIGN §3.4).
  * Inlined, as the waits' skeleton is, into one out-of-line function per family.
  */
