@@ -37,6 +37,8 @@ struct lp_thread {
     int32_t tid;        /* cached gettid(), 0 until first use (reset in a fork child) */
     struct lp_rng rng;  /* seeded on first use */
     uint32_t in_unwind; /* inside libunwind (interpose/unwind.c guards its descriptors) */
+    uintptr_t busy_at;  /* an address in the frame where busy last rose from 0; 0: unknown
+                           (interpose/jump.c: a siglongjmp out of lockprof's code) */
 };
 
 extern __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));

@@ -36,6 +36,8 @@ static struct {
 static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
 static uint64_t stacktab_waits, stacktab_wait_ns; /* atomic: waits on a slot being filled */
 static uint64_t stacktab_slow_waits;           /* atomic: those over LP_SLOW_WAIT_NS */
+/* The slot this thread has claimed and is filling in, or NULL (lp_stacktab_abandon). */
+static __thread struct stacktab_slot *stacktab_filling __attribute__((tls_model("initial-exec")));
 
 static void *stacktab_map(size_t bytes)
 {
@@ -108,10 +110,14 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
             uint32_t expected = SLOT_EMPTY;
             if (__atomic_compare_exchange_n(&s->state, &expected, SLOT_CLAIMED, false,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+                /* (prev: one this thread was filling when a signal handler's event came) */
+                struct stacktab_slot *prev = stacktab_filling;
+                stacktab_filling = s;
                 uint32_t off = __atomic_fetch_add(&stacktab_pool_used, depth, __ATOMIC_RELAXED);
                 if ((uint64_t)off + depth > stacktab_pool_size) {
                     /* The pool is spent: give the slot back and count the event aside. */
                     __atomic_store_n(&s->state, SLOT_EMPTY, __ATOMIC_RELEASE);
+                    stacktab_filling = prev;
                     stacktab_overflow_add(prof, w);
                     return;
                 }
@@ -124,6 +130,7 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
                 s->hash = h;
                 stacktab_add_weight(&s->count_fp, &s->delay, w);
                 __atomic_store_n(&s->state, SLOT_READY, __ATOMIC_RELEASE);
+                stacktab_filling = prev;
                 __atomic_fetch_add(&stacktab_entries, 1, __ATOMIC_RELAXED);
                 return;
             }
@@ -132,6 +139,12 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
         /* Another thread is filling this slot in: its key decides whether it is ours. The
          * wait is a spin (the filler copies a stack and stores a few fields), timed and
          * counted: it is long only when the filler was preempted. */
+        if (st == SLOT_CLAIMED && s == stacktab_filling) {
+            /* This thread's own, from a signal handler that interrupted its filling in:
+             * waiting for it would never end. */
+            stacktab_overflow_add(prof, w);
+            return;
+        }
         if (st == SLOT_CLAIMED) {
             uint64_t t0 = lp_now();
             do {
@@ -205,8 +218,18 @@ void lp_stacktab_stats(struct lp_stacktab_stats *st)
     st->slow_waits = __atomic_load_n(&stacktab_slow_waits, __ATOMIC_RELAXED);
 }
 
+void lp_stacktab_abandon(void)
+{
+    struct stacktab_slot *s = stacktab_filling;
+    if (s) {
+        stacktab_filling = NULL;
+        __atomic_store_n(&s->state, SLOT_EMPTY, __ATOMIC_RELEASE);
+    }
+}
+
 void lp_stacktab_atfork_child(void)
 {
+    stacktab_filling = NULL;
     /* MADV_DONTNEED on private anonymous memory gives back zero pages: the child starts empty
      * without touching (and so without making resident) the whole table. */
     if (stacktab_slots)

@@ -63,6 +63,12 @@ struct lp_stacktab_stats {
 };
 void lp_stacktab_stats(struct lp_stacktab_stats *s);
 
+/* The calling thread gives up the entry it was entering, if any: a siglongjmp out of a signal
+ * handler that interrupted it (interpose/jump.c). The slot is free again; its frames are
+ * lost to the pool. An event entered from such a handler that lands on that same slot is
+ * counted under LP_LEAF_TABLE_FULL rather than wait for a filler that cannot go on. */
+void lp_stacktab_abandon(void);
+
 /* After fork, in the child: profiles start from zero (entries and pool are forgotten). */
 void lp_stacktab_atfork_child(void);
 

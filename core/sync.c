@@ -8,6 +8,7 @@
 #include "sys.h"
 
 static uint64_t sync_sleeps, sync_sleep_ns; /* atomic: lp_sync_stats */
+__thread uint32_t lp_sync_held_ __attribute__((tls_model("initial-exec")));
 
 void lp_lock_slow(lp_lock_t *l)
 {

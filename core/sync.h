@@ -54,28 +54,39 @@ void lp_sync_stats(struct lp_sync_stats *s);
 void lp_lock_slow(lp_lock_t *l);
 void lp_unlock_slow(lp_lock_t *l);
 
+/* How many of lockprof's locks the calling thread holds (interpose/jump.c: a siglongjmp out of
+ * lockprof's code that holds one leaves the thread's guard raised rather than let the thread
+ * take the lock again). */
+extern __thread uint32_t lp_sync_held_ __attribute__((tls_model("initial-exec")));
+
 static inline void lp_lock(lp_lock_t *l)
 {
     uint32_t expected = 0;
     if (!__atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED))
         lp_lock_slow(l);
+    lp_sync_held_++;
 }
 
 static inline bool lp_trylock(lp_lock_t *l)
 {
     uint32_t expected = 0;
-    return __atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
-                                       __ATOMIC_RELAXED);
+    if (!__atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return false;
+    lp_sync_held_++;
+    return true;
 }
 
 static inline void lp_unlock(lp_lock_t *l)
 {
+    lp_sync_held_--;
     if (__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) == 2)
         lp_unlock_slow(l);
 }
 
-/* After fork, in the child: the lock is free whoever held it in the parent. */
+/* After fork, in the child: the lock is free whoever held it in the parent (and the child's
+ * thread sets lp_sync_held_ to 0: it holds none). */
 static inline void lp_lock_reset(lp_lock_t *l)
 {
     __atomic_store_n(&l->word, 0, __ATOMIC_RELAXED);

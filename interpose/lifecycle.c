@@ -30,6 +30,7 @@
 #include "resolve.h"
 #include "signals.h"
 #include "stacktab.h"
+#include "sync.h"
 #include "sys.h"
 #include "unwind.h"
 #include "wait.h"
@@ -292,7 +293,8 @@ static __thread int lifecycle_prefork_skipped __attribute__((tls_model("initial-
 static void lifecycle_prefork(void)
 {
     lifecycle_prefork_skipped = lp_self.busy != 0;
-    lp_self.busy++;
+    if (lp_self.busy++ == 0)
+        lp_self.busy_at = 0; /* (jump.c: never taken down by a jump) */
     if (lifecycle_prefork_skipped)
         return;
     lp_writer_prefork();
@@ -313,6 +315,7 @@ static void lifecycle_postfork_parent(void)
  * prefork took, or that threads of the parent held at a clone no handler saw. */
 static void lifecycle_become_child(void)
 {
+    lp_sync_held_ = 0;
     lp_locktab_atfork_child();
     lp_stacktab_atfork_child();
     lp_event_atfork_child();
@@ -417,7 +420,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
 {
     if (getauxval(AT_SECURE))
         return; /* setuid and friends: dormant (DESIGN §4) */
-    lp_self.busy++;
+    lp_self.busy++; /* (busy_at 0: never taken down by a jump) */
     lp_log_init();
     lp_resolve_all();
     lp_config_load(&lifecycle_config, lifecycle_getenv);

@@ -1,6 +1,8 @@
 /* wait.c — the out-of-line parts of the skeleton (wait.h). */
 #include "wait.h"
 
+__thread struct lp_waiting *lp_wait_open_ __attribute__((tls_model("initial-exec")));
+
 void lp_wait_cancelled(struct lp_waiting *w)
 {
     const struct lp_family *f = w->f;
@@ -12,6 +14,26 @@ void lp_wait_cancelled(struct lp_waiting *w)
         lp_event_wait_drop(&w->ev); /* nothing is recorded */
     if (f->finish)
         f->finish(w);
+    lp_wait_open_ = w->outer;
+    lp_self.busy = w->busy;
+    errno = err;
+}
+
+void lp_wait_abandon(struct lp_waiting *w)
+{
+    int err = errno;
+    lp_self.busy = w->busy + 1;
+    w->abandoned = true;
+    /* Caught inside lp_wait_end, the wait has (partly) ended already: nothing more is done. */
+    if (!w->ending) {
+        if (w->ev.have_stack)
+            lp_event_wait_end(&w->ev, LP_GAVE_UP);
+        else
+            lp_event_wait_drop(&w->ev); /* caught before its stack was unwound */
+        if (w->f->finish)
+            w->f->finish(w);
+    }
+    lp_wait_open_ = w->outer;
     lp_self.busy = w->busy;
     errno = err;
 }

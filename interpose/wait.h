@@ -38,11 +38,13 @@ struct lp_guard {
     int err; /* the errno the program is to see next */
 };
 
-/* lockprof's code begins: the program's errno kept, the guard up. */
+/* lockprof's code begins: the program's errno kept, the guard up (and where it rose, for a
+ * siglongjmp out of it: jump.c). */
 static inline void lp_guard_enter(struct lp_guard *g)
 {
     g->err = errno;
-    lp_self.busy++;
+    if (lp_self.busy++ == 0)
+        lp_self.busy_at = (uintptr_t)g;
 }
 
 /* The program's call begins: the guard down, the program's errno back. */
@@ -56,7 +58,8 @@ static inline void lp_guard_call(struct lp_guard *g)
 static inline void lp_guard_return(struct lp_guard *g)
 {
     g->err = errno;
-    lp_self.busy++;
+    if (lp_self.busy++ == 0)
+        lp_self.busy_at = (uintptr_t)g;
 }
 
 /* lockprof's code ends: the guard down, errno as the program is to see it. */
@@ -164,20 +167,45 @@ struct lp_waiting {
     long rc;                       /* the real call's result ... */
     int err;                       /* ... and errno, once returned */
     uint32_t busy;                 /* lp_self.busy when the wrapper was entered */
+    bool ending;                   /* the real call returned: lp_wait_end has it */
+    bool abandoned;                /* ended by lp_wait_abandon: nothing more to do */
     bool entry_charged;            /* enter() made a release that was picked (cond.c) ... */
     struct lp_weight entry_charge; /* ... and this is its charge */
+    struct lp_waiting *outer;      /* the wait this one interrupted (a signal handler's), or NULL */
 };
+
+/*
+ * The thread's waits in progress, innermost first (a handler that interrupts a wait may wait
+ * itself). A signal handler that leaves a wait by siglongjmp (undefined by POSIX, done by real
+ * programs) never lets it end: jump.c finds the waits whose frames the jump discards and ends
+ * them with lp_wait_abandon, before the jump.
+ */
+extern __thread struct lp_waiting *lp_wait_open_ __attribute__((tls_model("initial-exec")));
+
+/* Ends w, left by a jump out of a signal handler that interrupted it: a wait that had begun
+ * (its stack unwound) is recorded as one that gave up, at the time of the jump; one caught
+ * earlier is dropped. The guard goes back to where the wrapper found it. */
+void lp_wait_abandon(struct lp_waiting *w);
 
 /* Ends w after the real call returned (f is w->f, passed as the constant it is). */
 static inline __attribute__((always_inline)) void lp_wait_end(const struct lp_family *f,
                                                               struct lp_waiting *w)
 {
+    w->ending = true;
+    if (!w->busy)
+        lp_self.busy_at = (uintptr_t)w;
     lp_self.busy = w->busy + 1;
+    if (__builtin_expect(w->abandoned, 0)) { /* (jump.c: a jump to another stack came back) */
+        lp_self.busy = w->busy;
+        errno = w->err;
+        return;
+    }
     if (f->returned)
         f->returned(w);
     lp_event_wait_end(&w->ev, f->outcome(w->c, w->rc, w->err));
     if (f->finish)
         f->finish(w);
+    lp_wait_open_ = w->outer;
     lp_self.busy = w->busy;
     errno = w->err;
 }
@@ -216,8 +244,17 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
     w.f = f;
     w.c = c;
     w.entry_charged = false;
+    w.ending = false;
+    w.abandoned = false;
+    w.ev.inflight = -1; /* before it is open: what lp_wait_abandon may find */
+    w.ev.w.registered = false;
+    w.ev.have_stack = false;
     w.busy = lp_self.busy;
+    if (!w.busy)
+        lp_self.busy_at = (uintptr_t)&w;
     lp_self.busy = w.busy + 1;
+    w.outer = lp_wait_open_;
+    lp_wait_open_ = &w;
     if (f->held)
         lp_event_wait_begin_held(&w.ev, c->leaf, c->obj);
     else

@@ -17,6 +17,15 @@
 # writes the profiles so far just before the restriction, with a comment that says so, and makes
 # no call of its own after.
 #
+# A signal handler that leaves a wait by siglongjmp (100 times, on the main thread and on a
+# worker; and by __longjmp_chk, in a program built with _FORTIFY_SOURCE) leaves nothing behind: each abandoned wait is recorded as one that gave up, at the
+# time of the jump, and charged once; the 20 ordinary waits after it are recorded as the
+# program measured them; the mutex profile's delay is the block profile's (not the abandoned
+# waiters' time charged over and over); the threads view shows no wait in progress and its
+# table never filled; lockprof_write_profiles answers 0. With an unwinder that takes 2 ms
+# (make variants: slowunwind) the signal lands inside lockprof's own code as well: the thread's
+# guard comes down with the jump, and it is profiled again after.
+#
 # A child made by a raw clone runs no fork handler; it outlives its parent here. It still
 # profiles itself from zero under its own pid (PREFIX.PID, as a fork child), and its parent's
 # profile, written first, is not overwritten by the child's copy of the parent's tables.
@@ -139,6 +148,48 @@ for my $mode (qw(strict filter)) {
         my ($na) = total($p, frame => 'contend_after');
         is("$nb $na", '20 0', "$what: the profile has the 20 waits before the filter, none after");
     }
+}
+
+# ---- siglongjmp out of a wait ---------------------------------------------------------------------
+my $lj_seq = 0;
+sub longjmp_run {
+    my ($prog, $mode, $rounds, %o) = @_;
+    my $d = tmpdir() . '/lj' . ++$lj_seq;
+    mkdir $d;
+    return run_under(prog => $prog, args => [$mode, $rounds, $d], timeout => 60, %o), $d;
+}
+my $lj_norm = sub { $_[0] =~ s/^(measure|write_profiles|write threads) .*\n//mgr };
+# prog_longjmp_chk: the same built with _FORTIFY_SOURCE, whose siglongjmp is __longjmp_chk.
+for (['prog_longjmp', 'main'], ['prog_longjmp', 'worker'], ['prog_longjmp_chk', 'worker']) {
+    my ($prog, $m) = @$_;
+    my $mode = $prog eq 'prog_longjmp' ? $m : "$m, _FORTIFY_SOURCE";
+    my ($plain) = longjmp_run($prog, $m, 100, preload => 0);
+    my ($r, $d) = longjmp_run($prog, $m, 100);
+    same_as_plain($r, $plain, "siglongjmp ($mode)", normalize => $lj_norm);
+    like($r->{out}, qr/^write_profiles 0\nwrite threads 0$/m, "siglongjmp ($mode): lockprof_write_profiles answers 0");
+    my %m;
+    for (split /\n/, $r->{out}) { $m{$1} = $2 if /^measure (\S+) (\d+)/ }
+    my $b = read_profile($r->{block});
+    my ($nm, $dm) = total($b, frame => 'measured_wait');
+    my ($na) = total($b, frame => 'abandoned_wait');
+    is("$nm $na", '20 100', "siglongjmp ($mode): the 20 ordinary waits, and the 100 abandoned ones once each");
+    within($dm, $m{waits} // 0, 20, "siglongjmp ($mode): the ordinary waits, as the program measured them");
+    my ($bc, $bd) = total($b, leaf => 'pthread_mutex_lock');
+    my ($mc, $md) = total(read_profile($r->{mutex}));
+    within($md, $bd, $bc, "siglongjmp ($mode): the mutex profile's delay is the block profile's ($bc waits)");
+    my $th = slurp("$d/threads.txt") // '';
+    like($th, qr/, 0 waiting,/, "siglongjmp ($mode): the threads view shows no wait in progress");
+    unlike($th, qr/table was full/, "siglongjmp ($mode): the table of waits in progress never filled");
+}
+{
+    my $slow = build_dir() . '/variants/slowunwind/liblockprof.so';
+    -e $slow or BAIL_OUT("$slow is missing: make variants");
+    my ($r, $d) = longjmp_run('prog_longjmp', 'main', 30, preload => $slow);
+    is($r->{exit}, 0, 'siglongjmp, slow unwinder: exit 0');
+    like($r->{out}, qr/^write_profiles 0$/m, 'siglongjmp, slow unwinder: lockprof_write_profiles answers 0');
+    my ($nm) = total(read_profile($r->{block}), frame => 'measured_wait');
+    is($nm, 20, 'siglongjmp, slow unwinder: the 20 ordinary waits after the jumps are recorded');
+    like(slurp("$d/threads.txt") // '', qr/, 0 waiting,/, 'siglongjmp, slow unwinder: no wait in progress');
 }
 
 # ---- a raw clone ----------------------------------------------------------------------------------
