@@ -13,7 +13,7 @@
 
 struct lp_tsc lp_tsc_;
 
-enum { TSC_OFF, TSC_PENDING, TSC_CALIBRATING, TSC_ON };
+enum { TSC_OFF, TSC_UNCHECKED, TSC_CHECKING, TSC_PENDING, TSC_CALIBRATING, TSC_ON };
 static int clock_tsc_state;              /* atomic */
 static uint64_t clock_tsc0, clock_ns0;   /* the first pair: written before PENDING */
 
@@ -86,16 +86,30 @@ void lp_clock_tsc_init(bool enable)
 {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
-    int saved = errno;
     /* CPUID 0x80000007, EDX bit 8: the invariant counter (constant rate, runs in deep sleep). */
     bool invariant = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
-    if (enable && invariant && clock_kernel_uses_tsc()) {
-        clock_pair(&clock_tsc0, &clock_ns0);
-        __atomic_store_n(&clock_tsc_state, TSC_PENDING, __ATOMIC_RELEASE);
-    }
-    errno = saved;
+    if (enable && invariant)
+        __atomic_store_n(&clock_tsc_state, TSC_UNCHECKED, __ATOMIC_RELEASE);
 #else
     (void)enable;
+#endif
+}
+
+void lp_clock_tsc_settle(void)
+{
+#if defined(__x86_64__)
+    int want = TSC_UNCHECKED;
+    if (!__atomic_compare_exchange_n(&clock_tsc_state, &want, TSC_CHECKING, false,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return;
+    int saved = errno;
+    if (clock_kernel_uses_tsc()) {
+        clock_pair(&clock_tsc0, &clock_ns0);
+        __atomic_store_n(&clock_tsc_state, TSC_PENDING, __ATOMIC_RELEASE);
+    } else {
+        __atomic_store_n(&clock_tsc_state, TSC_OFF, __ATOMIC_RELEASE);
+    }
+    errno = saved;
 #endif
 }
 
@@ -104,9 +118,11 @@ uint64_t lp_clock_monotonic(void)
     int saved = errno;
     uint64_t ns = clock_gettime_ns();
 #if defined(__x86_64__)
-    if (__builtin_expect(__atomic_load_n(&clock_tsc_state, __ATOMIC_ACQUIRE) == TSC_PENDING, 0) &&
-        ns - clock_ns0 >= LP_TSC_CALIBRATE_NS)
+    int st = __atomic_load_n(&clock_tsc_state, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(st == TSC_PENDING, 0) && ns - clock_ns0 >= LP_TSC_CALIBRATE_NS)
         clock_tsc_calibrate();
+    else if (__builtin_expect(st == TSC_UNCHECKED, 0))
+        lp_clock_tsc_settle();
 #endif
     errno = saved;
     return ns;

@@ -31,11 +31,15 @@ struct lp_tsc {
 };
 extern struct lp_tsc lp_tsc_;
 
-/* In the constructor: when enable and the counter is invariant and the kernel's clock source,
- * notes a first (counter, CLOCK_MONOTONIC) pair; the clock switches to the counter at the
- * first read LP_TSC_CALIBRATE_NS later, from a second pair. */
+/* In the constructor: when enable and the counter is invariant, the counter may be used. Whether
+ * it is the kernel's clock source (a file in /sys) is asked by lp_clock_tsc_settle, at the first
+ * read of the clock (a process that never times a wait never asks), which notes a first
+ * (counter, CLOCK_MONOTONIC) pair; the clock switches to the counter at the first read
+ * LP_TSC_CALIBRATE_NS later, from a second pair. */
 #define LP_TSC_CALIBRATE_NS 50000000ull
 void lp_clock_tsc_init(bool enable);
+/* Asks now, if not yet asked (before lockprof's system calls are restricted). Any context. */
+void lp_clock_tsc_settle(void);
 
 /* The read itself; fence: lfence first (lp_now), or not (lp_now_nofence). */
 static inline __attribute__((always_inline)) uint64_t lp_clock_read_(bool fence)

@@ -134,10 +134,12 @@ void lp_event_record_charge_synthetic(const char *leaf, const struct lp_weight *
     lp_stacktab_add(LP_MUTEX, leaf, NULL, 0, false, wt);
 }
 
-uint64_t lp_wait_threshold_ns_ = 5000;
+uint64_t lp_wait_threshold_ns_; /* 0 until lp_event_calibrate */
 
 void lp_event_calibrate(void)
 {
+    if (__atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED))
+        return;
     /* The fastest of a few null syscalls, clock reads included: a call that returned at once
      * costs about that. 20 of them is well above any non-blocking read of a pipe with data
      * ready, and well below a wait, which takes two context switches. Bounded both ways so
@@ -160,6 +162,10 @@ void lp_event_calibrate(void)
 
 bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt)
 {
+    /* Calibrated here, by the first call that lasted "at least 0": a process that makes no
+     * timed call (most short-lived ones) pays for no calibration. */
+    if (__builtin_expect(__atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED) == 0, 0))
+        lp_event_calibrate();
     return lp_seams.stage >= 4 && lp_event_is_wait(start, end) &&
            lp_sample_block(lp_event_rng(), lp_rates_block(), end - start, wt);
 }

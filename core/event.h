@@ -158,12 +158,14 @@ void lp_event_record_charge_synthetic(const char *leaf, const struct lp_weight *
 /*
  * Waits measured around a call that has no "try" (read, join, barrier wait, …, DESIGN §2): the
  * call was a wait when it lasted at least lp_wait_threshold_ns_, a small multiple of a null
- * syscall measured at start by lp_event_calibrate (a call that returns at once never waits).
+ * syscall measured by lp_event_calibrate (a call that returns at once never waits): once, by the
+ * first timed call (the threshold is 0 until then, so that call reaches lp_event_pick_wait),
+ * or earlier by lockprof itself when its system calls are about to be restricted.
  * Nothing is registered (nobody is charged for these waits), and the stack is unwound after
  * the call returned: it is the same stack. The wrapper reads lp_now_nofence() before and after.
  */
 extern uint64_t lp_wait_threshold_ns_;
-void lp_event_calibrate(void);
+void lp_event_calibrate(void); /* once; later calls return at once */
 static inline bool lp_event_is_wait(uint64_t start, uint64_t end)
 {
     uint64_t threshold = __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);

@@ -109,6 +109,9 @@ void lp_lifecycle_restrict(void)
     lp_lifecycle_check();
     struct lp_guard g;
     lp_guard_enter(&g);
+    /* What lockprof would ask the system later, asked now. */
+    lp_clock_tsc_settle();
+    lp_event_calibrate();
     /* The profiles so far, written while the calls that takes are still the program's own;
      * nothing is written after (the exit write, snapshots). The same rule as at exit: a
      * process that is not the run's first and recorded nothing leaves no files. */
@@ -453,7 +456,6 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     if (lp_fdcache_init(lifecycle_config.io) < 0)
         lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
                        "profiled");
-    lp_event_calibrate();
     lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);
