@@ -154,9 +154,21 @@ static bool log_stderr_same(void)
     return !log_stderr.checked || lp_fdid_same(&log_stderr.id);
 }
 
+static uint32_t log_off; /* atomic: lp_log_off */
+
+void lp_log_off(void)
+{
+    __atomic_store_n(&log_off, 1, __ATOMIC_RELEASE);
+}
+
+void lp_log_on(void)
+{
+    __atomic_store_n(&log_off, 0, __ATOMIC_RELEASE);
+}
+
 void lp_log_sigsafe(const char *fmt, ...)
 {
-    if (!log_stderr_same())
+    if (__atomic_load_n(&log_off, __ATOMIC_ACQUIRE) || !log_stderr_same())
         return;
     char line[512];
     size_t n = lp_fmt_sigsafe(line, sizeof line, "lockprof: ");

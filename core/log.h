@@ -26,5 +26,9 @@ void lp_log_init(void);
 /* "lockprof: <message>\n" on stderr (fd 2), one write(2). errno is preserved; a standard error
  * that is a pipe nobody reads raises no SIGPIPE. */
 void lp_log_sigsafe(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* No message from now on (a program that restricted its system calls: checking and writing
+ * standard error take calls it did not make), or again. */
+void lp_log_off(void);
+void lp_log_on(void);
 
 #endif

@@ -36,8 +36,20 @@ static struct {
 static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
 static uint64_t stacktab_waits, stacktab_wait_ns; /* atomic: waits on a slot being filled */
 static uint64_t stacktab_slow_waits;           /* atomic: those over LP_SLOW_WAIT_NS */
-/* The slot this thread has claimed and is filling in, or NULL (lp_stacktab_abandon). */
+/* The slot this thread is claiming or filling in, or NULL (lp_stacktab_abandon). A claimed slot's
+ * state holds SLOT_CLAIMED and, above its two low bits, the claiming thread's tag: a thread
+ * knows its own claim, and gives back only that. */
 static __thread struct stacktab_slot *stacktab_filling __attribute__((tls_model("initial-exec")));
+static __thread uint32_t stacktab_me __attribute__((tls_model("initial-exec")));
+static uint32_t stacktab_next_tag; /* atomic */
+
+static uint32_t stacktab_claim_word(void)
+{
+    if (__builtin_expect(stacktab_me == 0, 0))
+        stacktab_me = ((__atomic_add_fetch(&stacktab_next_tag, 1, __ATOMIC_RELAXED) & 0x3fffffffu)
+                       | 1u) << 2 | SLOT_CLAIMED;
+    return stacktab_me;
+}
 
 static void *stacktab_map(size_t bytes)
 {
@@ -108,11 +120,12 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
         uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
         if (st == SLOT_EMPTY) {
             uint32_t expected = SLOT_EMPTY;
-            if (__atomic_compare_exchange_n(&s->state, &expected, SLOT_CLAIMED, false,
+            /* (prev: one this thread was filling when a signal handler's event came) */
+            struct stacktab_slot *prev = stacktab_filling;
+            stacktab_filling = s; /* before the claim: a jump between the two finds it */
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            if (__atomic_compare_exchange_n(&s->state, &expected, stacktab_claim_word(), false,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-                /* (prev: one this thread was filling when a signal handler's event came) */
-                struct stacktab_slot *prev = stacktab_filling;
-                stacktab_filling = s;
                 uint32_t off = __atomic_fetch_add(&stacktab_pool_used, depth, __ATOMIC_RELAXED);
                 if ((uint64_t)off + depth > stacktab_pool_size) {
                     /* The pool is spent: give the slot back and count the event aside. */
@@ -134,23 +147,24 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
                 __atomic_fetch_add(&stacktab_entries, 1, __ATOMIC_RELAXED);
                 return;
             }
+            stacktab_filling = prev;
             st = expected;
         }
         /* Another thread is filling this slot in: its key decides whether it is ours. The
          * wait is a spin (the filler copies a stack and stores a few fields), timed and
          * counted: it is long only when the filler was preempted. */
-        if (st == SLOT_CLAIMED && s == stacktab_filling) {
+        if (st == stacktab_claim_word()) {
             /* This thread's own, from a signal handler that interrupted its filling in:
              * waiting for it would never end. */
             stacktab_overflow_add(prof, w);
             return;
         }
-        if (st == SLOT_CLAIMED) {
+        if ((st & 3) == SLOT_CLAIMED) {
             uint64_t t0 = lp_now();
             do {
                 __builtin_ia32_pause();
                 st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-            } while (st == SLOT_CLAIMED);
+            } while ((st & 3) == SLOT_CLAIMED);
             uint64_t waited = lp_clock_elapsed(t0, lp_now());
             __atomic_fetch_add(&stacktab_waits, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&stacktab_wait_ns, waited, __ATOMIC_RELAXED);
@@ -223,7 +237,9 @@ void lp_stacktab_abandon(void)
     struct stacktab_slot *s = stacktab_filling;
     if (s) {
         stacktab_filling = NULL;
-        __atomic_store_n(&s->state, SLOT_EMPTY, __ATOMIC_RELEASE);
+        uint32_t mine = stacktab_claim_word();
+        __atomic_compare_exchange_n(&s->state, &mine, SLOT_EMPTY, false, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED); /* only if still this thread's claim */
     }
 }
 

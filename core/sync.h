@@ -54,35 +54,40 @@ void lp_sync_stats(struct lp_sync_stats *s);
 void lp_lock_slow(lp_lock_t *l);
 void lp_unlock_slow(lp_lock_t *l);
 
-/* How many of lockprof's locks the calling thread holds (interpose/jump.c: a siglongjmp out of
- * lockprof's code that holds one leaves the thread's guard raised rather than let the thread
- * take the lock again). */
+/* How many of lockprof's locks the calling thread holds or is taking (interpose/jump.c: a
+ * siglongjmp out of lockprof's code that holds one leaves the thread's guard raised rather than
+ * let the thread take the lock again). */
 extern __thread uint32_t lp_sync_held_ __attribute__((tls_model("initial-exec")));
 
 static inline void lp_lock(lp_lock_t *l)
 {
     uint32_t expected = 0;
+    lp_sync_held_++; /* counted from before the lock is taken until after it is given back */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (!__atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED))
         lp_lock_slow(l);
-    lp_sync_held_++;
 }
 
 static inline bool lp_trylock(lp_lock_t *l)
 {
     uint32_t expected = 0;
-    if (!__atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
-                                     __ATOMIC_RELAXED))
-        return false;
     lp_sync_held_++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (!__atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED)) {
+        lp_sync_held_--;
+        return false;
+    }
     return true;
 }
 
 static inline void lp_unlock(lp_lock_t *l)
 {
-    lp_sync_held_--;
     if (__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) == 2)
         lp_unlock_slow(l);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    lp_sync_held_--;
 }
 
 /* After fork, in the child: the lock is free whoever held it in the parent (and the child's

@@ -98,8 +98,8 @@ static const char *agent_stat_field(const char *stat, int field)
 static bool agent_alone(void)
 {
     char buf[1024];
-    if (lp_lifecycle_restricted())
-        return false; /* no system call the program did not make */
+    /* (Restricted or not: a filter the program installs with prctl applies to the thread that
+     * installs it and the threads it starts after, never to lockprof's, started before.) */
     if (agent_read_proc("/proc/self/stat", buf, sizeof buf) < 0)
         return false;
     const char *f = agent_stat_field(buf, 20); /* num_threads */
@@ -236,10 +236,14 @@ static void *agent_main(void *arg)
     return NULL;
 }
 
+void lp_agent_init(void)
+{
+    agent_nthreads = (int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
+}
+
 void lp_agent_start(const struct lp_config *cfg, const char *http_spec)
 {
     agent_cfg = cfg;
-    agent_nthreads = (int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
     lp_fmt_sigsafe(agent_http, sizeof agent_http, "%s", http_spec);
     agent_seen_at_start = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
     agent_snap_at_start = __atomic_load_n(&agent_snap, __ATOMIC_ACQUIRE);

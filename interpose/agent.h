@@ -7,7 +7,8 @@
  * wake it: a futex, no descriptor on a signal path (DESIGN §6). lockprof's threads block every
  * signal from birth and are always busy (never profiled).
  *
- * Context: lp_agent_start in the constructor; the _sigsafe functions from any thread, signal
+ * Context: lp_agent_init in the constructor; lp_agent_start there or at the program's first
+ * thread (lifecycle.c); the _sigsafe functions from any thread, signal
  * handlers included; lp_agent_atfork_child in a fork child.
  */
 #ifndef LP_AGENT_H
@@ -20,6 +21,9 @@
 
 /* Starts the agent with the settings in cfg (kept: immutable after the constructor). http_spec
  * is LOCKPROF_HTTP expanded (%p, %t), "" when this process serves no endpoint. */
+/* In the constructor: finds glibc's count of the program's threads (the loader's lock is taken
+ * here, never inside a wrapper). */
+void lp_agent_init(void);
 void lp_agent_start(const struct lp_config *cfg, const char *http_spec);
 /* True when the agent runs in this process (not in a fork child, which has none). */
 bool lp_agent_here_sigsafe(void);

@@ -9,17 +9,20 @@
  * guard raised (nothing on it profiled again, no profile written by it).
  *
  * So the jumps are interposed. Before the real one, each of the thread's waits in progress
- * (wait.h: lp_wait_open_) whose frame the jump discards is ended (lp_wait_abandon); so is a
- * section of lockprof's own code, unless it holds one of lockprof's locks (sync.h): then the
- * guard stays raised rather than a lock be taken again by a thread that abandoned it.
+ * (wait.h: lp_wait_nest_) whose frame the jump discards is ended (lp_wait_abandon); so is a
+ * section of lockprof's own code, unless it holds (or was taking) one of lockprof's locks
+ * (sync.h): then the guard stays raised for good rather than a lock be taken again by a thread
+ * that abandoned it.
  *
- * Which frames a jump discards: those between the jumping frame and the target's stack pointer,
- * on the same stack. glibc keeps the target's stack pointer in the jmp_buf mangled with the
- * thread's pointer guard (x86-64: rotated left 17 bits after an xor with the word at %fs:0x30,
- * the layout of glibc's thread control block since 2.4); read back the same way. A frame counts
- * only when it lies strictly between the two stack pointers, so that a jump made on an
- * alternate signal stack, or within the handler itself, discards nothing of the wait it
- * interrupted. Elsewhere (another architecture) nothing is ended, as before.
+ * Which frames a jump discards. glibc keeps the target's stack pointer in the jmp_buf mangled
+ * with the thread's pointer guard (x86-64: rotated left 17 bits after an xor with the word at
+ * %fs:0x30, the layout of glibc's thread control block since 2.4); it is read back the same way.
+ * A target above the jumping frame is on the same stack: the frames strictly between the two
+ * are discarded (a jump within a handler, or within an alternate signal stack, discards nothing
+ * of the wait it interrupted). A target below it is on another stack (a handler on an alternate
+ * signal stack above the thread's jumping back to it): the frames below the target are
+ * discarded, and the waits of the stack left are forgotten. Elsewhere (another architecture,
+ * x32) nothing is ended, as before.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -30,7 +33,7 @@
 #include "sync.h"
 #include "wait.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__LP64__)
 #define JUMP_SP_INDEX 6 /* glibc's JB_RSP */
 static uintptr_t jump_target_sp(const struct __jmp_buf_tag *env)
 {
@@ -52,22 +55,52 @@ static __attribute__((noinline)) void jump_leave(const struct __jmp_buf_tag *env
 {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     uintptr_t target = jump_target_sp(env);
-    if (target <= here)
-        return; /* not a jump to an older frame of this stack (or not known) */
-    bool discarded = false;
-    struct lp_waiting *w;
-    while ((w = lp_wait_open_) && (uintptr_t)w > here && (uintptr_t)w < target) {
-        lp_wait_abandon(w); /* the guard back to where the wrapper found it: down */
-        discarded = true;
+    if (!target || target == here)
+        return; /* not known */
+    /* A jump up its own stack (target above here) discards the frames in between. One to
+     * another stack (below here: from an alternate signal stack back to the thread's, or
+     * between coroutine stacks) discards, on the target's stack, the frames below the target,
+     * and leaves the stack it comes from: every other entry is forgotten (never read again),
+     * for its frame may be reused before the list is next looked at. */
+    bool cross = target < here;
+    struct lp_wait_nest *s = &lp_wait_nest_;
+    uint32_t n = s->n, kept = 0;
+    bool discarded = false, keep[LP_WAIT_NEST];
+    for (uint32_t i = n; i-- > 0;) {
+        uintptr_t e = (uintptr_t)s->w[i];
+        keep[i] = false;
+        if (cross ? e < target : e > here && e < target) {
+            if (s->w[i]->token == s->token[i] && !s->w[i]->abandoned)
+                lp_wait_abandon(s->w[i]); /* innermost first; the guard back down */
+            discarded = true;
+        } else if (!cross) {
+            keep[i] = true; /* above the target, or on another stack */
+        }
     }
-    if (lp_self.busy && lp_self.busy_at > here && lp_self.busy_at < target &&
-        !lp_sync_held_) {
+    for (uint32_t i = 0; i < n; i++)
+        if (keep[i]) {
+            s->w[kept] = s->w[i];
+            s->token[kept] = s->token[i];
+            kept++;
+        }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    s->n = kept;
+    if (!cross && lp_self.busy && lp_self.busy_at > here && lp_self.busy_at < target) {
         lp_self.busy = 0;
         discarded = true;
     }
+    if (!discarded)
+        return;
+    if (lp_sync_held_) {
+        /* A section that holds (or was taking) one of lockprof's locks was left: the thread
+         * keeps its guard up for good rather than take that lock again. */
+        lp_self.busy = 1;
+        lp_self.busy_at = 0;
+        return;
+    }
     /* With the guard down nothing of lockprof's is live below the target: a stack it was
      * entering, an unwind it was in, were the discarded frames'. */
-    if (discarded && !lp_self.busy) {
+    if (!lp_self.busy) {
         lp_stacktab_abandon();
         lp_self.in_unwind = 0;
     }
@@ -77,7 +110,7 @@ static __attribute__((noinline)) void jump_leave(const struct __jmp_buf_tag *env
  * of a wait), there is nothing to end; otherwise the check costs two loads. */
 static inline void jump_check(const struct __jmp_buf_tag *env)
 {
-    if (lp_wait_open_ || (lp_self.busy && lp_self.busy_at))
+    if (lp_wait_nest_.n || (lp_self.busy && lp_self.busy_at))
         jump_leave(env);
 }
 

@@ -101,6 +101,7 @@ static bool lifecycle_recorded_nothing(void)
 static bool lifecycle_is_origin(void);
 
 uint32_t lp_lifecycle_restricted_;
+static bool lifecycle_restrict_wrote; /* the profiles were written at the restriction */
 
 void lp_lifecycle_restrict(void)
 {
@@ -116,13 +117,29 @@ void lp_lifecycle_restrict(void)
      * nothing is written after (the exit write, snapshots). The same rule as at exit: a
      * process that is not the run's first and recorded nothing leaves no files. */
     if (!__atomic_exchange_n(&lp_lifecycle_restricted_, 1, __ATOMIC_ACQ_REL)) {
+        /* No thread of lockprof's starts now: starting one takes system calls (the threads a
+         * restricted thread starts inherit its filter). One already running is not filtered. */
+        __atomic_store_n(&lifecycle_agent_deferred, 0, __ATOMIC_RELEASE);
         if (lifecycle_is_origin() || !lifecycle_recorded_nothing()) {
             lp_writer_note("written when the process restricted its system calls "
                            "(PR_SET_SECCOMP): what it recorded after is in no file");
-            lp_writer_write("seccomp");
+            lifecycle_restrict_wrote = lp_writer_write("seccomp") == 0;
         }
         lp_signals_stand_aside();
+        lp_unwind_restrict();
+        lp_log_off();
     }
+    lp_guard_leave(&g);
+}
+
+void lp_lifecycle_unrestrict(void)
+{
+    struct lp_guard g;
+    lp_guard_enter(&g);
+    lp_writer_note("");
+    lp_log_on();
+    lifecycle_restrict_wrote = false;
+    __atomic_store_n(&lp_lifecycle_restricted_, 0, __ATOMIC_RELEASE);
     lp_guard_leave(&g);
 }
 
@@ -265,10 +282,14 @@ int lp_lifecycle_before_exec(void)
 {
     if (!lp_ready())
         return 0;
+    /* Restricted (seccomp): no write, and no getpid to tell a vfork child (the lineage is
+     * passed on all the same, from the caller's frame). */
+    if (lp_lifecycle_restricted())
+        return lifecycle_restrict_wrote ? 2 : 1; /* 2: the next image's files take .execN+1 */
     lp_lifecycle_check();
     if (lp_sys_getpid() != lifecycle_pid)
         return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
-    if (lp_self.busy || lp_lifecycle_restricted())
+    if (lp_self.busy)
         return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
     /* A final profile, unless this image recorded nothing (the child of fork-then-exec, a
      * shell that execs the program): then there is nothing the next image could overwrite,
@@ -344,6 +365,19 @@ static void lifecycle_become_child(void)
 
 static void lifecycle_postfork_child(void)
 {
+    if (lp_lifecycle_restricted()) {
+        /* Restricted (seccomp): the child writes nothing, so it keeps its parent's tables as
+         * they are rather than make the system calls that clearing them takes; the locks the
+         * prefork took are given back as in the parent. */
+        if (!lifecycle_prefork_skipped) {
+            lp_maps_postfork_parent();
+            lp_writer_postfork_parent();
+        }
+        __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
+        lifecycle_agent_deferred = 0;
+        lp_self.busy--;
+        return;
+    }
     lifecycle_become_child();
     lp_self.busy--;
 }
@@ -376,19 +410,26 @@ void lp_lifecycle_adopt(void)
 {
     /* One thread adopts (0 -> 2, then 1); another that arrives meanwhile waits for it. The
      * child usually adopts while it has one thread: pthread_create checks first. */
+    struct lp_guard g;
+    lp_guard_enter(&g); /* first: a handler on this thread must not come here and wait for us */
     uint32_t expected = 0;
     if (!__atomic_compare_exchange_n(lp_lifecycle_token_, &expected, 2, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         while (__atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 2)
             sched_yield();
+        lp_guard_leave(&g);
         return;
     }
-    struct lp_guard g;
-    lp_guard_enter(&g);
-    /* glibc's thread descriptors still hold the parent's thread ids (no fork of glibc's ran):
-     * here they come from the kernel. */
-    lp_event_thread_descriptor(0);
-    lifecycle_become_child();
+    if (lp_lifecycle_restricted()) {
+        /* A restricted child (seccomp) writes nothing: it need not become one, which takes
+         * system calls. */
+        __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
+    } else {
+        /* glibc's thread descriptors still hold the parent's thread ids (no fork of glibc's
+         * ran): here they come from the kernel. */
+        lp_event_thread_descriptor(0);
+        lifecycle_become_child();
+    }
     lp_guard_leave(&g);
 }
 
@@ -456,6 +497,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     if (lp_fdcache_init(lifecycle_config.io) < 0)
         lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
                        "profiled");
+    lp_agent_init();
     lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);

@@ -51,6 +51,9 @@ static inline bool lp_lifecycle_restricted(void)
     return __atomic_load_n(&lp_lifecycle_restricted_, __ATOMIC_RELAXED) != 0;
 }
 void lp_lifecycle_restrict(void);
+/* The restriction failed (prctl returned an error): lockprof writes again. (The signal handlers
+ * it gave back stay given back.) */
+void lp_lifecycle_unrestrict(void);
 
 /* The settings read at start; immutable once lp_ready. */
 const struct lp_config *lp_lifecycle_config(void);

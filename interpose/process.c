@@ -28,11 +28,13 @@
 
 extern char **environ;
 
+#define EXEC_ENV_SMALL 256
 struct exec_env {
     char **envp;      /* what the real call gets */
-    size_t map_size;  /* the copy's mapping, 0 when envp is the caller's own */
+    size_t map_size;  /* the copy's mapping, 0 when envp is the caller's own or in small */
     char exec_var[48];
     char origin_var[48];
+    char *small[EXEC_ENV_SMALL]; /* the copy, when it fits: no system call */
 };
 
 static bool env_is(const char *entry, const char *name)
@@ -99,7 +101,11 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
         while (envp[n])
             n++;
     size_t size = (n + 3) * sizeof(char *);
-    char **copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char **copy = e->small;
+    if (n + 3 > EXEC_ENV_SMALL) /* a mapping: a system call a restricted program did not make */
+        copy = lp_lifecycle_restricted()
+                   ? MAP_FAILED
+                   : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (copy != MAP_FAILED) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
@@ -115,7 +121,7 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
         }
         copy[k] = NULL;
         e->envp = copy;
-        e->map_size = size;
+        e->map_size = copy == e->small ? 0 : size;
     }
     lp_guard_leave(&g);
 }
@@ -226,9 +232,16 @@ LP_EXPORT int prctl(int option, ...)
     unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
     unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
     va_end(ap);
-    if (option == PR_SET_SECCOMP && !lp_wrap_off())
+    bool restrict_now = option == PR_SET_SECCOMP && !lp_wrap_off() && !lp_lifecycle_restricted();
+    if (restrict_now)
         lp_lifecycle_restrict();
-    return REAL(prctl)(option, a2, a3, a4, a5);
+    int rc = REAL(prctl)(option, a2, a3, a4, a5);
+    if (restrict_now && rc != 0) {
+        int err = errno;
+        lp_lifecycle_unrestrict();
+        errno = err;
+    }
+    return rc;
 }
 
 

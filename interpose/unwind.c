@@ -158,6 +158,11 @@ void lp_unwind_add_self_range(const void *addr)
         lp_stack_add_self(r.lo, r.hi);
 }
 
+void lp_unwind_restrict(void)
+{
+    lp_unwinder = lp_cfi_backtrace; /* libunwind checks memory through a pipe: system calls */
+}
+
 int lp_unwind_load(bool use_libunwind)
 {
     if (!use_libunwind) {

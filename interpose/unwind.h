@@ -8,6 +8,9 @@
  * unw_backtrace, dlopen'ed here; 0, or -1 when libunwind cannot be loaded (stacks stay empty,
  * said once). */
 int lp_unwind_load(bool use_libunwind);
+/* The program restricts its system calls (seccomp): lockprof's own unwinder from now on, which
+ * makes none (libunwind's memory checks are reads and writes of a pipe). */
+void lp_unwind_restrict(void);
 /* Registers the executable segment that holds addr as lockprof's own (never in a stack). */
 void lp_unwind_add_self_range(const void *addr);
 

@@ -1,20 +1,22 @@
 /* wait.c — the out-of-line parts of the skeleton (wait.h). */
 #include "wait.h"
 
-__thread struct lp_waiting *lp_wait_open_ __attribute__((tls_model("initial-exec")));
+__thread struct lp_wait_nest lp_wait_nest_ __attribute__((tls_model("initial-exec")));
 
 void lp_wait_cancelled(struct lp_waiting *w)
 {
     const struct lp_family *f = w->f;
     int err = errno;
     lp_self.busy = w->busy + 1;
-    if (f->cancelled_waits)
-        lp_event_wait_end(&w->ev, LP_GAVE_UP);
-    else
-        lp_event_wait_drop(&w->ev); /* nothing is recorded */
-    if (f->finish)
-        f->finish(w);
-    lp_wait_open_ = w->outer;
+    if (!w->abandoned) { /* (jump.c: ended already) */
+        if (f->cancelled_waits)
+            lp_event_wait_end(&w->ev, LP_GAVE_UP);
+        else
+            lp_event_wait_drop(&w->ev); /* nothing is recorded */
+        if (f->finish)
+            f->finish(w);
+    }
+    lp_wait_pop(w);
     lp_self.busy = w->busy;
     errno = err;
 }
@@ -33,7 +35,6 @@ void lp_wait_abandon(struct lp_waiting *w)
         if (w->f->finish)
             w->f->finish(w);
     }
-    lp_wait_open_ = w->outer;
     lp_self.busy = w->busy;
     errno = err;
 }

@@ -171,20 +171,59 @@ struct lp_waiting {
     bool abandoned;                /* ended by lp_wait_abandon: nothing more to do */
     bool entry_charged;            /* enter() made a release that was picked (cond.c) ... */
     struct lp_weight entry_charge; /* ... and this is its charge */
-    struct lp_waiting *outer;      /* the wait this one interrupted (a signal handler's), or NULL */
+    uint64_t token;                /* its lp_wait_nest_ token while it is open */
 };
 
 /*
- * The thread's waits in progress, innermost first (a handler that interrupts a wait may wait
+ * The thread's waits in progress, outermost first (a handler that interrupts a wait may wait
  * itself). A signal handler that leaves a wait by siglongjmp (undefined by POSIX, done by real
  * programs) never lets it end: jump.c finds the waits whose frames the jump discards and ends
- * them with lp_wait_abandon, before the jump.
+ * them with lp_wait_abandon, before the jump. The list is in TLS, not linked through the frames,
+ * so that a frame left some other way (a wait forgotten here) is never read again: a new wait
+ * forgets every entry below its own frame (on one stack, frames already left), and an entry is
+ * read only when its token is still the one it was entered with. Deeper nesting than
+ * LP_WAIT_NEST is not tracked (such a wait is not ended by a jump).
  */
-extern __thread struct lp_waiting *lp_wait_open_ __attribute__((tls_model("initial-exec")));
+#define LP_WAIT_NEST 8
+struct lp_wait_nest {
+    uint32_t n;
+    uint64_t next_token;
+    struct lp_waiting *w[LP_WAIT_NEST];
+    uint64_t token[LP_WAIT_NEST];
+};
+extern __thread struct lp_wait_nest lp_wait_nest_ __attribute__((tls_model("initial-exec")));
+
+static inline void lp_wait_push(struct lp_waiting *w)
+{
+    struct lp_wait_nest *s = &lp_wait_nest_;
+    uint32_t n = s->n;
+    while (n && (uintptr_t)s->w[n - 1] < (uintptr_t)w)
+        n--;
+    if (n < LP_WAIT_NEST) {
+        w->token = ++s->next_token;
+        s->w[n] = w;
+        s->token[n] = w->token;
+        n++;
+    }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the entry whole before a handler can see it */
+    s->n = n;
+}
+
+/* w's entry and any above it (waits of handlers that never ended) leave the list. */
+static inline void lp_wait_pop(struct lp_waiting *w)
+{
+    struct lp_wait_nest *s = &lp_wait_nest_;
+    for (uint32_t i = s->n; i-- > 0;)
+        if (s->w[i] == w) {
+            s->n = i;
+            return;
+        }
+}
 
 /* Ends w, left by a jump out of a signal handler that interrupted it: a wait that had begun
  * (its stack unwound) is recorded as one that gave up, at the time of the jump; one caught
- * earlier is dropped. The guard goes back to where the wrapper found it. */
+ * earlier is dropped. The guard goes back to where the wrapper found it. The caller takes w off
+ * the list. */
 void lp_wait_abandon(struct lp_waiting *w);
 
 /* Ends w after the real call returned (f is w->f, passed as the constant it is). */
@@ -196,6 +235,7 @@ static inline __attribute__((always_inline)) void lp_wait_end(const struct lp_fa
         lp_self.busy_at = (uintptr_t)w;
     lp_self.busy = w->busy + 1;
     if (__builtin_expect(w->abandoned, 0)) { /* (jump.c: a jump to another stack came back) */
+        lp_wait_pop(w);
         lp_self.busy = w->busy;
         errno = w->err;
         return;
@@ -205,7 +245,7 @@ static inline __attribute__((always_inline)) void lp_wait_end(const struct lp_fa
     lp_event_wait_end(&w->ev, f->outcome(w->c, w->rc, w->err));
     if (f->finish)
         f->finish(w);
-    lp_wait_open_ = w->outer;
+    lp_wait_pop(w);
     lp_self.busy = w->busy;
     errno = w->err;
 }
@@ -253,8 +293,7 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
     if (!w.busy)
         lp_self.busy_at = (uintptr_t)&w;
     lp_self.busy = w.busy + 1;
-    w.outer = lp_wait_open_;
-    lp_wait_open_ = &w;
+    lp_wait_push(&w);
     if (f->held)
         lp_event_wait_begin_held(&w.ev, c->leaf, c->obj);
     else

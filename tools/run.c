@@ -514,6 +514,9 @@ int cmd_run(int argc, char **argv)
     char num[32];
     if (setenv("LD_PRELOAD", preload, 1) != 0 || setenv("LOCKPROF_OUT", prefix, 1) != 0)
         lp_cli_fail(LP_CLI_USAGE, "run", "setenv: %s", strerror(errno));
+    /* The program is the first process of this run, whatever run started lockprof before. */
+    unsetenv("LOCKPROF_ORIGIN");
+    unsetenv("LOCKPROF_EXEC");
     if (block) {
         snprintf(num, sizeof num, "%" PRIu64, block_v);
         if (setenv("LOCKPROF_BLOCK_RATE", num, 1) != 0)

@@ -15,10 +15,13 @@
 # A program that restricts its system calls (seccomp: strict mode, or a filter that kills the
 # process at any call it did not list) runs to its normal exit with its own output: lockprof
 # writes the profiles so far just before the restriction, with a comment that says so, and makes
-# no call of its own after.
+# no call of its own after — when the program then starts its first thread, forks, execs a
+# sandboxed target, or leaves its last thread by SYS_exit.
 #
 # A signal handler that leaves a wait by siglongjmp (100 times, on the main thread and on a
-# worker; and by __longjmp_chk, in a program built with _FORTIFY_SOURCE) leaves nothing behind: each abandoned wait is recorded as one that gave up, at the
+# worker, from an alternate signal stack above the thread's own (then an ordinary siglongjmp
+# over the frames the waits had); and by __longjmp_chk, in a program built with
+# _FORTIFY_SOURCE) leaves nothing behind: each abandoned wait is recorded as one that gave up, at the
 # time of the jump, and charged once; the 20 ordinary waits after it are recorded as the
 # program measured them; the mutex profile's delay is the block profile's (not the abandoned
 # waiters' time charged over and over); the threads view shows no wait in progress and its
@@ -91,6 +94,17 @@ like(run_under(prog => 'prog_envclean', args => ['execle'])->{out}, qr/\AX=1\n\z
     like($r->{out}, qr/^LOCKPROF_ORIGIN=\d+$/m, 'keep: a child that still preloads lockprof keeps the lineage');
 }
 
+{
+    # lockprof run makes its program the first of a run, whatever environment it inherited.
+    my $prefix = tmpdir() . '/inherited';
+    my $r = run_under(prog => build_dir() . '/lockprof', preload => 0,
+                      args => ['run', '-o', $prefix, '--', '/bin/true'],
+                      env => { LOCKPROF_ORIGIN => 1, LOCKPROF_EXEC => '1:0' });
+    is($r->{exit}, 0, 'lockprof run with LOCKPROF_ORIGIN inherited: exit 0') or diag($r->{err});
+    ok(-s "$prefix.block.pb.gz" && -s "$prefix.mutex.pb.gz",
+       'lockprof run with LOCKPROF_ORIGIN inherited: the program wrote its profiles as the first process');
+}
+
 # ---- a program that never starts a thread ----------------------------------------------------
 {
     my $plain = run_under(prog => 'prog_alone', args => ['return'], preload => 0);
@@ -133,9 +147,10 @@ SKIP: {
 }
 
 # ---- seccomp ----------------------------------------------------------------------------------------
-for my $mode (qw(strict filter)) {
+for my $mode (qw(strict filter thread-fork exec sysexit)) {
     my $plain = run_under(prog => 'prog_seccomp', args => [$mode], preload => 0);
-    is($plain->{exit}, 7, "seccomp $mode without the preload: exit 7") or diag($plain->{err});
+    is($plain->{exit}, $mode =~ /^(exec|sysexit)$/ ? 0 : 7, "seccomp $mode without the preload: its own exit")
+        or diag($plain->{err});
     for my $env ({}, { LOCKPROF_BLOCK_RATE => 1, LOCKPROF_MUTEX_FRACTION => 1 }) {
         my $what = "seccomp $mode" . (%$env ? ' (every wait)' : '');
         my $r = run_under(prog => 'prog_seccomp', args => [$mode], env => $env, timeout => 30);
@@ -160,7 +175,8 @@ sub longjmp_run {
 }
 my $lj_norm = sub { $_[0] =~ s/^(measure|write_profiles|write threads) .*\n//mgr };
 # prog_longjmp_chk: the same built with _FORTIFY_SOURCE, whose siglongjmp is __longjmp_chk.
-for (['prog_longjmp', 'main'], ['prog_longjmp', 'worker'], ['prog_longjmp_chk', 'worker']) {
+for (['prog_longjmp', 'main'], ['prog_longjmp', 'worker'], ['prog_longjmp', 'altstack'],
+     ['prog_longjmp_chk', 'worker']) {
     my ($prog, $m) = @$_;
     my $mode = $prog eq 'prog_longjmp' ? $m : "$m, _FORTIFY_SOURCE";
     my ($plain) = longjmp_run($prog, $m, 100, preload => 0);
