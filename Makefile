@@ -67,6 +67,7 @@ TOOL_OBJ  = $(TOOL_SRC:%.c=$(BUILD)/%.o)
 # The command's HTTP client, which the tests use too (unit_httpc, unit_httpd, helper_httpget).
 HTTPC_OBJ = $(BUILD)/tools/httpc.o
 LIBS      = -lprotobuf-c -lz
+SOLIBS    = -Wl,--exclude-libs,libprotobuf-c.a:libz.a -l:libprotobuf-c.a -l:libz.a
 
 # tests/ by kind: unit/ (core/ and the command's client, linked directly), preload/ (programs
 # run under the preload, and what they check), tool/ (the lockprof command), bench/ (make
@@ -126,8 +127,8 @@ $(CORE_LIB): $(CORE_OBJ)
 $(SO): $(INTER_OBJ) $(CORE_LIB) $(SEAMS_OBJ) interpose/lockprof.map
 	@echo "  LD      $@"
 	$(Q)$(CC) -shared -o $@ $(INTER_OBJ) $(SEAMS_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
-		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete \
-		$(LIBS) -ldl -lpthread $(LDFLAGS)
+		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete -Wl,-z,now \
+		$(SOLIBS) -ldl -lpthread $(LDFLAGS)
 
 $(TOOL): $(TOOL_OBJ) $(CORE_LIB)
 	@echo "  LD      $@"
