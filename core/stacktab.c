@@ -26,6 +26,11 @@ struct stacktab_slot {
 
 static struct stacktab_slot *stacktab_slots; /* immutable after init */
 static uint64_t stacktab_mask;               /* immutable after init */
+/* One bit per run of STACKTAB_RUN slots, set once one of them is ready: a walk reads only the
+ * runs in use, not every page of a table that is mostly empty (reading those would map them:
+ * one page fault each). After the slots, in their mapping; atomic OR. */
+#define STACKTAB_RUN 64
+static uint64_t *stacktab_used;              /* immutable after init */
 static uintptr_t *stacktab_pool;             /* immutable after init */
 static uint32_t stacktab_pool_size;          /* immutable after init */
 static uint32_t stacktab_pool_used;          /* atomic */
@@ -51,6 +56,11 @@ static uint32_t stacktab_claim_word(void)
     return stacktab_me;
 }
 
+static size_t stacktab_used_words(uint64_t slots)
+{
+    return (size_t)((slots / STACKTAB_RUN + 63) / 64);
+}
+
 static void *stacktab_map(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
@@ -63,7 +73,9 @@ int lp_stacktab_init(unsigned capacity, unsigned frames)
     uint64_t n = 64;
     while (n < capacity)
         n <<= 1;
-    stacktab_slots = stacktab_map(n * sizeof(struct stacktab_slot));
+    size_t slot_bytes = n * sizeof(struct stacktab_slot);
+    stacktab_slots = stacktab_map(slot_bytes + stacktab_used_words(n) * sizeof(uint64_t));
+    stacktab_used = stacktab_slots ? (uint64_t *)((char *)stacktab_slots + slot_bytes) : NULL;
     stacktab_pool = stacktab_map((size_t)frames * sizeof(uintptr_t));
     if (!stacktab_slots || !stacktab_pool)
         return -ENOMEM;
@@ -143,6 +155,8 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
                 s->hash = h;
                 stacktab_add_weight(&s->count_fp, &s->delay, w);
                 __atomic_store_n(&s->state, SLOT_READY, __ATOMIC_RELEASE);
+                uint64_t run = (uint64_t)(s - stacktab_slots) / STACKTAB_RUN;
+                __atomic_fetch_or(&stacktab_used[run / 64], 1ULL << (run % 64), __ATOMIC_RELEASE);
                 stacktab_filling = prev;
                 __atomic_fetch_add(&stacktab_entries, 1, __ATOMIC_RELAXED);
                 return;
@@ -189,6 +203,14 @@ void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg)
      * default cost a write of empty profiles 3 million instructions. */
     bool any = __atomic_load_n(&stacktab_entries, __ATOMIC_ACQUIRE) != 0;
     for (uint64_t i = 0; any && stacktab_slots && i <= stacktab_mask; i++) {
+        if (i % STACKTAB_RUN == 0) {
+            uint64_t run = i / STACKTAB_RUN;
+            if (!(__atomic_load_n(&stacktab_used[run / 64], __ATOMIC_ACQUIRE) &
+                  (1ULL << (run % 64)))) {
+                i += STACKTAB_RUN - 1; /* no slot of this run is ready */
+                continue;
+            }
+        }
         struct stacktab_slot *s = &stacktab_slots[i];
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_READY || s->prof != prof)
             continue;
@@ -249,7 +271,9 @@ void lp_stacktab_atfork_child(void)
     /* MADV_DONTNEED on private anonymous memory gives back zero pages: the child starts empty
      * without touching (and so without making resident) the whole table. */
     if (stacktab_slots)
-        madvise(stacktab_slots, (stacktab_mask + 1) * sizeof(struct stacktab_slot), MADV_DONTNEED);
+        madvise(stacktab_slots, (stacktab_mask + 1) * sizeof(struct stacktab_slot) +
+                                    stacktab_used_words(stacktab_mask + 1) * sizeof(uint64_t),
+                MADV_DONTNEED);
     stacktab_pool_used = 0;
     stacktab_entries = 0;
     memset(stacktab_overflow, 0, sizeof stacktab_overflow);
