@@ -21,6 +21,16 @@ void lp_event_thread_descriptor(size_t offset)
     __atomic_store_n(&event_tid_offset, offset, __ATOMIC_RELAXED);
 }
 
+void lp_event_thread_descriptor_recheck(void)
+{
+    size_t off = __atomic_load_n(&event_tid_offset, __ATOMIC_RELAXED);
+    int32_t tid = 0;
+    if (off)
+        memcpy(&tid, (const char *)pthread_self() + off, sizeof tid);
+    if (off && tid != (int32_t)lp_sys_gettid())
+        lp_event_thread_descriptor(0);
+}
+
 int32_t lp_thread_tid(void)
 {
     if (__builtin_expect(lp_self.tid == 0, 0)) {

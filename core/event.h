@@ -49,6 +49,9 @@ extern __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec"
  * lp_event_thread_descriptor gave its place (no system call), else from gettid. */
 int32_t lp_thread_tid(void);
 void lp_event_thread_descriptor(size_t offset);
+/* In a new process: keeps the descriptor's place if the calling thread's descriptor holds its
+ * own id there (glibc's fork updates it; a raw clone leaves the parent's), else forgets it. */
+void lp_event_thread_descriptor_recheck(void);
 
 struct lp_wait {
     struct lp_waiter w;

@@ -252,18 +252,10 @@ unsigned lp_maps_dropped(void)
     return __atomic_load_n(&maps_dropped_count, __ATOMIC_RELAXED);
 }
 
-void lp_maps_prefork(void)
-{
-    lp_lock(&maps_lock);
-}
-
-void lp_maps_postfork_parent(void)
-{
-    lp_unlock(&maps_lock);
-}
-
 void lp_maps_atfork_child(void)
 {
     maps_in_child = true;
-    lp_lock_reset(&maps_lock); /* taken by lp_maps_prefork: the registry is whole */
+    /* A scan the parent was making at the fork leaves the registry usable: entries are
+     * published whole, and the next scan marks them afresh. */
+    lp_lock_reset(&maps_lock);
 }

@@ -9,8 +9,8 @@
  *
  * Context: lp_maps_refresh takes lockprof's maps lock, then the loader lock (dl_iterate_phdr);
  * call it from lockprof's own thread, the writer, at start, or from an application thread
- * about to dlclose (interpose/library.c, busy), never from a signal handler. The fork
- * handlers (lp_maps_prefork and the others) run in the forking thread.
+ * about to dlclose (interpose/library.c, busy), never from a signal handler;
+ * lp_maps_atfork_child in a new process before anything else of this file.
  * lp_maps_find is lock-free and safe from any thread (entries are published, never changed).
  * Storage is a fixed, mmapped array (LP_MAPS_MAX entries); when full, new objects are not
  * registered and their addresses stay unnamed (counted in lp_maps_dropped()).
@@ -47,8 +47,6 @@ unsigned lp_maps_dropped(void);
  * that a child never inherits a scan half-done by another thread (a dlclose racing the fork);
  * the child keeps every entry, and scans again only while the loader's state says its lock is
  * free (maps.c). */
-void lp_maps_prefork(void);
-void lp_maps_postfork_parent(void);
 void lp_maps_atfork_child(void);
 
 #endif

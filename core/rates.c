@@ -59,9 +59,9 @@ void lp_rates_window_end(void)
 
 void lp_rates_atfork_child(void)
 {
-    if (rates_windows > 0) {
+    if (rates_windows > 0) { /* (no store otherwise: it would copy a page the parent shares) */
         rates_swap(&lp_rates_block_, rates_saved_block);
         rates_swap(&lp_rates_fraction_, rates_saved_fraction);
+        rates_windows = 0;
     }
-    rates_windows = 0;
 }

@@ -13,10 +13,10 @@
  *   2. the mapping registry's lock (maps.c), taken under the writer's when it writes; the
  *      loader's lock (dl_iterate_phdr) is taken under it, never the other way round.
  * That is all: neither is taken on the path of a contended lock or of a recorded event, only
- * to write a profile and at fork. The fork handlers (interpose/lifecycle.c) take 1 and 2 in
- * this order and give them back in reverse, so that a child never inherits a profile or a
- * registry half-written by a thread that does not exist in it; not the loader's lock (maps.c
- * says why). The lock table (locktab.c) takes no lock: each entry is one 16-byte word replaced
+ * to write a profile or to name the loaded objects (at a dlclose). A fork takes neither (it would wait for a profile being written): a
+ * new process frees both before it first uses them, and forgets a write that was in progress
+ * at the fork (writer.h); the registry is usable whatever the fork interrupted (maps.c). The
+ * lock table (locktab.c) takes no lock: each entry is one 16-byte word replaced
  * by compare-and-swap, so a program's thread never waits there for another one, and a fork
  * child, which drops every entry (its parent's waiters are not its own), finds no operation
  * half-done that it would have to finish. The stack table, the in-flight table, the descriptor

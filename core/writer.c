@@ -423,18 +423,14 @@ int lp_writer_snapshot(unsigned keep, const char *why)
 
 void lp_writer_atfork_child(const char *new_prefix)
 {
+    /* The lock's word is as it was at the fork. Taken: a thread of the parent was writing,
+     * and the arena may be half-changed (a chunk unmapped, the list not yet updated), so the
+     * child forgets it rather than walk it (its chunks stay mapped, untouched: copies of the
+     * parent's pages that cost the child nothing until written). */
+    if (__atomic_load_n(&writer_lock.word, __ATOMIC_RELAXED))
+        lp_arena_init(&writer_arena, 0);
     lp_lock_reset(&writer_lock);
     writer_snapshots = 0;
     if (new_prefix)
         writer_set_paths(new_prefix);
-}
-
-void lp_writer_prefork(void)
-{
-    lp_lock(&writer_lock);
-}
-
-void lp_writer_postfork_parent(void)
-{
-    lp_unlock(&writer_lock);
 }

@@ -73,11 +73,9 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len);
  */
 int lp_writer_snapshot(unsigned keep, const char *why);
 
-/* Fork handlers: the writer lock is held across fork, so a child never inherits half a
- * write (the arena mid-update); the child's copy is freed by lp_writer_atfork_child. */
-void lp_writer_prefork(void);
-void lp_writer_postfork_parent(void);
-/* After fork, in the child: the writer lock is free again, and the files take new_prefix. */
+/* In a new process (after fork, or a raw clone), before its first write: the writer lock is
+ * free again, a write that was in progress in the parent at the fork is forgotten, and the
+ * files take new_prefix. The fork does not wait for a write in progress. */
 void lp_writer_atfork_child(const char *new_prefix);
 
 #endif

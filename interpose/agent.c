@@ -16,6 +16,7 @@
 #include "httpd.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "maps.h"
 #include "sync.h"
 #include "sys.h"
 #include "writer.h"
@@ -187,6 +188,10 @@ static void *agent_main(void *arg)
 {
     (void)arg;
     lp_self.busy = 1; /* for ever: the agent's own calls are never profiled */
+    /* The loaded objects, named once the program has threads (a fork child of a process that
+     * had some may find the loader's lock held: maps.c), rather than at start, which every
+     * short process would pay for. */
+    lp_maps_refresh();
     /* Lazily, here and not in the constructor: the listener is lockprof's thread's business. */
     if (agent_http[0] && agent_thread(agent_http_main, "lockprof-http") != 0)
         lp_log_sigsafe("cannot start lockprof's HTTP thread: LOCKPROF_HTTP is off");
@@ -297,5 +302,6 @@ void lp_agent_atfork_child(void)
         lp_httpd_close_fds(h);
         agent_httpd = NULL;
     }
-    agent_pid = 0;
+    if (agent_pid) /* (a store copies the page the child shares with its parent) */
+        agent_pid = 0;
 }

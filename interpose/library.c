@@ -23,6 +23,7 @@
 #include <errno.h>
 
 #include "cfi.h"
+#include "lifecycle.h"
 #include "maps.h"
 #include "wait.h"
 
@@ -31,6 +32,7 @@ LP_EXPORT int dlclose(void *handle)
     /* Before lockprof is ready nothing is recorded (and its first refresh sees every object
      * loaded then); when busy, the caller is lockprof itself. */
     if (!lp_wrap_off()) {
+        lp_lifecycle_check(); /* a new process's registry lock may be its parent's */
         struct lp_guard g;
         lp_guard_enter(&g);
         lp_maps_refresh();

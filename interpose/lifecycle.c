@@ -27,6 +27,7 @@
 #include "locktab.h"
 #include "log.h"
 #include "maps.h"
+#include "rates.h"
 #include "resolve.h"
 #include "signals.h"
 #include "stacktab.h"
@@ -150,6 +151,10 @@ static void lifecycle_exit_write(void)
      * Restricted (seccomp): writing needs system calls the program did not make. */
     if (lp_wrap_off() || lp_lifecycle_restricted())
         return;
+    /* A process fork or a raw clone made that never entered lockprof (its token, which it
+     * would fault in to read, still says so) recorded nothing: it leaves no files. */
+    if (lp_sys_getpid() != lp_lifecycle_pid())
+        return;
     lp_lifecycle_check();
     /* Only the first process of a run writes profiles that say nothing was contended, so that
      * the user sees lockprof ran; the processes it starts (a build's compilers, a script's
@@ -268,75 +273,73 @@ static bool lifecycle_is_origin(void)
     return lifecycle_origin == (long)lifecycle_pid;
 }
 
-long lp_lifecycle_origin(void)
-{
-    return lifecycle_origin;
-}
-
-unsigned lp_lifecycle_exec_gen(void)
-{
-    return lifecycle_exec_gen;
-}
-
-int lp_lifecycle_before_exec(void)
+int lp_lifecycle_before_exec(struct lp_lineage *next)
 {
     if (!lp_ready())
         return 0;
-    /* Restricted (seccomp): no write, and no getpid to tell a vfork child (the lineage is
-     * passed on all the same, from the caller's frame). */
-    if (lp_lifecycle_restricted())
-        return lifecycle_restrict_wrote ? 2 : 1; /* 2: the next image's files take .execN+1 */
+    next->origin = lifecycle_origin;
+    next->pid = (long)lifecycle_pid;
+    next->gen = lifecycle_exec_gen;
+    next->may_map = false;
+    /* Restricted (seccomp): no write, and no getpid (the lineage is passed on all the same,
+     * from the caller's frame). */
+    if (lp_lifecycle_restricted()) {
+        next->gen += lifecycle_restrict_wrote; /* its files take this generation's name */
+        return 1;
+    }
+    /* Another pid: a vfork child (the parent's memory: touch nothing), or a process fork or a
+     * raw clone made that has not entered lockprof since (the child of fork-then-exec). Neither
+     * recorded anything of its own: the next image is the first generation of this pid. Told
+     * without reading the token, whose page a fork child does not have yet. */
+    long pid = (long)lp_sys_getpid();
+    if (pid != (long)lifecycle_pid) {
+        next->pid = pid;
+        next->gen = 0;
+        return 1;
+    }
+    next->may_map = true;
     lp_lifecycle_check();
-    if (lp_sys_getpid() != lifecycle_pid)
-        return -1; /* a vfork child (no fork handler ran): the parent's memory; hands off */
     if (lp_self.busy)
         return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
-    /* A final profile, unless this image recorded nothing (the child of fork-then-exec, a
-     * shell that execs the program): then there is nothing the next image could overwrite,
-     * and it keeps this image's name. */
+    /* A final profile, unless this image recorded nothing (a shell that execs the program):
+     * then there is nothing the next image could overwrite, and it keeps this image's name. */
     if (lifecycle_recorded_nothing())
         return 1;
     struct lp_guard g;
     lp_guard_enter(&g);
     lp_writer_write("exec");
     lp_guard_leave(&g);
-    return 2;
+    next->gen++;
+    return 1;
 }
 
 /* ---- fork -----------------------------------------------------------------------------------
- * The handlers take lockprof's locks in the order sync.h declares (the writer's, then the
- * mapping registry's) and give them back in reverse, so that a child never inherits a
- * structure half-written by a thread that does not exist in it; the lock table is dropped in
- * the child (sync.h says why its guards are not taken).
+ * The parent's fork neither waits for nor touches anything of lockprof's: every store to
+ * lockprof's memory around a fork copies a page the child still shares (one page fault each,
+ * in a shell that forks for every command). The child becomes one lazily (below).
  */
 
-/* Set when this thread's fork took none of them: a fork from a signal handler that interrupted
- * lockprof on this thread, which may hold one (waiting for it would never end). */
+/* Set when this thread forked from a signal handler that interrupted lockprof on this thread
+ * (the child then becomes one at once: the interrupted code goes on in it). */
 static __thread int lifecycle_prefork_skipped __attribute__((tls_model("initial-exec")));
+
+static bool lifecycle_token_wipes(void);
 
 static void lifecycle_prefork(void)
 {
     lifecycle_prefork_skipped = lp_self.busy != 0;
     if (lp_self.busy++ == 0)
         lp_self.busy_at = 0; /* (jump.c: never taken down by a jump) */
-    if (lifecycle_prefork_skipped)
-        return;
-    lp_writer_prefork();
-    lp_maps_prefork();
 }
 
 static void lifecycle_postfork_parent(void)
 {
-    if (!lifecycle_prefork_skipped) {
-        lp_maps_postfork_parent();
-        lp_writer_postfork_parent();
-    }
     lp_self.busy--;
 }
 
 /* The child profiles itself from zero under its own pid (DESIGN §5); the parent's waiters,
- * threads, listener and start time are not its own. Each atfork_child frees the locks the
- * prefork took, or that threads of the parent held at a clone no handler saw. */
+ * threads, listener and start time are not its own. Each atfork_child frees the locks that
+ * threads of the parent held at the fork (or at a clone no handler saw). */
 static void lifecycle_become_child(void)
 {
     lp_sync_held_ = 0;
@@ -367,18 +370,33 @@ static void lifecycle_postfork_child(void)
 {
     if (lp_lifecycle_restricted()) {
         /* Restricted (seccomp): the child writes nothing, so it keeps its parent's tables as
-         * they are rather than make the system calls that clearing them takes; the locks the
-         * prefork took are given back as in the parent. */
-        if (!lifecycle_prefork_skipped) {
-            lp_maps_postfork_parent();
-            lp_writer_postfork_parent();
-        }
+         * they are rather than make the system calls that clearing them takes; only the locks
+         * a thread of the parent held are its own again. */
+        lp_writer_atfork_child(NULL);
+        lp_maps_atfork_child();
         __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
         lifecycle_agent_deferred = 0;
         lp_self.busy--;
         return;
     }
-    lifecycle_become_child();
+    if (lifecycle_prefork_skipped || !lifecycle_token_wipes()) {
+        lifecycle_become_child();
+        lp_self.busy--;
+        return;
+    }
+    /* Most children exec or exit without entering lockprof again (a shell's commands, a
+     * daemon's helpers): they become children when they first do (lp_lifecycle_adopt: the
+     * token reads 0 in a new process), not here, because every store to lockprof's memory here
+     * copies a page the child shares with its parent. Locks a thread of the parent held at
+     * the fork stay so until then; nothing takes them before (every path to them checks the
+     * token first). Now: this thread's own state, and what cannot wait — the rates an HTTP
+     * window set (no thread here ends it; every draw reads them), the listener's sockets, a
+     * snapshot signal that has no thread here to serve it. */
+    lp_sync_held_ = 0;
+    lp_event_atfork_child(); /* (this thread's id and draws: its own from here) */
+    lp_rates_atfork_child();
+    lp_agent_atfork_child();
+    lp_signals_atfork_child();
     lp_self.busy--;
 }
 
@@ -392,6 +410,11 @@ static void lifecycle_postfork_child(void)
  */
 static uint32_t lifecycle_token_fallback = 1; /* when the page cannot be mapped: never zero */
 uint32_t *lp_lifecycle_token_ = &lifecycle_token_fallback;
+
+static bool lifecycle_token_wipes(void)
+{
+    return lp_lifecycle_token_ != &lifecycle_token_fallback;
+}
 
 static void lifecycle_token_init(void)
 {
@@ -425,9 +448,9 @@ void lp_lifecycle_adopt(void)
          * system calls. */
         __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
     } else {
-        /* glibc's thread descriptors still hold the parent's thread ids (no fork of glibc's
-         * ran): here they come from the kernel. */
-        lp_event_thread_descriptor(0);
+        /* After a raw clone, glibc's thread descriptors still hold the parent's thread ids (no
+         * fork of glibc's ran): then they come from the kernel. */
+        lp_event_thread_descriptor_recheck();
         lifecycle_become_child();
     }
     lp_guard_leave(&g);
@@ -501,7 +524,6 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);
-    lp_maps_refresh();
 
     struct lp_writer_info info = {
         .version = LOCKPROF_VERSION,

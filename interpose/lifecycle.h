@@ -65,13 +65,17 @@ const char *lp_lifecycle_library_name(void);
 /* This process's pid, as lockprof last set it (at start, and in a fork child). */
 pid_t lp_lifecycle_pid(void);
 
-/* Before an exec: writes the final profile of this image if it recorded anything. 2 when it
- * wrote (the next image is the next generation), 1 when there was nothing to write (the next
- * image keeps this one's generation), 0 when lockprof is not running, -1 in a vfork child (the
- * parent's memory: touch nothing, allocate nothing). */
-int lp_lifecycle_before_exec(void);
-/* The tree's first process, and this image's exec generation (0 in a fresh process). */
-long lp_lifecycle_origin(void);
-unsigned lp_lifecycle_exec_gen(void);
+/* The lineage an exec passes on (LOCKPROF_EXEC=pid:gen, LOCKPROF_ORIGIN=origin). */
+struct lp_lineage {
+    long pid, origin;
+    unsigned gen;  /* the next image's generation */
+    bool may_map;  /* the environment's copy may be mapped: not a vfork child, not restricted */
+};
+
+/* Before an exec: writes the final profile of this image if it recorded anything (then the
+ * next image is the next generation), and says what the next image inherits. 1 with *next
+ * filled, 0 when lockprof is not running. In a vfork child (the parent's memory) it touches
+ * nothing of lockprof's. */
+int lp_lifecycle_before_exec(struct lp_lineage *next);
 
 #endif

@@ -85,8 +85,8 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
 {
     e->envp = (char **)envp;
     e->map_size = 0;
-    int done = lp_lifecycle_before_exec();
-    if (done <= 0)
+    struct lp_lineage next;
+    if (lp_lifecycle_before_exec(&next) <= 0)
         return;
     struct lp_guard g;
     lp_guard_enter(&g);
@@ -102,8 +102,10 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
             n++;
     size_t size = (n + 3) * sizeof(char *);
     char **copy = e->small;
-    if (n + 3 > EXEC_ENV_SMALL) /* a mapping: a system call a restricted program did not make */
-        copy = lp_lifecycle_restricted()
+    /* A mapping only where one may be made: not in a vfork child (it would stay in the
+     * parent), not under seccomp (a system call the program did not make). */
+    if (n + 3 > EXEC_ENV_SMALL)
+        copy = !next.may_map
                    ? MAP_FAILED
                    : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (copy != MAP_FAILED) {
@@ -113,9 +115,9 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
                 copy[k++] = envp[i];
         if (ours) {
             lp_fmt_sigsafe(e->exec_var, sizeof e->exec_var, "%s=%ld:%u", LP_ENV_EXEC,
-                           (long)lp_lifecycle_pid(), lp_lifecycle_exec_gen() + (done == 2));
+                           next.pid, next.gen);
             lp_fmt_sigsafe(e->origin_var, sizeof e->origin_var, "%s=%ld", LP_ENV_ORIGIN,
-                           lp_lifecycle_origin());
+                           next.origin);
             copy[k++] = e->exec_var;
             copy[k++] = e->origin_var;
         }

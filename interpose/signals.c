@@ -214,7 +214,8 @@ void lp_signals_stand_aside(void)
 
 void lp_signals_atfork_child(void)
 {
-    signals_fatal_target = 0;
+    if (signals_fatal_target) /* (a store copies the page the child shares with its parent) */
+        signals_fatal_target = 0;
     /* No agent here to take a snapshot: the signal gets its default action back, as the
      * program believes it has. */
     for (int sig = 1; sig < SIGNALS_MAX; sig++)

@@ -1,0 +1,43 @@
+#!/usr/bin/perl
+# forkwrite (DESIGN §5): a fork does not wait for a profile being written, and a child forked
+# in the middle of a write inherits the writer half-way through it. Each child must still run
+# to its normal exit and write its own profiles, with its own convoy in them and nothing of
+# the parent's.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use LP;
+use Test::More;
+
+my $n = 30;
+my $prefix = tmpdir() . '/fw';
+my $r = run_under(prog => 'prog_forkwrite', args => [$n, 20], env => { LOCKPROF_OUT => $prefix });
+is($r->{exit}, 0, 'exit 0');
+is($r->{err}, '', 'nothing on stderr');
+my $m = $r->{measure};
+is($m->{children_ok}, $n, "all $n children exited 0");
+cmp_ok($m->{forks_during_write}, '>=', 1, 'some forks came while a write was in progress')
+    or diag("forks during a write: $m->{forks_during_write}");
+
+my @children = $r->{out} =~ /^child (\d+) (\d+)$/mg;
+is(scalar(@children), 2 * $n, "$n children reported their waits");
+my ($files, $exact, $foreign) = (0, 0, 0);
+while (my ($pid, $waited) = splice(@children, 0, 2)) {
+    my $f = "$prefix.$pid.block.pb.gz";
+    next unless -s $f;
+    $files++;
+    my $p = read_profile($f);
+    my ($cnt, $delay) = total($p, leaf => 'pthread_mutex_lock', frame => 'forked_child_wait');
+    my $tol = 0.05 * $waited + 2e6;
+    $exact++ if $cnt == 2 && abs($delay - $waited) <= $tol;
+    diag("child $pid: $cnt waits, $delay ns against $waited ns") unless $cnt == 2;
+    $foreign++ if total($p, frame => 'parent_wait');
+}
+is($files, $n, 'every child wrote its block profile under its own pid');
+is($exact, $n, "every child's profile has its two waits, with the time it measured");
+is($foreign, 0, "no child's profile has the parent's waits");
+
+my ($pc) = total(read_profile("$prefix.block.pb.gz"), leaf => 'pthread_mutex_lock',
+                 frame => 'parent_wait');
+is($pc, 2, "the parent's profile has its own two waits");
+done_testing();
