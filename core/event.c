@@ -195,7 +195,7 @@ void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end)
         lp_event_record_picked(leaf, &wt);
 }
 
-void lp_event_atfork_child(void)
+LP_FORK_TEXT void lp_event_atfork_child(void)
 {
     lp_self.tid = 0;
     lp_self.rng.s = 0;

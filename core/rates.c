@@ -1,5 +1,6 @@
 /* rates.c — see rates.h. */
 #include "rates.h"
+#include "sys.h"
 
 uint64_t lp_rates_block_;
 uint64_t lp_rates_fraction_;
@@ -57,7 +58,7 @@ void lp_rates_window_end(void)
     }
 }
 
-void lp_rates_atfork_child(void)
+LP_FORK_TEXT void lp_rates_atfork_child(void)
 {
     if (rates_windows > 0) { /* (no store otherwise: it would copy a page the parent shares) */
         rates_swap(&lp_rates_block_, rates_saved_block);

@@ -151,4 +151,11 @@ int lp_fdid_take(struct lp_fdid *id, int fd);
 /* True when id->fd is open and still names the file lp_fdid_take saw. */
 bool lp_fdid_same(const struct lp_fdid *id);
 
+/* Code a fork child runs before it execs (the fork handlers, the exec wrappers, sigaction and
+ * what they call), kept on pages of their own (the linker gathers every .text.hot.* input
+ * section of every object in one place). fork does not copy the mappings of the library's
+ * code pages: every page of it that a child touches is a page fault, which a shell pays in
+ * every command it starts. */
+#define LP_FORK_TEXT __attribute__((section(".text.hot.lp_fork")))
+
 #endif

@@ -295,7 +295,7 @@ void lp_agent_request_snapshot_sigsafe(void)
     agent_kick_sigsafe();
 }
 
-void lp_agent_atfork_child(void)
+LP_FORK_TEXT void lp_agent_atfork_child(void)
 {
     struct lp_httpd *h = __atomic_load_n(&agent_httpd, __ATOMIC_ACQUIRE);
     if (h) {

@@ -51,11 +51,13 @@ const struct lp_config *lp_lifecycle_config(void)
     return &lifecycle_config;
 }
 
-static char lifecycle_library[256] = "liblockprof.so"; /* immutable after the constructor */
+/* In .bss, not .data: written at start, so a fork child shares the page (a page of .data
+ * that was never written is not copied to a child, which faults it in to read it). */
+static char lifecycle_library[256]; /* immutable after the constructor */
 
-const char *lp_lifecycle_library_name(void)
+LP_FORK_TEXT const char *lp_lifecycle_library_name(void)
 {
-    return lifecycle_library;
+    return lifecycle_library[0] ? lifecycle_library : "liblockprof.so";
 }
 
 /* Where glibc keeps a thread's id in its thread descriptor (struct pthread, whose address is
@@ -88,6 +90,8 @@ static void lifecycle_find_library(void)
         if (*base && strlen(base) < sizeof lifecycle_library)
             strcpy(lifecycle_library, base);
     }
+    if (!lifecycle_library[0])
+        strcpy(lifecycle_library, "liblockprof.so");
 }
 
 /* ---- the exit-time write ------------------------------------------------------------------ */
@@ -273,7 +277,7 @@ static bool lifecycle_is_origin(void)
     return lifecycle_origin == (long)lifecycle_pid;
 }
 
-int lp_lifecycle_before_exec(struct lp_lineage *next)
+LP_FORK_TEXT int lp_lifecycle_before_exec(struct lp_lineage *next)
 {
     if (!lp_ready())
         return 0;
@@ -325,16 +329,11 @@ static __thread int lifecycle_prefork_skipped __attribute__((tls_model("initial-
 
 static bool lifecycle_token_wipes(void);
 
-static void lifecycle_prefork(void)
+/* The last prepare handler to run (the first registered) and the first child handler: no
+ * code of the program's runs between them. Nothing runs in the parent after the fork. */
+LP_FORK_TEXT static void lifecycle_prefork(void)
 {
     lifecycle_prefork_skipped = lp_self.busy != 0;
-    if (lp_self.busy++ == 0)
-        lp_self.busy_at = 0; /* (jump.c: never taken down by a jump) */
-}
-
-static void lifecycle_postfork_parent(void)
-{
-    lp_self.busy--;
 }
 
 /* The child profiles itself from zero under its own pid (DESIGN §5); the parent's waiters,
@@ -366,8 +365,10 @@ static void lifecycle_become_child(void)
      * through the API; a fatal signal ends it without a profile. */
 }
 
-static void lifecycle_postfork_child(void)
+LP_FORK_TEXT static void lifecycle_postfork_child(void)
 {
+    if (lp_self.busy++ == 0)
+        lp_self.busy_at = 0; /* (jump.c: never taken down by a jump) */
     if (lp_lifecycle_restricted()) {
         /* Restricted (seccomp): the child writes nothing, so it keeps its parent's tables as
          * they are rather than make the system calls that clearing them takes; only the locks
@@ -411,7 +412,7 @@ static void lifecycle_postfork_child(void)
 static uint32_t lifecycle_token_fallback = 1; /* when the page cannot be mapped: never zero */
 uint32_t *lp_lifecycle_token_ = &lifecycle_token_fallback;
 
-static bool lifecycle_token_wipes(void)
+LP_FORK_TEXT static bool lifecycle_token_wipes(void)
 {
     return lp_lifecycle_token_ != &lifecycle_token_fallback;
 }
@@ -543,7 +544,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     else
         __atomic_store_n(&lifecycle_agent_deferred, 1, __ATOMIC_RELEASE);
     lp_signals_init(lifecycle_config.fatal_signals, (int)lifecycle_config.snapshot_signal);
-    pthread_atfork(lifecycle_prefork, lifecycle_postfork_parent, lifecycle_postfork_child);
+    pthread_atfork(lifecycle_prefork, NULL, lifecycle_postfork_child);
     atexit(lifecycle_exit_write);
     at_quick_exit(lifecycle_exit_write); /* quick_exit is a normal termination too */
 

@@ -24,6 +24,7 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "sys.h"
 #include "wait.h"
 
 extern char **environ;
@@ -37,33 +38,67 @@ struct exec_env {
     char *small[EXEC_ENV_SMALL]; /* the copy, when it fits: no system call */
 };
 
-static bool env_is(const char *entry, const char *name)
+/* Plain loops rather than libc's string functions: in a fork child about to exec, each libc
+ * function lockprof calls is more code the child touches (LP_FORK_TEXT says why it counts). */
+LP_FORK_TEXT static bool env_is(const char *entry, const char *name)
 {
-    size_t n = strlen(name);
-    return strncmp(entry, name, n) == 0 && entry[n] == '=';
+    while (*name && *entry == *name)
+        entry++, name++;
+    return !*name && *entry == '=';
+}
+
+LP_FORK_TEXT static bool env_sep(char c)
+{
+    return c == ' ' || c == ':';
 }
 
 /* Whether an LD_PRELOAD value (paths separated by spaces or colons) names this library: by its
  * file name, wherever it is (lockprof run preloads it by absolute path, users by any path). */
-static bool env_preloads_us(const char *value)
+LP_FORK_TEXT static bool env_preloads_us(const char *value)
 {
     const char *me = lp_lifecycle_library_name();
-    size_t len = strlen(me);
     for (const char *p = value; p && *p;) {
-        size_t n = strcspn(p, " :");
+        while (env_sep(*p))
+            p++;
         const char *base = p;
-        for (const char *q = p; q < p + n; q++)
-            if (*q == '/')
-                base = q + 1;
-        if ((size_t)(p + n - base) == len && strncmp(base, me, len) == 0)
+        for (; *p && !env_sep(*p); p++)
+            if (*p == '/')
+                base = p + 1;
+        const char *m = me;
+        while (base < p && *m && *base == *m)
+            base++, m++;
+        if (base == p && !*m)
             return true;
-        p += n;
-        p += strspn(p, " :");
     }
     return false;
 }
 
-static bool env_array_preloads_us(char *const *envp)
+/* "NAME=A" or "NAME=A:B" (B >= 0) into dst, which has room for it. */
+LP_FORK_TEXT static void env_put(char *dst, const char *name, long a, long b)
+{
+    char digits[24];
+    while (*name)
+        *dst++ = *name++;
+    *dst++ = '=';
+    for (int pass = 0; pass < 2; pass++) {
+        long v = pass ? b : a;
+        if (pass && b < 0)
+            break;
+        if (pass)
+            *dst++ = ':';
+        if (v < 0)
+            *dst++ = '-', v = -v;
+        int n = 0;
+        do
+            digits[n++] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (n)
+            *dst++ = digits[--n];
+    }
+    *dst = '\0';
+}
+
+LP_FORK_TEXT static bool env_array_preloads_us(char *const *envp)
 {
     for (size_t i = 0; envp && envp[i]; i++)
         if (env_is(envp[i], "LD_PRELOAD"))
@@ -71,7 +106,7 @@ static bool env_array_preloads_us(char *const *envp)
     return false;
 }
 
-static bool env_array_has_ours(char *const *envp)
+LP_FORK_TEXT static bool env_array_has_ours(char *const *envp)
 {
     for (size_t i = 0; envp && envp[i]; i++)
         if (env_is(envp[i], LP_ENV_EXEC) || env_is(envp[i], LP_ENV_ORIGIN))
@@ -81,19 +116,24 @@ static bool env_array_has_ours(char *const *envp)
 
 /* Prepares an exec: the final profile, then envp with the lineage variables replaced. On any
  * failure the caller's envp is used unchanged (the exec must not fail because of lockprof). */
-static void exec_prepare(char *const *envp, struct exec_env *e)
+LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
 {
     e->envp = (char **)envp;
     e->map_size = 0;
     struct lp_lineage next;
     if (lp_lifecycle_before_exec(&next) <= 0)
         return;
+    /* Guarded only where lockprof may act (a mapping, under its own pid); a process that has
+     * not entered lockprof since fork only reads the environment here, and a guard's errno
+     * save is one more function of libc's that a shell's child would touch. */
     struct lp_guard g;
-    lp_guard_enter(&g);
+    if (next.may_map)
+        lp_guard_enter(&g);
     /* The new image reads the lineage only if it preloads lockprof too. */
     bool ours = env_array_preloads_us(envp);
     if (!ours && !env_array_has_ours(envp)) {
-        lp_guard_leave(&g);
+        if (next.may_map)
+            lp_guard_leave(&g);
         return;
     }
     size_t n = 0;
@@ -114,10 +154,8 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
             if (!env_is(envp[i], LP_ENV_EXEC) && !env_is(envp[i], LP_ENV_ORIGIN))
                 copy[k++] = envp[i];
         if (ours) {
-            lp_fmt_sigsafe(e->exec_var, sizeof e->exec_var, "%s=%ld:%u", LP_ENV_EXEC,
-                           next.pid, next.gen);
-            lp_fmt_sigsafe(e->origin_var, sizeof e->origin_var, "%s=%ld", LP_ENV_ORIGIN,
-                           next.origin);
+            env_put(e->exec_var, LP_ENV_EXEC, next.pid, (long)next.gen);
+            env_put(e->origin_var, LP_ENV_ORIGIN, next.origin, -1);
             copy[k++] = e->exec_var;
             copy[k++] = e->origin_var;
         }
@@ -125,11 +163,12 @@ static void exec_prepare(char *const *envp, struct exec_env *e)
         e->envp = copy;
         e->map_size = copy == e->small ? 0 : size;
     }
-    lp_guard_leave(&g);
+    if (next.may_map)
+        lp_guard_leave(&g);
 }
 
 /* After an exec that failed (it returned): the copy goes, errno stays the call's. */
-static int exec_failed(struct exec_env *e, int rc)
+LP_FORK_TEXT static int exec_failed(struct exec_env *e, int rc)
 {
     if (e->map_size) {
         struct lp_guard g;
@@ -140,42 +179,42 @@ static int exec_failed(struct exec_env *e, int rc)
     return rc;
 }
 
-LP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+LP_FORK_TEXT LP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
     struct exec_env e;
     exec_prepare(envp, &e);
     return exec_failed(&e, REAL(execve)(path, argv, e.envp));
 }
 
-LP_EXPORT int execv(const char *path, char *const argv[])
+LP_FORK_TEXT LP_EXPORT int execv(const char *path, char *const argv[])
 {
     struct exec_env e;
     exec_prepare(environ, &e);
     return exec_failed(&e, REAL(execve)(path, argv, e.envp));
 }
 
-LP_EXPORT int execvp(const char *file, char *const argv[])
+LP_FORK_TEXT LP_EXPORT int execvp(const char *file, char *const argv[])
 {
     struct exec_env e;
     exec_prepare(environ, &e);
     return exec_failed(&e, REAL(execvpe)(file, argv, e.envp));
 }
 
-LP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+LP_FORK_TEXT LP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     struct exec_env e;
     exec_prepare(envp, &e);
     return exec_failed(&e, REAL(execvpe)(file, argv, e.envp));
 }
 
-LP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+LP_FORK_TEXT LP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     struct exec_env e;
     exec_prepare(envp, &e);
     return exec_failed(&e, REAL(fexecve)(fd, argv, e.envp));
 }
 
-LP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+LP_FORK_TEXT LP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
                        int flags)
 {
     struct exec_env e;
@@ -284,17 +323,17 @@ static void execl_gather(const char *arg0, va_list *ap, char **argv, size_t n)
     va_end(ap);                                                                                \
     return rc
 
-LP_EXPORT int execl(const char *path, const char *arg0, ...)
+LP_FORK_TEXT LP_EXPORT int execl(const char *path, const char *arg0, ...)
 {
     EXECL_BODY(arg0, execv(path, argv));
 }
 
-LP_EXPORT int execlp(const char *file, const char *arg0, ...)
+LP_FORK_TEXT LP_EXPORT int execlp(const char *file, const char *arg0, ...)
 {
     EXECL_BODY(arg0, execvp(file, argv));
 }
 
-LP_EXPORT int execle(const char *path, const char *arg0, ...)
+LP_FORK_TEXT LP_EXPORT int execle(const char *path, const char *arg0, ...)
 {
     EXECL_BODY(arg0, execve(path, argv, va_arg(ap, char *const *)));
 }

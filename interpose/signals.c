@@ -2,6 +2,7 @@
  * signals.c — see signals.h.
  */
 #include "signals.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -70,7 +71,7 @@ static void signals_snapshot_handler(int sig, siginfo_t *si, void *uc)
     errno = saved;
 }
 
-static int signals_install(int sig)
+LP_FORK_TEXT static int signals_install(int sig)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -85,7 +86,7 @@ static int signals_install(int sig)
 }
 
 /* The program claimed LOCKPROF_SIGNAL: lockprof leaves it alone, and says so once. */
-static void signals_yield(int sig)
+LP_FORK_TEXT static void signals_yield(int sig)
 {
     if (__atomic_exchange_n(&signals_yielded, 1, __ATOMIC_ACQ_REL))
         return;
@@ -116,7 +117,7 @@ void lp_signals_init(uint64_t fatal, int snapshot)
 
 /* The program's view of a signal lockprof stands in for is SIG_DFL; setting SIG_DFL keeps
  * lockprof's handler, setting anything else replaces it. */
-static int signals_set(int sig, const struct sigaction *act, struct sigaction *old)
+LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (sig <= 0 || sig >= SIGNALS_MAX || !signals_role[sig])
         return REAL(sigaction)(sig, act, old);
@@ -153,12 +154,12 @@ static int signals_set(int sig, const struct sigaction *act, struct sigaction *o
     return rc;
 }
 
-LP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+LP_FORK_TEXT LP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     return signals_set(sig, act, old);
 }
 
-static sighandler_t signals_common(int sig, sighandler_t h, int flags, bool mask_self)
+LP_FORK_TEXT static sighandler_t signals_common(int sig, sighandler_t h, int flags, bool mask_self)
 {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -173,7 +174,7 @@ static sighandler_t signals_common(int sig, sighandler_t h, int flags, bool mask
 }
 
 /* signal() and its aliases call glibc's sigaction internally, bypassing an interposed one. */
-LP_EXPORT sighandler_t signal(int sig, sighandler_t h)
+LP_FORK_TEXT LP_EXPORT sighandler_t signal(int sig, sighandler_t h)
 {
     if (sig <= 0 || sig >= SIGNALS_MAX || !signals_role[sig])
         return REAL(signal)(sig, h);
@@ -212,7 +213,7 @@ void lp_signals_stand_aside(void)
     }
 }
 
-void lp_signals_atfork_child(void)
+LP_FORK_TEXT void lp_signals_atfork_child(void)
 {
     if (signals_fatal_target) /* (a store copies the page the child shares with its parent) */
         signals_fatal_target = 0;
