@@ -1,6 +1,7 @@
 /* arena.c — see arena.h. Chunks come straight from mmap so that no allocator lock is ever
  * taken: the writer may run while another thread died holding malloc's locks (DESIGN §6). */
 #include "arena.h"
+#include "sys.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -24,7 +25,7 @@ static size_t arena_round(size_t n, size_t to)
     return (n + to - 1) & ~(to - 1);
 }
 
-void lp_arena_init(struct lp_arena *a, size_t chunk_size)
+LP_INIT_TEXT void lp_arena_init(struct lp_arena *a, size_t chunk_size)
 {
     a->head = NULL;
     a->chunk_size = chunk_size ? arena_round(chunk_size, ARENA_PAGE) : ARENA_DEFAULT_CHUNK;

@@ -1,9 +1,12 @@
 /* cfi.c — see cfi.h. x86-64 only (the ABI's register numbers and signal frame). */
 #include "cfi.h"
+#include "sys.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 #include <pthread.h>
 
@@ -36,14 +39,29 @@ static inline int64_t rule_rbp_off(uint64_t r) { return (int64_t)(int16_t)(uint1
 
 /* Direct-mapped, lock-free: an entry is two words, the key XOR the rule and the rule, each
  * stored and loaded on its own; a torn pair (two threads filling one entry) fails the XOR check
- * and reads as a miss. In .bss: resident only as entries are used (16 bytes each). */
+ * and reads as a miss. Mapped by lp_cfi_init, NORESERVE: resident only as entries are used
+ * (16 bytes each). Not in .bss, where its half MiB would sit between the library's other
+ * variables and spread those that every process writes at start over more pages. */
 #define CFI_CACHE_BITS 15
+#define CFI_CACHE_N (1u << CFI_CACHE_BITS)
 struct cfi_entry {
     uint64_t check; /* pc ^ rule */
     uint64_t rule;
 };
-static struct cfi_entry cfi_cache[1u << CFI_CACHE_BITS];
+static struct cfi_entry *cfi_cache; /* immutable after lp_cfi_init; NULL: no cache */
 static uint64_t cfi_lookups, cfi_stops; /* atomic */
+
+LP_INIT_TEXT int lp_cfi_init(void)
+{
+    if (cfi_cache)
+        return 0;
+    void *p = mmap(NULL, CFI_CACHE_N * sizeof(struct cfi_entry), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    cfi_cache = p;
+    return 0;
+}
 
 static inline struct cfi_entry *cfi_slot(uintptr_t pc)
 {
@@ -52,7 +70,7 @@ static inline struct cfi_entry *cfi_slot(uintptr_t pc)
 
 void lp_cfi_forget(void)
 {
-    for (size_t i = 0; i < sizeof cfi_cache / sizeof cfi_cache[0]; i++)
+    for (size_t i = 0; cfi_cache && i < CFI_CACHE_N; i++)
         if (__atomic_load_n(&cfi_cache[i].rule, __ATOMIC_RELAXED))
             __atomic_store_n(&cfi_cache[i].rule, 0, __ATOMIC_RELAXED);
 }
@@ -488,6 +506,8 @@ static uint64_t cfi_compute(uintptr_t pc)
 
 static uint64_t cfi_rule(uintptr_t pc)
 {
+    if (!cfi_cache)
+        return cfi_compute(pc);
     struct cfi_entry *e = cfi_slot(pc);
     uint64_t rule = __atomic_load_n(&e->rule, __ATOMIC_RELAXED);
     uint64_t check = __atomic_load_n(&e->check, __ATOMIC_RELAXED);

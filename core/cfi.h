@@ -29,6 +29,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Maps the cache of unwinding rules (at start; without it every frame's rule is computed
+ * from the unwind tables each time). 0 or -ENOMEM. */
+int lp_cfi_init(void);
+
 /* Fills pcs with up to max return addresses, the caller of lp_cfi_backtrace first (as
  * unw_backtrace does); returns how many. The walk stops at the outermost frame (return address
  * undefined), at a frame it cannot follow, or when pcs is full. */

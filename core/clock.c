@@ -82,7 +82,7 @@ static bool clock_kernel_uses_tsc(void)
 }
 #endif
 
-void lp_clock_tsc_init(bool enable)
+LP_INIT_TEXT void lp_clock_tsc_init(bool enable)
 {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
@@ -130,7 +130,7 @@ uint64_t lp_clock_monotonic(void)
 
 lp_clock_fn lp_clock_source = lp_clock_monotonic;
 
-int64_t lp_clock_realtime(void)
+LP_INIT_TEXT int64_t lp_clock_realtime(void)
 {
     struct timespec ts;
     int saved = errno;

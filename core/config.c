@@ -1,5 +1,6 @@
 /* config.c — the one table of lockprof's environment variables (DESIGN §4). */
 #include "config.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -357,7 +358,7 @@ static bool config_parse(const struct config_var *v, const char *value, char *fi
     return false;
 }
 
-static void config_set_default(const struct config_var *v, char *field)
+LP_INIT_TEXT static void config_set_default(const struct config_var *v, char *field)
 {
     switch (v->type) {
     case CONFIG_BOOL:
@@ -381,7 +382,7 @@ static const struct config_var *config_find(const char *name)
     return NULL;
 }
 
-void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *))
+LP_INIT_TEXT void lp_config_load(struct lp_config *c, const char *(*getenv_fn)(const char *))
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < sizeof config_vars / sizeof config_vars[0]; i++) {
@@ -465,7 +466,7 @@ void lp_config_show(const struct lp_config *c)
     }
 }
 
-bool lp_config_pattern_has(const char *pattern, char what)
+LP_INIT_TEXT bool lp_config_pattern_has(const char *pattern, char what)
 {
     for (const char *p = pattern; *p; p++)
         if (*p == '%') {
@@ -477,7 +478,7 @@ bool lp_config_pattern_has(const char *pattern, char what)
     return false;
 }
 
-int lp_config_expand(char *dst, size_t size, const char *pattern, const char *pid,
+LP_INIT_TEXT int lp_config_expand(char *dst, size_t size, const char *pattern, const char *pid,
                      const char *start, unsigned flags)
 {
     size_t n = 0;
@@ -512,7 +513,7 @@ int lp_config_expand(char *dst, size_t size, const char *pattern, const char *pi
     return 0;
 }
 
-int lp_config_expand_out(char *dst, unsigned size, const char *prefix, long pid, long start,
+LP_INIT_TEXT int lp_config_expand_out(char *dst, unsigned size, const char *prefix, long pid, long start,
                          const char *cwd)
 {
     char spid[24], sstart[24];

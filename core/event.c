@@ -16,7 +16,7 @@ __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
 
 static size_t event_tid_offset; /* where glibc's thread descriptor has the id; 0: unknown */
 
-void lp_event_thread_descriptor(size_t offset)
+LP_INIT_TEXT void lp_event_thread_descriptor(size_t offset)
 {
     __atomic_store_n(&event_tid_offset, offset, __ATOMIC_RELAXED);
 }

@@ -1,5 +1,6 @@
 /* fdcache.c — see fdcache.h. */
 #include "fdcache.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,7 +25,7 @@ static unsigned fdcache_high;
 static uint64_t fdcache_pipe_dev;
 static int fdcache_pipe_dev_known;
 
-int lp_fdcache_init(uint64_t kinds)
+LP_INIT_TEXT int lp_fdcache_init(uint64_t kinds)
 {
     static const struct {
         enum lp_fd_kind kind;

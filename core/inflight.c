@@ -14,6 +14,7 @@
  * with its previous occupant.
  */
 #include "inflight.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static uint64_t inflight_dropped;            /* atomic */
 #define CTL_TID(c) ((int32_t)(uint32_t)(c))
 #define CTL_SEQ(c) ((uint32_t)((c) >> 32))
 
-int lp_inflight_init(unsigned slots)
+LP_INIT_TEXT int lp_inflight_init(unsigned slots)
 {
     if (inflight_slots)
         return 0;

@@ -41,6 +41,7 @@
  * then swap with an early time; the charge saturates at 0 rather than go negative.)
  */
 #include "locktab.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -88,7 +89,7 @@ uint64_t lp_locktab_mask_;                     /* immutable after init: stripes 
 static uint64_t locktab_not_registered;        /* atomic */
 static uint64_t locktab_retries;               /* atomic */
 
-int lp_locktab_init(unsigned stripes)
+LP_INIT_TEXT int lp_locktab_init(unsigned stripes)
 {
     unsigned n = 1;
     while (n < stripes)

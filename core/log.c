@@ -12,14 +12,14 @@ struct out {
     size_t size, len;
 };
 
-static void out_char(struct out *o, char c)
+LP_INIT_TEXT static void out_char(struct out *o, char c)
 {
     if (o->len + 1 < o->size)
         o->buf[o->len] = c;
     o->len++;
 }
 
-static void out_pad(struct out *o, const char *s, size_t n, int width, bool left, char pad)
+LP_INIT_TEXT static void out_pad(struct out *o, const char *s, size_t n, int width, bool left, char pad)
 {
     int fill = width > (int)n ? width - (int)n : 0;
     if (!left)
@@ -32,7 +32,7 @@ static void out_pad(struct out *o, const char *s, size_t n, int width, bool left
             out_char(o, ' ');
 }
 
-static void out_num(struct out *o, unsigned long long v, bool neg, unsigned base, int width,
+LP_INIT_TEXT static void out_num(struct out *o, unsigned long long v, bool neg, unsigned base, int width,
                     bool left, char pad)
 {
     char tmp[24];
@@ -49,7 +49,7 @@ static void out_num(struct out *o, unsigned long long v, bool neg, unsigned base
     out_pad(o, rev, n, width, left, pad);
 }
 
-size_t lp_vfmt_sigsafe(char *buf, size_t size, const char *fmt, va_list ap)
+LP_INIT_TEXT size_t lp_vfmt_sigsafe(char *buf, size_t size, const char *fmt, va_list ap)
 {
     struct out o = { buf, size, 0 };
     for (const char *p = fmt; *p; p++) {
@@ -125,7 +125,7 @@ size_t lp_vfmt_sigsafe(char *buf, size_t size, const char *fmt, va_list ap)
     return o.len < size ? o.len : (size ? size - 1 : 0);
 }
 
-size_t lp_fmt_sigsafe(char *buf, size_t size, const char *fmt, ...)
+LP_INIT_TEXT size_t lp_fmt_sigsafe(char *buf, size_t size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -142,7 +142,7 @@ static struct {
     struct lp_fdid id;   /* fd -1: fd 2 was closed at start */
 } log_stderr;
 
-void lp_log_init(void)
+LP_INIT_TEXT void lp_log_init(void)
 {
     lp_fdid_take(&log_stderr.id, 2);
     log_stderr.checked = true;

@@ -9,7 +9,7 @@ static int rates_windows;               /* open windows that set rates; HTTP thr
 static uint64_t rates_saved_block;      /* the pair before the first of them; HTTP thread */
 static uint64_t rates_saved_fraction;
 
-void lp_rates_init(uint64_t block, uint64_t fraction)
+LP_INIT_TEXT void lp_rates_init(uint64_t block, uint64_t fraction)
 {
     __atomic_store_n(&lp_rates_block_, block, __ATOMIC_RELAXED);
     __atomic_store_n(&lp_rates_fraction_, fraction, __ATOMIC_RELAXED);

@@ -1,5 +1,6 @@
 /* stack.c — see stack.h. */
 #include "stack.h"
+#include "sys.h"
 
 #include "clock.h"
 #include "seam.h"
@@ -13,7 +14,7 @@ static struct {
 } stack_self[4];         /* set at init, before any event */
 static unsigned stack_nself;
 
-void lp_stack_add_self(uintptr_t lo, uintptr_t hi)
+LP_INIT_TEXT void lp_stack_add_self(uintptr_t lo, uintptr_t hi)
 {
     if (stack_nself < 4 && lo < hi) {
         stack_self[stack_nself].lo = lo;
@@ -62,7 +63,7 @@ unsigned lp_stack_capture(uintptr_t *buf, unsigned max_depth, bool *truncated)
     return kept;
 }
 
-void lp_stack_set_depth(unsigned depth)
+LP_INIT_TEXT void lp_stack_set_depth(unsigned depth)
 {
     lp_stack_depth_ = depth > LP_MAX_DEPTH ? LP_MAX_DEPTH : depth;
 }

@@ -1,5 +1,6 @@
 /* stacktab.c — see stacktab.h. */
 #include "stacktab.h"
+#include "sys.h"
 
 #include "clock.h"
 #include "sync.h"
@@ -56,19 +57,19 @@ static uint32_t stacktab_claim_word(void)
     return stacktab_me;
 }
 
-static size_t stacktab_used_words(uint64_t slots)
+LP_INIT_TEXT static size_t stacktab_used_words(uint64_t slots)
 {
     return (size_t)((slots / STACKTAB_RUN + 63) / 64);
 }
 
-static void *stacktab_map(size_t bytes)
+LP_INIT_TEXT static void *stacktab_map(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
                    MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-int lp_stacktab_init(unsigned capacity, unsigned frames)
+LP_INIT_TEXT int lp_stacktab_init(unsigned capacity, unsigned frames)
 {
     uint64_t n = 64;
     while (n < capacity)
@@ -241,7 +242,7 @@ uint64_t lp_stacktab_index_limit(void)
     return (stacktab_slots ? stacktab_mask + 1 : 0) + LP_NPROFILES;
 }
 
-void lp_stacktab_stats(struct lp_stacktab_stats *st)
+LP_INIT_TEXT void lp_stacktab_stats(struct lp_stacktab_stats *st)
 {
     st->entries = __atomic_load_n(&stacktab_entries, __ATOMIC_RELAXED);
     st->capacity = stacktab_slots ? stacktab_mask + 1 : 0;

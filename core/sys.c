@@ -36,7 +36,7 @@ int lp_sys_write_all_nosigpipe(int fd, const void *buf, size_t len)
     return rc;
 }
 
-int lp_fdid_take(struct lp_fdid *id, int fd)
+LP_INIT_TEXT int lp_fdid_take(struct lp_fdid *id, int fd)
 {
     struct stat st;
     int rc = fd < 0 ? -EBADF : lp_sys_fstat(fd, &st);

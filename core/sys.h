@@ -158,4 +158,9 @@ bool lp_fdid_same(const struct lp_fdid *id);
  * every command it starts. */
 #define LP_FORK_TEXT __attribute__((section(".text.hot.lp_fork")))
 
+/* Code every process runs at start and exit (the constructor's path, the exit-time check),
+ * kept beside the constructor (.text.startup), within one of the kernel's fault-around windows
+ * of the library's code, rather than spread over all of them. */
+#define LP_INIT_TEXT __attribute__((section(".text.startup.lp")))
+
 #endif

@@ -28,7 +28,6 @@
 static lp_lock_t writer_lock = LP_LOCK_INIT;
 static struct lp_arena writer_arena;                  /* under writer_lock */
 static char writer_prefix[LP_PATH_MAX];               /* under writer_lock */
-static char writer_paths[LP_NPROFILES][LP_PATH_MAX];  /* under writer_lock */
 static struct lp_writer_info writer_info;             /* immutable after init */
 static int writer_error;                              /* first error, under writer_lock */
 static char writer_note[208];                         /* under writer_lock; "" for none */
@@ -49,24 +48,23 @@ struct lp_writer_window {
 
 static const char *const writer_suffix[LP_NPROFILES] = { "block", "mutex" };
 
-static void writer_set_paths(const char *prefix)
+LP_INIT_TEXT static void writer_set_paths(const char *prefix)
 {
     strncpy(writer_prefix, prefix, sizeof writer_prefix - 1);
-    for (int p = 0; p < LP_NPROFILES; p++)
-        lp_fmt_sigsafe(writer_paths[p], sizeof writer_paths[p], "%s.%s.pb.gz", writer_prefix,
-                       writer_suffix[p]);
 }
 
-void lp_writer_init(const char *prefix, const struct lp_writer_info *info)
+/* PREFIX.block.pb.gz or PREFIX.mutex.pb.gz, made when written (not kept: every process would
+ * write them at start, whether it ever writes a profile or not). */
+static void writer_profile_path(char *buf, size_t size, int p)
+{
+    lp_fmt_sigsafe(buf, size, "%s.%s.pb.gz", writer_prefix, writer_suffix[p]);
+}
+
+LP_INIT_TEXT void lp_writer_init(const char *prefix, const struct lp_writer_info *info)
 {
     writer_info = *info;
     lp_arena_init(&writer_arena, 0);
     writer_set_paths(prefix);
-}
-
-const char *lp_writer_path(enum lp_profile p)
-{
-    return writer_paths[p];
 }
 
 struct writer_collect {
@@ -373,12 +371,14 @@ int lp_writer_write(const char *why)
     int saved = errno;
     lp_lock(&writer_lock);
     int first = 0;
+    char path[LP_NPROFILES][LP_PATH_MAX + 16];
     for (int p = 0; p < LP_NPROFILES; p++) {
-        int rc = writer_file_with(writer_paths[p], writer_fill_profile, p);
+        writer_profile_path(path[p], sizeof path[p], p);
+        int rc = writer_file_with(path[p], writer_fill_profile, p);
         if (rc && !first)
             first = rc;
     }
-    writer_report(first, writer_paths[0], why);
+    writer_report(first, path[0], why);
     lp_unlock(&writer_lock);
     errno = saved;
     return first;

@@ -29,8 +29,6 @@ void lp_writer_init(const char *prefix, const struct lp_writer_info *info);
 int lp_writer_write(const char *why);
 /* A comment every profile written from now on carries (copied; at most 200 bytes). */
 void lp_writer_note(const char *note);
-/* The paths the writer writes to (for messages and tests). */
-const char *lp_writer_path(enum lp_profile p);
 /* Encodes one cumulative profile to fd (pprof, gzip): the writer's core, also for tests. */
 int lp_writer_encode(int fd, enum lp_profile p);
 

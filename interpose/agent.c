@@ -241,7 +241,7 @@ static void *agent_main(void *arg)
     return NULL;
 }
 
-void lp_agent_init(void)
+LP_INIT_TEXT void lp_agent_init(void)
 {
     agent_nthreads = (int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
 }

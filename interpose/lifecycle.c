@@ -64,7 +64,7 @@ LP_FORK_TEXT const char *lp_lifecycle_library_name(void)
  * pthread_self()): found once in the main thread, whose id is the pid, so that a thread's id
  * costs no system call (gettid is one a program under seccomp may not allow). Not found (another
  * C library, another layout): 0, and ids come from gettid. */
-static void lifecycle_find_thread_id(void)
+LP_INIT_TEXT static void lifecycle_find_thread_id(void)
 {
     pid_t tid = lp_sys_gettid();
     if (tid != lp_sys_getpid())
@@ -81,7 +81,7 @@ static void lifecycle_find_thread_id(void)
 }
 
 /* The file name this library was loaded from (dladdr on one of its own functions). */
-static void lifecycle_find_library(void)
+LP_INIT_TEXT static void lifecycle_find_library(void)
 {
     Dl_info info;
     if (dladdr((const void *)lp_lifecycle_library_name, &info) && info.dli_fname) {
@@ -96,7 +96,7 @@ static void lifecycle_find_library(void)
 
 /* ---- the exit-time write ------------------------------------------------------------------ */
 
-static bool lifecycle_recorded_nothing(void)
+LP_INIT_TEXT static bool lifecycle_recorded_nothing(void)
 {
     struct lp_stacktab_stats st;
     lp_stacktab_stats(&st);
@@ -148,7 +148,7 @@ void lp_lifecycle_unrestrict(void)
     lp_guard_leave(&g);
 }
 
-static void lifecycle_exit_write(void)
+LP_INIT_TEXT static void lifecycle_exit_write(void)
 {
     /* Busy: exit or quick_exit from a signal handler that interrupted lockprof on this thread
      * (perhaps inside a write, holding the writer lock): no profile rather than a deadlock.
@@ -189,7 +189,7 @@ static bool lifecycle_out_has_pid;
 static pid_t lifecycle_pid;
 
 /* A decimal number that is the whole of [s, end); false otherwise. */
-static bool lifecycle_parse_long(const char *s, const char *end, long *out)
+LP_INIT_TEXT static bool lifecycle_parse_long(const char *s, const char *end, long *out)
 {
     long v = 0;
     if (s == end)
@@ -203,7 +203,7 @@ static bool lifecycle_parse_long(const char *s, const char *end, long *out)
     return true;
 }
 
-static void lifecycle_lineage_init(long pid)
+LP_INIT_TEXT static void lifecycle_lineage_init(long pid)
 {
     const char *o = getenv(LP_ENV_ORIGIN);
     long origin;
@@ -227,7 +227,7 @@ static void lifecycle_lineage_init(long pid)
 
 /* LOCKPROF_OUT made absolute against the directory lockprof started in (daemons chdir("/")),
  * with the lineage's suffixes. */
-static void lifecycle_expand_out(char *dst, size_t size, long pid)
+LP_INIT_TEXT static void lifecycle_expand_out(char *dst, size_t size, long pid)
 {
     long start = (long)(lifecycle_start_realtime / 1000000000);
     if (lp_config_expand_out(dst, (unsigned)size, lifecycle_config.out, pid, start,
@@ -250,7 +250,7 @@ static void lifecycle_expand_out(char *dst, size_t size, long pid)
 /* LOCKPROF_HTTP expanded for this process, or "" when it serves no endpoint: one endpoint per
  * tree — the first process (and what it execs) serves, not the shells and helpers it starts
  * with system() or popen() — unless the address has %p, which gives each process its own. */
-static void lifecycle_http_spec(char *dst, size_t size)
+LP_INIT_TEXT static void lifecycle_http_spec(char *dst, size_t size)
 {
     dst[0] = '\0';
     const char *spec = lifecycle_config.http;
@@ -417,7 +417,7 @@ LP_FORK_TEXT static bool lifecycle_token_wipes(void)
     return lp_lifecycle_token_ != &lifecycle_token_fallback;
 }
 
-static void lifecycle_token_init(void)
+LP_INIT_TEXT static void lifecycle_token_init(void)
 {
     void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -476,10 +476,25 @@ void lp_lifecycle_threads_begin(void)
 
 /* ---- the constructor ---------------------------------------------------------------------- */
 
+/* What pthread_atfork, atexit and at_quick_exit call: those three are stubs that
+ * libc_nonshared.a links into every object that uses them, one more page of code for every
+ * process to fault in at start. */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *dso_handle);
+extern void *__dso_handle;
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso_handle);
+extern int __cxa_at_quick_exit(void (*fn)(void *), void *dso_handle);
+
+LP_INIT_TEXT static void lifecycle_exit_write_cxa(void *arg)
+{
+    (void)arg;
+    lifecycle_exit_write();
+}
+
 /* Waits in progress the threads view can name (one per waiting thread). */
 #define LIFECYCLE_INFLIGHT_SLOTS 4096
 
-static const char *lifecycle_getenv(const char *name)
+LP_INIT_TEXT static const char *lifecycle_getenv(const char *name)
 {
     return getenv(name);
 }
@@ -544,9 +559,9 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     else
         __atomic_store_n(&lifecycle_agent_deferred, 1, __ATOMIC_RELEASE);
     lp_signals_init(lifecycle_config.fatal_signals, (int)lifecycle_config.snapshot_signal);
-    pthread_atfork(lifecycle_prefork, NULL, lifecycle_postfork_child);
-    atexit(lifecycle_exit_write);
-    at_quick_exit(lifecycle_exit_write); /* quick_exit is a normal termination too */
+    __register_atfork(lifecycle_prefork, NULL, lifecycle_postfork_child, __dso_handle);
+    __cxa_atexit(lifecycle_exit_write_cxa, NULL, __dso_handle);
+    __cxa_at_quick_exit(lifecycle_exit_write_cxa, __dso_handle); /* a normal termination too */
 
     __atomic_store_n(&lp_ready_, 1, __ATOMIC_RELEASE);
     lp_self.busy--;

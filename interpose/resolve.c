@@ -3,6 +3,7 @@
 #include <stdbool.h>
 
 #include "log.h"
+#include "sys.h"
 #include "resolve.h"
 
 #define LP_SYM(ret, name, params) ret(*real_##name) params;
@@ -30,7 +31,7 @@ extern int glibc_mutex_unlock(pthread_mutex_t *);
 
 static __thread int resolve_depth __attribute__((tls_model("initial-exec")));
 
-void lp_resolve_all(void)
+LP_INIT_TEXT void lp_resolve_all(void)
 {
     if (resolve_depth) {
         if (!real_pthread_mutex_lock)

@@ -21,8 +21,6 @@
  * init. LOCKPROF_SIGNAL wins over LOCKPROF_FATAL_SIGNALS for the same signal. */
 enum { SIGNALS_NONE = 0, SIGNALS_FATAL, SIGNALS_SNAPSHOT };
 static int signals_role[SIGNALS_MAX];
-/* 1 while lockprof's handler stands in for a SIG_DFL the program believes it has. */
-static int signals_owned[SIGNALS_MAX];
 /* atomic: the agent's request that writes for the fatal signal; 0: none */
 static uint32_t signals_fatal_target;
 static int signals_yielded; /* atomic: "the program handles it" was said */
@@ -54,7 +52,6 @@ static void signals_fatal_handler(int sig, siginfo_t *si, void *uc)
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     REAL(sigaction)(sig, &dfl, NULL);
-    __atomic_store_n(&signals_owned[sig], 0, __ATOMIC_RELEASE);
     raise(sig);
     errno = saved;
 }
@@ -79,10 +76,22 @@ LP_FORK_TEXT static int signals_install(int sig)
                                                             : signals_fatal_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    int rc = REAL(sigaction)(sig, &sa, NULL);
-    if (rc == 0)
-        __atomic_store_n(&signals_owned[sig], 1, __ATOMIC_RELEASE);
-    return rc;
+    return REAL(sigaction)(sig, &sa, NULL);
+}
+
+/* Whether lockprof's handler stands in for sig (for a SIG_DFL the program believes it has),
+ * asked of the kernel, with what is installed in *cur. Not a flag of lockprof's: a shell sets
+ * and resets SIGINT around every command it starts, and each store would copy a page the
+ * command's child still shares (a page fault per command). */
+LP_FORK_TEXT static bool signals_ours(const struct sigaction *cur)
+{
+    return (cur->sa_flags & SA_SIGINFO) && (cur->sa_sigaction == signals_fatal_handler ||
+                                            cur->sa_sigaction == signals_snapshot_handler);
+}
+
+LP_FORK_TEXT static bool signals_owned(int sig, struct sigaction *cur)
+{
+    return REAL(sigaction)(sig, NULL, cur) == 0 && signals_ours(cur);
 }
 
 /* The program claimed LOCKPROF_SIGNAL: lockprof leaves it alone, and says so once. */
@@ -95,7 +104,7 @@ LP_FORK_TEXT static void signals_yield(int sig)
                    lp_config_signal_name(sig, name, sizeof name));
 }
 
-void lp_signals_init(uint64_t fatal, int snapshot)
+LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot)
 {
     for (int sig = 1; sig < SIGNALS_MAX && sig < 64; sig++)
         if (fatal & (1ULL << sig))
@@ -121,16 +130,16 @@ LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct
 {
     if (sig <= 0 || sig >= SIGNALS_MAX || !signals_role[sig])
         return REAL(sigaction)(sig, act, old);
-    bool owned = __atomic_load_n(&signals_owned[sig], __ATOMIC_ACQUIRE);
+    struct sigaction prev;
+    if (REAL(sigaction)(sig, NULL, &prev) < 0)
+        return REAL(sigaction)(sig, act, old); /* its own error, as without lockprof */
+    bool owned = signals_ours(&prev);
     /* SIG_DFL is a null handler, with or without SA_SIGINFO (the kernel reads one field). */
     bool to_default = act && act->sa_handler == SIG_DFL;
     if (!owned) {
         if (to_default && lp_ready() &&
             !(signals_role[sig] == SIGNALS_SNAPSHOT &&
               __atomic_load_n(&signals_yielded, __ATOMIC_ACQUIRE))) {
-            struct sigaction prev;
-            if (REAL(sigaction)(sig, NULL, &prev) < 0)
-                return -1;
             if (signals_install(sig) < 0)
                 return -1;
             if (old)
@@ -146,11 +155,8 @@ LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct
     if (!act || to_default)
         return 0;
     int rc = REAL(sigaction)(sig, act, NULL);
-    if (rc == 0) {
-        __atomic_store_n(&signals_owned[sig], 0, __ATOMIC_RELEASE);
-        if (signals_role[sig] == SIGNALS_SNAPSHOT)
-            signals_yield(sig);
-    }
+    if (rc == 0 && signals_role[sig] == SIGNALS_SNAPSHOT)
+        signals_yield(sig);
     return rc;
 }
 
@@ -202,12 +208,12 @@ LP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 void lp_signals_stand_aside(void)
 {
     for (int sig = 1; sig < SIGNALS_MAX; sig++) {
-        if (__atomic_load_n(&signals_owned[sig], __ATOMIC_ACQUIRE)) {
+        struct sigaction cur;
+        if (signals_role[sig] && signals_owned(sig, &cur)) {
             struct sigaction dfl;
             memset(&dfl, 0, sizeof dfl);
             dfl.sa_handler = SIG_DFL;
             REAL(sigaction)(sig, &dfl, NULL);
-            __atomic_store_n(&signals_owned[sig], 0, __ATOMIC_RELEASE);
         }
         signals_role[sig] = SIGNALS_NONE;
     }
@@ -221,12 +227,12 @@ LP_FORK_TEXT void lp_signals_atfork_child(void)
      * program believes it has. */
     for (int sig = 1; sig < SIGNALS_MAX; sig++)
         if (signals_role[sig] == SIGNALS_SNAPSHOT) {
-            if (signals_owned[sig]) {
+            struct sigaction cur;
+            if (signals_owned(sig, &cur)) {
                 struct sigaction dfl;
                 memset(&dfl, 0, sizeof dfl);
                 dfl.sa_handler = SIG_DFL;
                 REAL(sigaction)(sig, &dfl, NULL);
-                signals_owned[sig] = 0;
             }
             signals_role[sig] = SIGNALS_NONE;
         }

@@ -133,7 +133,7 @@ struct range_search {
     uintptr_t addr, lo, hi;
 };
 
-static int unwind_range_cb(struct dl_phdr_info *info, size_t size, void *arg)
+LP_INIT_TEXT static int unwind_range_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct range_search *r = arg;
     (void)size;
@@ -151,7 +151,7 @@ static int unwind_range_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-void lp_unwind_add_self_range(const void *addr)
+LP_INIT_TEXT void lp_unwind_add_self_range(const void *addr)
 {
     struct range_search r = { (uintptr_t)addr, 0, 0 };
     if (dl_iterate_phdr(unwind_range_cb, &r))
@@ -163,8 +163,9 @@ void lp_unwind_restrict(void)
     lp_unwinder = lp_cfi_backtrace; /* libunwind checks memory through a pipe: system calls */
 }
 
-int lp_unwind_load(bool use_libunwind)
+LP_INIT_TEXT int lp_unwind_load(bool use_libunwind)
 {
+    lp_cfi_init();
     if (!use_libunwind) {
         lp_unwinder = lp_cfi_backtrace;
         return 0;

@@ -155,6 +155,7 @@ typedef void (*jit_fn)(void (*)(struct both *), struct both *);
 
 int main(void)
 {
+    ok(lp_cfi_init() == 0, "the rule cache is mapped");
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     unw_bt = h ? (int (*)(void **, int))dlsym(h, "unw_backtrace") : NULL;
     if (!unw_bt) {
