@@ -92,6 +92,12 @@ static inline pid_t lp_sys_getpid(void)
     return (pid_t)lp_syscall0(SYS_getpid);
 }
 
+/* The current directory into buf (NUL-terminated): its length with the NUL, or -errno. */
+static inline long lp_sys_getcwd(char *buf, size_t size)
+{
+    return lp_syscall6(SYS_getcwd, (long)buf, (long)size, 0, 0, 0, 0);
+}
+
 static inline pid_t lp_sys_gettid(void)
 {
     return (pid_t)lp_syscall0(SYS_gettid);

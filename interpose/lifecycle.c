@@ -179,6 +179,17 @@ LP_INIT_TEXT static void lifecycle_exit_write(void)
  * LOCKPROF_OUT has no %p, every process but the origin adds ".PID" to the prefix; every image
  * after an exec adds ".execN" (DESIGN §5).
  */
+/* When this process started profiling (ns since the epoch), for %t in LOCKPROF_OUT and
+ * LOCKPROF_HTTP; 0 when neither has one: reading the clock costs a process its first use of
+ * the clock's pages (page faults), for nothing. */
+LP_INIT_TEXT static int64_t lifecycle_start_time(void)
+{
+    if (!lp_config_pattern_has(lifecycle_config.out, 't') &&
+        !lp_config_pattern_has(lifecycle_config.http, 't'))
+        return 0;
+    return lp_clock_realtime();
+}
+
 /* The tree's first process; immutable after the constructor. */
 static long lifecycle_origin;
 /* 0 in a fresh process, n after n execs; 0 again in a fork child. */
@@ -355,7 +366,7 @@ static void lifecycle_become_child(void)
     lifecycle_agent_deferred = 0;
     lifecycle_pid = lp_sys_getpid();
     lifecycle_exec_gen = 0;
-    lifecycle_start_realtime = lp_clock_realtime();
+    lifecycle_start_realtime = lifecycle_start_time();
     char prefix[LP_PATH_MAX];
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
     lp_writer_atfork_child(prefix);
@@ -511,8 +522,11 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
         lp_config_show(&lifecycle_config);
 
     lp_clock_tsc_init(lifecycle_config.tsc);
-    lifecycle_start_realtime = lp_clock_realtime();
-    if (!getcwd(lifecycle_cwd_at_start, sizeof lifecycle_cwd_at_start))
+    lifecycle_start_realtime = lifecycle_start_time();
+    /* (The system call itself: libc's getcwd is one more page of code to fault in.) A
+     * directory that cannot be named (deleted, or beyond the root) counts as "/". */
+    if (lp_sys_getcwd(lifecycle_cwd_at_start, sizeof lifecycle_cwd_at_start) <= 0 ||
+        lifecycle_cwd_at_start[0] != '/')
         strcpy(lifecycle_cwd_at_start, "/");
     lifecycle_pid = lp_sys_getpid();
     lifecycle_token_init();

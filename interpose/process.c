@@ -30,13 +30,23 @@
 extern char **environ;
 
 #define EXEC_ENV_SMALL 256
+/* (The copy first: the fields always written are then at the frame's top, where the caller's
+ * frames are; a fork child that passes its environment on as it is writes no deeper page of
+ * its stack, each of which is one more page fault.) */
 struct exec_env {
-    char **envp;      /* what the real call gets */
-    size_t map_size;  /* the copy's mapping, 0 when envp is the caller's own or in small */
+    char *small[EXEC_ENV_SMALL]; /* the copy, when it fits: no system call */
     char exec_var[48];
     char origin_var[48];
-    char *small[EXEC_ENV_SMALL]; /* the copy, when it fits: no system call */
+    size_t map_size;  /* the copy's mapping, 0 when envp is the caller's own or in small */
+    char **envp;      /* what the real call gets */
 };
+
+/* The names the exec path compares, in .data rather than .rodata: a page of .rodata is not
+ * copied to a fork child, which would fault it in to read them; the page of .data is (it was
+ * written at start). */
+static char exec_ld_preload[] = "LD_PRELOAD";
+static char exec_exec_name[] = LP_ENV_EXEC;
+static char exec_origin_name[] = LP_ENV_ORIGIN;
 
 /* Plain loops rather than libc's string functions: in a fork child about to exec, each libc
  * function lockprof calls is more code the child touches (LP_FORK_TEXT says why it counts). */
@@ -101,15 +111,29 @@ LP_FORK_TEXT static void env_put(char *dst, const char *name, long a, long b)
 LP_FORK_TEXT static bool env_array_preloads_us(char *const *envp)
 {
     for (size_t i = 0; envp && envp[i]; i++)
-        if (env_is(envp[i], "LD_PRELOAD"))
-            return env_preloads_us(envp[i] + sizeof "LD_PRELOAD");
+        if (env_is(envp[i], exec_ld_preload))
+            return env_preloads_us(envp[i] + sizeof exec_ld_preload);
     return false;
+}
+
+/* The number after NAME= in envp's entry NAME, up to a ':' or the end; -1 if there is none. */
+LP_FORK_TEXT static long env_array_number(char *const *envp, const char *name, size_t name_size)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (env_is(envp[i], name)) {
+            long v = 0;
+            const char *p = envp[i] + name_size;
+            for (; *p >= '0' && *p <= '9' && v < 100000000000L; p++)
+                v = v * 10 + (*p - '0');
+            return (!*p || *p == ':') && p > envp[i] + name_size ? v : -1;
+        }
+    return -1;
 }
 
 LP_FORK_TEXT static bool env_array_has_ours(char *const *envp)
 {
     for (size_t i = 0; envp && envp[i]; i++)
-        if (env_is(envp[i], LP_ENV_EXEC) || env_is(envp[i], LP_ENV_ORIGIN))
+        if (env_is(envp[i], exec_exec_name) || env_is(envp[i], exec_origin_name))
             return true;
     return false;
 }
@@ -131,7 +155,13 @@ LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
         lp_guard_enter(&g);
     /* The new image reads the lineage only if it preloads lockprof too. */
     bool ours = env_array_preloads_us(envp);
-    if (!ours && !env_array_has_ours(envp)) {
+    /* Nothing to change: the image will not read the lineage and has none of it, or (the
+     * usual child of fork-then-exec) what the child inherited says it all — the tree's origin,
+     * and no generation of its own pid. */
+    if ((!ours && !env_array_has_ours(envp)) ||
+        (ours && !next.may_map && next.gen == 0 &&
+         env_array_number(envp, exec_origin_name, sizeof exec_origin_name) == next.origin &&
+         env_array_number(envp, exec_exec_name, sizeof exec_exec_name) != next.pid)) {
         if (next.may_map)
             lp_guard_leave(&g);
         return;
@@ -151,11 +181,11 @@ LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
     if (copy != MAP_FAILED) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (!env_is(envp[i], LP_ENV_EXEC) && !env_is(envp[i], LP_ENV_ORIGIN))
+            if (!env_is(envp[i], exec_exec_name) && !env_is(envp[i], exec_origin_name))
                 copy[k++] = envp[i];
         if (ours) {
-            env_put(e->exec_var, LP_ENV_EXEC, next.pid, (long)next.gen);
-            env_put(e->origin_var, LP_ENV_ORIGIN, next.origin, -1);
+            env_put(e->exec_var, exec_exec_name, next.pid, (long)next.gen);
+            env_put(e->origin_var, exec_origin_name, next.origin, -1);
             copy[k++] = e->exec_var;
             copy[k++] = e->origin_var;
         }
