@@ -124,9 +124,12 @@ $(CORE_LIB): $(CORE_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# -nostartfiles: the C runtime's start files add code run at load and at exit (on pages of
+# their own, each a page fault in every process) that a library with only .init_array
+# constructors does not need; lifecycle.c defines the __dso_handle they would.
 $(SO): $(INTER_OBJ) $(CORE_LIB) $(SEAMS_OBJ) interpose/lockprof.map
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -o $@ $(INTER_OBJ) $(SEAMS_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
+	$(Q)$(CC) -shared -nostartfiles -o $@ $(INTER_OBJ) $(SEAMS_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
 		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete -Wl,-z,now \
 		$(SOLIBS) -ldl -lpthread $(LDFLAGS)
 

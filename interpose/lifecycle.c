@@ -492,7 +492,9 @@ void lp_lifecycle_threads_begin(void)
  * process to fault in at start. */
 extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
                              void *dso_handle);
-extern void *__dso_handle;
+/* This library's handle for __cxa_atexit and __register_atfork, which crtbeginS.o would
+ * define: the library is linked without the start files (Makefile). */
+void *__dso_handle __attribute__((visibility("hidden"))) = &__dso_handle;
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso_handle);
 extern int __cxa_at_quick_exit(void (*fn)(void *), void *dso_handle);
 
