@@ -85,10 +85,9 @@ static bool clock_kernel_uses_tsc(void)
 LP_INIT_TEXT void lp_clock_tsc_init(bool enable)
 {
 #if defined(__x86_64__)
-    unsigned a, b, c, d;
-    /* CPUID 0x80000007, EDX bit 8: the invariant counter (constant rate, runs in deep sleep). */
-    bool invariant = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
-    if (enable && invariant)
+    /* Checked when first needed (lp_clock_tsc_settle): in a virtual machine even the CPUID
+     * instruction costs microseconds, which a process that times nothing need not pay. */
+    if (enable)
         __atomic_store_n(&clock_tsc_state, TSC_UNCHECKED, __ATOMIC_RELEASE);
 #else
     (void)enable;
@@ -103,7 +102,10 @@ void lp_clock_tsc_settle(void)
                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return;
     int saved = errno;
-    if (clock_kernel_uses_tsc()) {
+    unsigned a, b, c, d;
+    /* CPUID 0x80000007, EDX bit 8: the invariant counter (constant rate, runs in deep sleep). */
+    bool invariant = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+    if (invariant && clock_kernel_uses_tsc()) {
         clock_pair(&clock_tsc0, &clock_ns0);
         __atomic_store_n(&clock_tsc_state, TSC_PENDING, __ATOMIC_RELEASE);
     } else {
