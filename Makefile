@@ -130,7 +130,7 @@ $(CORE_LIB): $(CORE_OBJ)
 $(SO): $(INTER_OBJ) $(CORE_LIB) $(SEAMS_OBJ) interpose/lockprof.map
 	@echo "  LD      $@"
 	$(Q)$(CC) -shared -nostartfiles -o $@ $(INTER_OBJ) $(SEAMS_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
-		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete -Wl,-z,now \
+		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete \
 		$(SOLIBS) -ldl -lpthread $(LDFLAGS)
 
 $(TOOL): $(TOOL_OBJ) $(CORE_LIB)
