@@ -77,6 +77,19 @@ static inline int lp_sys_fstat(int fd, struct stat *st)
     return (int)lp_syscall2(SYS_fstat, fd, st);
 }
 
+/* What path itself is (a symlink is not followed). */
+static inline int lp_sys_lstat(const char *path, struct stat *st)
+{
+    return (int)lp_syscall4(SYS_newfstatat, -100 /* AT_FDCWD */, path, st,
+                            0x100 /* AT_SYMLINK_NOFOLLOW */);
+}
+
+/* Up to n bytes from the kernel's random pool, never waiting for it (GRND_NONBLOCK). */
+static inline long lp_sys_getrandom(void *buf, size_t n)
+{
+    return lp_syscall3(SYS_getrandom, buf, n, 1 /* GRND_NONBLOCK */);
+}
+
 static inline long lp_sys_getdents64(int fd, void *buf, size_t n)
 {
     return lp_syscall3(SYS_getdents64, fd, buf, n);

@@ -319,12 +319,34 @@ void lp_writer_window_end(struct lp_writer_window *w)
         munmap(w, w->bytes);
 }
 
-/* Writes path atomically: fill(fd) into path.tmp.PID, then rename. 0 or -errno. */
+/* A name for a temporary file beside path that nobody can guess (so plant anything at in
+ * advance): path.tmp. and 16 hex digits from the kernel's random pool, or, when it has none to
+ * give, from the counter, the clock and the pid. */
+static void writer_tmp_name(char *tmp, size_t size, const char *path)
+{
+    static uint64_t writer_tmp_seq; /* atomic */
+    uint64_t r;
+    if (lp_sys_getrandom(&r, sizeof r) != (long)sizeof r)
+        r = (lp_now() ^ (uint64_t)lp_sys_getpid() << 40) * 0x9e3779b97f4a7c15ULL +
+            __atomic_add_fetch(&writer_tmp_seq, 1, __ATOMIC_RELAXED);
+    lp_fmt_sigsafe(tmp, size, "%s.tmp.%016llx", path, (unsigned long long)r);
+}
+
+/* Writes path atomically: fill(fd) into a new temporary file beside it (created exclusively,
+ * never through a symlink, under a name nobody can guess), then rename. What is already at
+ * path must be a regular file (a profile of before) or nothing: a symlink, FIFO, directory or
+ * device put there is refused (-EEXIST) and left as it is. 0 or -errno. */
 static int writer_file_with(const char *path, int (*fill)(int fd, int arg), int arg)
 {
+    struct stat st;
+    if (lp_sys_lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return -EEXIST;
     char tmp[LP_PATH_MAX + 64];
-    lp_fmt_sigsafe(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = lp_sys_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = -EEXIST;
+    for (int attempt = 0; attempt < 8 && fd == -EEXIST; attempt++) {
+        writer_tmp_name(tmp, sizeof tmp, path);
+        fd = lp_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    }
     if (fd < 0)
         return fd;
     int rc = fill(fd, arg);
@@ -355,7 +377,9 @@ static void writer_report(int first, const char *path, const char *why)
     if (first && !writer_error) {
         writer_error = first;
         lp_log_sigsafe("cannot write %s (%s): %s; the program is not affected", path, why,
-                       strerrordesc_np(-first));
+                       first == -EEXIST ? "something other than a regular file is there "
+                                          "(lockprof writes through no symlink, FIFO or device)"
+                                        : strerrordesc_np(-first));
     }
 }
 

@@ -254,7 +254,7 @@ LP_INIT_TEXT static void lifecycle_expand_out(char *dst, size_t size, long pid)
         k += lp_fmt_sigsafe(suffix + k, sizeof suffix - k, ".%ld", pid);
     if (lifecycle_exec_gen)
         k += lp_fmt_sigsafe(suffix + k, sizeof suffix - k, ".exec%u", lifecycle_exec_gen);
-    if (n + k + 32 < size) /* room for ".block.pb.gz.tmp.PID" */
+    if (n + k + 40 < size) /* room for ".block.pb.gz.tmp." and 16 hex digits */
         memcpy(dst + n, suffix, k + 1);
 }
 
