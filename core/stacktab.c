@@ -51,9 +51,13 @@ static uint32_t stacktab_next_tag; /* atomic */
 
 static uint32_t stacktab_claim_word(void)
 {
-    if (__builtin_expect(stacktab_me == 0, 0))
-        stacktab_me = ((__atomic_add_fetch(&stacktab_next_tag, 1, __ATOMIC_RELAXED) & 0x3fffffffu)
-                       | 1u) << 2 | SLOT_CLAIMED;
+    /* A distinct odd tag per thread (odd: never a state of its own), for 2^29 threads. (The
+     * counter's low bit must not be overwritten by the oddness: two threads would then share a
+     * tag, and each take the other's claim for its own.) */
+    if (__builtin_expect(stacktab_me == 0, 0)) {
+        uint32_t n = __atomic_add_fetch(&stacktab_next_tag, 1, __ATOMIC_RELAXED);
+        stacktab_me = ((n << 1 | 1u) & 0x3fffffffu) << 2 | SLOT_CLAIMED;
+    }
     return stacktab_me;
 }
 
