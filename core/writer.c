@@ -29,7 +29,8 @@ static lp_lock_t writer_lock = LP_LOCK_INIT;
 static struct lp_arena writer_arena;                  /* under writer_lock */
 static char writer_prefix[LP_PATH_MAX];               /* under writer_lock */
 static struct lp_writer_info writer_info;             /* immutable after init */
-static int writer_error;                              /* first error, under writer_lock */
+static int writer_error; /* the failure last warned about, 0 after a write that worked; under
+                           writer_lock */
 static char writer_note[208];                         /* under writer_lock; "" for none */
 static unsigned writer_snapshots;                     /* snapshots written, under writer_lock */
 
@@ -372,15 +373,23 @@ static int writer_fill_threads(int fd, int format)
 }
 
 /* The first error of a write, reported once for the life of the process (STYLE). */
-static void writer_report(int first, const char *path, const char *why)
+/* One warning per failure, not one per write: a write that fails as the one before it did is
+ * not warned about again (a full disk under LOCKPROF_INTERVAL=1), a different failure or the
+ * first after a write that worked is; always_warn (a final profile) warns whatever came
+ * before. */
+static void writer_report(int rc, const char *path, const char *why, bool always_warn)
 {
-    if (first && !writer_error) {
-        writer_error = first;
-        lp_log_sigsafe("cannot write %s (%s): %s; the program is not affected", path, why,
-                       first == -EEXIST ? "something other than a regular file is there "
-                                          "(lockprof writes through no symlink, FIFO or device)"
-                                        : strerrordesc_np(-first));
+    if (rc == 0) {
+        writer_error = 0;
+        return;
     }
+    if (rc == writer_error && !always_warn)
+        return;
+    writer_error = rc;
+    lp_log_sigsafe("cannot write %s (%s): %s; the program is not affected", path, why,
+                   rc == -EEXIST ? "something other than a regular file is there "
+                                   "(lockprof writes through no symlink, FIFO or device)"
+                                 : strerrordesc_np(-rc));
 }
 
 void lp_writer_note(const char *note)
@@ -396,13 +405,16 @@ int lp_writer_write(const char *why)
     lp_lock(&writer_lock);
     int first = 0;
     char path[LP_NPROFILES][LP_PATH_MAX + 16];
+    const char *first_path = path[0];
     for (int p = 0; p < LP_NPROFILES; p++) {
         writer_profile_path(path[p], sizeof path[p], p);
         int rc = writer_file_with(path[p], writer_fill_profile, p);
-        if (rc && !first)
+        if (rc && !first) {
             first = rc;
+            first_path = path[p];
+        }
     }
-    writer_report(first, path[0], why);
+    writer_report(first, first_path, why, true);
     lp_unlock(&writer_lock);
     errno = saved;
     return first;
@@ -421,24 +433,35 @@ int lp_writer_snapshot(unsigned keep, const char *why)
 {
     int saved = errno;
     lp_lock(&writer_lock);
-    unsigned n = ++writer_snapshots;
+    /* A number is taken only by a complete snapshot: a set that could not be written whole is
+     * removed, and the next attempt takes the same number. So snapshots 1..N are all complete,
+     * and the one that keep pushes out goes only once its replacement is on disk: a disk that
+     * fails leaves the newest complete snapshots where they were. */
+    unsigned n = writer_snapshots + 1;
     char path[LP_PATH_MAX + 64];
-    int first = 0;
-    /* The oldest goes first: never more than keep on disk, even for a moment. */
-    if (keep && n > keep)
-        for (int which = 0; which < 3; which++) {
-            writer_snapshot_path(path, sizeof path, n - keep, which);
-            unlink(path);
-        }
-    for (int which = 0; which < 3; which++) {
+    int first = 0, which = 0;
+    for (; which < 3; which++) {
         writer_snapshot_path(path, sizeof path, n, which);
-        int rc = which < LP_NPROFILES
-                     ? writer_file_with(path, writer_fill_profile, which)
-                     : writer_file_with(path, writer_fill_threads, LP_THREADS_TEXT);
-        if (rc && !first) {
-            first = rc;
-            writer_report(first, path, why);
+        first = which < LP_NPROFILES
+                    ? writer_file_with(path, writer_fill_profile, which)
+                    : writer_file_with(path, writer_fill_threads, LP_THREADS_TEXT);
+        if (first)
+            break;
+    }
+    writer_report(first, path, why, false);
+    if (first) {
+        for (int done = 0; done < which; done++) { /* the files of this set already written */
+            char written[LP_PATH_MAX + 64];
+            writer_snapshot_path(written, sizeof written, n, done);
+            unlink(written);
         }
+    } else {
+        writer_snapshots = n;
+        if (keep && n > keep)
+            for (int old = 0; old < 3; old++) {
+                writer_snapshot_path(path, sizeof path, n - keep, old);
+                unlink(path);
+            }
     }
     lp_unlock(&writer_lock);
     errno = saved;
