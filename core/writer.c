@@ -429,10 +429,32 @@ static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which)
                    writer_snapshot_suffix[which]);
 }
 
+/* Set at exit by lp_writer_close: no snapshot starts after it. Atomic. */
+static uint32_t writer_closed;
+
+void lp_writer_close(uint64_t bound_ns)
+{
+    bool locked = lp_trylock(&writer_lock);
+    if (!locked) {
+        /* A snapshot (or a view, a live profile) is being written: wait for it, a while. */
+        uint64_t deadline = lp_clock_monotonic() + bound_ns;
+        while (!(locked = lp_trylock(&writer_lock)) && lp_clock_monotonic() < deadline)
+            lp_sleep_ns(1000000);
+    }
+    __atomic_store_n(&writer_closed, 1, __ATOMIC_RELEASE);
+    if (locked)
+        lp_unlock(&writer_lock);
+}
+
 int lp_writer_snapshot(unsigned keep, const char *why)
 {
     int saved = errno;
     lp_lock(&writer_lock);
+    if (__atomic_load_n(&writer_closed, __ATOMIC_ACQUIRE)) {
+        lp_unlock(&writer_lock);
+        errno = saved;
+        return -ECANCELED; /* the process is ending: a set it began could be cut in half */
+    }
     /* A number is taken only by a complete snapshot: a set that could not be written whole is
      * removed, and the next attempt takes the same number. So snapshots 1..N are all complete,
      * and the one that keep pushes out goes only once its replacement is on disk: a disk that
@@ -478,6 +500,7 @@ void lp_writer_atfork_child(const char *new_prefix)
         lp_arena_init(&writer_arena, 0);
     lp_lock_reset(&writer_lock);
     writer_snapshots = 0;
+    writer_closed = 0;
     if (new_prefix)
         writer_set_paths(new_prefix);
 }

@@ -1,13 +1,13 @@
 /*
  * writer.h — writing both profiles to their files, atomically (DESIGN §3.5, §5).
  *
- * PREFIX.block.pb.gz and PREFIX.mutex.pb.gz are written to PREFIX.*.tmp.<pid> and renamed,
- * so a reader never sees half a profile. The writer keeps its first error and reports it once
- * (STYLE), as one "lockprof:" line; it never changes the program's behaviour.
+ * Each file is written to a temporary file beside it (created exclusively, under a name
+ * nobody can guess) and renamed, so a reader never sees half a profile. A failure is reported
+ * as one "lockprof:" line, not again while writes keep failing the same way (a final profile's
+ * always); it never changes the program's behaviour.
  *
  * Context: lockprof's own thread or the exiting thread, never a signal handler. Uses no malloc
- * (its arena is mmapped). Serialised by the writer lock (first in the lock order of sync.h);
- * lp_writer_write_timed gives up after a bound rather than wait for ever.
+ * (its arena is mmapped). Serialised by the writer lock (first in the lock order of sync.h).
  */
 #ifndef LP_WRITER_H
 #define LP_WRITER_H
@@ -70,6 +70,10 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len);
  * write error).
  */
 int lp_writer_snapshot(unsigned keep, const char *why);
+/* At exit: waits at most bound_ns for a write in progress (a snapshot), and from then on
+ * starts no snapshot (-ECANCELED), so the end of the process cuts no snapshot set in half.
+ * Profiles (lp_writer_write) are still written. */
+void lp_writer_close(uint64_t bound_ns);
 
 /* In a new process (after fork, or a raw clone), before its first write: the writer lock is
  * free again, a write that was in progress in the parent at the fork is forgotten, and the

@@ -148,6 +148,8 @@ void lp_lifecycle_unrestrict(void)
     lp_guard_leave(&g);
 }
 
+#define LIFECYCLE_CLOSE_WAIT_NS 5000000000ULL
+
 LP_INIT_TEXT static void lifecycle_exit_write(void)
 {
     /* Busy: exit or quick_exit from a signal handler that interrupted lockprof on this thread
@@ -160,6 +162,9 @@ LP_INIT_TEXT static void lifecycle_exit_write(void)
     if (lp_sys_getpid() != lp_lifecycle_pid())
         return;
     lp_lifecycle_check();
+    /* A snapshot lockprof's thread is writing ends before the process does (or is given up
+     * after the same bound as a fatal signal's profile), and none starts after this. */
+    lp_writer_close(LIFECYCLE_CLOSE_WAIT_NS);
     /* Only the first process of a run writes profiles that say nothing was contended, so that
      * the user sees lockprof ran; the processes it starts (a build's compilers, a script's
      * commands) leave no files and pay for no write unless they recorded something. */
