@@ -20,35 +20,10 @@ static __attribute__((noinline)) void leaf_wait(void)
     pthread_mutex_unlock(&m);
 }
 
-static void level(unsigned bits, int n);
-
-static __attribute__((noinline)) void level_a(unsigned bits, int n)
-{
-    level(bits, n);
-    __asm__ volatile("" ::: "memory"); /* keep the call a call, not a tail jump */
-}
-
-static __attribute__((noinline)) void level_b(unsigned bits, int n)
-{
-    level(bits, n);
-    __asm__ volatile("" ::: "memory");
-}
-
-static __attribute__((noinline)) void level(unsigned bits, int n)
-{
-    if (n == 0)
-        leaf_wait();
-    else if (bits & 1)
-        level_a(bits >> 1, n - 1);
-    else
-        level_b(bits >> 1, n - 1);
-    __asm__ volatile("" ::: "memory");
-}
-
 int main(void)
 {
     for (unsigned i = 0; i < 512; i++)
-        level(i, 9);
+        distinct_stack(leaf_wait, i, 9);
     printf("waits %d\n", waits);
     return 0;
 }

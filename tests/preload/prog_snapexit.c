@@ -23,35 +23,10 @@ static __attribute__((noinline)) void exit_race_wait(void)
     pthread_mutex_unlock(&m);
 }
 
-static void level(unsigned bits, int n);
-
-static __attribute__((noinline)) void level_a(unsigned bits, int n)
-{
-    level(bits, n);
-    __asm__ volatile("" ::: "memory");
-}
-
-static __attribute__((noinline)) void level_b(unsigned bits, int n)
-{
-    level(bits, n);
-    __asm__ volatile("" ::: "memory");
-}
-
-static __attribute__((noinline)) void level(unsigned bits, int n)
-{
-    if (n == 0)
-        exit_race_wait();
-    else if (bits & 1)
-        level_a(bits >> 1, n - 1);
-    else
-        level_b(bits >> 1, n - 1);
-    __asm__ volatile("" ::: "memory");
-}
-
 int main(void)
 {
     for (unsigned i = 0; i < 256; i++)
-        level(i, 8);
+        distinct_stack(exit_race_wait, i, 8);
     printf("waits %d\n", waits);
     fflush(stdout);
     kill(getpid(), SIGUSR2);

@@ -27,31 +27,6 @@ static __attribute__((noinline)) void fill_wait(void)
     pthread_mutex_unlock(&m);
 }
 
-static void level(unsigned bits, int n);
-
-static __attribute__((noinline)) void level_a(unsigned bits, int n)
-{
-    level(bits, n);
-    __asm__ volatile("" ::: "memory");
-}
-
-static __attribute__((noinline)) void level_b(unsigned bits, int n)
-{
-    level(bits, n);
-    __asm__ volatile("" ::: "memory");
-}
-
-static __attribute__((noinline)) void level(unsigned bits, int n)
-{
-    if (n == 0)
-        fill_wait();
-    else if (bits & 1)
-        level_a(bits >> 1, n - 1);
-    else
-        level_b(bits >> 1, n - 1);
-    __asm__ volatile("" ::: "memory");
-}
-
 static off_t size_of(const char *prefix, int n, const char *what)
 {
     char path[4096];
@@ -85,7 +60,7 @@ int main(void)
                 die("setrlimit");
         }
         for (unsigned end = next + (step <= 4 ? 1 : 150); next < end && next < 512; next++)
-            level(next, 9);
+            distinct_stack(fill_wait, next, 9);
         printf("snapshot %d %d\n", step, snapshot());
     }
     return 0;

@@ -141,6 +141,42 @@ static inline void small_convoy(pthread_mutex_t *lock, unsigned hold_ms, void (*
     }
 }
 
+/*
+ * Distinct stacks on demand: distinct_stack(leaf, bits, n) calls leaf() through n levels, each
+ * stack_level_a or stack_level_b as the bits of `bits` say (2^n distinct stacks of leaf).
+ */
+static void (*stack_leaf)(void);
+static void stack_level(unsigned bits, int n);
+
+static __attribute__((noinline, unused)) void stack_level_a(unsigned bits, int n)
+{
+    stack_level(bits, n);
+    __asm__ volatile("" ::: "memory"); /* keep the call a call, not a tail jump */
+}
+
+static __attribute__((noinline, unused)) void stack_level_b(unsigned bits, int n)
+{
+    stack_level(bits, n);
+    __asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline, unused)) void stack_level(unsigned bits, int n)
+{
+    if (n == 0)
+        stack_leaf();
+    else if (bits & 1)
+        stack_level_a(bits >> 1, n - 1);
+    else
+        stack_level_b(bits >> 1, n - 1);
+    __asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((unused)) void distinct_stack(void (*leaf)(void), unsigned bits, int n)
+{
+    stack_leaf = leaf;
+    stack_level(bits, n);
+}
+
 static inline void measure(const char *key, uint64_t value)
 {
     printf("measure %s %llu\n", key, (unsigned long long)value);
