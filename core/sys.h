@@ -77,6 +77,12 @@ static inline int lp_sys_fstat(int fd, struct stat *st)
     return (int)lp_syscall2(SYS_fstat, fd, st);
 }
 
+/* What path names (a symlink is followed). */
+static inline int lp_sys_stat(const char *path, struct stat *st)
+{
+    return (int)lp_syscall4(SYS_newfstatat, -100 /* AT_FDCWD */, path, st, 0);
+}
+
 /* What path itself is (a symlink is not followed). */
 static inline int lp_sys_lstat(const char *path, struct stat *st)
 {

@@ -509,6 +509,30 @@ LP_INIT_TEXT static void lifecycle_exit_write_cxa(void *arg)
     lifecycle_exit_write();
 }
 
+/* LOCKPROF_OUT naming a directory (ending in "/", or an existing directory when it has no %)
+ * means the default name in it, DIR/lockprof.%p, as lockprof run -o DIR does: not hidden
+ * files named ".block.pb.gz", nor files beside the directory. */
+LP_INIT_TEXT static void lifecycle_out_directory(void)
+{
+    char *out = lifecycle_config.out;
+    size_t n = strlen(out);
+    struct stat st;
+    bool dir = n && (out[n - 1] == '/' ||
+                     (!strchr(out, '%') && lp_sys_stat(out, &st) == 0 && S_ISDIR(st.st_mode)));
+    char buf[64];
+    const char *base = dir ? lp_config_default("LOCKPROF_OUT", buf, sizeof buf) : NULL;
+    if (!base)
+        return;
+    if (n + 1 + strlen(base) >= sizeof lifecycle_config.out) {
+        lp_log_sigsafe("LOCKPROF_OUT='%s' is too long with %s added; using %s", out, base, base);
+        strcpy(out, base);
+        return;
+    }
+    if (out[n - 1] != '/')
+        out[n++] = '/';
+    strcpy(out + n, base);
+}
+
 /* Waits in progress the threads view can name (one per waiting thread). */
 #define LIFECYCLE_INFLIGHT_SLOTS 4096
 
@@ -525,6 +549,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lp_log_init();
     lp_resolve_all();
     lp_config_load(&lifecycle_config, lifecycle_getenv);
+    lifecycle_out_directory();
     if (lifecycle_config.show_config)
         lp_config_show(&lifecycle_config);
 
