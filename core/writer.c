@@ -399,7 +399,7 @@ void lp_writer_note(const char *note)
     lp_unlock(&writer_lock);
 }
 
-int lp_writer_write(const char *why)
+int lp_writer_write(const char *why, bool final)
 {
     int saved = errno;
     lp_lock(&writer_lock);
@@ -414,7 +414,7 @@ int lp_writer_write(const char *why)
             first_path = path[p];
         }
     }
-    writer_report(first, first_path, why, true);
+    writer_report(first, first_path, why, final);
     lp_unlock(&writer_lock);
     errno = saved;
     return first;
@@ -432,7 +432,7 @@ static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which)
 /* Set at exit by lp_writer_close: no snapshot starts after it. Atomic. */
 static uint32_t writer_closed;
 
-void lp_writer_close(uint64_t bound_ns)
+bool lp_writer_close(uint64_t bound_ns)
 {
     bool locked = lp_trylock(&writer_lock);
     if (!locked) {
@@ -444,6 +444,7 @@ void lp_writer_close(uint64_t bound_ns)
     __atomic_store_n(&writer_closed, 1, __ATOMIC_RELEASE);
     if (locked)
         lp_unlock(&writer_lock);
+    return locked;
 }
 
 int lp_writer_snapshot(unsigned keep, const char *why)
@@ -477,6 +478,9 @@ int lp_writer_snapshot(unsigned keep, const char *why)
             writer_snapshot_path(written, sizeof written, n, done);
             unlink(written);
         }
+        /* A name somebody else holds stays held: the next snapshot takes the next number. */
+        if (first == -EEXIST)
+            writer_snapshots = n;
     } else {
         writer_snapshots = n;
         if (keep && n > keep)

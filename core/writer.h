@@ -25,8 +25,9 @@ struct lp_writer_info {
 
 /* prefix: absolute, already expanded. Copies what it is given. */
 void lp_writer_init(const char *prefix, const struct lp_writer_info *info);
-/* Writes both profiles now. 0, or the first error (-errno), already reported once. */
-int lp_writer_write(const char *why);
+/* Writes both profiles now. 0, or the first error (-errno), reported: always for a final
+ * profile (the process ends or execs), otherwise unless the write before failed the same way. */
+int lp_writer_write(const char *why, bool final);
 /* A comment every profile written from now on carries (copied; at most 200 bytes). */
 void lp_writer_note(const char *note);
 /* Encodes one cumulative profile to fd (pprof, gzip): the writer's core, also for tests. */
@@ -72,8 +73,9 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len);
 int lp_writer_snapshot(unsigned keep, const char *why);
 /* At exit: waits at most bound_ns for a write in progress (a snapshot), and from then on
  * starts no snapshot (-ECANCELED), so the end of the process cuts no snapshot set in half.
- * Profiles (lp_writer_write) are still written. */
-void lp_writer_close(uint64_t bound_ns);
+ * Profiles (lp_writer_write) are still written. False when the write in progress was still
+ * going after bound_ns (a final profile would wait for it without a bound). */
+bool lp_writer_close(uint64_t bound_ns);
 
 /* In a new process (after fork, or a raw clone), before its first write: the writer lock is
  * free again, a write that was in progress in the parent at the fork is forgotten, and the

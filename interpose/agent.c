@@ -179,7 +179,7 @@ static int agent_thread(void *(*fn)(void *), const char *name)
 static __attribute__((noreturn)) void agent_end(void)
 {
     if (!lp_lifecycle_restricted())
-        lp_writer_write("last thread exited");
+        lp_writer_write("last thread exited", true);
     __atomic_store_n(&agent_ending, 1, __ATOMIC_RELEASE);
     agent_thread_exit();
 }
@@ -207,7 +207,7 @@ static void *agent_main(void *arg)
         if (r != seen) {
             seen = r;
             if (!lp_lifecycle_restricted())
-                lp_writer_write("fatal signal");
+                lp_writer_write("fatal signal", true);
             __atomic_store_n(&agent_done, seen, __ATOMIC_RELEASE);
             lp_futex_wake_sigsafe(&agent_done, 64);
             continue;

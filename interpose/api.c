@@ -52,7 +52,7 @@ LP_EXPORT int lockprof_write_profiles(void)
         return rc;
     struct lp_guard g;
     lp_guard_enter(&g);
-    rc = lp_writer_write("lockprof_write_profiles");
+    rc = lp_writer_write("lockprof_write_profiles", false);
     lp_guard_leave(&g);
     return rc;
 }

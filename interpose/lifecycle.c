@@ -128,7 +128,7 @@ void lp_lifecycle_restrict(void)
         if (lifecycle_is_origin() || !lifecycle_recorded_nothing()) {
             lp_writer_note("written when the process restricted its system calls "
                            "(PR_SET_SECCOMP): what it recorded after is in no file");
-            lifecycle_restrict_wrote = lp_writer_write("seccomp") == 0;
+            lifecycle_restrict_wrote = lp_writer_write("seccomp", true) == 0;
         }
         lp_signals_stand_aside();
         lp_unwind_restrict();
@@ -162,9 +162,14 @@ LP_INIT_TEXT static void lifecycle_exit_write(void)
     if (lp_sys_getpid() != lp_lifecycle_pid())
         return;
     lp_lifecycle_check();
-    /* A snapshot lockprof's thread is writing ends before the process does (or is given up
-     * after the same bound as a fatal signal's profile), and none starts after this. */
-    lp_writer_close(LIFECYCLE_CLOSE_WAIT_NS);
+    /* A snapshot lockprof's thread is writing ends before the process does, and none starts
+     * after this. One still going after the bound a fatal signal's profile has: the exit does
+     * not wait longer for the final profile either. */
+    if (!lp_writer_close(LIFECYCLE_CLOSE_WAIT_NS)) {
+        lp_log_sigsafe("a profile was still being written after 5 s: the final profile is "
+                       "not written");
+        return;
+    }
     /* Only the first process of a run writes profiles that say nothing was contended, so that
      * the user sees lockprof ran; the processes it starts (a build's compilers, a script's
      * commands) leave no files and pay for no write unless they recorded something. */
@@ -172,7 +177,7 @@ LP_INIT_TEXT static void lifecycle_exit_write(void)
         return;
     struct lp_guard g;
     lp_guard_enter(&g);
-    lp_writer_write("exit");
+    lp_writer_write("exit", true);
     lp_guard_leave(&g);
 }
 
@@ -301,6 +306,7 @@ LP_FORK_TEXT int lp_lifecycle_before_exec(struct lp_lineage *next)
     next->pid = (long)lifecycle_pid;
     next->gen = lifecycle_exec_gen;
     next->may_map = false;
+    next->other_pid = false;
     /* Restricted (seccomp): no write, and no getpid (the lineage is passed on all the same,
      * from the caller's frame). */
     if (lp_lifecycle_restricted()) {
@@ -315,19 +321,20 @@ LP_FORK_TEXT int lp_lifecycle_before_exec(struct lp_lineage *next)
     if (pid != (long)lifecycle_pid) {
         next->pid = pid;
         next->gen = 0;
+        next->other_pid = true;
         return 1;
     }
     next->may_map = true;
-    lp_lifecycle_check();
     if (lp_self.busy)
         return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
+    lp_lifecycle_check();
     /* A final profile, unless this image recorded nothing (a shell that execs the program):
      * then there is nothing the next image could overwrite, and it keeps this image's name. */
     if (lifecycle_recorded_nothing())
         return 1;
     struct lp_guard g;
     lp_guard_enter(&g);
-    lp_writer_write("exec");
+    lp_writer_write("exec", true);
     lp_guard_leave(&g);
     next->gen++;
     return 1;
@@ -428,6 +435,11 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
 static uint32_t lifecycle_token_fallback = 1; /* when the page cannot be mapped: never zero */
 uint32_t *lp_lifecycle_token_ = &lifecycle_token_fallback;
 
+LP_FORK_TEXT bool lp_lifecycle_own_memory(void)
+{
+    return lifecycle_token_wipes() && __atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 0;
+}
+
 LP_FORK_TEXT static bool lifecycle_token_wipes(void)
 {
     return lp_lifecycle_token_ != &lifecycle_token_fallback;
@@ -450,12 +462,16 @@ void lp_lifecycle_adopt(void)
 {
     /* One thread adopts (0 -> 2, then 1); another that arrives meanwhile waits for it. The
      * child usually adopts while it has one thread: pthread_create checks first. */
+    bool nested = lp_self.busy != 0;
     struct lp_guard g;
     lp_guard_enter(&g); /* first: a handler on this thread must not come here and wait for us */
     uint32_t expected = 0;
     if (!__atomic_compare_exchange_n(lp_lifecycle_token_, &expected, 2, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 2)
+        /* Another thread is adopting: wait for it, unless this one is inside lockprof already
+         * (a handler that interrupted it, perhaps in this very adoption: waiting would never
+         * end). */
+        while (!nested && __atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 2)
             sched_yield();
         lp_guard_leave(&g);
         return;

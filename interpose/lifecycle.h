@@ -70,7 +70,13 @@ struct lp_lineage {
     long pid, origin;
     unsigned gen;  /* the next image's generation */
     bool may_map;  /* the environment's copy may be mapped: not a vfork child, not restricted */
+    bool other_pid; /* not lockprof's pid: a vfork child, or a child that has not adopted */
 };
+
+/* In a process whose pid is not lockprof's (lp_lineage.other_pid): true when it has memory of
+ * its own (a fork or raw clone child, whose token page reads 0), false in a vfork child (the
+ * parent's memory). Reads the token's page, which a fork child faults in. */
+bool lp_lifecycle_own_memory(void);
 
 /* Before an exec: writes the final profile of this image if it recorded anything (then the
  * next image is the next generation), and says what the next image inherits. 1 with *next

@@ -173,11 +173,16 @@ LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
     size_t size = (n + 3) * sizeof(char *);
     char **copy = e->small;
     /* A mapping only where one may be made: not in a vfork child (it would stay in the
-     * parent), not under seccomp (a system call the program did not make). */
-    if (n + 3 > EXEC_ENV_SMALL)
-        copy = !next.may_map
+     * parent), not under seccomp (a system call the program did not make). A fork child that
+     * has not entered lockprof may (it has its own memory); it is not guarded here, so errno
+     * is kept by hand. */
+    if (n + 3 > EXEC_ENV_SMALL) {
+        int err = errno;
+        copy = !next.may_map && !(next.other_pid && lp_lifecycle_own_memory())
                    ? MAP_FAILED
                    : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        errno = err;
+    }
     if (copy != MAP_FAILED) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
