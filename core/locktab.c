@@ -234,6 +234,15 @@ static inline bool locktab_load_entry(struct locktab_stripe *s, unsigned i, cons
     return locktab_live(*v) && __atomic_load_n(&s->key[i], __ATOMIC_ACQUIRE) == lock;
 }
 
+/* Slot i's word, when it is lock's LIVE entry, with a relaxed look at the key first: most
+ * ways of a stripe hold other locks, and this costs them no ordered load. */
+static inline bool locktab_find_entry(struct locktab_stripe *s, unsigned i, const void *lock,
+                                      locktab_word *v)
+{
+    return __atomic_load_n(&s->key[i], __ATOMIC_RELAXED) == lock &&
+           locktab_load_entry(s, i, lock, v);
+}
+
 /* After a failed swap: whether the word found is still lock's entry. */
 static inline bool locktab_still_entry(struct locktab_stripe *s, unsigned i, const void *lock,
                                        locktab_word v)
@@ -323,8 +332,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
     struct locktab_stripe *s = locktab_stripe_of(lock);
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
         locktab_word v;
-        if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) != lock ||
-            !locktab_load_entry(s, i, lock, &v))
+        if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
         do {
@@ -391,8 +399,7 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
      * registering while the release runs is one this release could not have made wait. */
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
         locktab_word v;
-        if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) != lock ||
-            !locktab_load_entry(s, i, lock, &v))
+        if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
         do {
@@ -427,8 +434,7 @@ void lp_locktab_rebase(const void *lock)
     struct locktab_stripe *s = locktab_stripe_of(lock);
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
         locktab_word v;
-        if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) != lock ||
-            !locktab_load_entry(s, i, lock, &v))
+        if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
         do {
