@@ -210,7 +210,7 @@ static bool lifecycle_out_has_pid;
 static pid_t lifecycle_pid;
 
 /* A decimal number that is the whole of [s, end); false otherwise. */
-LP_INIT_TEXT static bool lifecycle_parse_long(const char *s, const char *end, long *out)
+LP_INIT_TEXT bool lp_lifecycle_parse_long(const char *s, const char *end, long *out)
 {
     long v = 0;
     if (s == end)
@@ -228,7 +228,7 @@ LP_INIT_TEXT static void lifecycle_lineage_init(long pid)
 {
     const char *o = getenv(LP_ENV_ORIGIN);
     long origin;
-    if (o && lifecycle_parse_long(o, o + strlen(o), &origin) && origin > 0) {
+    if (o && lp_lifecycle_parse_long(o, o + strlen(o), &origin) && origin > 0) {
         lifecycle_origin = origin;
     } else {
         lifecycle_origin = pid;
@@ -241,8 +241,8 @@ LP_INIT_TEXT static void lifecycle_lineage_init(long pid)
     const char *e = getenv(LP_ENV_EXEC);
     const char *colon = e ? strchr(e, ':') : NULL;
     long epid, gen;
-    if (colon && lifecycle_parse_long(e, colon, &epid) && epid == pid &&
-        lifecycle_parse_long(colon + 1, colon + strlen(colon), &gen) && gen < 1000000)
+    if (colon && lp_lifecycle_parse_long(e, colon, &epid) && epid == pid &&
+        lp_lifecycle_parse_long(colon + 1, colon + strlen(colon), &gen) && gen < 1000000)
         lifecycle_exec_gen = (unsigned)gen;
 }
 

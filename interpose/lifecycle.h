@@ -73,6 +73,9 @@ struct lp_lineage {
     bool other_pid; /* not lockprof's pid: a vfork child, or a child that has not adopted */
 };
 
+/* A decimal number that is the whole of [s, end) (at most 11 digits' worth); false otherwise. */
+bool lp_lifecycle_parse_long(const char *s, const char *end, long *out);
+
 /* In a process whose pid is not lockprof's (lp_lineage.other_pid): true when it has memory of
  * its own (a fork or raw clone child, whose token page reads 0), false in a vfork child (the
  * parent's memory). Reads the token's page, which a fork child faults in. */

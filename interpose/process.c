@@ -121,11 +121,11 @@ LP_FORK_TEXT static long env_array_number(char *const *envp, const char *name, s
 {
     for (size_t i = 0; envp && envp[i]; i++)
         if (env_is(envp[i], name)) {
-            long v = 0;
-            const char *p = envp[i] + name_size;
-            for (; *p >= '0' && *p <= '9' && v < 100000000000L; p++)
-                v = v * 10 + (*p - '0');
-            return (!*p || *p == ':') && p > envp[i] + name_size ? v : -1;
+            const char *p = envp[i] + name_size, *end = p;
+            while (*end && *end != ':')
+                end++;
+            long v;
+            return lp_lifecycle_parse_long(p, end, &v) ? v : -1;
         }
     return -1;
 }
