@@ -71,8 +71,9 @@ SOLIBS    = -Wl,--exclude-libs,libprotobuf-c.a:libz.a -l:libprotobuf-c.a -l:libz
 
 # tests/ by kind: unit/ (core/ and the command's client, linked directly), preload/ (programs
 # run under the preload, and what they check), tool/ (the lockprof command), bench/ (make
-# bench), lib/ (what all of them share). Every program is built into $(BUILD)/tests/.
-TEST_KINDS = unit preload tool bench lib
+# bench), fuzz/ (the parsers a stranger can reach, under tests/fuzz/driver.c), lib/ (what all
+# of them share). Every program is built into $(BUILD)/tests/.
+TEST_KINDS = unit preload tool bench fuzz lib
 vpath %.c $(TEST_KINDS:%=tests/%)
 vpath %.cc tests/preload
 UNIT_SRC  = $(sort $(wildcard tests/unit/unit_*.c))
@@ -85,7 +86,9 @@ PROGXX_SRC = $(sort $(wildcard tests/preload/prog_*.cc))
 PROGXX_BIN = $(patsubst %.cc,$(BUILD)/tests/%,$(notdir $(PROGXX_SRC)))
 BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(BENCH_SRC)))
-TEST_FILES = $(sort $(wildcard tests/unit/*.t tests/preload/*.t tests/tool/*.t))
+FUZZ_SRC  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN  = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(FUZZ_SRC)))
+TEST_FILES = $(sort $(wildcard tests/unit/*.t tests/preload/*.t tests/tool/*.t tests/fuzz/*.t))
 DEMO      = $(BUILD)/demo
 
 .PHONY: all check bench check-exports install clean demo deps test-deps tests variants
@@ -167,6 +170,14 @@ $(HTTPC_UNITS): $(BUILD)/tests/%: %.c $(HTTPC_OBJ) $(CORE_LIB) tests/unit/tap.h
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) \
 		$(LIBS) -lpthread -ldl -lm $(LDFLAGS)
 
+# A fuzz target sees core/ and the command's modules (all but its main).
+FUZZ_LINK = $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJ))
+$(BUILD)/tests/fuzz_%: fuzz_%.c tests/fuzz/driver.c $(FUZZ_LINK) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itools -o $@ $< tests/fuzz/driver.c $(FUZZ_LINK) \
+		$(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
+
 $(BUILD)/tests/helper_httpget: helper_httpget.c $(HTTPC_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
@@ -210,7 +221,7 @@ $(BUILD)/tests/passthru.so: tests/bench/passthru.c
 
 TEST_LIBS = $(patsubst tests/preload/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/preload/lib*.cc))
 
-tests: all variants $(UNIT_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API) \
+tests: all variants $(UNIT_BIN) $(FUZZ_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API) \
        $(BENCH_BIN)
 
 # The suite: every test file of every kind under prove, one process each, each under a
