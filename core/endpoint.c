@@ -21,6 +21,8 @@
 struct endpoint_window {
     bool used;
     bool sets_rates;            /* rate= or fraction= given */
+    uint64_t block, fraction;   /* the rates in force once it began */
+    uint64_t changes;           /* lp_rates_changes() then */
     enum lp_profile profile;
     enum lp_writer_format format;
     struct lp_writer_window *w;
@@ -53,8 +55,29 @@ static void endpoint_window_free(struct endpoint_window *win)
     memset(win, 0, sizeof *win);
 }
 
+/* The delta's comment on the rates its window ran at: those it set, if it set any and they
+ * held; both ends if they changed meanwhile (another window, the API), each sample being
+ * weighted by the rate it was taken at. */
+static void endpoint_window_label(struct endpoint_window *win)
+{
+    char note[240] = "";
+    if (lp_rates_changes() != win->changes)
+        lp_fmt_sigsafe(note, sizeof note, "rates changed during this window: block rate %llu "
+                       "ns, mutex fraction %llu at its start; block rate %llu ns, mutex "
+                       "fraction %llu at its end",
+                       (unsigned long long)win->block, (unsigned long long)win->fraction,
+                       (unsigned long long)lp_rates_block(),
+                       (unsigned long long)lp_rates_fraction());
+    else if (win->sets_rates)
+        lp_fmt_sigsafe(note, sizeof note, "rates set for this window: block rate %llu ns, "
+                       "mutex fraction %llu", (unsigned long long)win->block,
+                       (unsigned long long)win->fraction);
+    lp_writer_window_note(win->w, note);
+}
+
 static void endpoint_text(struct lp_http_exchange *x, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
 static void endpoint_text(struct lp_http_exchange *x, int status, const char *fmt, ...)
 {
     char buf[512];
@@ -166,13 +189,7 @@ static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
             win = &endpoint_windows[i];
     if (!win)
         return endpoint_text(x, 503, "too many windows open at once");
-    char note[200] = "";
-    if (has_rate || has_fraction)
-        lp_fmt_sigsafe(note, sizeof note, "rates set for this window: block rate %llu ns, "
-                       "mutex fraction %llu",
-                       (unsigned long long)(has_rate ? rate : lp_rates_block()),
-                       (unsigned long long)(has_fraction ? fraction : lp_rates_fraction()));
-    win->w = lp_writer_window_begin(note[0] ? note : NULL);
+    win->w = lp_writer_window_begin();
     if (!win->w)
         return endpoint_text(x, 503, "cannot map the window's baseline: %s",
                              strerrordesc_np(ENOMEM));
@@ -185,6 +202,9 @@ static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
         win->sets_rates = true;
         lp_rates_window_begin(has_rate, rate, has_fraction, fraction);
     }
+    win->block = lp_rates_block();
+    win->fraction = lp_rates_fraction();
+    win->changes = lp_rates_changes();
     x->state = win;
     x->resume_at_ns = x->now_ns + seconds * 1000000000ULL;
 }
@@ -275,6 +295,7 @@ void lp_endpoint_handle(struct lp_http_exchange *x, void *arg)
     }
     if (x->phase == LP_HTTP_RESUME && win) {
         /* The window ends now: the answer first, then the rates go back. */
+        endpoint_window_label(win);
         endpoint_answer_profile(x, win->profile, win->format, win->w);
         endpoint_window_free(win);
         x->state = NULL;

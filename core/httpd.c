@@ -65,6 +65,7 @@ struct hd_client {
     char *in;                /* BODY, WAIT: the request's body, mapped (NULL: none) */
     size_t in_len, in_got;   /* its length (Content-Length; 0 for GET, HEAD), bytes arrived */
     size_t linger_left;      /* LINGER: bytes still to discard before closing */
+    bool half_closed;        /* WAIT: the client shut its sending side (it still reads) */
     char *req;               /* LP_HTTPD_MAX_HEADER bytes in the mapping */
     char head[HD_HEAD_SIZE]; /* the response's head (and a server-made body) */
     size_t head_len, head_off;
@@ -390,8 +391,10 @@ static void hd_client_io(struct lp_httpd *h, struct hd_client *c, short revents,
             hd_recv_body(h, c, now);
         break;
     case HD_WAIT:
-        if (revents & (POLLRDHUP | POLLHUP | POLLERR))
+        if (revents & (POLLHUP | POLLERR))
             hd_drop(h, c, false, now); /* hung up while the handler waits: ABORT */
+        else if (revents & POLLRDHUP)
+            c->half_closed = true; /* done sending, still reading: the answer comes */
         break;
     case HD_SEND:
         if (revents & (POLLOUT | POLLHUP | POLLERR))
@@ -429,6 +432,7 @@ static void hd_accept(struct lp_httpd *h, uint64_t now)
         c->head_only = false;
         c->in = NULL;
         c->in_len = c->in_got = 0;
+        c->half_closed = false;
         c->deadline = now + LP_HTTPD_REQUEST_NS;
         memset(&c->x, 0, sizeof c->x);
         c->x.body_fd = -1;
@@ -515,7 +519,10 @@ int lp_httpd_serve(struct lp_httpd *h, lp_http_handler_fn handler, void *arg)
                 room = true;
                 continue;
             }
-            pfd[n] = (struct pollfd){ .fd = c->sock.fd, .events = events[c->state] };
+            short want = events[c->state];
+            if (c->state == HD_WAIT && c->half_closed)
+                want = 0; /* only a hang-up (POLLHUP, POLLERR) is news now */
+            pfd[n] = (struct pollfd){ .fd = c->sock.fd, .events = want };
             who[n++] = i;
             if (c->deadline < wake)
                 wake = c->deadline;

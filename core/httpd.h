@@ -59,7 +59,7 @@ struct lp_httpd;
 enum lp_http_phase {
     LP_HTTP_NEW,    /* a complete request has arrived */
     LP_HTTP_RESUME, /* the time the handler asked for has come */
-    LP_HTTP_ABORT,  /* the client went away (or half-closed) before the handler answered:
+    LP_HTTP_ABORT,  /* the client went away (a reset, a hang-up) before the handler answered:
                        clean up only */
 };
 

@@ -5,6 +5,7 @@
 uint64_t lp_rates_block_;
 uint64_t lp_rates_fraction_;
 static uint32_t rates_changed;          /* atomic */
+static uint64_t rates_changes;          /* atomic: stores of a different value, ever */
 static int rates_windows;               /* open windows that set rates; HTTP thread */
 static uint64_t rates_saved_block;      /* the pair before the first of them; HTTP thread */
 static uint64_t rates_saved_fraction;
@@ -18,8 +19,10 @@ LP_INIT_TEXT void lp_rates_init(uint64_t block, uint64_t fraction)
 static uint64_t rates_swap(uint64_t *rate, uint64_t v)
 {
     uint64_t prev = __atomic_exchange_n(rate, v, __ATOMIC_RELAXED);
-    if (prev != v)
+    if (prev != v) {
         __atomic_store_n(&rates_changed, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&rates_changes, 1, __ATOMIC_RELAXED);
+    }
     return prev;
 }
 
@@ -36,6 +39,11 @@ uint64_t lp_rates_set_fraction(uint64_t fraction)
 bool lp_rates_changed(void)
 {
     return __atomic_load_n(&rates_changed, __ATOMIC_RELAXED) != 0;
+}
+
+uint64_t lp_rates_changes(void)
+{
+    return __atomic_load_n(&rates_changes, __ATOMIC_RELAXED);
 }
 
 void lp_rates_window_begin(bool set_block, uint64_t block, bool set_fraction, uint64_t fraction)

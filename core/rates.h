@@ -45,6 +45,9 @@ uint64_t lp_rates_set_block(uint64_t rate);
 uint64_t lp_rates_set_fraction(uint64_t fraction);
 /* True once a rate was changed after start. */
 bool lp_rates_changed(void);
+/* How many times either rate has changed since start: equal readings before and after a span
+ * mean it ran at one pair throughout. */
+uint64_t lp_rates_changes(void);
 
 /* A window opens: saves the pair in force if no window had, then sets what is given. */
 void lp_rates_window_begin(bool set_block, uint64_t block, bool set_fraction, uint64_t fraction);

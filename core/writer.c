@@ -294,7 +294,7 @@ static void writer_window_visit(const struct lp_stack_view *v, void *arg)
         w->base[v->index] = (struct writer_weight){ v->count_fp, v->delay };
 }
 
-struct lp_writer_window *lp_writer_window_begin(const char *note)
+struct lp_writer_window *lp_writer_window_begin(void)
 {
     uint64_t limit = lp_stacktab_index_limit();
     size_t bytes = sizeof(struct lp_writer_window) + limit * sizeof(struct writer_weight);
@@ -305,13 +305,16 @@ struct lp_writer_window *lp_writer_window_begin(const char *note)
         return NULL;
     w->bytes = bytes;
     w->limit = limit;
-    if (note)
-        lp_fmt_sigsafe(w->note, sizeof w->note, "%s", note);
     w->start_real = lp_clock_realtime();
     w->start_mono = lp_clock_monotonic();
     for (int p = 0; p < LP_NPROFILES; p++)
         lp_stacktab_foreach((enum lp_profile)p, writer_window_visit, w);
     return w;
+}
+
+void lp_writer_window_note(struct lp_writer_window *w, const char *note)
+{
+    lp_fmt_sigsafe(w->note, sizeof w->note, "%s", note ? note : "");
 }
 
 void lp_writer_window_end(struct lp_writer_window *w)

@@ -47,8 +47,10 @@ enum lp_writer_format {
     LP_FORMAT_TEXT = 1,  /* Go's legacy text, debug=1 (DESIGN §3.5) */
 };
 struct lp_writer_window;
-/* NULL if the baseline cannot be mapped. note (may be NULL) is added to the comments. */
-struct lp_writer_window *lp_writer_window_begin(const char *note);
+/* NULL if the baseline cannot be mapped. */
+struct lp_writer_window *lp_writer_window_begin(void);
+/* A line for the delta's comments (replacing any given before); NULL or "" for none. */
+void lp_writer_window_note(struct lp_writer_window *w, const char *note);
 void lp_writer_window_end(struct lp_writer_window *w);
 /* Writes profile p to fd: cumulative (w NULL) or the delta of window w. 0 or -errno. */
 int lp_writer_encode_to(int fd, enum lp_profile p, enum lp_writer_format f,

@@ -182,7 +182,7 @@ sub http_get {
     my $limit = $o{timeout} // 60;
     my $resp;
     if (defined $o{raw}) {
-        $resp = _http_raw($addr, $o{raw}, $limit);
+        $resp = _http_raw($addr, $o{raw}, $limit, $o{half_close});
         return (undef, $resp) unless ref $resp;
         $resp = $$resp;
     } else {
@@ -209,10 +209,10 @@ sub http_get {
     return ($status, $head, $body // '');
 }
 
-# Sends $req's exact bytes and reads until the server closes (at most $limit s): a reference
-# to what came, or an error.
+# Sends $req's exact bytes (then shuts the sending side if $half_close, as nc -N does) and
+# reads until the server closes (at most $limit s): a reference to what came, or an error.
 sub _http_raw {
-    my ($addr, $req, $limit) = @_;
+    my ($addr, $req, $limit, $half_close) = @_;
     require IO::Socket::INET;
     require IO::Socket::UNIX;
     my $s = $addr =~ /^unix:(.*)$/
@@ -220,6 +220,8 @@ sub _http_raw {
         : IO::Socket::INET->new(PeerAddr => $addr, Timeout => 5);
     return "connect $addr: $!" unless $s;
     print $s $req;
+    $s->flush;
+    shutdown($s, 1) if $half_close;
     my $resp = '';
     eval {
         local $SIG{ALRM} = sub { die "timeout\n" };

@@ -248,6 +248,44 @@ my $url = "http://$h->{http}/debug/pprof";
     is(finish($d)->{exit}, 0, 'the dormant program exits 0');
 }
 
+# ---- overlapping windows at different rates; a client that half-closes -------------------
+{
+    my $d = start_under(prog => 'prog_live', stdin_pipe => 1,
+                        env => { LOCKPROF_HTTP => '127.0.0.1:0', LOCKPROF_IO => 'none',
+                                 LOCKPROF_BLOCK_RATE => 0, LOCKPROF_MUTEX_FRACTION => 0 });
+    await_line($d, qr/^ready/m, 'a dormant program started for overlapping windows');
+    my $dir = tmpdir();
+    # A runs 3 s at rate 1, fraction 1; B, opened inside it, sets other rates for its 1 s and
+    # leaves them in force until A, the last to end, restores the dormant pair.
+    my $a = http_bg($d, '/debug/pprof/block?seconds=3&rate=1&fraction=1', "$dir/a.pb.gz");
+    my $deadline = time + 30;
+    sleep 0.02 until windows_open($d) >= 1 || time > $deadline;
+    my $b = http_bg($d, '/debug/pprof/mutex?seconds=1&rate=2000000&fraction=3', "$dir/b.pb.gz");
+    waitpid($_, 0) for $b, $a;
+    my $pa = read_profile("$dir/a.pb.gz");
+    my $pb = read_profile("$dir/b.pb.gz");
+    ok(grep({ /^rates changed during this window: block rate 1 ns, mutex fraction 1 at its start; block rate 2000000 ns, mutex fraction 3 at its end$/ } @{ $pa->{comments} }),
+       'a window whose rates another window changed says so, with both pairs')
+        or diag(join("\n", @{ $pa->{comments} }));
+    ok(!grep({ /rates set for this window/ } @{ $pa->{comments} }),
+       'and does not claim to have run at the rates it asked for');
+    ok(grep({ /^rates set for this window: block rate 2000000 ns, mutex fraction 3$/ } @{ $pb->{comments} }),
+       'the window inside it ran at its own rates throughout')
+        or diag(join("\n", @{ $pb->{comments} }));
+
+    # GET, then shutdown(SHUT_WR), as nc -N sends a request: the window is answered.
+    my $t0 = time;
+    my ($st, $head, $body) = http_get($d, undef,
+        raw => "GET /debug/pprof/mutex?seconds=1 HTTP/1.1\r\nHost: x\r\n\r\n", half_close => 1,
+        timeout => 30);
+    my $took = time - $t0;
+    is($st, 200, 'a client that half-closed after its request gets the window\'s answer');
+    ok($took >= 0.9, sprintf('after the window (%.2f s)', $took));
+    is(substr($body // '', 0, 2), "\x1f\x8b", 'a gzip-compressed profile');
+    send_cmd($d, 'exit');
+    is(finish($d)->{exit}, 0, 'the program exits 0');
+}
+
 # The shells and helpers a program starts do not serve (they would fight for the address).
 send_cmd($h, 'system');
 is(wait_output($h, qr/^system (-?\d+)$/m, 10), 0, 'system("exec true") under the preload');

@@ -733,18 +733,63 @@ static void check_concurrency(const struct server *a, const struct server *c)
     double stook = now_ms() - s0;
     ok(r.status == 200 && strcmp(r.body, "slow ms=300 same state\n") == 0 && stook >= 299,
        "/slow?ms=300 answered after %.0f ms, state and query kept (%s)", stook, r.body);
+}
 
-    /* A slow client that hangs up while its handler waits: ABORT. */
+/* A client that ends its side of the connection while its handler waits: a half-close is not
+ * a hang-up (the client still reads), a reset or a unix peer's close is. */
+static void check_hangups(const struct server *a, const struct server *u)
+{
+    char buf[1024];
+
+    /* shutdown(SHUT_WR) after the request, as nc -N does: the answer comes after the wait. */
     int aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
+    int slow = dial(a);
+    const char *sreq = "GET /slow?ms=300 HTTP/1.1\r\n\r\n";
+    double s0 = now_ms();
+    send_all(slow, sreq, strlen(sreq));
+    shutdown(slow, SHUT_WR);
+    struct resp r = finish(slow, buf, sizeof buf);
+    double stook = now_ms() - s0;
+    ok(r.status == 200 && strcmp(r.body, "slow ms=300 same state\n") == 0 && stook >= 299,
+       "TCP: a client that half-closed after its request is answered after the wait "
+       "(%.0f ms, status %d)", stook, r.status);
+    ok(__atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST) == aborted0,
+       "TCP: a half-close is not taken for a hang-up");
+
+    /* The same over the unix socket. */
+    slow = dial(u);
+    send_all(slow, sreq, strlen(sreq));
+    shutdown(slow, SHUT_WR);
+    r = finish(slow, buf, sizeof buf);
+    ok(r.status == 200 && strcmp(r.body, "slow ms=300 same state\n") == 0,
+       "unix: a client that half-closed after its request is answered (status %d)", r.status);
+
+    /* A reset (close with SO_LINGER 0): ABORT at once, not at the end of the 4 s wait. */
     int news = __atomic_load_n(&slow_new, __ATOMIC_SEQ_CST);
+    aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
     slow = dial(a);
     sreq = "GET /slow?ms=4000 HTTP/1.1\r\n\r\n";
     send_all(slow, sreq, strlen(sreq));
-    ok(wait_counter(&slow_new, news, 2000), "the slow handler started");
+    ok(wait_counter(&slow_new, news, 2000), "TCP: the slow handler started");
+    struct linger lg = { 1, 0 };
+    setsockopt(slow, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     double c0 = now_ms();
     close(slow);
     ok(wait_counter(&slow_aborted, aborted0, 2000) && now_ms() - c0 < 1000,
-       "a hang-up during the wait makes the handler see ABORT (%.0f ms after)", now_ms() - c0);
+       "TCP: a reset during the wait makes the handler see ABORT (%.0f ms after)",
+       now_ms() - c0);
+
+    /* A unix client that closes: its peer sees the hang-up, ABORT at once. */
+    news = __atomic_load_n(&slow_new, __ATOMIC_SEQ_CST);
+    aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
+    slow = dial(u);
+    send_all(slow, sreq, strlen(sreq));
+    ok(wait_counter(&slow_new, news, 2000), "unix: the slow handler started");
+    c0 = now_ms();
+    close(slow);
+    ok(wait_counter(&slow_aborted, aborted0, 2000) && now_ms() - c0 < 1000,
+       "unix: a close during the wait makes the handler see ABORT (%.0f ms after)",
+       now_ms() - c0);
 }
 
 static void check_big(const struct server *a)
@@ -1377,6 +1422,7 @@ int main(void)
     check_unix_modes(dir);
     check_basics(&a);
     check_concurrency(&a, &c);
+    check_hangups(&a, &u);
     check_big(&a);
     check_post(&a, &c);
     check_fuzz(&a);
