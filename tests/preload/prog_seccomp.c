@@ -53,7 +53,11 @@ static void *worker(void *arg)
     for (int i = 0; i < 40; i++) {
         pthread_mutex_lock(&lock);
         __atomic_store_n(&turn, 1, __ATOMIC_RELEASE);
-        sleep_ms(2); /* holds it while the main thread waits for it */
+        /* Holds it until the main thread sleeps in its lock call (glibc marks a mutex with
+         * sleepers 2), however late a loaded machine runs it, then 2 ms more. */
+        while (__atomic_load_n(&lock.__data.__lock, __ATOMIC_ACQUIRE) != 2)
+            sched_yield();
+        sleep_ms(2);
         pthread_mutex_unlock(&lock);
         while (__atomic_load_n(&turn, __ATOMIC_ACQUIRE) != 0)
             sched_yield();
