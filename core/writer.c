@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -33,6 +34,8 @@ static int writer_error; /* the failure last warned about, 0 after a write that 
                            writer_lock */
 static char writer_note[208];                         /* under writer_lock; "" for none */
 static unsigned writer_snapshots;                     /* snapshots written, under writer_lock */
+static int64_t writer_claim_since;    /* the prefix is claimed at the first write if non-zero
+                                         (writer.h); under writer_lock */
 
 /* A window's start (writer.h): the weights of every entry then, by lp_stack_view.index. */
 struct writer_weight {
@@ -64,6 +67,7 @@ static void writer_profile_path(char *buf, size_t size, int p)
 LP_INIT_TEXT void lp_writer_init(const char *prefix, const struct lp_writer_info *info)
 {
     writer_info = *info;
+    writer_claim_since = info->claim_since;
     lp_arena_init(&writer_arena, 0);
     writer_set_paths(prefix);
 }
@@ -402,10 +406,44 @@ void lp_writer_note(const char *note)
     lp_unlock(&writer_lock);
 }
 
+static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which);
+
+/* The first write under a prefix that other processes may share (writer.h): a regular file
+ * at one of the names this process would write first, changed since it started, is another
+ * process's; from then on this one writes under PREFIX.PID. Under writer_lock. */
+static void writer_claim(void)
+{
+    int64_t since = writer_claim_since;
+    if (!since)
+        return;
+    writer_claim_since = 0;
+    char path[LP_PATH_MAX + 64];
+    for (int which = 0; which < LP_NPROFILES + 1; which++) {
+        if (which < LP_NPROFILES)
+            writer_profile_path(path, sizeof path, which);
+        else
+            writer_snapshot_path(path, sizeof path, 1, 0);
+        struct stat st;
+        if (lp_sys_lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec < since)
+            continue;
+        size_t n = strlen(writer_prefix);
+        char pid[24];
+        size_t k = lp_fmt_sigsafe(pid, sizeof pid, ".%d", (int)lp_sys_getpid());
+        if (n + k + 40 >= sizeof writer_prefix) /* room for the suffixes and a tmp name */
+            return;
+        memcpy(writer_prefix + n, pid, k + 1);
+        lp_log_sigsafe("%s was written by another process while this one ran: this one "
+                       "writes %s.* instead", path, writer_prefix);
+        return;
+    }
+}
+
 int lp_writer_write(const char *why, bool final)
 {
     int saved = errno;
     lp_lock(&writer_lock);
+    writer_claim();
     int first = 0;
     char path[LP_NPROFILES][LP_PATH_MAX + 16];
     const char *first_path = path[0];
@@ -459,6 +497,7 @@ int lp_writer_snapshot(unsigned keep, const char *why)
         errno = saved;
         return -ECANCELED; /* the process is ending: a set it began could be cut in half */
     }
+    writer_claim();
     /* A number is taken only by a complete snapshot: a set that could not be written whole is
      * removed, and the next attempt takes the same number. So snapshots 1..N are all complete,
      * and the one that keep pushes out goes only once its replacement is on disk: a disk that
@@ -508,6 +547,7 @@ void lp_writer_atfork_child(const char *new_prefix)
     lp_lock_reset(&writer_lock);
     writer_snapshots = 0;
     writer_closed = 0;
+    writer_claim_since = 0; /* the child's name has its pid in it */
     if (new_prefix)
         writer_set_paths(new_prefix);
 }

@@ -603,9 +603,12 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);
 
+    /* A prefix without %p may be another process's too: the writer claims it at its first
+     * write, against the files changed since now (the clock is read only for such a prefix). */
     struct lp_writer_info info = {
         .version = LOCKPROF_VERSION,
         .stack_depth = (unsigned)lifecycle_config.stack_depth,
+        .claim_since = lifecycle_out_has_pid ? 0 : lp_clock_realtime_coarse(),
     };
     lp_writer_init(prefix, &info);
 
