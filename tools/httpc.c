@@ -357,55 +357,98 @@ int lp_httpc_send(int fd, const void *req, size_t len, struct lp_httpc_call *c)
 
 /* ---- the answer -------------------------------------------------------------------------- */
 
-ssize_t lp_httpc_dechunk(uint8_t *p, size_t len, bool apply, size_t max)
+/* The decoder's states: what the next byte of the body may be. */
+enum {
+    DC_SIZE0,       /* the first hex digit of a chunk size */
+    DC_SIZE,        /* more digits, or what ends them */
+    DC_EXT,         /* the rest of a size line (an extension), up to its LF */
+    DC_DATA,        /* chunk data: d->size bytes more */
+    DC_DATA_END,    /* the CRLF or LF after the data */
+    DC_DATA_LF,     /* the LF of that CRLF */
+    DC_TRAILER,     /* the start of a trailer line; an empty one ends the body */
+    DC_TRAILER_CR,  /* after a CR at the start of a trailer line */
+    DC_TRAILER_LINE, /* the rest of a trailer field, up to its LF */
+    DC_DONE,
+    DC_BAD,
+};
+
+void lp_httpc_dechunk_init(struct lp_httpc_dechunk *d, size_t max)
+{
+    memset(d, 0, sizeof *d);
+    d->state = DC_SIZE0;
+    d->max = max;
+}
+
+static int httpc_hex(uint8_t c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+int lp_httpc_dechunk(struct lp_httpc_dechunk *d, uint8_t *p, size_t len, size_t *used,
+                     size_t *out)
 {
     size_t r = 0, w = 0;
-    for (;;) {
-        uint8_t *nl = memchr(p + r, '\n', len - r);
-        if (!nl)
-            return -EAGAIN;
-        size_t end = (size_t)(nl - p), size = 0, i = r;
-        for (; i < end; i++) {
-            int d = p[i] >= '0' && p[i] <= '9'   ? p[i] - '0'
-                    : p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
-                    : p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10
-                                                 : -1;
-            if (d < 0)
-                break;
-            if (size > max)
-                return -EBADMSG;
-            size = size * 16 + (size_t)d;
+    while (r < len && d->state != DC_DONE && d->state != DC_BAD) {
+        if (d->state == DC_DATA) {
+            size_t n = len - r < d->size ? len - r : (size_t)d->size;
+            memmove(p + w, p + r, n);
+            w += n;
+            r += n;
+            d->size -= n;
+            if (d->size == 0)
+                d->state = DC_DATA_END;
+            continue;
         }
-        if (i == r || (i < end && p[i] != ';' && p[i] != ' ' && p[i] != '\t' && p[i] != '\r'))
-            return -EBADMSG;
-        r = end + 1;
-        if (size == 0) {
-            /* The trailer section, up to an empty line. */
-            for (;;) {
-                nl = memchr(p + r, '\n', len - r);
-                if (!nl)
-                    return -EAGAIN;
-                bool empty = nl == p + r || (nl == p + r + 1 && p[r] == '\r');
-                r = (size_t)(nl - p) + 1;
-                if (empty)
-                    return (ssize_t)w;
+        if (d->state == DC_EXT || d->state == DC_TRAILER_LINE) {
+            const uint8_t *nl = memchr(p + r, '\n', len - r);
+            r = nl ? (size_t)(nl - p) + 1 : len;
+            if (nl)
+                d->state = d->state == DC_TRAILER_LINE ? DC_TRAILER
+                           : d->size                   ? DC_DATA
+                                                       : DC_TRAILER;
+            continue;
+        }
+        uint8_t c = p[r++];
+        int x = httpc_hex(c);
+        switch (d->state) {
+        case DC_SIZE0:
+        case DC_SIZE:
+            if (x >= 0) {
+                /* size * 16 + x > max, without overflow */
+                if (d->size > d->max / 16 || (uint64_t)x > d->max - d->size * 16)
+                    d->state = DC_BAD;
+                else
+                    d->size = d->size * 16 + (uint64_t)x, d->state = DC_SIZE;
+            } else if (d->state == DC_SIZE && (c == ';' || c == ' ' || c == '\t' || c == '\r')) {
+                d->state = DC_EXT;
+            } else if (d->state == DC_SIZE && c == '\n') {
+                d->state = d->size ? DC_DATA : DC_TRAILER;
+            } else {
+                d->state = DC_BAD;
             }
+            break;
+        case DC_DATA_END:
+            d->state = c == '\r' ? DC_DATA_LF : c == '\n' ? DC_SIZE0 : DC_BAD;
+            break;
+        case DC_DATA_LF:
+            d->state = c == '\n' ? DC_SIZE0 : DC_BAD;
+            break;
+        case DC_TRAILER:
+            d->state = c == '\n' ? DC_DONE : c == '\r' ? DC_TRAILER_CR : DC_TRAILER_LINE;
+            break;
+        case DC_TRAILER_CR:
+            d->state = c == '\n' ? DC_DONE : DC_TRAILER_LINE;
+            break;
         }
-        if (len - r < size + 1)
-            return -EAGAIN;
-        if (apply)
-            memmove(p + w, p + r, size);
-        w += size;
-        r += size;
-        if (p[r] == '\r') {
-            if (len - r < 2)
-                return -EAGAIN;
-            r++;
-        }
-        if (p[r] != '\n')
-            return -EBADMSG;
-        r++;
     }
+    d->in += r;
+    d->out += w;
+    *used = r;
+    *out = w;
+    return d->state == DC_DONE ? 1 : d->state == DC_BAD ? -EBADMSG : 0;
 }
 
 size_t lp_httpc_head_end(const uint8_t *buf, size_t len)
@@ -483,114 +526,156 @@ void lp_httpc_answer_free(struct lp_httpc_answer *ans)
     memset(ans, 0, sizeof *ans);
 }
 
-/* Whether buf[head, len) holds the whole body the head announced. */
-static bool httpc_body_complete(const struct lp_httpc_call *c, const struct lp_httpc_answer *ans,
-                                const uint8_t *buf, size_t len)
+/* An answer as it arrives. */
+struct httpc_rx {
+    uint8_t *buf;      /* the head, then the body so far (chunked: decoded); cap + 1 bytes */
+    size_t cap;
+    size_t len;        /* bytes of buf in use */
+    size_t received;   /* bytes read from the socket, at most max_bytes */
+    bool complete;     /* the body the head announced is all there */
+    struct lp_httpc_dechunk dc;
+};
+
+/* Room for the next read: at least 4 KiB when the limit allows (the room that decoding
+ * frees is used again first). 0, or -ENOMEM. */
+static int httpc_room(struct lp_httpc_call *c, struct httpc_rx *rx)
 {
-    if (c->head)
-        return true;
-    if (ans->length >= 0)
-        return len - ans->head_len >= (uint64_t)ans->length;
-    return ans->chunked &&
-           lp_httpc_dechunk((uint8_t *)buf + ans->head_len, len - ans->head_len, false,
-                            c->max_bytes) >= 0;
+    if (rx->cap - rx->len >= 4096 || rx->cap >= c->max_bytes)
+        return 0;
+    size_t cap = rx->cap * 2 < c->max_bytes ? rx->cap * 2 : c->max_bytes;
+    uint8_t *nb = realloc(rx->buf, cap + 1);
+    if (!nb)
+        return httpc_fail(c, -ENOMEM, "out of memory");
+    rx->buf = nb;
+    rx->cap = cap;
+    return 0;
 }
 
-/* Reads until the body is complete or the server closes: the bytes read, or -errno. */
-static ssize_t httpc_read_answer(int fd, struct lp_httpc_call *c, struct lp_httpc_answer *ans,
-                                 uint8_t **bufp, bool *eof)
+/*
+ * Takes the n bytes just read to rx->buf + rx->len: looks for the head's end among them (and
+ * the two before: an end split between reads), parses the head when it is complete, and
+ * decodes or keeps the body. 0, or -errno with the reason in c->err.
+ */
+static int httpc_take(struct lp_httpc_call *c, struct lp_httpc_answer *ans,
+                      struct httpc_rx *rx, size_t n)
 {
-    size_t cap = c->max_bytes < 65536 ? c->max_bytes : 65536, len = 0;
-    uint8_t *buf = malloc(cap + 1);
-    if (!buf)
+    size_t at = rx->len;
+    rx->len += n;
+    rx->received += n;
+    if (!ans->head_len) {
+        size_t from = at > 2 ? at - 2 : 0;
+        size_t end = lp_httpc_head_end(rx->buf + from, rx->len - from);
+        c->parsed += end ? end : rx->len - from;
+        if (!end) {
+            if (rx->len > LP_HTTPC_MAX_HEAD)
+                return httpc_fail(c, -EBADMSG, "the answer's header is longer than 64 KiB");
+            return 0;
+        }
+        ans->head_len = from + end;
+        char *why = NULL;
+        if (lp_httpc_parse_head(rx->buf, ans->head_len, c->max_bytes, ans, &why) < 0) {
+            httpc_fail(c, -EBADMSG, "%s", why ? why : "the answer's head is malformed");
+            free(why);
+            return -EBADMSG;
+        }
+        lp_httpc_dechunk_init(&rx->dc, c->max_bytes);
+        at = ans->head_len;
+    }
+    if (c->head) {
+        rx->complete = true;
+    } else if (ans->chunked) {
+        size_t used, out;
+        int rc = lp_httpc_dechunk(&rx->dc, rx->buf + at, rx->len - at, &used, &out);
+        c->parsed += used;
+        rx->len = at + out;
+        if (rc < 0)
+            return httpc_fail(c, -EBADMSG, "the answer's chunked encoding is malformed");
+        rx->complete = rc > 0;
+    } else if (ans->length >= 0) {
+        rx->complete = rx->len - ans->head_len >= (uint64_t)ans->length;
+    }
+    return 0;
+}
+
+/* What a close means: the end of a body that only the close delimits, or an answer cut
+ * short. 0, or -EPIPE with the reason in c->err. */
+static int httpc_closed(struct lp_httpc_call *c, const struct lp_httpc_answer *ans,
+                        const struct httpc_rx *rx)
+{
+    if (!ans->head_len)
+        return httpc_fail(c, -EPIPE, "the connection closed %s",
+                          rx->len ? "in the middle of the answer's header" : "without an answer");
+    if (ans->chunked)
+        return httpc_fail(c, -EPIPE, "the connection closed in the middle of the answer");
+    if (ans->length >= 0)
+        return httpc_fail(c, -EPIPE, "the connection closed after %zu of the answer's %" PRId64
+                          " bytes", rx->len - ans->head_len, ans->length);
+    return 0;
+}
+
+/*
+ * Reads until the body is complete or the server closes: 0, or -errno with the reason in
+ * c->err. The deadline is looked at after every read, not only when a read would wait: a
+ * server that always has a byte more to send is cut off on time all the same.
+ */
+static int httpc_read_answer(int fd, struct lp_httpc_call *c, struct lp_httpc_answer *ans,
+                             struct httpc_rx *rx)
+{
+    rx->cap = c->max_bytes < 65536 ? c->max_bytes : 65536;
+    rx->buf = malloc(rx->cap + 1);
+    if (!rx->buf)
         return httpc_fail(c, -ENOMEM, "out of memory");
-    *bufp = buf;
     for (;;) {
-        if (ans->head_len && httpc_body_complete(c, ans, buf, len))
-            return (ssize_t)len;
-        if (len == cap) {
-            if (cap >= c->max_bytes)
-                return httpc_fail(c, -EFBIG, "the answer is larger than %zu bytes",
-                                  c->max_bytes);
-            cap = cap * 2 < c->max_bytes ? cap * 2 : c->max_bytes;
-            uint8_t *nb = realloc(buf, cap + 1);
-            if (!nb)
-                return httpc_fail(c, -ENOMEM, "out of memory");
-            *bufp = buf = nb;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int w = httpc_wait(fd, POLLIN, c->deadline_ms);
-            if (w == 0)
-                return httpc_fail(c, -ETIMEDOUT, "no complete answer within %" PRIu64 " s%s",
-                                  c->limit_s, len ? "" : " (the program sent nothing)");
-            if (w < 0)
-                return httpc_fail(c, w, "receiving the answer: %s", strerror(-w));
-            continue;
-        }
-        if (n < 0)
+        if (rx->received == c->max_bytes)
+            return httpc_fail(c, -EFBIG, "the answer is larger than %zu bytes", c->max_bytes);
+        int rc = httpc_room(c, rx);
+        if (rc < 0)
+            return rc;
+        size_t room = rx->cap - rx->len;
+        if (room > c->max_bytes - rx->received)
+            room = c->max_bytes - rx->received;
+        ssize_t n = read(fd, rx->buf + rx->len, room);
+        if (n > 0) {
+            rc = httpc_take(c, ans, rx, (size_t)n);
+            if (rc < 0)
+                return rc;
+            if (rx->complete)
+                return 0;
+        } else if (n == 0) {
+            return httpc_closed(c, ans, rx);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            /* Returns at the deadline at the latest (0), which the test below sees. */
+            rc = httpc_wait(fd, POLLIN, c->deadline_ms);
+            if (rc < 0)
+                return httpc_fail(c, rc, "receiving the answer: %s", strerror(-rc));
+        } else if (errno != EINTR) {
             return httpc_fail(c, -errno, "receiving the answer: %s", strerror(errno));
-        if (n == 0) {
-            *eof = true;
-            if (!ans->head_len)
-                return httpc_fail(c, -EPIPE, "the connection closed %s",
-                                  len ? "in the middle of the answer's header"
-                                      : "without an answer");
-            return (ssize_t)len;
         }
-        len += (size_t)n;
-        if (!ans->head_len && (ans->head_len = lp_httpc_head_end(buf, len)) != 0) {
-            char *why = NULL;
-            if (lp_httpc_parse_head(buf, ans->head_len, c->max_bytes, ans, &why) < 0) {
-                httpc_fail(c, -EBADMSG, "%s", why ? why : "the answer's head is malformed");
-                free(why);
-                return -EBADMSG;
-            }
-        } else if (!ans->head_len && len > LP_HTTPC_MAX_HEAD) {
-            return httpc_fail(c, -EBADMSG, "the answer's header is longer than 64 KiB");
-        }
+        if (lp_httpc_now_ms() >= c->deadline_ms)
+            return httpc_fail(c, -ETIMEDOUT, "no complete answer within %" PRIu64 " s%s",
+                              c->limit_s, rx->received ? "" : " (the program sent nothing)");
     }
 }
 
 int lp_httpc_receive(int fd, struct lp_httpc_call *c, struct lp_httpc_answer *ans)
 {
-    uint8_t *buf = NULL;
-    bool eof = false;
+    struct httpc_rx rx;
+    memset(&rx, 0, sizeof rx);
     memset(ans, 0, sizeof *ans);
-    ssize_t len = httpc_read_answer(fd, c, ans, &buf, &eof);
-    if (len < 0)
-        goto fail;
-    size_t head = ans->head_len, body = (size_t)len - head;
+    int rc = httpc_read_answer(fd, c, ans, &rx);
+    if (rc < 0) {
+        free(rx.buf);
+        memset(ans, 0, sizeof *ans);
+        return rc;
+    }
+    size_t body = rx.len - ans->head_len;
     if (c->head)
         body = 0;
-    if (ans->length >= 0 && !c->head && body < (uint64_t)ans->length) {
-        len = httpc_fail(c, -EPIPE, "the connection closed after %zu of the answer's %" PRId64
-                         " bytes", body, ans->length);
-        goto fail;
-    }
-    if (ans->length >= 0 && !c->head)
+    else if (ans->length >= 0)
         body = (size_t)ans->length;
-    if (ans->chunked && !c->head) {
-        ssize_t d = lp_httpc_dechunk(buf + head, (size_t)len - head, true, c->max_bytes);
-        if (d < 0) {
-            len = httpc_fail(c, eof && d == -EAGAIN ? -EPIPE : -EBADMSG, "%s",
-                             eof && d == -EAGAIN ? "the connection closed in the middle of "
-                                                   "the answer"
-                                                 : "the answer's chunked encoding is malformed");
-            goto fail;
-        }
-        body = (size_t)d;
-    }
-    buf[head + body] = '\0';
-    ans->buf = buf;
-    ans->body = buf + head;
+    rx.buf[ans->head_len + body] = '\0';
+    ans->buf = rx.buf;
+    ans->body = rx.buf + ans->head_len;
     ans->len = body;
     return 0;
-
-fail:
-    free(buf);
-    memset(ans, 0, sizeof *ans);
-    return (int)len;
 }

@@ -5,7 +5,10 @@
  *
  * An exchange is connect, send, receive, each bounded by the one deadline of its struct
  * lp_httpc_call (name resolution excepted: getaddrinfo cannot be bounded, and LOCKPROF_HTTP
- * names a loopback address or a unix socket anyway). The answer's body is delimited by
+ * names a loopback address or a unix socket anyway). The deadline is looked at after every
+ * read and every wait is for the time left, so a server that keeps sending does not extend
+ * it; the answer is parsed as it arrives, each byte once, in memory bounded by the call's
+ * max_bytes. The answer's body is delimited by
  * Content-Length, by the chunked encoding (Go's own net/http/pprof uses it, so a Go server
  * can be fetched too) or by the server closing. Every failure leaves one line in call->err
  * saying why, in the words `lockprof fetch` prints: connect's names the address, send's and
@@ -46,6 +49,10 @@ struct lp_httpc_call {
     int rcvbuf;          /* SO_RCVBUF asked for before connecting; 0: the system's */
     bool head;           /* the request is a HEAD: its answer has no body, whatever it says */
     char *err;           /* why the last call failed, one line (owned; lp_httpc_call_done) */
+    uint64_t parsed;     /* bytes of the answer looked at by the head's search and the chunk
+                            decoder, counted each time: the receive's work, which stays
+                            within the bytes received (a byte is looked at once, the last two
+                            of a read that ends inside the head twice) */
 };
 
 struct lp_httpc_answer {
@@ -106,10 +113,29 @@ size_t lp_httpc_head_end(const uint8_t *buf, size_t len);
 int lp_httpc_parse_head(const uint8_t *buf, size_t head_len, size_t max,
                         struct lp_httpc_answer *ans, char **err);
 /*
- * Decodes a chunked body (RFC 9112 §7.1) at p[0, len): its decoded length, -EAGAIN if it is
- * not complete yet or -EBADMSG (a chunk size over max is malformed). With apply, the data is
- * also moved together at p (it only moves backwards).
+ * A chunked body's decoder (RFC 9112 §7.1), fed the body's bytes as they arrive, in pieces
+ * of any size: it keeps its place in the grammar between pieces, so each byte is looked at
+ * once and nothing is parsed again. Line ends may be CRLF or LF; chunk extensions and
+ * trailer fields are skipped, never stored.
  */
-ssize_t lp_httpc_dechunk(uint8_t *p, size_t len, bool apply, size_t max);
+struct lp_httpc_dechunk {
+    int state;      /* where in the grammar the next byte falls (httpc.c) */
+    uint64_t size;  /* the chunk size being read, then the bytes of its data still to come */
+    uint64_t max;   /* a chunk size over max is malformed */
+    uint64_t in;    /* bytes of the encoded body taken so far */
+    uint64_t out;   /* bytes of data produced so far */
+};
+
+void lp_httpc_dechunk_init(struct lp_httpc_dechunk *d, size_t max);
+/*
+ * Decodes the next len bytes of the body at p: the chunk data among them is moved to the
+ * start of p (in place: it only moves backwards), *out says how much. Returns 0 when the
+ * body needs more bytes (all len were taken), 1 when it is complete (*used: the bytes of p
+ * that were its end; those after are not the body's), -EBADMSG when it is malformed (a chunk
+ * size over max is). Complete and malformed are final: later calls take nothing and say the
+ * same.
+ */
+int lp_httpc_dechunk(struct lp_httpc_dechunk *d, uint8_t *p, size_t len, size_t *used,
+                     size_t *out);
 
 #endif

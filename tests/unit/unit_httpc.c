@@ -2,12 +2,15 @@
  * unit_httpc — the lockprof command's HTTP client (tools/httpc.c) without a server: the
  * addresses `lockprof fetch` accepts and the reasons it gives for the others, the request's
  * text, heads (status, Content-Length and its conflicts, chunked over Content-Length, what is
- * not HTTP), chunked bodies whole, cut and malformed, and lp_httpc_receive over a socket pair
- * fed by hand: every way an answer ends, each with its reason.
+ * not HTTP), chunked bodies whole, cut, malformed and fed a byte at a time, and
+ * lp_httpc_receive over a socket pair fed by hand: every way an answer ends, each with its
+ * reason, and the work it does for a body of many small chunks arriving in many reads.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -163,33 +166,68 @@ static void check_heads(void)
     }
 }
 
+/* Decodes the chunked body at b in place, given in one piece: its decoded length, -EAGAIN if
+ * it is not complete, or -EBADMSG. */
+static ssize_t dechunk_whole(char *b, size_t max)
+{
+    struct lp_httpc_dechunk d;
+    size_t used, out;
+    lp_httpc_dechunk_init(&d, max);
+    int rc = lp_httpc_dechunk(&d, (uint8_t *)b, strlen(b), &used, &out);
+    return rc < 0 ? rc : rc == 0 ? -EAGAIN : (ssize_t)out;
+}
+
 static void check_dechunk(void)
 {
     char b[256];
     strcpy(b, "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nAFTER");
-    ssize_t n = lp_httpc_dechunk((uint8_t *)b, strlen(b), true, 1000);
+    ssize_t n = dechunk_whole(b, 1000);
     ok(n == 11 && memcmp(b, "hello world", 11) == 0, "chunks with an extension and a trailer");
     strcpy(b, "3\nabc\nA\n0123456789\n0\n\n");
-    n = lp_httpc_dechunk((uint8_t *)b, strlen(b), true, 1000);
+    n = dechunk_whole(b, 1000);
     ok(n == 13 && memcmp(b, "abc0123456789", 13) == 0, "bare LF line ends, a hex size");
     static const char *const partial[] = { "5\r\nhel", "5\r\nhello", "5\r\nhello\r",
                                            "5\r\nhello\r\n0\r\n", "5\r\nhello\r\n0\r\nT: 1\r\n",
                                            "" };
     for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++) {
         strcpy(b, partial[i]);
-        is_i64(lp_httpc_dechunk((uint8_t *)b, strlen(b), false, 1000), -EAGAIN,
-               "incomplete chunked body %zu", i);
+        is_i64(dechunk_whole(b, 1000), -EAGAIN, "incomplete chunked body %zu", i);
     }
     static const char *const bad[] = { "x\r\n", "5\r\nhelloXX\r\n", "5x\r\nhello\r\n",
                                        "\r\nhello", "FFFFFFFFFFFFFFFFFFFF\r\n" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         strcpy(b, bad[i]);
-        is_i64(lp_httpc_dechunk((uint8_t *)b, strlen(b), false, 1000), -EBADMSG,
-               "malformed chunked body %zu", i);
+        is_i64(dechunk_whole(b, 1000), -EBADMSG, "malformed chunked body %zu", i);
     }
     strcpy(b, "1000\r\n");
-    is_i64(lp_httpc_dechunk((uint8_t *)b, strlen(b), false, 100), -EBADMSG,
-           "a chunk size over the limit is malformed");
+    is_i64(dechunk_whole(b, 100), -EBADMSG, "a chunk size over the limit is malformed");
+    strcpy(b, "64\r\n");
+    is_i64(dechunk_whole(b, 100), -EAGAIN, "a chunk size of exactly the limit is not");
+
+    /* Fed a byte at a time: the same data, the same end, each byte taken once. */
+    const char *body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nAFTER";
+    struct lp_httpc_dechunk d;
+    char got[64];
+    size_t glen = 0, taken = 0, used, out;
+    int rc = 0;
+    lp_httpc_dechunk_init(&d, 1000);
+    for (size_t i = 0; body[i] && rc == 0; i++) {
+        got[glen] = body[i];
+        rc = lp_httpc_dechunk(&d, (uint8_t *)got + glen, 1, &used, &out);
+        glen += out;
+        taken += used;
+    }
+    ok(rc == 1 && glen == 11 && memcmp(got, "hello world", 11) == 0 &&
+           taken == strlen(body) - 5 && d.in == taken && d.out == 11,
+       "a byte at a time: the same body, complete at the same byte (rc %d, %zu bytes, %zu "
+       "taken)", rc, glen, taken);
+    rc = lp_httpc_dechunk(&d, (uint8_t *)"0\r\n\r\n", 5, &used, &out);
+    ok(rc == 1 && used == 0 && out == 0, "complete is final: nothing more is taken");
+    strcpy(b, "zz");
+    lp_httpc_dechunk_init(&d, 1000);
+    rc = lp_httpc_dechunk(&d, (uint8_t *)b, 2, &used, &out);
+    int again = lp_httpc_dechunk(&d, (uint8_t *)"0\r\n\r\n", 5, &used, &out);
+    ok(rc == -EBADMSG && again == -EBADMSG, "malformed is final");
 }
 
 /* lp_httpc_receive of what was written into the other end of a socket pair (closed after
@@ -298,6 +336,85 @@ static void check_receive(void)
        "a head over 64 KiB: %s", why);
 }
 
+/* A chunked answer of n one-byte chunks, written a chunk per write by a thread. */
+struct feed {
+    int fd;
+    size_t chunks;
+    size_t sent;
+};
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static void *feed_chunks(void *arg)
+{
+    struct feed *f = arg;
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    bool good = write_all(f->fd, head, sizeof head - 1);
+    f->sent = sizeof head - 1;
+    for (size_t i = 0; good && i < f->chunks; i++, f->sent += 6)
+        good = write_all(f->fd, "1\r\nx\r\n", 6);
+    if (good && write_all(f->fd, "0\r\n\r\n", 5))
+        f->sent += 5;
+    return NULL;
+}
+
+/*
+ * The receive's work is linear in what it receives: a body of n one-byte chunks that arrives
+ * in many reads (the writer is slower than the reader) is looked at once, byte by byte,
+ * whatever the number of reads. Parsing the body again from its start after each read, as a
+ * decoder without state must, looks at the sum of the body's lengths at each read, which
+ * grows as the square of the body when the reads are many.
+ */
+static void check_linear(size_t chunks)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+        fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) {
+        ok(false, "socketpair: %s", strerror(errno));
+        return;
+    }
+    struct feed f = { .fd = sv[1], .chunks = chunks };
+    pthread_t t;
+    if (pthread_create(&t, NULL, feed_chunks, &f) != 0) {
+        ok(false, "pthread_create");
+        return;
+    }
+    struct lp_httpc_call c;
+    struct lp_httpc_answer ans;
+    lp_httpc_call_init(&c, 60, 64u << 20);
+    int64_t t0 = lp_httpc_now_ms();
+    int rc = lp_httpc_receive(sv[0], &c, &ans);
+    int64_t took = lp_httpc_now_ms() - t0;
+    pthread_join(t, NULL);
+    size_t x = 0;
+    while (rc == 0 && x < ans.len && ans.body[x] == 'x')
+        x++;
+    ok(rc == 0 && ans.len == chunks && x == chunks, "%zu one-byte chunks: the body (rc %d, %s)",
+       chunks, rc, c.err ? c.err : "");
+    /* The head came in one write, so in one read: no byte is looked at twice. */
+    if (!ok(c.parsed <= f.sent, "%zu one-byte chunks: %" PRIu64 " bytes looked at for %zu "
+            "received", chunks, c.parsed, f.sent))
+        diag("  the receive parsed some bytes again");
+    diag("%zu chunks received in %" PRId64 " ms", chunks, took);
+    if (rc == 0)
+        lp_httpc_answer_free(&ans);
+    lp_httpc_call_done(&c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void check_connect(void)
 {
     char err[512];
@@ -320,6 +437,8 @@ int main(void)
     check_heads();
     check_dechunk();
     check_receive();
+    check_linear(20000);
+    check_linear(200000);
     check_connect();
     return done_testing();
 }
