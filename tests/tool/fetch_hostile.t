@@ -1,0 +1,195 @@
+#!/usr/bin/perl
+# fetch_hostile.t — `lockprof fetch --timeout S` is a bound whatever the server sends. Servers
+# (forked Perl children) that send (a) one-byte chunks without end, as fast as they can, (b) a
+# header byte every 100 ms forever, (c) a body without Content-Length that never ends, and
+# (d) a chunk extension that never ends, as fast as they can. Each time fetch must exit 1
+# with one line on stderr, no file and no temporary left, within S seconds plus a grace; and
+# for (a) and (d) its peak resident memory must follow the data it decoded, not the bytes it
+# was sent.
+#
+# The grace: fetch looks at its deadline after every read, and waits only for the time left,
+# so it stops at most one read after S seconds (a read takes at most the socket's buffer, a
+# few MB, decoded in milliseconds). 3 s covers the start of the process and a loaded machine;
+# a fetch that ignores its deadline while bytes keep coming runs until the 1 GiB limit or
+# until this test kills it (after 20 s), and fails loudly.
+#
+# Run from the repository root:
+#   prove --exec tests/lib/run-one tests/tool/fetch_hostile.t
+# BUILD overrides the build directory (default: build). Needs $BUILD/lockprof and
+# $BUILD/tests/helper_maxrss (make tests).
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use Test::More;
+use lib 'tests/lib';
+use LP qw(spew count_lines);
+
+my $build = $ENV{BUILD} // 'build';
+for my $f ("$build/lockprof", "$build/tests/helper_maxrss") {
+    BAIL_OUT("$f is not built (make tests)") unless -x $f;
+}
+my $lockprof = abs_path("$build/lockprof");
+my $maxrss   = abs_path("$build/tests/helper_maxrss");
+my $tmp      = tempdir('lockprof-hostile-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+my $S     = 2;        # --timeout
+my $GRACE = 3;        # see above
+my $KILL  = 20;       # a fetch still running then is killed
+my $MiB   = 1 << 20;
+
+sub slurp { my ($f) = @_; return LP::slurp($f) // '' }
+
+# The names in a directory (temporary files included: they start with a dot).
+sub listing {
+    my ($d) = @_;
+    opendir(my $dh, $d) or die "$d: $!";
+    return join(' ', sort grep { $_ ne '.' && $_ ne '..' } readdir $dh);
+}
+
+# A server on 127.0.0.1 that reads one request's head, then calls $talk->($send), where
+# $send->($bytes) writes them all and returns false once the client is gone. The bytes it
+# managed to send go to its log when it stops.
+my (@servers, $n);
+sub hostile {
+    my ($talk) = @_;
+    $n++;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+                                  Listen => 4, ReuseAddr => 1) or die "listen: $!";
+    my $addr = '127.0.0.1:' . $l->sockport;
+    my $log = "$tmp/sent$n";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        alarm 120; # never outlives the test
+        $SIG{PIPE} = 'IGNORE';
+        my $c = $l->accept or POSIX::_exit(1);
+        my $req = '';
+        while ($req !~ /\r?\n\r?\n/) {
+            my $got = sysread($c, my $buf, 4096);
+            last unless $got;
+            $req .= $buf;
+        }
+        my $sent = 0;
+        my $send = sub {
+            my ($bytes) = @_;
+            for (my $off = 0; $off < length $bytes;) {
+                my $w = syswrite($c, $bytes, length($bytes) - $off, $off);
+                return 0 unless $w;
+                $off += $w;
+                $sent += $w;
+            }
+            return 1;
+        };
+        $talk->($send);
+        spew($log, $sent);
+        POSIX::_exit(0);
+    }
+    close $l;
+    push @servers, $pid;
+    return { addr => $addr, pid => $pid, log => $log };
+}
+END { local $?; kill 'KILL', @servers if @servers; waitpid($_, 0) for @servers }
+
+my $chunked = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+            . "Transfer-Encoding: chunked\r\n\r\n";
+
+# Runs `lockprof fetch --timeout $S ADDRESS` in a new directory under helper_maxrss; checks
+# how it failed. Returns (seconds taken, peak resident KiB, bytes the server sent).
+sub fetch_fails {
+    my ($s, $name, $re) = @_;
+    my $d = "$tmp/d$n";
+    mkdir $d or die "$d: $!";
+    my ($out, $err, $rss) = ("$tmp/out$n", "$tmp/err$n", "$tmp/rss$n");
+    my $t0 = time;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        chdir $d or POSIX::_exit(125);
+        open(STDIN, '<', '/dev/null') or die;
+        open(STDOUT, '>', $out) or die;
+        open(STDERR, '>', $err) or die;
+        exec { $maxrss } $maxrss, $KILL, $rss, $lockprof, 'fetch', '--timeout', $S, $s->{addr}
+            or POSIX::_exit(126);
+    }
+    waitpid($pid, 0);
+    my $st = $?;
+    my $took = time - $t0;
+    waitpid($s->{pid}, 0); # it stops at its first write after fetch is gone
+    my ($e, $sent, $kib) = (slurp($err), slurp($s->{log}) || 0, slurp($rss) || 0);
+    chomp $kib;
+    subtest $name => sub {
+        is($st >> 8, 1, 'exit status 1') or diag("status $st (137: killed after $KILL s)");
+        is(count_lines($e), 1, 'one line on stderr') or diag("stderr: " . substr($e, 0, 500));
+        like($e, $re, 'the message');
+        is(slurp($out), '', 'nothing on stdout');
+        is(listing($d), '', 'no file written, no temporary left');
+        ok($took < $S + $GRACE, sprintf('ended within %d s + %d s: took %.2f s', $S, $GRACE,
+                                        $took));
+    };
+    return ($took, $kib, $sent);
+}
+
+my $where = qr{^lockprof fetch: /debug/pprof/mutex from 127\.0\.0\.1:\d+: };
+
+# (a) One-byte chunks, 64 KiB of them per write, as fast as the client takes them. A fast
+# enough machine may reach the 1 GiB limit on the answer within the timeout: that message is
+# as good.
+{
+    my $block = "1\r\nx\r\n" x 10923;
+    my $s = hostile(sub { my ($send) = @_; $send->($chunked) or return; 1 while $send->($block) });
+    my ($took, $kib, $sent) = fetch_fails($s, '(a) endless one-byte chunks',
+        qr{${where}(no complete answer within $S s|the answer is larger than \d+ bytes)$});
+    ok($took >= $S - 0.1 || $sent >= 1 << 30, sprintf('did not give up early (%.2f s)', $took));
+    # The client holds the decoded data (one byte in six of what came) and one read's bytes;
+    # twice that for a copy while its buffer grows, 16 MiB for the program itself.
+    my $bound = 16 * $MiB + 2 * $sent / 6;
+    ok($kib * 1024 <= $bound, sprintf('peak resident %.1f MiB <= %.1f MiB (16 MiB + twice '
+                                      . 'the %.1f MiB decoded of %.1f MiB sent)',
+                                      $kib / 1024, $bound / $MiB, $sent / 6 / $MiB,
+                                      $sent / $MiB));
+}
+
+# (b) The header, one byte every 100 ms, forever.
+{
+    my $s = hostile(sub {
+        my ($send) = @_;
+        $send->("HTTP/1.1 200 OK\r\nX-Slow: ") or return;
+        while (1) { sleep 0.1; $send->('a') or return }
+    });
+    my ($took) = fetch_fails($s, '(b) a header byte every 100 ms',
+                             qr{${where}no complete answer within $S s$});
+    ok($took >= $S - 0.1, sprintf('did not give up early (%.2f s)', $took));
+}
+
+# (c) A body without Content-Length that never ends: 64 KiB every 10 ms (6.5 MB/s; faster
+# only fills memory up to the limit sooner).
+{
+    my $block = 'x' x 65536;
+    my $s = hostile(sub {
+        my ($send) = @_;
+        $send->("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n") or return;
+        while (1) { $send->($block) or return; sleep 0.01 }
+    });
+    my ($took) = fetch_fails($s, '(c) a body that never ends',
+                             qr{${where}no complete answer within $S s$});
+    ok($took >= $S - 0.1, sprintf('did not give up early (%.2f s)', $took));
+}
+
+# (d) A chunk extension without end, as fast as the client takes it: nothing in it is data,
+# so nothing of it is kept.
+{
+    my $block = 'a' x 65536;
+    my $s = hostile(sub {
+        my ($send) = @_;
+        $send->("${chunked}1;ext=") or return;
+        1 while $send->($block);
+    });
+    my ($took, $kib, $sent) = fetch_fails($s, '(d) an endless chunk extension',
+        qr{${where}(no complete answer within $S s|the answer is larger than \d+ bytes)$});
+    ok($kib * 1024 <= 16 * $MiB, sprintf('peak resident %.1f MiB <= 16 MiB (%.1f MiB sent)',
+                                         $kib / 1024, $sent / $MiB));
+}
+
+done_testing();
