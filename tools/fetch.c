@@ -42,7 +42,9 @@ static const char fetch_usage[] =
     "lockprof-fetch.WHAT.NNN.pb.gz (NNN = 001, 002, ...: none is overwritten), for\n"
     "'lockprof top' or 'go tool pprof'; text goes to standard output. Files are\n"
     "written under a temporary name and renamed when complete: a failed fetch\n"
-    "leaves no file and keeps the one that was there.\n"
+    "leaves no file and keeps the one that was there.";
+/* Then the largest answer taken (the largest profile 'lockprof top' reads), and the rest. */
+static const char fetch_usage_rest[] =
     "\n"
     "options:\n"
     "  -o, --output FILE  write FILE; '-' = standard output (for pprof, not a\n"
@@ -67,6 +69,10 @@ static const char fetch_usage[] =
     "  lockprof fetch 127.0.0.1:6060 threads\n"
     "  lockprof fetch --seconds 30 unix:/run/srv.sock    # lockprof-fetch.mutex.001.pb.gz\n"
     "  lockprof fetch --seconds 10 --rate 1 --fraction 1 127.0.0.1:6060 block\n";
+
+/* The largest answer taken, head and body as they come: the largest profile that
+ * 'lockprof top' reads. It is also what a fetch holds in memory at most. */
+#define FETCH_MAX_ANSWER LP_PROFREAD_MAX_FILE
 
 enum fetch_kind { FETCH_BLOCK, FETCH_MUTEX, FETCH_THREADS, FETCH_INDEX, FETCH_PATH };
 
@@ -213,7 +219,9 @@ static bool fetch_options(int argc, char **argv, struct fetch_opts *o)
         if (strcmp(a, "--") == 0) {
             opts_done = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(fetch_usage, stdout);
+            unsigned long long mib = FETCH_MAX_ANSWER >> 20;
+            printf("%s\nAn answer over %llu %s is refused.\n%s", fetch_usage,
+                   mib % 1024 ? mib : mib / 1024, mib % 1024 ? "MiB" : "GiB", fetch_usage_rest);
             return false;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
@@ -447,7 +455,7 @@ static void fetch_exchange(const struct lp_httpc_addr *addr, const char *target,
     char *req = lp_httpc_request(target, addr, "lockprof-fetch/" LOCKPROF_VERSION);
     if (!req)
         lp_cli_fail(LP_CLI_USAGE, NULL, "out of memory");
-    lp_httpc_call_init(&call, limit, LP_PROFREAD_MAX_FILE);
+    lp_httpc_call_init(&call, limit, FETCH_MAX_ANSWER);
     int sock = lp_httpc_connect(addr, &call);
     int rc = sock < 0 ? sock : lp_httpc_send(sock, req, strlen(req), &call);
     if (rc == 0)

@@ -197,6 +197,7 @@ subtest 'fetch --help' => sub {
     like($out, qr/^\s+$_\b/m, "mentions $_") for qw(-o --seconds --rate --fraction --debug
                                                     --json --timeout);
     like($out, qr/\bthreads\b/, 'mentions threads');
+    like($out, qr/^An answer over \d+ [MG]iB is refused\.$/m, 'the largest answer taken');
     is($err, '', 'nothing on stderr');
 };
 ($st, $out, $err) = run_cmd([$lockprof, 'help', 'fetch']);
