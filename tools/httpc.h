@@ -8,11 +8,11 @@
  * names a loopback address or a unix socket anyway). The deadline is looked at after every
  * read and every wait is for the time left, so a server that keeps sending does not extend
  * it; the answer is parsed as it arrives, each byte once, in memory bounded by the call's
- * max_bytes. The answer's body is delimited by
- * Content-Length, by the chunked encoding (Go's own net/http/pprof uses it, so a Go server
- * can be fetched too) or by the server closing. Every failure leaves one line in call->err
- * saying why, in the words `lockprof fetch` prints: connect's names the address, send's and
- * receive's are to follow "TARGET from ADDRESS: ".
+ * max_bytes. The answer's body is delimited by Content-Length, by the chunked encoding (Go's
+ * own net/http/pprof uses it, so a Go server can be fetched too) or by the server closing.
+ * Every failure leaves one line in call->err saying why, in the words `lockprof fetch`
+ * prints: connect's names the address, send's and receive's are to follow "TARGET from
+ * ADDRESS: ".
  *
  * The pure parts (addresses, request text, the head, chunked bodies) are separate functions
  * so that a test that sends or reads bytes of its own can still parse what it gets.
