@@ -87,6 +87,64 @@ char *lp_cli_xasprintf(const char *fmt, ...)
     return s;
 }
 
+/* The length of the valid UTF-8 sequence at p (2 to 4), or 0 (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF). p[0] >= 0x80; p is NUL-terminated. */
+static size_t cli_utf8_len(const unsigned char *p)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (p[0] == 0xe0)
+        lo = 0xa0;
+    else if (p[0] == 0xed)
+        hi = 0x9f;
+    else if (p[0] == 0xf0)
+        lo = 0x90;
+    else if (p[0] == 0xf4)
+        hi = 0x8f;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+char *lp_cli_escape(const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    char *out = lp_cli_xmalloc(4 * strlen(s) + 1), *o = out;
+    while (*p) {
+        size_t n = 1;
+        bool esc = *p < 0x20 || *p == 0x7f;
+        if (*p >= 0x80) {
+            n = cli_utf8_len(p);
+            esc = n == 0 || (p[0] == 0xc2 && p[1] <= 0x9f);
+            n = n ? n : 1;
+        }
+        for (size_t i = 0; i < n; i++, p++) {
+            if (esc) {
+                *o++ = '\\';
+                *o++ = 'x';
+                *o++ = hex[*p >> 4];
+                *o++ = hex[*p & 15];
+            } else {
+                *o++ = (char)*p;
+            }
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 const char *lp_cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *lng,
                              const char *shrt)
 {

@@ -35,6 +35,16 @@ char *lp_cli_xstrdup(const char *s);
 char *lp_cli_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * s made safe to print on a terminal, as a new string: what could drive the terminal is
+ * written as \xNN, byte by byte. That is the C0 controls (bytes below 0x20, tab and newline
+ * included: what is printed stays on its line), DEL, the C1 controls U+0080..U+009F (as UTF-8,
+ * c2 80..c2 9f, which some terminals obey, or as raw bytes 0x80..0x9f) and every other byte
+ * that is not part of valid UTF-8. Valid UTF-8 text is kept, backslashes included: the result
+ * is for reading, not for decoding back. For strings from files and from the network.
+ */
+char *lp_cli_escape(const char *s);
+
+/*
  * Matches argv[*i] against an option that takes a value: "--long VALUE", "--long=VALUE",
  * "-s VALUE" or "-sVALUE" (shrt may be NULL). Returns the value (advancing *i past it), or
  * NULL if argv[*i] is another option; a usage error if the value is missing.
