@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "profread.h"
+#include "top.h"
 
 #define TOP_DEFAULT_N 20
 #define TOP_DEFAULT_STACKS 5
@@ -34,12 +35,6 @@ static const char top_usage[] =
     "  --by delay|contentions   sort by time waited (default) or by number of waits\n"
     "  --stacks                 show the N heaviest stacks (default: the 5 heaviest)\n"
     "  -h, --help               show this help\n";
-
-struct top_opts {
-    size_t n;              /* functions shown; 0 = all */
-    int by;                /* 0 contentions, 1 delay */
-    bool stacks;
-};
 
 struct top_stack {
     const Lockprof__Pprof__Sample *first; /* its frames */
@@ -75,14 +70,14 @@ static void top_fmt_value(char *buf, size_t size, int by, int64_t v)
 }
 
 /* Prints s right-aligned in width columns (UTF-8 aware: µ is one column, two bytes). */
-static void top_put_right(const char *s, int width)
+static void top_put_right(FILE *out, const char *s, int width)
 {
     int cols = 0;
     for (const char *p = s; *p; p++)
         cols += ((unsigned char)*p & 0xc0) != 0x80;
     for (; cols < width; cols++)
-        putchar(' ');
-    fputs(s, stdout);
+        fputc(' ', out);
+    fputs(s, out);
 }
 
 static double top_pct(int64_t part, int64_t total)
@@ -90,11 +85,11 @@ static double top_pct(int64_t part, int64_t total)
     return total ? 100.0 * (double)part / (double)total : 0.0;
 }
 
-static void top_put_pct(double pct, int width)
+static void top_put_pct(FILE *out, double pct, int width)
 {
     char b[32];
     snprintf(b, sizeof b, "%.2f%%", pct);
-    top_put_right(b, width);
+    top_put_right(out, b, width);
 }
 
 struct top_sort {
@@ -144,30 +139,30 @@ static int top_cmp_stack(const void *a, const void *b, void *arg)
     return top_cmp_stack_ids(x->first, y->first);
 }
 
-static void top_header(const struct lp_profread *r, const char *path)
+static void top_header(FILE *out, const struct lp_profread *r, const char *path)
 {
     const Lockprof__Pprof__Profile *p = r->p;
     char d[32];
-    printf("File: %s\n", path);
+    fprintf(out, "File: %s\n", path);
     for (size_t i = 0; i < p->n_comment; i++)
-        printf("Comment: %s\n", lp_profread_str(p, p->comment[i]));
+        fprintf(out, "Comment: %s\n", lp_profread_str(p, p->comment[i]));
     if (p->time_nanos > 0) {
         time_t t = (time_t)(p->time_nanos / 1000000000);
         struct tm tm;
         char when[64];
         if (localtime_r(&t, &tm) && strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &tm))
-            printf("Time: %s\n", when);
+            fprintf(out, "Time: %s\n", when);
     }
     if (p->duration_nanos > 0) {
         top_fmt_ns(d, sizeof d, p->duration_nanos);
-        printf("Duration: %s\n", d);
+        fprintf(out, "Duration: %s\n", d);
     }
     top_fmt_ns(d, sizeof d, r->total[1]);
-    printf("Total: %" PRId64 " contention%s, %s delay, in %zu sample%s\n", r->total[0],
-           r->total[0] == 1 ? "" : "s", d, p->n_sample, p->n_sample == 1 ? "" : "s");
+    fprintf(out, "Total: %" PRId64 " contention%s, %s delay, in %zu sample%s\n", r->total[0],
+            r->total[0] == 1 ? "" : "s", d, p->n_sample, p->n_sample == 1 ? "" : "s");
 }
 
-static void top_functions(const struct lp_profread *r, const struct top_opts *o)
+static void top_functions(FILE *out, const struct lp_profread *r, const struct lp_top_opts *o)
 {
     int by = o->by, other = 1 - by;
     static const char *const what[2] = { "contentions", "delay" };
@@ -181,20 +176,20 @@ static void top_functions(const struct lp_profread *r, const struct top_opts *o)
     qsort_r(order, n, sizeof *order, top_cmp_name, &ts);
     size_t shown = o->n && o->n < n ? o->n : n;
 
-    printf("Showing the top %zu of %zu functions, by flat %s (flat: the leaf frame; cum: "
-           "anywhere in the stack)\n", shown, n, what[by]);
+    fprintf(out, "Showing the top %zu of %zu functions, by flat %s (flat: the leaf frame; cum: "
+            "anywhere in the stack)\n", shown, n, what[by]);
     char h1[16], h2[16];
     snprintf(h1, sizeof h1, "flat %s", col[by]);
     snprintf(h2, sizeof h2, "cum %s", col[by]);
-    top_put_right(h1, 10);
-    printf("  flat%%    sum%%");
-    top_put_right(h2, 11);
-    printf("    cum%%");
+    fprintf(out, "%10s", h1);
+    fprintf(out, "  flat%%    sum%%");
+    top_put_right(out, h2, 11);
+    fprintf(out, "    cum%%");
     snprintf(h1, sizeof h1, "flat %s", col[other]);
     snprintf(h2, sizeof h2, "cum %s", col[other]);
-    top_put_right(h1, 12);
-    top_put_right(h2, 11);
-    printf("  function\n");
+    top_put_right(out, h1, 12);
+    top_put_right(out, h2, 11);
+    fprintf(out, "  function\n");
 
     int64_t sum = 0;
     for (size_t i = 0; i < shown; i++) {
@@ -202,22 +197,22 @@ static void top_functions(const struct lp_profread *r, const struct top_opts *o)
         char b[48];
         sum += t->flat[by];
         top_fmt_value(b, sizeof b, by, t->flat[by]);
-        top_put_right(b, 10);
-        top_put_pct(top_pct(t->flat[by], r->total[by]), 8);
-        top_put_pct(top_pct(sum, r->total[by]), 8);
+        top_put_right(out, b, 10);
+        top_put_pct(out, top_pct(t->flat[by], r->total[by]), 8);
+        top_put_pct(out, top_pct(sum, r->total[by]), 8);
         top_fmt_value(b, sizeof b, by, t->cum[by]);
-        top_put_right(b, 11);
-        top_put_pct(top_pct(t->cum[by], r->total[by]), 8);
+        top_put_right(out, b, 11);
+        top_put_pct(out, top_pct(t->cum[by], r->total[by]), 8);
         top_fmt_value(b, sizeof b, other, t->flat[other]);
-        top_put_right(b, 12);
+        top_put_right(out, b, 12);
         top_fmt_value(b, sizeof b, other, t->cum[other]);
-        top_put_right(b, 11);
-        printf("  %s\n", t->name);
+        top_put_right(out, b, 11);
+        fprintf(out, "  %s\n", t->name);
     }
     free(order);
 }
 
-static void top_stacks(const struct lp_profread *r, const struct top_opts *o)
+static void top_stacks(FILE *out, const struct lp_profread *r, const struct lp_top_opts *o)
 {
     const Lockprof__Pprof__Profile *p = r->p;
     int by = o->by, other = 1 - by;
@@ -240,26 +235,28 @@ static void top_stacks(const struct lp_profread *r, const struct top_opts *o)
     size_t limit = o->stacks ? (o->n ? o->n : n) : TOP_DEFAULT_STACKS;
     size_t shown = limit < n ? limit : n;
 
-    printf("\nHeaviest stacks (the top %zu of %zu, by %s; leaf first):\n", shown, n, what[by]);
+    fprintf(out, "\nHeaviest stacks (the top %zu of %zu, by %s; leaf first):\n", shown, n,
+            what[by]);
     for (size_t i = 0; i < shown; i++) {
         char b1[48], b2[48];
         top_fmt_ns(b1, sizeof b1, st[i].v[1]);
         snprintf(b2, sizeof b2, "%" PRId64 " contention%s", st[i].v[0],
                  st[i].v[0] == 1 ? "" : "s");
-        printf("%s%5zu. %s (%.2f%%), %s (%.2f%%)\n", i ? "\n" : "", i + 1,
-               by == 1 ? b1 : b2, top_pct(st[i].v[by], r->total[by]),
-               by == 1 ? b2 : b1, top_pct(st[i].v[other], r->total[other]));
+        fprintf(out, "%s%5zu. %s (%.2f%%), %s (%.2f%%)\n", i ? "\n" : "", i + 1,
+                by == 1 ? b1 : b2, top_pct(st[i].v[by], r->total[by]),
+                by == 1 ? b2 : b1, top_pct(st[i].v[other], r->total[other]));
         for (size_t k = 0; k < st[i].first->n_location_id; k++) {
             const struct lp_profread_loc *l = lp_profread_find_loc(r, st[i].first->location_id[k]);
             for (size_t f = 0; f < l->nframes; f++) {
                 const struct lp_profread_frame *fr = &l->frames[f];
-                printf("        %s%s", r->names[fr->name].name, fr->inlined ? " (inline)" : "");
+                fprintf(out, "        %s%s", r->names[fr->name].name,
+                        fr->inlined ? " (inline)" : "");
                 if (fr->file && fr->line > 0) {
                     const char *base = strrchr(fr->file, '/') ? strrchr(fr->file, '/') + 1
                                                               : fr->file;
-                    printf("  %s:%" PRId64, base, fr->line);
+                    fprintf(out, "  %s:%" PRId64, base, fr->line);
                 }
-                putchar('\n');
+                fputc('\n', out);
             }
         }
     }
@@ -267,8 +264,21 @@ static void top_stacks(const struct lp_profread *r, const struct top_opts *o)
     free(s);
 }
 
+void lp_top_report(FILE *out, const struct lp_profread *r, const char *path,
+                   const struct lp_top_opts *o)
+{
+    top_header(out, r, path);
+    if (r->p->n_sample == 0) {
+        fprintf(out, "No samples: nothing was recorded (the comments above say what was in "
+                "force)\n");
+    } else {
+        top_functions(out, r, o);
+        top_stacks(out, r, o);
+    }
+}
+
 /* Reports one file. 0, or LP_CLI_USAGE after a one-line error. */
-static int top_one(const char *path, const struct top_opts *o, bool *printed)
+static int top_one(const char *path, const struct lp_top_opts *o, bool *printed)
 {
     struct lp_profread r;
     char *err = NULL;
@@ -280,13 +290,7 @@ static int top_one(const char *path, const struct top_opts *o, bool *printed)
     if (*printed)
         putchar('\n');
     *printed = true;
-    top_header(&r, path);
-    if (r.p->n_sample == 0) {
-        printf("No samples: nothing was recorded (the comments above say what was in force)\n");
-    } else {
-        top_functions(&r, o);
-        top_stacks(&r, o);
-    }
+    lp_top_report(stdout, &r, path, o);
     fflush(stdout);
     status = 0;
 out:
@@ -297,7 +301,7 @@ out:
 
 int cmd_top(int argc, char **argv)
 {
-    struct top_opts o = { .n = TOP_DEFAULT_N, .by = 1, .stacks = false };
+    struct lp_top_opts o = { .n = TOP_DEFAULT_N, .by = 1, .stacks = false };
     char **files = lp_cli_xcalloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
     bool opts_done = false;
