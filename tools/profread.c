@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,23 +14,125 @@
 
 #include "cli.h"
 
-/* Reads all of path ("-": standard input) into *buf. 0 or -errno (-EFBIG: too large). */
-static int profread_file(const char *path, uint8_t **buf, size_t *len)
+/* The room left under m's limit. */
+static size_t profread_room(const struct lp_profread_mem *m)
+{
+    return m->used < m->limit ? m->limit - m->used : 0;
+}
+
+static void profread_charge(struct lp_profread_mem *m, size_t n)
+{
+    m->used += n;
+    if (m->used > m->peak)
+        m->peak = m->used;
+}
+
+/*
+ * The allocators of one profile's memory: NULL, with m->over or m->nomem set, for a request
+ * beyond the limit or one malloc refused. A block counts as what malloc really gave
+ * (malloc_usable_size). A new block never ends past the limit; a block grown in place by
+ * profread_realloc may end past it by malloc's rounding (less than a page), and then nothing
+ * more is given.
+ */
+static void *profread_alloc(struct lp_profread_mem *m, size_t n)
+{
+    if (m->over || n > profread_room(m)) {
+        m->over = true;
+        return NULL;
+    }
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        m->nomem = true;
+        return NULL;
+    }
+    if (malloc_usable_size(p) > profread_room(m)) {
+        free(p);
+        m->over = true;
+        return NULL;
+    }
+    profread_charge(m, malloc_usable_size(p));
+    return p;
+}
+
+static void *profread_calloc(struct lp_profread_mem *m, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) {
+        m->over = true;
+        return NULL;
+    }
+    void *p = profread_alloc(m, n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *profread_realloc(struct lp_profread_mem *m, void *old, size_t n)
+{
+    size_t had = malloc_usable_size(old);
+    if (m->over || (n > had && n - had > profread_room(m))) {
+        m->over = true;
+        return NULL;
+    }
+    void *p = realloc(old, n ? n : 1);
+    if (!p) {
+        m->nomem = true;
+        return NULL;
+    }
+    m->used -= had;
+    profread_charge(m, malloc_usable_size(p));
+    return p;
+}
+
+static void profread_free(struct lp_profread_mem *m, void *p)
+{
+    m->used -= malloc_usable_size(p);
+    free(p);
+}
+
+static char *profread_strdup(struct lp_profread_mem *m, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = profread_alloc(m, n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+/* protobuf-c's allocator: allocator_data is the lp_profread. */
+static void *profread_pbc_alloc(void *data, size_t size)
+{
+    return profread_alloc(&((struct lp_profread *)data)->mem, size);
+}
+
+static void profread_pbc_free(void *data, void *p)
+{
+    if (p)
+        profread_free(&((struct lp_profread *)data)->mem, p);
+}
+
+/* Reads all of path ("-": standard input), up to max bytes, into *buf (plain malloc: the
+ * file is not counted in a profile's memory). 0 or -errno (-EFBIG: larger than max). */
+static int profread_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
     int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    size_t cap = 65536, n = 0;
-    uint8_t *b = lp_cli_xmalloc(cap);
+    size_t cap = 0, n = 0;
+    uint8_t *b = NULL;
     int rc = 0;
     for (;;) {
         if (n == cap) {
-            if (cap >= LP_PROFREAD_MAX_FILE) {
+            /* One byte past max tells a file of max bytes from a larger one. */
+            size_t want = cap ? (cap < max / 2 ? cap * 2 : max + 1) : 65536;
+            if (cap == max + 1) {
                 rc = -EFBIG;
                 break;
             }
-            cap *= 2;
-            b = lp_cli_xrealloc(b, cap);
+            uint8_t *nb = realloc(b, want);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
+            }
+            b = nb;
+            cap = want;
         }
         ssize_t r = read(fd, b + n, cap - n);
         if (r < 0) {
@@ -53,25 +156,36 @@ static int profread_file(const char *path, uint8_t **buf, size_t *len)
     return 0;
 }
 
-int lp_profread_gunzip(const uint8_t *in, size_t inlen, uint8_t **outp, size_t *outlen)
+/*
+ * Decompresses gzip data (one member or several concatenated, as gzip allows) into a buffer
+ * from m. 0, -EBADMSG (truncated or corrupt), -EFBIG (beyond m's limit; m->over) or -ENOMEM
+ * (m->nomem, or zlib's own state). inlen is at most UINT_MAX.
+ */
+static int profread_inflate(struct lp_profread_mem *m, const uint8_t *in, size_t inlen,
+                            uint8_t **outp, size_t *outlen)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 16 + 15) != Z_OK)
         return -ENOMEM;
-    size_t cap = inlen < 16384 ? 65536 : inlen * 4, len = 0;
-    uint8_t *out = lp_cli_xmalloc(cap);
-    int rc = 0;
+    size_t cap = inlen < 16384 ? 65536 : inlen < SIZE_MAX / 4 ? inlen * 4 : SIZE_MAX, len = 0;
+    cap = cap < profread_room(m) ? cap : profread_room(m);
+    uint8_t *out = profread_alloc(m, cap);
+    int rc = out ? 0 : m->over ? -EFBIG : -ENOMEM;
     z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)inlen; /* inlen <= LP_PROFREAD_MAX_FILE < UINT_MAX */
-    for (;;) {
+    z.avail_in = (uInt)inlen;
+    while (rc == 0) {
         if (len == cap) {
-            if (cap >= LP_PROFREAD_MAX_INFLATED) {
-                rc = -EFBIG;
+            size_t most = cap + profread_room(m);
+            size_t next = cap < most / 2 ? cap * 2 : most;
+            uint8_t *nb = next > cap ? profread_realloc(m, out, next) : NULL;
+            if (!nb) {
+                m->over = !m->nomem;
+                rc = m->nomem ? -ENOMEM : -EFBIG;
                 break;
             }
-            cap *= 2;
-            out = lp_cli_xrealloc(out, cap);
+            out = nb;
+            cap = next;
         }
         size_t room = cap - len < UINT_MAX ? cap - len : UINT_MAX;
         z.next_out = out + len;
@@ -89,16 +203,25 @@ int lp_profread_gunzip(const uint8_t *in, size_t inlen, uint8_t **outp, size_t *
             continue;
         /* Z_BUF_ERROR with output room left: the input ended before the stream did. */
         rc = zr == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
-        break;
     }
     inflateEnd(&z);
     if (rc < 0) {
-        free(out);
+        if (out)
+            profread_free(m, out);
         return rc;
     }
     *outp = out;
     *outlen = len;
     return 0;
+}
+
+int lp_profread_gunzip(const uint8_t *in, size_t inlen, uint8_t **outp, size_t *outlen)
+{
+    struct lp_profread_mem m = { .limit = LP_PROFREAD_MAX_INFLATED };
+    int rc = profread_inflate(&m, in, inlen, outp, outlen);
+    if (m.nomem)
+        lp_cli_fail(LP_CLI_USAGE, NULL, "out of memory");
+    return rc;
 }
 
 const char *lp_profread_str(const Lockprof__Pprof__Profile *p, int64_t i)
@@ -176,19 +299,24 @@ static uint64_t profread_hash(const char *s)
     return h;
 }
 
-/* The index of name in r->names, added if new. Takes ownership of owned (may be NULL). */
+/* The index of name in r->names, added if new; UINT32_MAX when there is no room for it.
+ * Takes ownership of owned (may be NULL; allocated from r->mem). */
 static uint32_t profread_intern(struct lp_profread *r, const char *name, char *owned)
 {
+    struct lp_profread_mem *m = &r->mem;
     if (r->nnames * 2 >= r->hash_cap) {
         size_t cap = r->hash_cap ? r->hash_cap * 2 : 256;
-        uint32_t *h = lp_cli_xcalloc(cap, sizeof *h);
+        uint32_t *h = cap < UINT32_MAX ? profread_calloc(m, cap, sizeof *h) : NULL;
+        if (!h)
+            goto fail;
         for (size_t i = 0; i < r->nnames; i++) {
             size_t j = profread_hash(r->names[i].name) & (cap - 1);
             while (h[j])
                 j = (j + 1) & (cap - 1);
             h[j] = (uint32_t)i + 1;
         }
-        free(r->hash);
+        if (r->hash)
+            profread_free(m, r->hash);
         r->hash = h;
         r->hash_cap = cap;
     }
@@ -196,42 +324,68 @@ static uint32_t profread_intern(struct lp_profread *r, const char *name, char *o
     while (r->hash[j]) {
         uint32_t k = r->hash[j] - 1;
         if (strcmp(r->names[k].name, name) == 0) {
-            free(owned);
+            if (owned)
+                profread_free(m, owned);
             return k;
         }
         j = (j + 1) & (r->hash_cap - 1);
     }
     if (r->nnames == r->names_cap) {
-        r->names_cap = r->names_cap ? r->names_cap * 2 : 256;
-        r->names = lp_cli_xrealloc(r->names, r->names_cap * sizeof *r->names);
+        size_t cap = r->names_cap ? r->names_cap * 2 : 256;
+        void *n = profread_realloc(m, r->names, cap * sizeof *r->names);
+        if (!n)
+            goto fail;
+        r->names = n;
+        r->names_cap = cap;
     }
+    char *copy = owned ? owned : profread_strdup(m, name);
+    if (!copy)
+        return UINT32_MAX;
     memset(&r->names[r->nnames], 0, sizeof r->names[0]);
-    r->names[r->nnames].name = owned ? owned : lp_cli_xstrdup(name);
+    r->names[r->nnames].name = copy;
     r->hash[j] = (uint32_t)r->nnames + 1;
     return (uint32_t)r->nnames++;
+fail:
+    if (owned)
+        profread_free(m, owned);
+    return UINT32_MAX;
 }
 
-/* "0x<addr> (<mapping basename>)": how an unnamed frame is shown. */
-static char *profread_addr_name(const Lockprof__Pprof__Profile *p,
-                                Lockprof__Pprof__Mapping **maps,
+/* "0x<addr> (<mapping basename>)", how an unnamed frame is shown, from r->mem; NULL if there
+ * is no room. */
+static char *profread_addr_name(struct lp_profread *r, Lockprof__Pprof__Mapping **maps,
                                 const Lockprof__Pprof__Location *l)
 {
+    const Lockprof__Pprof__Profile *p = r->p;
     Lockprof__Pprof__Mapping key = { .id = l->mapping_id }, *kp = &key, **m = NULL;
     if (l->mapping_id)
         m = bsearch(&kp, maps, p->n_mapping, sizeof *maps, profread_cmp_map);
     const char *file = m ? lp_profread_str(p, (*m)->filename) : "";
     const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-    if (*base)
-        return lp_cli_xasprintf("0x%" PRIx64 " (%s)", l->address, base);
-    return lp_cli_xasprintf("0x%" PRIx64, l->address);
+    char addr[32];
+    snprintf(addr, sizeof addr, "0x%" PRIx64, l->address);
+    size_t n = strlen(addr) + (*base ? strlen(base) + 3 : 0) + 1;
+    char *name = profread_alloc(&r->mem, n);
+    if (name)
+        snprintf(name, n, *base ? "%s (%s)" : "%s", addr, base);
+    return name;
 }
 
-/* Builds r->locs with their frames. Returns what is wrong with the profile, or NULL. */
+/* What profread_index and profread_add_samples return when r->mem has no room left. */
+static const char profread_no_room[] = "no room";
+
+/* Builds r->locs with their frames. Returns what is wrong with the profile, profread_no_room,
+ * or NULL. */
 static const char *profread_index(struct lp_profread *r)
 {
     const Lockprof__Pprof__Profile *p = r->p;
-    Lockprof__Pprof__Function **fns = lp_cli_xmalloc(p->n_function * sizeof *fns);
-    Lockprof__Pprof__Mapping **maps = lp_cli_xmalloc(p->n_mapping * sizeof *maps);
+    struct lp_profread_mem *m = &r->mem;
+    Lockprof__Pprof__Function **fns = profread_calloc(m, p->n_function, sizeof *fns);
+    Lockprof__Pprof__Mapping **maps = profread_calloc(m, p->n_mapping, sizeof *maps);
+    r->locs = profread_calloc(m, p->n_location, sizeof *r->locs);
+    const char *bad = !fns || !maps || !r->locs ? profread_no_room : NULL;
+    if (bad)
+        goto out;
     if (p->n_function)
         memcpy(fns, p->function, p->n_function * sizeof *fns);
     if (p->n_mapping)
@@ -239,14 +393,16 @@ static const char *profread_index(struct lp_profread *r)
     qsort(fns, p->n_function, sizeof *fns, profread_cmp_fn);
     qsort(maps, p->n_mapping, sizeof *maps, profread_cmp_map);
 
-    const char *bad = NULL;
     r->nlocs = p->n_location;
-    r->locs = lp_cli_xcalloc(p->n_location, sizeof *r->locs);
     for (size_t i = 0; i < p->n_location && !bad; i++) {
         const Lockprof__Pprof__Location *l = p->location[i];
         struct lp_profread_loc *tl = &r->locs[i];
         tl->id = l->id;
-        tl->frames = lp_cli_xcalloc(l->n_line ? l->n_line : 1, sizeof *tl->frames);
+        tl->frames = profread_calloc(m, l->n_line ? l->n_line : 1, sizeof *tl->frames);
+        if (!tl->frames) {
+            bad = profread_no_room;
+            break;
+        }
         for (size_t k = 0; k < l->n_line; k++) {
             Lockprof__Pprof__Function key = { .id = l->line[k]->function_id }, *kp = &key;
             Lockprof__Pprof__Function **f =
@@ -258,23 +414,36 @@ static const char *profread_index(struct lp_profread *r)
             const char *name = lp_profread_str(p, (*f)->name);
             if (!*name)
                 name = lp_profread_str(p, (*f)->system_name);
+            char *owned = *name ? NULL : profread_addr_name(r, maps, l);
+            uint32_t ni = *name || owned ? profread_intern(r, *name ? name : owned, owned)
+                                         : UINT32_MAX;
+            if (ni == UINT32_MAX) {
+                bad = profread_no_room;
+                break;
+            }
             struct lp_profread_frame *fr = &tl->frames[tl->nframes++];
-            fr->name = *name ? profread_intern(r, name, NULL)
-                             : profread_intern(r, "", profread_addr_name(p, maps, l));
+            fr->name = ni;
             fr->inlined = k + 1 < l->n_line;
             fr->file = *lp_profread_str(p, (*f)->filename) ? lp_profread_str(p, (*f)->filename)
                                                             : NULL;
             fr->line = l->line[k]->line;
         }
         if (!bad && tl->nframes == 0) {
-            char *name = profread_addr_name(p, maps, l);
-            tl->frames[tl->nframes++].name = profread_intern(r, name, name);
+            char *name = profread_addr_name(r, maps, l);
+            uint32_t ni = name ? profread_intern(r, name, name) : UINT32_MAX;
+            if (ni == UINT32_MAX)
+                bad = profread_no_room;
+            else
+                tl->frames[tl->nframes++].name = ni;
         }
     }
-    free(fns);
-    free(maps);
     if (!bad)
         qsort(r->locs, r->nlocs, sizeof *r->locs, profread_cmp_loc);
+out:
+    if (fns)
+        profread_free(m, fns);
+    if (maps)
+        profread_free(m, maps);
     return bad;
 }
 
@@ -356,54 +525,98 @@ static const char *profread_add_samples(struct lp_profread *r)
     return NULL;
 }
 
-/* The bytes of path, decompressed if they are gzip data. 0, or -errno with *err. */
-static int profread_bytes(const char *path, uint8_t **data, size_t *len, bool *gz, char **err)
+/* "256 MiB", or the number of bytes when it is not whole MiB. */
+static void profread_fmt_size(char *buf, size_t size, size_t n)
 {
-    uint8_t *raw = NULL;
-    size_t rawlen = 0;
-    int rc = profread_file(path, &raw, &rawlen);
-    if (rc == -EFBIG) {
-        *err = lp_cli_xasprintf("larger than %llu bytes, not a profile", LP_PROFREAD_MAX_FILE);
-        return rc;
-    }
-    if (rc < 0) {
-        *err = lp_cli_xstrdup(strerror(-rc));
-        return rc;
-    }
-    *gz = rawlen >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
-    if (rawlen == 0) {
-        *err = lp_cli_xstrdup("empty file, not a pprof profile");
-        rc = -EBADMSG;
-    } else if (!*gz) {
-        *data = raw;
-        *len = rawlen;
-        return 0;
-    } else if ((rc = lp_profread_gunzip(raw, rawlen, data, len)) == -EBADMSG) {
-        *err = lp_cli_xstrdup("truncated or corrupt gzip data");
-    } else if (rc == -EFBIG) {
-        *err = lp_cli_xasprintf("decompresses to more than %llu bytes, not a profile",
-                                LP_PROFREAD_MAX_INFLATED);
-    } else if (rc < 0) {
-        *err = lp_cli_xstrdup(strerror(-rc));
-    }
-    free(raw);
-    return rc;
+    if (n && n % ((size_t)1 << 20) == 0)
+        snprintf(buf, size, "%zu MiB", n >> 20);
+    else
+        snprintf(buf, size, "%zu bytes", n);
 }
 
-int lp_profread_open(struct lp_profread *r, const char *path, char **err)
+/* The one-line reason for -EFBIG or -ENOMEM: what exceeded r's limit, or where memory ran
+ * out. */
+static char *profread_mem_error(const struct lp_profread *r, const char *what)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    bool gz = false;
-    memset(r, 0, sizeof *r);
-    *err = NULL;
-    int rc = profread_bytes(path, &data, &len, &gz, err);
-    if (rc < 0)
-        return rc;
+    char lim[32];
+    profread_fmt_size(lim, sizeof lim, r->mem.limit);
+    if (r->mem.nomem)
+        return lp_cli_xasprintf("out of memory after %zu MiB (the limit per profile is %s)",
+                                r->mem.peak >> 20, lim);
+    return lp_cli_xasprintf("exceeds lockprof top's limit of %s per profile (%s)", lim, what);
+}
 
-    /* protobuf-c copies what it unpacks: data is not needed afterwards. */
-    r->p = lockprof__pprof__profile__unpack(NULL, len, data);
-    free(data);
+/* Reads a varint at d[*i], advancing *i. False if the data ends first or it is too long. */
+static bool profread_varint(const uint8_t *d, size_t len, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 64 && *i < len; shift += 7) {
+        uint8_t b = d[(*i)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* Counts the samples, locations, functions and strings a Profile message holds on the wire,
+ * up to the first malformed field: what a profile too large to decode is made of. */
+static void profread_wire_counts(const uint8_t *d, size_t len, size_t n[4])
+{
+    size_t i = 0;
+    uint64_t key, v;
+    memset(n, 0, 4 * sizeof *n);
+    while (i < len && profread_varint(d, len, &i, &key)) {
+        switch (key & 7) {
+        case 0:
+            if (!profread_varint(d, len, &i, &v))
+                return;
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 2:
+            if (!profread_varint(d, len, &i, &v) || v > len - i)
+                return;
+            i += v;
+            break;
+        case 5:
+            i += 4;
+            break;
+        default:
+            return;
+        }
+        if (i > len)
+            return;
+        switch (key >> 3) {
+        case 2: n[0]++; break;
+        case 4: n[1]++; break;
+        case 5: n[2]++; break;
+        case 6: n[3]++; break;
+        }
+    }
+}
+
+/*
+ * Decodes and indexes the profile in data[0, len), allocated from r->mem (gz: it came
+ * gzip-compressed, for the message about what is not profile.proto); frees it. 0, or -errno
+ * with *err.
+ */
+static int profread_decode(struct lp_profread *r, uint8_t *data, size_t len, bool gz,
+                           char **err)
+{
+    r->p = lockprof__pprof__profile__unpack(&r->pbc, len, data);
+    if (!r->p && (r->mem.over || r->mem.nomem)) {
+        size_t n[4];
+        profread_wire_counts(data, len, n);
+        profread_free(&r->mem, data);
+        char *what = lp_cli_xasprintf("decoding it: %zu samples, %zu locations, %zu functions, "
+                                      "%zu strings in %zu bytes", n[0], n[1], n[2], n[3], len);
+        *err = profread_mem_error(r, what);
+        free(what);
+        return r->mem.nomem ? -ENOMEM : -EFBIG;
+    }
+    profread_free(&r->mem, data);
     const char *bad = r->p ? profread_check_strings(r->p) : "";
     if (bad) {
         if (*bad)
@@ -427,8 +640,26 @@ int lp_profread_open(struct lp_profread *r, const char *path, char **err)
     }
 
     bad = profread_index(r);
-    if (!bad)
+    /* What a report sorts, in the limit too. */
+    if (!bad && (p->n_sample > SIZE_MAX / 2 / LP_PROFREAD_PER_SAMPLE ||
+                 p->n_sample * LP_PROFREAD_PER_SAMPLE + r->nnames * LP_PROFREAD_PER_NAME >
+                     profread_room(&r->mem))) {
+        r->mem.over = true;
+        bad = profread_no_room;
+    }
+    if (!bad) {
+        profread_charge(&r->mem, p->n_sample * LP_PROFREAD_PER_SAMPLE +
+                                     r->nnames * LP_PROFREAD_PER_NAME);
         bad = profread_add_samples(r);
+    }
+    if (bad == profread_no_room) {
+        char *what = lp_cli_xasprintf("indexing it: %zu samples, %zu locations, %zu functions, "
+                                      "%zu strings", p->n_sample, p->n_location,
+                                      p->n_function, p->n_string_table);
+        *err = profread_mem_error(r, what);
+        free(what);
+        return r->mem.nomem ? -ENOMEM : -EFBIG;
+    }
     if (bad) {
         *err = lp_cli_xasprintf("corrupt pprof profile: %s", bad);
         return -EBADMSG;
@@ -436,16 +667,88 @@ int lp_profread_open(struct lp_profread *r, const char *path, char **err)
     return 0;
 }
 
+static void profread_init(struct lp_profread *r, size_t limit)
+{
+    memset(r, 0, sizeof *r);
+    r->mem.limit = limit;
+    r->pbc.alloc = profread_pbc_alloc;
+    r->pbc.free = profread_pbc_free;
+    r->pbc.allocator_data = r;
+}
+
+/* Reads raw[0, rawlen) (owned: from plain malloc, and freed here), decompressed if it is gzip
+ * data. 0, or -errno with *err. */
+static int profread_parse(struct lp_profread *r, uint8_t *raw, size_t rawlen, bool owned,
+                          char **err)
+{
+    bool gz = rawlen >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (rawlen == 0) {
+        *err = lp_cli_xstrdup("empty file, not a pprof profile");
+        rc = -EBADMSG;
+    } else if (rawlen > r->mem.limit) {
+        r->mem.over = true;
+        *err = profread_mem_error(r, "the file is larger");
+        rc = -EFBIG;
+    } else if (gz) {
+        rc = rawlen <= UINT_MAX ? profread_inflate(&r->mem, raw, rawlen, &data, &len) : -EFBIG;
+        r->mem.nomem |= rc == -ENOMEM; /* zlib's own state, too */
+        if (rc == -EBADMSG)
+            *err = lp_cli_xstrdup("truncated or corrupt gzip data");
+        else if (rc < 0)
+            *err = profread_mem_error(r, "it decompresses to more");
+    } else if ((data = profread_alloc(&r->mem, rawlen))) {
+        memcpy(data, raw, rawlen);
+        len = rawlen;
+    } else {
+        *err = profread_mem_error(r, "the file is larger");
+        rc = r->mem.nomem ? -ENOMEM : -EFBIG;
+    }
+    if (owned)
+        free(raw);
+    return rc < 0 ? rc : profread_decode(r, data, len, gz, err);
+}
+
+int lp_profread_open(struct lp_profread *r, const char *path, char **err)
+{
+    uint8_t *raw = NULL;
+    size_t rawlen = 0;
+    profread_init(r, LP_PROFREAD_LIMIT);
+    *err = NULL;
+    int rc = profread_file(path, LP_PROFREAD_LIMIT, &raw, &rawlen);
+    if (rc == -EFBIG) {
+        r->mem.over = true;
+        *err = profread_mem_error(r, "the file is larger");
+        return rc;
+    }
+    if (rc == -ENOMEM) {
+        char lim[32];
+        profread_fmt_size(lim, sizeof lim, r->mem.limit);
+        *err = lp_cli_xasprintf("out of memory reading it (the limit per profile is %s)", lim);
+        return rc;
+    }
+    if (rc < 0) {
+        *err = lp_cli_xstrdup(strerror(-rc));
+        return rc;
+    }
+    return profread_parse(r, raw, rawlen, true, err);
+}
+
 void lp_profread_close(struct lp_profread *r)
 {
     for (size_t i = 0; i < r->nlocs; i++)
-        free(r->locs[i].frames);
-    free(r->locs);
+        profread_free(&r->mem, r->locs[i].frames);
+    if (r->locs)
+        profread_free(&r->mem, r->locs);
     for (size_t i = 0; i < r->nnames; i++)
-        free(r->names[i].name);
-    free(r->names);
-    free(r->hash);
+        profread_free(&r->mem, r->names[i].name);
+    if (r->names)
+        profread_free(&r->mem, r->names);
+    if (r->hash)
+        profread_free(&r->mem, r->hash);
     if (r->p)
-        lockprof__pprof__profile__free_unpacked(r->p, NULL);
+        lockprof__pprof__profile__free_unpacked(r->p, &r->pbc);
     memset(r, 0, sizeof *r);
 }

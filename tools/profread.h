@@ -8,8 +8,8 @@
  * delay unit converted). flat: samples whose leaf frame is the function; cum: samples whose
  * stack holds the function anywhere, once per sample.
  *
- * Command code: malloc and stdio; out of memory ends the command (cli.h). Context: one
- * thread.
+ * Command code: malloc and stdio. Out of memory while a profile is read is that profile's
+ * error (-ENOMEM); anywhere else it ends the command (cli.h). Context: one thread.
  */
 #ifndef LP_PROFREAD_H
 #define LP_PROFREAD_H
@@ -20,9 +20,32 @@
 
 #include "profile.pb-c.h"
 
-/* gzip bombs and mistakes: no real profile comes near these. */
+/* gzip bombs and mistakes: no real profile comes near these. `lockprof fetch` accepts a body
+ * up to LP_PROFREAD_MAX_FILE and lp_profread_gunzip() inflates up to LP_PROFREAD_MAX_INFLATED;
+ * `lockprof top` reads within LP_PROFREAD_LIMIT (below). */
 #define LP_PROFREAD_MAX_FILE (1ULL << 30)
 #define LP_PROFREAD_MAX_INFLATED (1ULL << 31)
+
+/*
+ * The memory `lockprof top` gives one profile: its decompressed bytes, then protobuf-c's
+ * decoded form of it, the index below and the arrays a report sorts (LP_PROFREAD_PER_SAMPLE,
+ * LP_PROFREAD_PER_NAME), counted together as malloc gives them; a file is refused as soon as
+ * it is seen to need more. Only the compressed file, while it is decompressed, is outside it.
+ *
+ * Why 512 MiB: a real profile takes 7 to 13 bytes of it per byte decompressed. Measured on
+ * profiles of lockprof's shape: 65,536 stacks (the default LOCKPROF_MAX_STACKS) of 64 frames
+ * over 200,000 locations, 21 MB decompressed, need 140 MiB; four times the stacks, 444 MiB;
+ * and a real one, 101,000 stacks of 17 frames from tests/bench/scale's program, 2.6 MB and
+ * 32 MiB. Go's block and mutex profiles are far smaller. A hostile file costs more per byte:
+ * an empty sample is 2 bytes on the wire and 131 in memory, so without a limit a 20 KB gzip
+ * file of ten million of them took 1.3 GB.
+ */
+#define LP_PROFREAD_LIMIT_MIB 512
+#define LP_PROFREAD_LIMIT ((size_t)LP_PROFREAD_LIMIT_MIB << 20)
+/* What a report may allocate beyond lp_profread per sample and per name (counted in the
+ * limit when the profile is read, so that the report itself cannot exceed it). */
+#define LP_PROFREAD_PER_SAMPLE 32
+#define LP_PROFREAD_PER_NAME 8
 
 /* One frame of a stack: a function (or an unnamed address) at a location. */
 struct lp_profread_frame {
@@ -45,7 +68,18 @@ struct lp_profread_name {
     size_t stamp; /* 1 + the last sample counted in cum (a function counts once per sample) */
 };
 
+/* The memory of one profile, counted against its limit (malloc_usable_size of each block):
+ * used and peak never pass the limit by more than malloc's rounding of one grown block,
+ * less than a page. */
+struct lp_profread_mem {
+    size_t limit, used, peak;
+    bool over;     /* a request was refused for the limit */
+    bool nomem;    /* malloc failed below the limit */
+};
+
 struct lp_profread {
+    struct lp_profread_mem mem;
+    ProtobufCAllocator pbc;         /* protobuf-c's allocations, counted in mem */
     Lockprof__Pprof__Profile *p;
     int vi[2];                      /* sample value index of contentions and delay */
     int64_t delay_mul;              /* delay unit to nanoseconds */
@@ -59,9 +93,12 @@ struct lp_profread {
 };
 
 /*
- * Reads path ("-": standard input). 0, or -errno with why the file is not a contention
- * profile in *err (to free; "truncated or corrupt gzip data", "not a pprof profile (...)",
- * a system error's text). r is to be closed either way.
+ * Reads path ("-": standard input) within LP_PROFREAD_LIMIT. 0, or -errno with why the file
+ * is not a contention profile in *err (to free; "truncated or corrupt gzip data", "not a
+ * pprof profile (...)", "exceeds lockprof top's limit of 512 MiB per profile (...)", "out of
+ * memory after ...", a system error's text): -EFBIG for the limit, -ENOMEM when malloc failed
+ * below it, -EBADMSG for what is not a contention profile. r is to be closed either way, and
+ * is not to be moved before.
  */
 int lp_profread_open(struct lp_profread *r, const char *path, char **err);
 void lp_profread_close(struct lp_profread *r);

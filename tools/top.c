@@ -19,6 +19,8 @@
 
 #define TOP_DEFAULT_N 20
 #define TOP_DEFAULT_STACKS 5
+#define TOP_STR(x) TOP_STR_(x)
+#define TOP_STR_(x) #x
 
 static const char top_usage[] =
     "usage: lockprof top [OPTIONS] FILE...\n"
@@ -29,6 +31,9 @@ static const char top_usage[] =
     "  flat = samples whose leaf frame is the function. In lockprof's profiles the leaf\n"
     "         is the blocking call itself (pthread_mutex_lock, pthread_cond_wait, ...).\n"
     "  cum  = samples whose stack contains the function anywhere.\n"
+    "Each profile is read within " TOP_STR(LP_PROFREAD_LIMIT_MIB) " MiB of memory "
+    "(decompressed, decoded and indexed): one\n"
+    "that needs more is refused.\n"
     "\n"
     "options:\n"
     "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"
@@ -40,6 +45,12 @@ struct top_stack {
     const Lockprof__Pprof__Sample *first; /* its frames */
     int64_t v[2];
 };
+
+/* The report's arrays are counted in the profile's limit (profread.h). */
+_Static_assert(sizeof(struct top_stack) + sizeof(Lockprof__Pprof__Sample *) <=
+                   LP_PROFREAD_PER_SAMPLE, "top_stacks' arrays exceed LP_PROFREAD_PER_SAMPLE");
+_Static_assert(sizeof(uint32_t) <= LP_PROFREAD_PER_NAME,
+               "top_functions' array exceeds LP_PROFREAD_PER_NAME");
 
 /* A duration in ns as pprof would write it: 3 significant digits, ns to hours. */
 static void top_fmt_ns(char *buf, size_t size, int64_t ns)

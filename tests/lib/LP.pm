@@ -9,6 +9,7 @@
 #   my ($count, $delay) = total($p, leaf => 'pthread_mutex_lock', frame => 'convoy_waiter_wait');
 #   within($got, $want, $events, $name)  # |got - want| <= 5 % of want + 1 ms per event
 #   same_as_plain($r, $plain, $what)     # the same ending and output as without the preload
+#   my ($status, $out, $err) = run_cmd(@argv);   # a command, without a shell (on request)
 #
 # A program that runs while the test talks to it (live profiles):
 #   my $h = start_under(prog => 'prog_live', env => { LOCKPROF_HTTP => '127.0.0.1:0' },
@@ -27,7 +28,7 @@ use File::Temp qw(tempdir);
 use Test::More;
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
-our @EXPORT_OK = qw(spew count_lines);
+our @EXPORT_OK = qw(spew count_lines run_cmd);
 our @EXPORT = qw(run_under start_under wait_output finish read_profile total within build_dir
                  lib_path tmpdir prog_path slurp http_get send_cmd same_as_plain);
 
@@ -54,6 +55,24 @@ sub count_lines { my ($s) = @_; return scalar(() = $s =~ /\n/g) }
 
 use Cwd ();
 my $seq = 0;
+
+# Runs a command without a shell, stdin from /dev/null; returns (wait status, stdout, stderr).
+sub run_cmd {
+    my (@argv) = @_;
+    my $dir = tmpdir();
+    $seq++;
+    my ($out, $err) = ("$dir/cmd-out$seq", "$dir/cmd-err$seq");
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open(STDIN, '<', '/dev/null') or die;
+        open(STDOUT, '>', $out) or die;
+        open(STDERR, '>', $err) or die;
+        exec { $argv[0] } @argv or do { print STDERR "exec $argv[0]: $!\n"; POSIX::_exit(126) };
+    }
+    waitpid($pid, 0);
+    my $status = $?;
+    return ($status, slurp($out) // '', slurp($err) // '');
+}
 
 # Runs a program, by default under the preload at rate 1 / fraction 1, with its stdout and
 # stderr captured. Keys: prog, args, env (extra variables; undef deletes), preload (default 1;

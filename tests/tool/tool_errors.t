@@ -11,7 +11,7 @@ use IO::Compress::Gzip qw(gzip $GzipError);
 use POSIX qw(SIGTERM);
 use Test::More;
 use lib 'tests/lib';
-use LP qw(spew count_lines);
+use LP qw(spew count_lines run_cmd);
 
 my $build    = $ENV{BUILD} // 'build';
 my $lockprof = "$build/lockprof";
@@ -19,22 +19,6 @@ my $mkprof   = "$build/tests/helper_mkprof";
 my $tmp      = tempdir('lockprof-tool-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
 BAIL_OUT("$lockprof is not built (make tests)") unless -x $lockprof;
-
-# Runs a command without a shell; returns (wait status, stdout, stderr).
-sub run_cmd {
-    my (@argv) = @_;
-    my ($out, $err) = ("$tmp/stdout", "$tmp/stderr");
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open(STDIN, '<', '/dev/null') or die;
-        open(STDOUT, '>', $out) or die;
-        open(STDERR, '>', $err) or die;
-        exec { $argv[0] } @argv or do { print STDERR "exec $argv[0]: $!\n"; POSIX::_exit(126) };
-    }
-    waitpid($pid, 0);
-    my $status = $?;
-    return ($status, slurp($out), slurp($err));
-}
 
 sub slurp { my ($f) = @_; return LP::slurp($f) // '' }
 

@@ -1,0 +1,127 @@
+#!/usr/bin/perl
+# top_hostile.t — `lockprof top` on profiles made to hurt it: a small gzip file of millions of
+# empty samples, files over the limit on a profile's memory (stated in `top --help`) and
+# allocation failure under `ulimit -v`. The profiles are written here, field by field
+# (profile.proto's numbers), so that they can be what no encoder would write. Run from the
+# repository root:
+#   prove --exec tests/lib/run-one tests/tool/top_hostile.t
+# BUILD overrides the build directory (default: build). Needs $BUILD/lockprof (make).
+use strict;
+use warnings;
+use File::Temp qw(tempdir);
+use IO::Compress::Gzip qw(gzip $GzipError);
+use Test::More;
+use lib 'tests/lib';
+use LP qw(spew count_lines run_cmd);
+
+my $build    = $ENV{BUILD} // 'build';
+my $lockprof = "$build/lockprof";
+my $tmp      = tempdir('lockprof-top-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+BAIL_OUT("$lockprof is not built (make)") unless -x $lockprof;
+
+# run_cmd, with the address space limited to $kib KiB if $kib is defined (the shell's ulimit
+# -v, then exec).
+sub run_limited {
+    my ($kib, @argv) = @_;
+    @argv = ('/bin/sh', '-c', 'ulimit -v "$0" && exec "$@"', $kib, @argv) if defined $kib;
+    return run_cmd(@argv);
+}
+
+# `lockprof top $tmp/FILE` (under ulimit -v $kib KiB if defined): exit status 2, no signal,
+# nothing on stdout, and one line on stderr, "lockprof top: $tmp/FILE: " then what $tail
+# matches.
+sub fails_with {
+    my ($kib, $file, $tail, $name) = @_;
+    my ($st, $out, $err) = run_limited($kib, $lockprof, 'top', "$tmp/$file");
+    subtest $name => sub {
+        is($st >> 8, 2, 'exit status 2') or diag("status $st");
+        is($st & 127, 0, 'no signal');
+        is(count_lines($err), 1, 'one line on stderr') or diag("stderr: $err");
+        like($err, qr/^lockprof top: \Q$tmp\/$file\E: $tail$/, 'the message');
+        is($out, '', 'nothing on stdout');
+    };
+}
+
+# ---------------------------------------------------------------------------- profile.proto
+
+# A varint; negative numbers as int64 (ten bytes, two's complement), as protobuf writes them.
+sub varint {
+    my ($v) = @_;
+    $v = unpack('Q', pack('q', $v)) if $v < 0;
+    my $s = '';
+    while ($v >= 0x80) {
+        $s .= chr(($v & 0x7f) | 0x80);
+        $v >>= 7;
+    }
+    return $s . chr($v);
+}
+sub vfield { my ($f, $v) = @_; return varint($f << 3) . varint($v) }
+sub bfield { my ($f, $b) = @_; return varint(($f << 3) | 2) . varint(length $b) . $b }
+sub packed { my ($f, @v) = @_; return bfield($f, join('', map { varint($_) } @v)) }
+
+# A profile: strings (string_table, "" first), types ([type, unit] indices), samples
+# ([[location ids], [values]]), locations ([id, mapping id, address, [[function id, line]]]),
+# functions ([id, name, file]), mappings ([id, file]), comments (indices).
+sub profile {
+    my (%o) = @_;
+    my $p = '';
+    $p .= bfield(1, vfield(1, $_->[0]) . vfield(2, $_->[1])) for @{ $o{types} };
+    $p .= bfield(2, packed(1, @{ $_->[0] }) . packed(2, @{ $_->[1] })) for @{ $o{samples} || [] };
+    $p .= bfield(3, vfield(1, $_->[0]) . vfield(5, $_->[1])) for @{ $o{mappings} || [] };
+    for my $l (@{ $o{locations} || [] }) {
+        my ($id, $map, $addr, $lines) = @$l;
+        $p .= bfield(4, vfield(1, $id) . vfield(2, $map) . vfield(3, $addr) .
+                     join('', map { bfield(4, vfield(1, $_->[0]) . vfield(2, $_->[1])) } @$lines));
+    }
+    $p .= bfield(5, vfield(1, $_->[0]) . vfield(2, $_->[1]) . vfield(4, $_->[2]))
+        for @{ $o{functions} || [] };
+    $p .= bfield(6, $_) for @{ $o{strings} };
+    $p .= vfield(13, $_) for @{ $o{comments} || [] };
+    return $p;
+}
+
+sub gz { my ($data) = @_; my $z; gzip(\$data => \$z, -Level => 9) or die $GzipError; return $z }
+
+# Strings 1..4 and the two sample types every contention profile here has.
+my @base = ('', 'contentions', 'count', 'delay', 'nanoseconds');
+my @types = ([1, 2], [3, 4]);
+
+# ---------------------------------------------------------------------------- the limit
+
+my ($st, $out, $err) = run_cmd($lockprof, 'top', '--help');
+like($out, qr/within 512 MiB/, 'top --help states the limit on a profile\'s memory');
+
+my $over = qr/exceeds lockprof top's limit of 512 MiB per profile/;
+
+# Ten million empty samples: 2 bytes each on the wire, 20 MB decompressed, 19 KB compressed.
+# Decoded, each is a struct, its pointer and a record of the field (131 bytes in all): 1.3 GB
+# unbounded. Refused at the limit, the command stays within the limit plus its own code and
+# the compressed file: 640 MiB of address space leaves 128 MiB for those.
+my $empty = profile(strings => \@base, types => \@types) . ("\x12\x00" x 10_000_000);
+spew("$tmp/empty.pb.gz", gz($empty));
+ok(-s "$tmp/empty.pb.gz" < 20_000, 'ten million empty samples fit in 20 KB of gzip');
+fails_with(640 << 10, 'empty.pb.gz', qr/$over \(decoding it: 10000000 samples, 0 locations, /
+                                     . qr/0 functions, 5 strings in 20000054 bytes\)/,
+           'ten million empty samples: refused at the limit, within 640 MiB');
+
+# The same under an address space too small for the limit: out of memory, said as such.
+fails_with(64 << 10, 'empty.pb.gz',
+           qr/out of memory after \d+ MiB \(the limit per profile is 512 MiB\)/,
+           'out of memory under ulimit -v 64 MiB: said so, not "not a profile"');
+
+# 600 MiB decompressed from 600 gzip members of 1 MiB each (gzip allows members to follow
+# one another): refused once the limit is decompressed.
+my $mib = gz("\0" x (1 << 20));
+spew("$tmp/big.pb.gz", gz(profile(strings => \@base, types => \@types)) . ($mib x 600));
+fails_with(640 << 10, 'big.pb.gz', qr/$over \(it decompresses to more\)/,
+           '600 MiB decompressed: refused at the limit, within 640 MiB');
+
+# A file larger than the limit as it is (sparse: no disk used).
+open(my $fh, '>', "$tmp/huge.pb") or die;
+truncate($fh, 600 << 20) or die "truncate: $!";
+close($fh);
+fails_with(640 << 10, 'huge.pb', qr/$over \(the file is larger\)/,
+           'a 600 MiB file: refused at the limit, within 640 MiB');
+
+done_testing();
