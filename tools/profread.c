@@ -224,10 +224,24 @@ int lp_profread_gunzip(const uint8_t *in, size_t inlen, uint8_t **outp, size_t *
     return rc;
 }
 
+int64_t lp_profread_add(int64_t a, int64_t b, bool *saturated)
+{
+    if (b > INT64_MAX - a) {
+        if (saturated)
+            *saturated = true;
+        return INT64_MAX;
+    }
+    return a + b;
+}
+
 const char *lp_profread_str(const Lockprof__Pprof__Profile *p, int64_t i)
 {
     return i >= 0 && (uint64_t)i < p->n_string_table ? p->string_table[i] : "";
 }
+
+/* What profread_add_samples returns for a negative value, whole. */
+static const char profread_negative[] = "not a contention profile: a sample's contentions or "
+                                        "delay is negative (as in a difference of two profiles)";
 
 static bool profread_str_ok(const Lockprof__Pprof__Profile *p, int64_t i)
 {
@@ -492,32 +506,45 @@ static char *profread_not_contention(const Lockprof__Pprof__Profile *p)
     return msg;
 }
 
-/* Adds up every sample into r->total and the functions' flat and cum. NULL, or what is
- * wrong with the profile. */
+void lp_profread_values(const struct lp_profread *r, const Lockprof__Pprof__Sample *s,
+                        int64_t v[2])
+{
+    v[0] = s->value[r->vi[0]];
+    v[1] = s->value[r->vi[1]];
+    v[1] = v[1] > INT64_MAX / r->delay_mul ? INT64_MAX : v[1] * r->delay_mul;
+}
+
+/* Adds up every sample into r->total and the functions' flat and cum, each sum stopping at
+ * INT64_MAX. NULL, or what is wrong with the profile. */
 static const char *profread_add_samples(struct lp_profread *r)
 {
     const Lockprof__Pprof__Profile *p = r->p;
+    bool *sat = &r->saturated;
     for (size_t i = 0; i < p->n_sample; i++) {
         const Lockprof__Pprof__Sample *s = p->sample[i];
         if (s->n_value != p->n_sample_type)
             return "a sample's values do not match the sample types";
-        int64_t v[2] = { s->value[r->vi[0]], s->value[r->vi[1]] * r->delay_mul };
-        r->total[0] += v[0];
-        r->total[1] += v[1];
+        if (s->value[r->vi[0]] < 0 || s->value[r->vi[1]] < 0)
+            return profread_negative;
+        if (s->value[r->vi[1]] > INT64_MAX / r->delay_mul)
+            *sat = true;
+        int64_t v[2];
+        lp_profread_values(r, s, v);
+        for (int j = 0; j < 2; j++)
+            r->total[j] = lp_profread_add(r->total[j], v[j], sat);
         for (size_t k = 0; k < s->n_location_id; k++) {
             const struct lp_profread_loc *l = lp_profread_find_loc(r, s->location_id[k]);
             if (!l)
                 return "a sample refers to a missing location";
             for (size_t f = 0; f < l->nframes; f++) {
                 struct lp_profread_name *t = &r->names[l->frames[f].name];
-                if (k == 0 && f == 0) {
-                    t->flat[0] += v[0];
-                    t->flat[1] += v[1];
-                }
+                if (k == 0 && f == 0)
+                    for (int j = 0; j < 2; j++)
+                        t->flat[j] = lp_profread_add(t->flat[j], v[j], sat);
                 if (t->stamp != i + 1) {
                     t->stamp = i + 1;
-                    t->cum[0] += v[0];
-                    t->cum[1] += v[1];
+                    for (int j = 0; j < 2; j++)
+                        t->cum[j] = lp_profread_add(t->cum[j], v[j], sat);
                 }
             }
         }
@@ -659,6 +686,10 @@ static int profread_decode(struct lp_profread *r, uint8_t *data, size_t len, boo
         *err = profread_mem_error(r, what);
         free(what);
         return r->mem.nomem ? -ENOMEM : -EFBIG;
+    }
+    if (bad == profread_negative) {
+        *err = lp_cli_xstrdup(bad);
+        return -EBADMSG;
     }
     if (bad) {
         *err = lp_cli_xasprintf("corrupt pprof profile: %s", bad);

@@ -89,7 +89,8 @@ struct lp_profread {
     size_t nnames, names_cap;
     uint32_t *hash;                 /* open addressing: 0 empty, else name index + 1 */
     size_t hash_cap;
-    int64_t total[2];
+    int64_t total[2];               /* saturated at INT64_MAX, as flat and cum are */
+    bool saturated;                 /* some sum reached INT64_MAX */
 };
 
 /*
@@ -99,9 +100,19 @@ struct lp_profread {
  * memory after ...", a system error's text): -EFBIG for the limit, -ENOMEM when malloc failed
  * below it, -EBADMSG for what is not a contention profile. r is to be closed either way, and
  * is not to be moved before.
+ *
+ * Contentions and delays are counts and times, never negative: a sample with a negative one
+ * (as in a difference of two profiles, pprof -diff_base) is refused. Sums stop at INT64_MAX.
  */
 int lp_profread_open(struct lp_profread *r, const char *path, char **err);
 void lp_profread_close(struct lp_profread *r);
+
+/* Sample s's contentions and delay in nanoseconds (the delay stopping at INT64_MAX), of a
+ * profile lp_profread_open accepted. */
+void lp_profread_values(const struct lp_profread *r, const Lockprof__Pprof__Sample *s,
+                        int64_t v[2]);
+/* a + b for non-negative a and b, stopping at INT64_MAX; sets *saturated when it does. */
+int64_t lp_profread_add(int64_t a, int64_t b, bool *saturated);
 
 /* The location of that id; NULL if the profile has none. */
 const struct lp_profread_loc *lp_profread_find_loc(const struct lp_profread *r, uint64_t id);

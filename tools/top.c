@@ -33,7 +33,7 @@ static const char top_usage[] =
     "  cum  = samples whose stack contains the function anywhere.\n"
     "Each profile is read within " TOP_STR(LP_PROFREAD_LIMIT_MIB) " MiB of memory "
     "(decompressed, decoded and indexed): one\n"
-    "that needs more is refused.\n"
+    "that needs more is refused, as is a negative value. Sums stop at 2^63-1.\n"
     "\n"
     "options:\n"
     "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"
@@ -80,14 +80,16 @@ static void top_fmt_value(char *buf, size_t size, int by, int64_t v)
         snprintf(buf, size, "%" PRId64, v);
 }
 
-/* Prints s right-aligned in width columns (UTF-8 aware: µ is one column, two bytes). */
+/* Prints s right-aligned in width columns (UTF-8 aware: µ is one column, two bytes), after
+ * at least one blank, so that a number wider than its column stays apart from the last. */
 static void top_put_right(FILE *out, const char *s, int width)
 {
     int cols = 0;
     for (const char *p = s; *p; p++)
         cols += ((unsigned char)*p & 0xc0) != 0x80;
-    for (; cols < width; cols++)
+    do
         fputc(' ', out);
+    while (++cols < width);
     fputs(s, out);
 }
 
@@ -171,6 +173,9 @@ static void top_header(FILE *out, const struct lp_profread *r, const char *path)
     top_fmt_ns(d, sizeof d, r->total[1]);
     fprintf(out, "Total: %" PRId64 " contention%s, %s delay, in %zu sample%s\n", r->total[0],
             r->total[0] == 1 ? "" : "s", d, p->n_sample, p->n_sample == 1 ? "" : "s");
+    if (r->saturated)
+        fprintf(out, "Note: the values add up to more than %" PRId64 "; the sums stop there\n",
+                INT64_MAX);
 }
 
 static void top_functions(FILE *out, const struct lp_profread *r, const struct lp_top_opts *o)
@@ -206,7 +211,7 @@ static void top_functions(FILE *out, const struct lp_profread *r, const struct l
     for (size_t i = 0; i < shown; i++) {
         const struct lp_profread_name *t = &r->names[order[i]];
         char b[48];
-        sum += t->flat[by];
+        sum = lp_profread_add(sum, t->flat[by], NULL);
         top_fmt_value(b, sizeof b, by, t->flat[by]);
         top_put_right(out, b, 10);
         top_put_pct(out, top_pct(t->flat[by], r->total[by]), 8);
@@ -237,10 +242,12 @@ static void top_stacks(FILE *out, const struct lp_profread *r, const struct lp_t
     struct top_stack *st = lp_cli_xcalloc(p->n_sample, sizeof *st);
     size_t n = 0;
     for (size_t i = 0; i < p->n_sample; i++) {
+        int64_t v[2];
         if (n == 0 || top_cmp_stack_ids(st[n - 1].first, s[i]) != 0)
             st[n++].first = s[i];
-        st[n - 1].v[0] += s[i]->value[r->vi[0]];
-        st[n - 1].v[1] += s[i]->value[r->vi[1]] * r->delay_mul;
+        lp_profread_values(r, s[i], v);
+        st[n - 1].v[0] = lp_profread_add(st[n - 1].v[0], v[0], NULL);
+        st[n - 1].v[1] = lp_profread_add(st[n - 1].v[1], v[1], NULL);
     }
     qsort_r(st, n, sizeof *st, top_cmp_stack, &by);
     size_t limit = o->stacks ? (o->n ? o->n : n) : TOP_DEFAULT_STACKS;

@@ -3,7 +3,7 @@
  * that profread.h has read, then its heaviest stacks, printed to any stream (the command
  * prints to stdout, the fuzz target to memory).
  *
- * Command code: malloc and stdio. Context: one thread.
+ * Every sum stops at INT64_MAX. Command code: malloc and stdio. Context: one thread.
  */
 #ifndef LP_TOP_H
 #define LP_TOP_H

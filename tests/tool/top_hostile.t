@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # top_hostile.t — `lockprof top` on profiles made to hurt it: a small gzip file of millions of
-# empty samples, files over the limit on a profile's memory (stated in `top --help`) and
-# allocation failure under `ulimit -v`. The profiles are written here, field by field
+# empty samples, files over the limit on a profile's memory (stated in `top --help`),
+# allocation failure under `ulimit -v`, and sample values near INT64_MAX and negative ones. The profiles are written here, field by field
 # (profile.proto's numbers), so that they can be what no encoder would write. Run from the
 # repository root:
 #   prove --exec tests/lib/run-one tests/tool/top_hostile.t
@@ -123,5 +123,46 @@ truncate($fh, 600 << 20) or die "truncate: $!";
 close($fh);
 fails_with(640 << 10, 'huge.pb', qr/$over \(the file is larger\)/,
            'a 600 MiB file: refused at the limit, within 640 MiB');
+
+# ---------------------------------------------------------------------------- values
+
+my $max = 9223372036854775807;
+my @fns = (@base, 'lock_a', 'lock_b', 'seconds');
+my %one = (strings => \@fns, types => \@types,
+           locations => [[1, 0, 0, [[1, 0]]], [2, 0, 0, [[2, 0]]]],
+           functions => [[1, 5, 0], [2, 6, 0]]);
+
+# Two samples of INT64_MAX contentions and delay: the sums saturate, nothing is negative.
+spew("$tmp/max.pb.gz", gz(profile(%one, samples => [[[1], [$max, $max]], [[2], [$max, $max]]])));
+($st, $out, $err) = run_cmd($lockprof, 'top', "$tmp/max.pb.gz");
+subtest 'sample values of INT64_MAX: totals saturate' => sub {
+    is($st, 0, 'exit 0') or diag($err);
+    is($err, '', 'nothing on stderr');
+    like($out, qr/^Total: 9223372036854775807 contentions, 2562048h delay, in 2 samples$/m,
+         'the totals stop at INT64_MAX');
+    like($out, qr/^Note: the values add up to more than 9223372036854775807; the sums stop there$/m,
+         'and the report says so');
+    unlike($out, qr/(?<![\w.])-\d/, 'no negative number anywhere');
+    my $counts = qr/9223372036854775807\s+9223372036854775807/;
+    like($out, qr/^\s+2562048h\s+100\.00%\s+100\.00%\s+2562048h\s+100\.00%\s+$counts\s+lock_a$/m,
+         'a function of INT64_MAX: 100 %, and the running sum stops at 100 %');
+};
+
+# A delay in seconds: INT64_MAX / 1e9 + 1 s converted to nanoseconds saturates too.
+spew("$tmp/secs.pb.gz", gz(profile(%one, types => [[1, 2], [3, 7]],
+                                   samples => [[[1], [1, 9223372037]]])));
+($st, $out, $err) = run_cmd($lockprof, 'top', "$tmp/secs.pb.gz");
+subtest 'a delay in seconds beyond INT64_MAX ns: saturates' => sub {
+    is($st, 0, 'exit 0') or diag($err);
+    like($out, qr/^Total: 1 contention, 2562048h delay, in 1 sample$/m, 'the delay stops there');
+    unlike($out, qr/(?<![\w.])-\d/, 'no negative number anywhere');
+};
+
+# Contentions and delays cannot be negative: such a profile (a difference of two profiles,
+# as pprof -diff_base makes) is not one lockprof top reads.
+spew("$tmp/neg.pb.gz", gz(profile(%one, samples => [[[1], [5, 100]], [[2], [-3, 50]]])));
+fails_with(undef, 'neg.pb.gz', qr/not a contention profile: a sample's contentions or delay /
+                               . qr/is negative \(as in a difference of two profiles\)/,
+           'a negative value: refused');
 
 done_testing();
