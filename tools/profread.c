@@ -484,21 +484,23 @@ static int64_t profread_delay_multiplier(const char *unit)
     return 0;
 }
 
-/* "not a contention profile (sample types: TYPE/UNIT, ...)". */
+/* "not a contention profile (sample types: TYPE/UNIT, ...)", the names escaped. */
 static char *profread_not_contention(const Lockprof__Pprof__Profile *p)
 {
     size_t cap = 64, n = 0;
     char *types = lp_cli_xmalloc(cap);
     types[0] = '\0';
     for (size_t i = 0; i < p->n_sample_type; i++) {
-        const char *t = lp_profread_str(p, p->sample_type[i]->type);
-        const char *u = lp_profread_str(p, p->sample_type[i]->unit);
+        char *t = lp_cli_escape(lp_profread_str(p, p->sample_type[i]->type));
+        char *u = lp_cli_escape(lp_profread_str(p, p->sample_type[i]->unit));
         size_t need = strlen(t) + strlen(u) + 4;
         if (n + need >= cap) {
             cap = 2 * (n + need);
             types = lp_cli_xrealloc(types, cap);
         }
         n += (size_t)snprintf(types + n, cap - n, "%s%s/%s", i ? ", " : "", t, u);
+        free(t);
+        free(u);
     }
     char *msg = lp_cli_xasprintf("not a contention profile (sample types: %s)",
                                  n ? types : "none");

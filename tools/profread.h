@@ -98,8 +98,8 @@ struct lp_profread {
  * is not a contention profile in *err (to free; "truncated or corrupt gzip data", "not a
  * pprof profile (...)", "exceeds lockprof top's limit of 512 MiB per profile (...)", "out of
  * memory after ...", a system error's text): -EFBIG for the limit, -ENOMEM when malloc failed
- * below it, -EBADMSG for what is not a contention profile. r is to be closed either way, and
- * is not to be moved before.
+ * below it, -EBADMSG for what is not a contention profile. Names from the file in *err are
+ * escaped (lp_cli_escape). r is to be closed either way, and is not to be moved before.
  *
  * Contentions and delays are counts and times, never negative: a sample with a negative one
  * (as in a difference of two profiles, pprof -diff_base) is refused. Sums stop at INT64_MAX.

@@ -33,7 +33,8 @@ static const char top_usage[] =
     "  cum  = samples whose stack contains the function anywhere.\n"
     "Each profile is read within " TOP_STR(LP_PROFREAD_LIMIT_MIB) " MiB of memory "
     "(decompressed, decoded and indexed): one\n"
-    "that needs more is refused, as is a negative value. Sums stop at 2^63-1.\n"
+    "that needs more is refused, as is a negative value. Sums stop at 2^63-1. Names from the\n"
+    "file are printed with control characters escaped (\\x1b).\n"
     "\n"
     "options:\n"
     "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"
@@ -91,6 +92,15 @@ static void top_put_right(FILE *out, const char *s, int width)
         fputc(' ', out);
     while (++cols < width);
     fputs(s, out);
+}
+
+/* Prints a string from the profile (or the command line) with its control characters
+ * escaped: a profile is not to drive the terminal. */
+static void top_put_name(FILE *out, const char *s)
+{
+    char *e = lp_cli_escape(s);
+    fputs(e, out);
+    free(e);
 }
 
 static double top_pct(int64_t part, int64_t total)
@@ -156,9 +166,14 @@ static void top_header(FILE *out, const struct lp_profread *r, const char *path)
 {
     const Lockprof__Pprof__Profile *p = r->p;
     char d[32];
-    fprintf(out, "File: %s\n", path);
-    for (size_t i = 0; i < p->n_comment; i++)
-        fprintf(out, "Comment: %s\n", lp_profread_str(p, p->comment[i]));
+    fputs("File: ", out);
+    top_put_name(out, path);
+    fputc('\n', out);
+    for (size_t i = 0; i < p->n_comment; i++) {
+        fputs("Comment: ", out);
+        top_put_name(out, lp_profread_str(p, p->comment[i]));
+        fputc('\n', out);
+    }
     if (p->time_nanos > 0) {
         time_t t = (time_t)(p->time_nanos / 1000000000);
         struct tm tm;
@@ -223,7 +238,9 @@ static void top_functions(FILE *out, const struct lp_profread *r, const struct l
         top_put_right(out, b, 12);
         top_fmt_value(b, sizeof b, other, t->cum[other]);
         top_put_right(out, b, 11);
-        fprintf(out, "  %s\n", t->name);
+        fputs("  ", out);
+        top_put_name(out, t->name);
+        fputc('\n', out);
     }
     free(order);
 }
@@ -267,12 +284,15 @@ static void top_stacks(FILE *out, const struct lp_profread *r, const struct lp_t
             const struct lp_profread_loc *l = lp_profread_find_loc(r, st[i].first->location_id[k]);
             for (size_t f = 0; f < l->nframes; f++) {
                 const struct lp_profread_frame *fr = &l->frames[f];
-                fprintf(out, "        %s%s", r->names[fr->name].name,
-                        fr->inlined ? " (inline)" : "");
+                fputs("        ", out);
+                top_put_name(out, r->names[fr->name].name);
+                fputs(fr->inlined ? " (inline)" : "", out);
                 if (fr->file && fr->line > 0) {
                     const char *base = strrchr(fr->file, '/') ? strrchr(fr->file, '/') + 1
                                                               : fr->file;
-                    fprintf(out, "  %s:%" PRId64, base, fr->line);
+                    fputs("  ", out);
+                    top_put_name(out, base);
+                    fprintf(out, ":%" PRId64, fr->line);
                 }
                 fputc('\n', out);
             }
@@ -302,7 +322,9 @@ static int top_one(const char *path, const struct lp_top_opts *o, bool *printed)
     char *err = NULL;
     int status = LP_CLI_USAGE;
     if (lp_profread_open(&r, path, &err) < 0) {
-        lp_cli_message("top", "%s: %s", path, err);
+        char *name = lp_cli_escape(path);
+        lp_cli_message("top", "%s: %s", name, err);
+        free(name);
         goto out;
     }
     if (*printed)

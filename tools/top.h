@@ -3,7 +3,8 @@
  * that profread.h has read, then its heaviest stacks, printed to any stream (the command
  * prints to stdout, the fuzz target to memory).
  *
- * Every sum stops at INT64_MAX. Command code: malloc and stdio. Context: one thread.
+ * Every string from the profile is printed escaped (lp_cli_escape), and every sum stops at
+ * INT64_MAX. Command code: malloc and stdio. Context: one thread.
  */
 #ifndef LP_TOP_H
 #define LP_TOP_H

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # top_hostile.t — `lockprof top` on profiles made to hurt it: a small gzip file of millions of
 # empty samples, files over the limit on a profile's memory (stated in `top --help`),
-# allocation failure under `ulimit -v`, and sample values near INT64_MAX and negative ones. The profiles are written here, field by field
+# allocation failure under `ulimit -v`, sample values near INT64_MAX and negative ones, and
+# names carrying terminal escape sequences. The profiles are written here, field by field
 # (profile.proto's numbers), so that they can be what no encoder would write. Run from the
 # repository root:
 #   prove --exec tests/lib/run-one tests/tool/top_hostile.t
@@ -164,5 +165,38 @@ spew("$tmp/neg.pb.gz", gz(profile(%one, samples => [[[1], [5, 100]], [[2], [-3, 
 fails_with(undef, 'neg.pb.gz', qr/not a contention profile: a sample's contentions or delay /
                                . qr/is negative \(as in a difference of two profiles\)/,
            'a negative value: refused');
+
+# ---------------------------------------------------------------------------- names
+
+# Every string a hostile profile can put on the screen carries a control sequence: the
+# function's name and file, a comment, an unnamed frame's mapping, and the file's own name.
+my @evil = (@base, "evil\e[2J\a_fn", "src/\e]0;pwned\a.c", "comment \e[31mred\e[0m",
+            "/lib/x\x9b1mbad.so", "na\xc3\xafve_\xc2\xb5s\xc2\x9b6n");
+my $evilname = "$tmp/name\e[1m.pb.gz";
+spew($evilname, gz(profile(strings => \@evil, types => \@types, comments => [7],
+                           mappings => [[1, 8]],
+                           locations => [[1, 0, 0, [[1, 12]]], [2, 1, 0x1234, []],
+                                         [3, 0, 0, [[2, 0]]]],
+                           functions => [[1, 5, 6], [2, 9, 0]],
+                           samples => [[[1, 2], [3, 300]], [[3], [1, 100]]])));
+($st, $out, $err) = run_cmd($lockprof, 'top', '--stacks', $evilname);
+subtest 'names with control characters are printed escaped' => sub {
+    is($st, 0, 'exit 0') or diag($err);
+    my $text = $out;
+    ok(utf8::decode($text), 'the output is UTF-8');
+    unlike($text, qr/[\x00-\x09\x0b-\x1f\x7f-\x9f]/, 'no control character but newlines');
+    like($out, qr/^File: \Q$tmp\E\/name\\x1b\[1m\.pb\.gz$/m, 'the file name');
+    like($out, qr/^Comment: comment \\x1b\[31mred\\x1b\[0m$/m, 'a comment');
+    like($out, qr/\s+evil\\x1b\[2J\\x07_fn$/m, 'a function\'s name');
+    like($out, qr/^\s+evil\\x1b\[2J\\x07_fn  \\x1b\]0;pwned\\x07\.c:12$/m, 'its file');
+    like($out, qr/^\s+0x1234 \(x\\x9b1mbad\.so\)$/m, 'an unnamed frame\'s mapping');
+    like($out, qr/\s+na\x{c3}\x{af}ve_\x{c2}\x{b5}s\\xc2\\x9b6n$/m,
+         'UTF-8 letters kept, a UTF-8 C1 control escaped');
+};
+
+# Names also reach stderr, in the messages about a file that is not a contention profile.
+spew("$tmp/types.pb.gz", gz(profile(strings => ['', "cpu\e[5m", 'ns'], types => [[1, 2]])));
+fails_with(undef, 'types.pb.gz', qr/not a contention profile \(sample types: cpu\\x1b\[5m\/ns\)/,
+           'a sample type\'s name, escaped in the message');
 
 done_testing();
