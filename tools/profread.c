@@ -744,6 +744,14 @@ static int profread_parse(struct lp_profread *r, uint8_t *raw, size_t rawlen, bo
     return rc < 0 ? rc : profread_decode(r, data, len, gz, err);
 }
 
+int lp_profread_load(struct lp_profread *r, const uint8_t *buf, size_t len, size_t limit,
+                     char **err)
+{
+    profread_init(r, limit);
+    *err = NULL;
+    return profread_parse(r, (uint8_t *)buf, len, false, err);
+}
+
 int lp_profread_open(struct lp_profread *r, const char *path, char **err)
 {
     uint8_t *raw = NULL;

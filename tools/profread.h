@@ -105,6 +105,9 @@ struct lp_profread {
  * (as in a difference of two profiles, pprof -diff_base) is refused. Sums stop at INT64_MAX.
  */
 int lp_profread_open(struct lp_profread *r, const char *path, char **err);
+/* The same from len bytes in memory (gzip-compressed or not) within limit bytes. */
+int lp_profread_load(struct lp_profread *r, const uint8_t *buf, size_t len, size_t limit,
+                     char **err);
 void lp_profread_close(struct lp_profread *r);
 
 /* Sample s's contentions and delay in nanoseconds (the delay stopping at INT64_MAX), of a
