@@ -113,7 +113,7 @@ static char *fetch_query_value(const char *path, const char *name)
     return NULL;
 }
 
-/* The first line of a body, made printable and short, for an error message. */
+/* The first line of a body, short and escaped (lp_cli_escape), for an error message. */
 static char *fetch_first_line(const uint8_t *body, size_t len)
 {
     size_t n = 0;
@@ -122,10 +122,9 @@ static char *fetch_first_line(const uint8_t *body, size_t len)
     char *s = lp_cli_xasprintf("%.*s", (int)n, (const char *)body);
     while (n && (s[n - 1] == '\r' || s[n - 1] == ' '))
         s[--n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
-            s[i] = '?';
-    return s;
+    char *e = lp_cli_escape(s);
+    free(s);
+    return e;
 }
 
 /* Writes all of buf to fd, through partial writes and EINTR. 0 or -errno. */
@@ -463,9 +462,9 @@ static void fetch_exchange(const struct lp_httpc_addr *addr, const char *target,
     if (rc < 0 && !call.err) /* no memory even for the reason */
         lp_cli_fail(LP_CLI_USAGE, NULL, "out of memory");
     if (sock < 0) /* connect's reason names the address */
-        lp_cli_fail(1, "fetch", "%s", call.err);
-    if (rc < 0)
-        lp_cli_fail(1, "fetch", "%s: %s", where, call.err);
+        lp_cli_fail(1, "fetch", "%s", lp_cli_escape(call.err));
+    if (rc < 0) /* it may quote what the server sent */
+        lp_cli_fail(1, "fetch", "%s: %s", where, lp_cli_escape(call.err));
     close(sock);
     lp_httpc_call_done(&call);
     free(req);
@@ -480,7 +479,8 @@ static void fetch_check_answer(const struct lp_httpc_answer *ans, const char *wh
         bool text = !ans->type[0] || strncasecmp(ans->type, "text/plain", 10) == 0;
         char *line = text ? fetch_first_line(ans->body, ans->len) : lp_cli_xstrdup("");
         lp_cli_fail(1, "fetch", "%s: %d%s%s%s%s", where, ans->status,
-                    ans->reason[0] ? " " : "", ans->reason, line[0] ? ": " : "", line);
+                    ans->reason[0] ? " " : "", lp_cli_escape(ans->reason),
+                    line[0] ? ": " : "", line);
     }
     if (pprof) {
         /* The whole gzip stream, not only its magic: a body cut short by a close is refused. */
@@ -488,20 +488,19 @@ static void fetch_check_answer(const struct lp_httpc_answer *ans, const char *wh
             char *line = fetch_first_line(ans->body, ans->len);
             lp_cli_fail(1, "fetch", "%s: the answer is not a gzip-compressed profile "
                         "(%zu bytes%s%s%s%s%s)", where, ans->len, ans->type[0] ? ", " : "",
-                        ans->type, line[0] ? ", beginning '" : "", line, line[0] ? "'" : "");
+                        lp_cli_escape(ans->type), line[0] ? ", beginning '" : "", line, line[0] ? "'" : "");
         }
-        uint8_t *inflated = NULL;
-        size_t ilen = 0;
-        int rc = lp_profread_gunzip(ans->body, ans->len, &inflated, &ilen);
+        int rc = lp_profread_gzip_check(ans->body, ans->len);
         if (rc < 0)
             lp_cli_fail(1, "fetch", "%s: the profile is %s", where,
-                        rc == -EBADMSG ? "truncated or corrupt gzip data" : strerror(-rc));
-        free(inflated);
+                        rc == -EBADMSG ? "truncated or corrupt gzip data"
+                        : rc == -EFBIG ? "larger than 2 GiB once inflated" : strerror(-rc));
     } else if (direct >= 0 && isatty(direct) &&
                (memchr(ans->body, '\0', ans->len) ||
                 strncasecmp(ans->type, "application/octet-stream", 24) == 0)) {
         lp_cli_fail(1, "fetch", "%s: the answer is binary (%s); not writing it to a terminal: "
-                    "give -o FILE", where, ans->type[0] ? ans->type : "no Content-Type");
+                    "give -o FILE", where,
+                    ans->type[0] ? lp_cli_escape(ans->type) : "no Content-Type");
     }
 }
 

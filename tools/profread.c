@@ -156,6 +156,25 @@ static int profread_file(const char *path, size_t max, uint8_t **buf, size_t *le
     return 0;
 }
 
+/* One step of inflating gzip data into z's output room: 1 to go on (output room used up, or
+ * the next of several concatenated members begun), 0 at the end of the data, -EBADMSG
+ * (truncated or corrupt: a Z_BUF_ERROR with output room left means the input ended before
+ * the stream did) or -ENOMEM. */
+static int profread_inflate_step(z_stream *z)
+{
+    int zr = inflate(z, Z_NO_FLUSH);
+    if (zr == Z_STREAM_END) {
+        if (z->avail_in >= 2 && z->next_in[0] == 0x1f && z->next_in[1] == 0x8b) {
+            inflateReset(z);
+            return 1;
+        }
+        return 0;
+    }
+    if (zr == Z_OK || (zr == Z_BUF_ERROR && z->avail_out == 0))
+        return 1;
+    return zr == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
+}
+
 /*
  * Decompresses gzip data (one member or several concatenated, as gzip allows) into a buffer
  * from m. 0, -EBADMSG (truncated or corrupt), -EFBIG (beyond m's limit; m->over) or -ENOMEM
@@ -190,19 +209,12 @@ static int profread_inflate(struct lp_profread_mem *m, const uint8_t *in, size_t
         size_t room = cap - len < UINT_MAX ? cap - len : UINT_MAX;
         z.next_out = out + len;
         z.avail_out = (uInt)room;
-        int zr = inflate(&z, Z_NO_FLUSH);
+        int step = profread_inflate_step(&z);
         len += room - z.avail_out;
-        if (zr == Z_STREAM_END) {
-            if (z.avail_in >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b) {
-                inflateReset(&z);
-                continue;
-            }
+        if (step <= 0) {
+            rc = step;
             break;
         }
-        if (zr == Z_OK || (zr == Z_BUF_ERROR && z.avail_out == 0))
-            continue;
-        /* Z_BUF_ERROR with output room left: the input ended before the stream did. */
-        rc = zr == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
     }
     inflateEnd(&z);
     if (rc < 0) {
@@ -215,12 +227,26 @@ static int profread_inflate(struct lp_profread_mem *m, const uint8_t *in, size_t
     return 0;
 }
 
-int lp_profread_gunzip(const uint8_t *in, size_t inlen, uint8_t **outp, size_t *outlen)
+int lp_profread_gzip_check(const uint8_t *in, size_t inlen)
 {
-    struct lp_profread_mem m = { .limit = LP_PROFREAD_MAX_INFLATED };
-    int rc = profread_inflate(&m, in, inlen, outp, outlen);
-    if (m.nomem)
-        lp_cli_fail(LP_CLI_USAGE, NULL, "out of memory");
+    static uint8_t scratch[65536]; /* what is inflated, looked at by zlib only */
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + 15) != Z_OK)
+        return -ENOMEM;
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)inlen;
+    uint64_t total = 0;
+    int rc = 1;
+    while (rc > 0) {
+        z.next_out = scratch;
+        z.avail_out = sizeof scratch;
+        rc = profread_inflate_step(&z);
+        total += sizeof scratch - z.avail_out;
+        if (total > LP_PROFREAD_MAX_INFLATED)
+            rc = -EFBIG;
+    }
+    inflateEnd(&z);
     return rc;
 }
 

@@ -21,8 +21,8 @@
 #include "profile.pb-c.h"
 
 /* gzip bombs and mistakes: no real profile comes near these. `lockprof fetch` accepts a body
- * up to LP_PROFREAD_MAX_FILE and lp_profread_gunzip() inflates up to LP_PROFREAD_MAX_INFLATED;
- * `lockprof top` reads within LP_PROFREAD_LIMIT (below). */
+ * up to LP_PROFREAD_MAX_FILE and lp_profread_gzip_check() inflates up to
+ * LP_PROFREAD_MAX_INFLATED; `lockprof top` reads within LP_PROFREAD_LIMIT (below). */
 #define LP_PROFREAD_MAX_FILE (1ULL << 30)
 #define LP_PROFREAD_MAX_INFLATED (1ULL << 31)
 
@@ -123,10 +123,11 @@ const struct lp_profread_loc *lp_profread_find_loc(const struct lp_profread *r, 
 const char *lp_profread_str(const Lockprof__Pprof__Profile *p, int64_t i);
 
 /*
- * Decompresses gzip data (one member or several concatenated, as gzip allows) into a new
- * buffer. 0, -EBADMSG (truncated or corrupt), -EFBIG (larger than LP_PROFREAD_MAX_INFLATED)
- * or -ENOMEM. inlen is at most LP_PROFREAD_MAX_FILE.
+ * Checks that in[0, inlen) is whole gzip data (one member or several concatenated): inflates
+ * it into a fixed scratch buffer and throws the output away, so a gzip bomb costs time, not
+ * memory. 0, -EBADMSG (truncated or corrupt), -EFBIG (larger than LP_PROFREAD_MAX_INFLATED
+ * once inflated) or -ENOMEM (zlib's state). inlen is at most LP_PROFREAD_MAX_FILE.
  */
-int lp_profread_gunzip(const uint8_t *in, size_t inlen, uint8_t **outp, size_t *outlen);
+int lp_profread_gzip_check(const uint8_t *in, size_t inlen);
 
 #endif

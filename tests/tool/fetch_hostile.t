@@ -5,7 +5,8 @@
 # (d) a chunk extension that never ends, as fast as they can. Each time fetch must exit 1
 # with one line on stderr, no file and no temporary left, within S seconds plus a grace; and
 # for (a) and (d) its peak resident memory must follow the data it decoded, not the bytes it
-# was sent.
+# was sent. Then (e) what a server says is printed escaped, and (f) a gzip bomb is checked
+# through a fixed buffer, not inflated into memory.
 #
 # The grace: fetch looks at its deadline after every read, and waits only for the time left,
 # so it stops at most one read after S seconds (a read takes at most the socket's buffer, a
@@ -51,7 +52,8 @@ sub listing {
 }
 
 # A server on 127.0.0.1 that reads one request's head, then sends $first, then $block over
-# and over, $pause seconds apart, until the client is gone. The bytes it managed to send go to
+# and over, $pause seconds apart, until the client is gone (without $block: $first, then it
+# closes). The bytes it managed to send go to
 # its log when it stops.
 my (@servers, $n);
 sub hostile {
@@ -80,6 +82,7 @@ sub hostile {
                 $off += $w;
                 $sent += $w;
             }
+            last SEND unless defined $block;
             sleep $pause if $pause;
         }
         spew($log, $sent);
@@ -90,9 +93,6 @@ sub hostile {
     return { addr => $addr, pid => $pid, log => $log };
 }
 END { local $?; kill 'KILL', @servers if @servers; waitpid($_, 0) for @servers }
-
-my $chunked = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-            . "Transfer-Encoding: chunked\r\n\r\n";
 
 # Runs `lockprof fetch --timeout $S ADDRESS` in a new directory under helper_maxrss and
 # checks how it failed: on time (a fast enough machine may reach the 1 GiB limit on the
@@ -164,6 +164,52 @@ fetch_fails(hostile("$ok_head\r\n", 'x' x 65536, 0.01), '(c) a body that never e
                                    '(d) an endless chunk extension');
     ok($kib * 1024 <= 16 * $MiB, sprintf('peak resident %.1f MiB <= 16 MiB (%.1f MiB sent)',
                                          $kib / 1024, $sent / $MiB));
+}
+
+# (e) What the server says is printed escaped: a reason phrase, a Content-Type and a text body
+# with terminal escape sequences cannot drive the terminal fetch reports to.
+{
+    my $body = "bad \e]0;pwned\a path \e[2J\n";
+    my $s = hostile("HTTP/1.1 404 Not \e[31mFound\r\nContent-Type: text/plain\r\n"
+                    . "Content-Length: " . length($body) . "\r\n\r\n$body");
+    my $d = "$tmp/e";
+    mkdir $d or die;
+    my $e = `cd '$d' && '$lockprof' fetch --timeout $S '$s->{addr}' 2>&1 >/dev/null`;
+    my $st = $? >> 8;
+    waitpid($s->{pid}, 0);
+    is($st, 1, '(e) a 404 with escape sequences: exit status 1');
+    is(count_lines($e), 1, '(e) one line');
+    ok($e !~ /[\x00-\x09\x0b-\x1f\x7f]/, '(e) no control character in it')
+        or diag($e =~ s/([\x00-\x1f\x7f])/sprintf('<%02x>', ord $1)/ger);
+    like($e, qr{404 Not \\x1b\[31mFound: bad \\x1b\]0;pwned\\x07 path \\x1b\[2J$},
+         '(e) the reason and the body, escaped');
+}
+
+# (f) A gzip bomb that is a valid profile's size on the wire: 10 gzip members of 64 MiB of
+# zeros each (640 MiB once inflated, 640 KB sent). fetch checks the whole stream and saves it
+# (it is whole gzip data), inflating through a fixed buffer: its memory follows the bytes it
+# was sent, not what they inflate to.
+{
+    require Compress::Zlib;
+    my $member = Compress::Zlib::memGzip("\0" x (64 * $MiB));
+    my $bomb = $member x 10;
+    my $s = hostile("${ok_head}Content-Length: " . length($bomb) . "\r\n\r\n$bomb");
+    my $d = "$tmp/f";
+    mkdir $d or die;
+    my $rss = "$tmp/rssf";
+    system("cd '$d' && '$maxrss' $KILL '$rss' '$lockprof' fetch --timeout 30 -o bomb.pb.gz "
+           . "'$s->{addr}' 2>'$tmp/errf'");
+    my $st = $? >> 8;
+    waitpid($s->{pid}, 0);
+    my $kib = slurp($rss) || 0;
+    chomp $kib;
+    is($st, 0, '(f) a gzip bomb of whole gzip data is saved: exit 0')
+        or diag(slurp("$tmp/errf"));
+    is(-s "$d/bomb.pb.gz", length $bomb, '(f) all of it');
+    my $bound = 16 * $MiB + 3 * length $bomb;
+    ok($kib * 1024 <= $bound, sprintf('(f) peak resident %.1f MiB <= %.1f MiB (16 MiB + '
+                                      . 'three times the %.1f MiB sent; 640 MiB inflated)',
+                                      $kib / 1024, $bound / $MiB, length($bomb) / $MiB));
 }
 
 done_testing();
