@@ -173,7 +173,9 @@ static void locktab_unpack(locktab_word v, uint64_t now, uint64_t *frac,
             *frac = locktab_frac(sl);
         c->armed = *frac ? *frac : 1;
     }
-    c->Q = (int64_t)(v >> LOCKTAB_Q_SHIFT) << 9 >> 9; /* 55 bits, sign-extended */
+    /* 55 bits, sign-extended: shifted up as unsigned (a signed shift that overflows is
+     * undefined), then down as signed (gcc's >> of a negative value is arithmetic). */
+    c->Q = (int64_t)((uint64_t)(v >> LOCKTAB_Q_SHIFT) << 9) >> 9;
 }
 
 static inline void locktab_arm(struct locktab_slot *sl, uint64_t arm)
