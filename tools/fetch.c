@@ -542,7 +542,7 @@ int cmd_fetch(int argc, char **argv)
                         strerror(-rc));
         if (d.file)
             lp_cli_message("fetch", "wrote %zu bytes to %s (%s)", ans.len, d.file, rq.what);
-        return 0;
+        goto out_free;
     }
 
     rc = fetch_write_all(d.fd, ans.body, ans.len);
@@ -570,6 +570,7 @@ int cmd_fetch(int argc, char **argv)
     free(tmp);
     lp_cli_message("fetch", "wrote %zu bytes to %s (%s)", ans.len, d.file, rq.what);
 
+out_free:
     free(d.file);
     free(d.dir);
     free(where);
