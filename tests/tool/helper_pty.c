@@ -157,6 +157,7 @@ int main(int argc, char **argv)
         kept = want_len - 1 < have ? want_len - 1 : have;
         memmove(window, window + have - kept, kept);
     }
+    free(window);
     close(master);
 
     /* The slave may be closed before the command is done with: wait for it, still bounded. */
