@@ -9,11 +9,21 @@
 #   make install         PREFIX=/usr/local by default
 #
 # Knobs: V=1 shows full commands, WERROR=1 turns warnings into errors,
-# SANITIZE=address|undefined|thread builds the unit tests with a sanitizer,
 # CFLAGS/LDFLAGS are appended, never replace ours.
+#
+# SANITIZE=address|undefined|thread builds core/, the command and every test program that
+# links them with that sanitizer, in a tree of its own: BUILD defaults to build-SANITIZE.
+# Its `make check` runs the unit, fuzz and tool tests (tests/unit, tests/fuzz, tests/tool).
+# Not the preload tests: liblockprof.so is loaded into programs built without a sanitizer,
+# whose runtime would have to come first in their link order, so a sanitizer tree's library
+# is a plain build of its own ($(BUILD)/plain), the one `lockprof run` preloads there.
 
 PREFIX  ?= /usr/local
+ifeq ($(SANITIZE),)
 BUILD   ?= build
+else
+BUILD   ?= build-$(SANITIZE)
+endif
 CC      ?= cc
 PROTOC_C ?= protoc-c
 
@@ -27,7 +37,7 @@ WARN   += -Werror
 endif
 # core/ with -iquote: its headers (threads.h) must not shadow the system's (<threads.h>).
 ALL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) -D_GNU_SOURCE -Iinclude -iquote core -I$(BUILD)/gen \
-             -MMD -MP $(CFLAGS)
+             -MMD -MP $(SAN_FLAGS) $(CFLAGS)
 
 ifeq ($(SANITIZE),)
 SAN_FLAGS =
@@ -36,10 +46,17 @@ SAN_FLAGS = -fsanitize=address -fno-omit-frame-pointer
 else ifeq ($(SANITIZE),undefined)
 SAN_FLAGS = -fsanitize=undefined -fno-sanitize-recover=all
 else ifeq ($(SANITIZE),thread)
-SAN_FLAGS = -fsanitize=thread
+# ThreadSanitizer does not model a fence alone (gcc warns, -Wtsan). core/'s fences order
+# relaxed atomic accesses only (inflight.c's seqlock), which it never reports as races.
+SAN_FLAGS = -fsanitize=thread -Wno-tsan
 else
 $(error SANITIZE must be address, undefined or thread, not '$(SANITIZE)')
 endif
+
+# A tree never mixes objects built with and without a sanitizer, whatever BUILD says: every
+# object compiled with ALL_CFLAGS depends on this file, which holds the tree's SANITIZE and
+# is rewritten (so everything is rebuilt) only when that changes.
+SAN_STAMP = $(BUILD)/sanitize
 
 ifeq ($(V),1)
 Q =
@@ -88,10 +105,16 @@ BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(BENCH_SRC)))
 FUZZ_SRC  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(FUZZ_SRC)))
-TEST_FILES = $(sort $(wildcard tests/unit/*.t tests/preload/*.t tests/tool/*.t tests/fuzz/*.t))
+ifeq ($(SANITIZE),)
+TEST_KINDS_RUN = unit preload tool fuzz
+else
+TEST_KINDS_RUN = unit tool fuzz
+endif
+TEST_FILES = $(sort $(wildcard $(TEST_KINDS_RUN:%=tests/%/*.t)))
 DEMO      = $(BUILD)/demo
 
-.PHONY: all check bench check-exports install clean demo deps test-deps tests variants
+.PHONY: all check bench check-exports check-sanitized install clean demo deps test-deps tests \
+        variants FORCE
 all: $(SO) $(TOOL) $(DEMO)
 
 $(PROTO_C) $(PROTO_H): core/profile.proto
@@ -99,16 +122,20 @@ $(PROTO_C) $(PROTO_H): core/profile.proto
 	@echo "  PROTOC  $<"
 	$(Q)$(PROTOC_C) --c_out=$(BUILD)/gen -Icore $<
 
-$(BUILD)/gen/profile.pb-c.o: $(PROTO_C)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(STD) $(OPT) $(DEBUG) $(PIC) -I$(BUILD)/gen -c -o $@ $< $(CFLAGS)
+$(SAN_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	$(Q)echo '$(SANITIZE)' | cmp -s - $@ || echo '$(SANITIZE)' > $@
 
-$(BUILD)/core/%.o: core/%.c $(PROTO_H)
+$(BUILD)/gen/profile.pb-c.o: $(PROTO_C) $(SAN_STAMP)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) $(OPT) $(DEBUG) $(PIC) $(SAN_FLAGS) -I$(BUILD)/gen -c -o $@ $< $(CFLAGS)
+
+$(BUILD)/core/%.o: core/%.c $(PROTO_H) $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) -c -o $@ $<
 
-$(BUILD)/interpose/%.o: interpose/%.c $(PROTO_H)
+$(BUILD)/interpose/%.o: interpose/%.c $(PROTO_H) $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) $(INTERPOSE_FLAGS) -Iinterpose -c -o $@ $<
@@ -117,7 +144,7 @@ $(BUILD)/interpose/%.o: interpose/%.c $(PROTO_H)
 ifneq ($(SEAMS),)
 ALL_CFLAGS += -DLP_SEAMS
 SEAMS_OBJ = $(BUILD)/seams.o
-$(SEAMS_OBJ): $(SEAMS) core/seam.h
+$(SEAMS_OBJ): $(SEAMS) core/seam.h $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) -c -o $@ $<
@@ -127,6 +154,7 @@ $(CORE_LIB): $(CORE_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+ifeq ($(SANITIZE),)
 # -nostartfiles: the C runtime's start files add code run at load and at exit (on pages of
 # their own, each a page fault in every process) that a library with only .init_array
 # constructors does not need; lifecycle.c defines the __dso_handle they would.
@@ -135,12 +163,18 @@ $(SO): $(INTER_OBJ) $(CORE_LIB) $(SEAMS_OBJ) interpose/lockprof.map
 	$(Q)$(CC) -shared -nostartfiles -o $@ $(INTER_OBJ) $(SEAMS_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
 		-Wl,--version-script=interpose/lockprof.map -Wl,--no-undefined -Wl,-z,nodelete \
 		$(SOLIBS) -ldl -lpthread $(LDFLAGS)
+else
+# The preload library of a sanitizer tree: a plain build, beside the command that preloads it.
+$(SO): FORCE
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/plain SANITIZE= $(BUILD)/plain/liblockprof.so
+	$(Q)ln -sf plain/liblockprof.so $@
+endif
 
 $(TOOL): $(TOOL_OBJ) $(CORE_LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $(TOOL_OBJ) $(CORE_LIB) $(LIBS) -lpthread -ldl $(LDFLAGS)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $(TOOL_OBJ) $(CORE_LIB) $(LIBS) -lpthread -ldl $(LDFLAGS)
 
-$(BUILD)/tools/%.o: tools/%.c $(PROTO_H)
+$(BUILD)/tools/%.o: tools/%.c $(PROTO_H) $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -151,34 +185,34 @@ $(DEMO): tests/demo/demo.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(STD) -O1 -g -fno-omit-frame-pointer -o $@ $< -lpthread
 
-$(BUILD)/tests/unit_%: unit_%.c $(CORE_LIB) tests/unit/tap.h
+$(BUILD)/tests/unit_%: unit_%.c $(CORE_LIB) tests/unit/tap.h $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl \
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl \
 		-lm $(LDFLAGS)
 
-$(BUILD)/tests/helper_%: helper_%.c $(CORE_LIB)
+$(BUILD)/tests/helper_%: helper_%.c $(CORE_LIB) $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
 
 # The tests that talk HTTP do it through the command's own client.
 HTTPC_UNITS = $(BUILD)/tests/unit_httpc $(BUILD)/tests/unit_httpd
-$(HTTPC_UNITS): $(BUILD)/tests/%: %.c $(HTTPC_OBJ) $(CORE_LIB) tests/unit/tap.h
+$(HTTPC_UNITS): $(BUILD)/tests/%: %.c $(HTTPC_OBJ) $(CORE_LIB) tests/unit/tap.h $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) \
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) \
 		$(LIBS) -lpthread -ldl -lm $(LDFLAGS)
 
 # A fuzz target sees core/ and the command's modules (all but its main).
 FUZZ_LINK = $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJ))
-$(BUILD)/tests/fuzz_%: fuzz_%.c tests/fuzz/driver.c $(FUZZ_LINK) $(CORE_LIB)
+$(BUILD)/tests/fuzz_%: fuzz_%.c tests/fuzz/driver.c $(FUZZ_LINK) $(CORE_LIB) $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itools -o $@ $< tests/fuzz/driver.c $(FUZZ_LINK) \
+	$(Q)$(CC) $(ALL_CFLAGS) -Itools -o $@ $< tests/fuzz/driver.c $(FUZZ_LINK) \
 		$(CORE_LIB) $(LIBS) -lpthread -ldl -lm $(LDFLAGS)
 
-$(BUILD)/tests/helper_httpget: helper_httpget.c $(HTTPC_OBJ) $(CORE_LIB)
+$(BUILD)/tests/helper_httpget: helper_httpget.c $(HTTPC_OBJ) $(CORE_LIB) $(SAN_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itools -o $@ $< $(HTTPC_OBJ) $(CORE_LIB) $(LIBS) -lpthread \
@@ -221,18 +255,29 @@ $(BUILD)/tests/passthru.so: tests/bench/passthru.c
 
 TEST_LIBS = $(patsubst tests/preload/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/preload/lib*.cc))
 
+ifeq ($(SANITIZE),)
 tests: all variants $(UNIT_BIN) $(FUZZ_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API) \
        $(BENCH_BIN)
+else
+tests: $(SO) $(TOOL) $(UNIT_BIN) $(FUZZ_BIN) $(HELP_BIN)
+endif
 
-# The suite: every test file of every kind under prove, one process each, each under a
-# timeout (tests/lib/run-one).
+# The suite: every test file of the kinds above under prove, one process each, each under a
+# timeout (tests/lib/run-one), with BUILD in the environment (the tests' default is build).
+# ThreadSanitizer reads its suppressions (deliberate races of the tests) from tests/lib.
 check: deps test-deps
 	$(MAKE) --no-print-directory tests
-	$(MAKE) --no-print-directory check-exports
-	prove --exec tests/lib/run-one $(PROVE_FLAGS) $(TEST_FILES)
+	$(MAKE) --no-print-directory check-exports $(if $(SANITIZE),check-sanitized)
+	BUILD='$(BUILD)' TSAN_OPTIONS="suppressions=$(CURDIR)/tests/lib/tsan.supp $${TSAN_OPTIONS:-}" \
+	    prove --exec tests/lib/run-one $(PROVE_FLAGS) $(TEST_FILES)
 
 check-exports: $(SO)
 	@tests/preload/check-exports $(SO) tests/preload/exports.txt
+
+# What a sanitizer tree says it instruments: core/, the command, every program its tests run.
+check-sanitized: tests
+	@tests/lib/check-sanitized $(or $(SANITIZE),SANITIZE) $(CORE_LIB) $(TOOL_OBJ) $(TOOL) \
+	    $(UNIT_BIN) $(FUZZ_BIN) $(HELP_BIN)
 
 bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so $(BUILD)/tests/helper_recordcost
 	tests/bench/run --build $(BUILD) $(BENCH_FLAGS)
@@ -247,7 +292,7 @@ VARIANT_SO = $(VARIANTS:%=$(BUILD)/variants/%/liblockprof.so)
 
 variants: $(PROTO_H)
 	$(Q)$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory BUILD=$(BUILD)/variants/$(v) \
-	  SEAMS=tests/variants/$(v).c $(BUILD)/variants/$(v)/liblockprof.so &&) true
+	  SANITIZE= SEAMS=tests/variants/$(v).c $(BUILD)/variants/$(v)/liblockprof.so &&) true
 
 demo: deps
 	$(MAKE) --no-print-directory all
