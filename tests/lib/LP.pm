@@ -28,11 +28,22 @@ use File::Temp qw(tempdir);
 use Test::More;
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
-our @EXPORT_OK = qw(spew count_lines run_cmd);
+our @EXPORT_OK = qw(spew count_lines run_cmd memory_unmeasurable);
 our @EXPORT = qw(run_under start_under wait_output finish read_profile total within build_dir
                  lib_path tmpdir prog_path slurp http_get send_cmd same_as_plain);
 
 sub build_dir { $ENV{BUILD} // 'build' }
+# The sanitizer the build tree was made with ('address', 'undefined', 'thread'), '' if none.
+sub sanitized { (slurp(build_dir() . '/sanitize') // '') =~ /(\w+)/ ? $1 : '' }
+# Why a memory bound is not measured in this tree, or '' where it is: ASan and TSan map their
+# shadow memory and quarantine into the process, which limits and peaks would measure too.
+sub memory_unmeasurable {
+    my $s = sanitized();
+    return $s =~ /^(address|thread)$/
+        ? "memory bounds are measured in the plain build ($s sanitizer's shadow memory counts "
+          . 'in this one)'
+        : '';
+}
 sub lib_path  { my $b = build_dir(); "$b/liblockprof.so" =~ m{^/} ? "$b/liblockprof.so" : Cwd::abs_path("$b/liblockprof.so") }
 sub prog_path { my ($p) = @_; $p =~ m{/} ? $p : build_dir() . "/tests/$p" }
 
