@@ -65,7 +65,8 @@ struct hd_client {
     char *in;                /* BODY, WAIT: the request's body, mapped (NULL: none) */
     size_t in_len, in_got;   /* its length (Content-Length; 0 for GET, HEAD), bytes arrived */
     size_t linger_left;      /* LINGER: bytes still to discard before closing */
-    bool half_closed;        /* WAIT: the client shut its sending side (it still reads) */
+    bool http11;             /* the request is HTTP/1.1 or later: it may be sent a 1xx */
+    bool half_closed;        /* WAIT: the client shut its sending side and still reads */
     char *req;               /* LP_HTTPD_MAX_HEADER bytes in the mapping */
     char head[HD_HEAD_SIZE]; /* the response's head (and a server-made body) */
     size_t head_len, head_off;
@@ -287,6 +288,7 @@ static void hd_recv(struct lp_httpd *h, struct hd_client *c, uint64_t now)
     }
     size_t end = r.head_len;
     c->head_only = r.head_only;
+    c->http11 = r.minor >= 1;
     c->in_len = r.body_len; /* GET, HEAD: a body is discarded after the answer */
     c->x.method = r.method;
     c->x.path = r.path;
@@ -375,6 +377,27 @@ static void hd_linger(struct lp_httpd *h, struct hd_client *c, uint64_t now)
     }
 }
 
+/*
+ * WAIT: the client's FIN. Over TCP, a client that only shut its sending side (nc -N) and one
+ * that closed its socket send the same FIN. An interim "100 Continue" (which HTTP/1.1 clients
+ * skip) tells them apart: a closed socket answers it with a reset, seen as POLLERR or POLLHUP
+ * on the next poll (ABORT then), a half-closed one reads it and gets its answer after the
+ * wait. HTTP/1.0 clients may not be sent a 1xx: their FIN is taken for a hang-up, as Go's
+ * server takes every FIN.
+ */
+static void hd_probe(struct lp_httpd *h, struct hd_client *c, uint64_t now)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (!c->http11)
+        return hd_drop(h, c, false, now);
+    /* The first bytes on the connection: they fit in its empty send buffer, whole or not at
+     * all (a part would garble the answer that follows). */
+    ssize_t sent = send(c->sock.fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent != (ssize_t)(sizeof cont - 1))
+        return hd_drop(h, c, true, now);
+    c->half_closed = true; /* only a reset or a hang-up is news now */
+}
+
 /* A client's poll events, its descriptor checked first. */
 static void hd_client_io(struct lp_httpd *h, struct hd_client *c, short revents,
                          uint64_t now)
@@ -394,7 +417,7 @@ static void hd_client_io(struct lp_httpd *h, struct hd_client *c, short revents,
         if (revents & (POLLHUP | POLLERR))
             hd_drop(h, c, false, now); /* hung up while the handler waits: ABORT */
         else if (revents & POLLRDHUP)
-            c->half_closed = true; /* done sending, still reading: the answer comes */
+            hd_probe(h, c, now);
         break;
     case HD_SEND:
         if (revents & (POLLOUT | POLLHUP | POLLERR))

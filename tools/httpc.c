@@ -562,7 +562,7 @@ static int httpc_take(struct lp_httpc_call *c, struct lp_httpc_answer *ans,
     size_t at = rx->len;
     rx->len += n;
     rx->received += n;
-    if (!ans->head_len) {
+    while (!ans->head_len) {
         size_t from = at > 2 ? at - 2 : 0;
         size_t end = lp_httpc_head_end(rx->buf + from, rx->len - from);
         c->parsed += end ? end : rx->len - from;
@@ -577,6 +577,16 @@ static int httpc_take(struct lp_httpc_call *c, struct lp_httpc_answer *ans,
             httpc_fail(c, -EBADMSG, "%s", why ? why : "the answer's head is malformed");
             free(why);
             return -EBADMSG;
+        }
+        if (ans->status / 100 == 1 && ans->status != 101) {
+            /* An interim answer (RFC 9110 §15.2: "100 Continue" while a window runs): the
+             * final one follows it. */
+            size_t h = ans->head_len;
+            memmove(rx->buf, rx->buf + h, rx->len - h);
+            rx->len -= h;
+            ans->head_len = 0;
+            at = 0;
+            continue;
         }
         lp_httpc_dechunk_init(&rx->dc, c->max_bytes);
         at = ans->head_len;

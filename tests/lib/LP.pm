@@ -234,6 +234,8 @@ sub http_get {
             return (undef, $resp);
         }
     }
+    # Interim answers (1xx but 101) come before the final one, as a client skips them.
+    $resp =~ s{\AHTTP/1\.[01] 1(?!01)\d\d[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n}{} while $resp =~ m{\AHTTP/1\.[01] 1(?!01)\d\d};
     my ($head, $body) = split /\r\n\r\n/, $resp, 2;
     my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d{3})};
     return ($status, $head, $body // '');

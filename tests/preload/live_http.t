@@ -282,6 +282,22 @@ my $url = "http://$h->{http}/debug/pprof";
     is($st, 200, 'a client that half-closed after its request gets the window\'s answer');
     ok($took >= 0.9, sprintf('after the window (%.2f s)', $took));
     is(substr($body // '', 0, 2), "\x1f\x8b", 'a gzip-compressed profile');
+
+    # A client that closes outright while its window runs (curl or fetch stopped with ^C):
+    # the window ends at once, its rates with it, and its slot is free again.
+    require IO::Socket::INET;
+    my $c = IO::Socket::INET->new(PeerAddr => $d->{http}, Timeout => 5) or die "connect: $!";
+    print $c "GET /debug/pprof/mutex?seconds=600&rate=1&fraction=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+    $c->flush;
+    $deadline = time + 30;
+    sleep 0.02 until windows_open($d) >= 1 || time > $deadline;
+    is(windows_open($d), 1, 'a 600 s window is open');
+    close $c;
+    $deadline = time + 5;
+    sleep 0.02 until windows_open($d) == 0 || time > $deadline;
+    is(windows_open($d), 0, 'the client closed: the window ended at once');
+    my (undef, undef, $idx) = http_get($d, '/debug/pprof/');
+    like($idx // '', qr/Block rate 0 ns, mutex fraction 0\b/, 'and the dormant rates are back');
     send_cmd($d, 'exit');
     is(finish($d)->{exit}, 0, 'the program exits 0');
 }

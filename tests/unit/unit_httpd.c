@@ -764,16 +764,42 @@ static void check_hangups(const struct server *a, const struct server *u)
     ok(r.status == 200 && strcmp(r.body, "slow ms=300 same state\n") == 0,
        "unix: a client that half-closed after its request is answered (status %d)", r.status);
 
-    /* A reset (close with SO_LINGER 0): ABORT at once, not at the end of the 4 s wait. */
+    /* A plain close over TCP: the same FIN as a half-close; the interim answer it is sent
+     * then draws a reset, and the handler sees ABORT at once, not after the 4 s wait. */
     int news = __atomic_load_n(&slow_new, __ATOMIC_SEQ_CST);
     aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
     slow = dial(a);
     sreq = "GET /slow?ms=4000 HTTP/1.1\r\n\r\n";
     send_all(slow, sreq, strlen(sreq));
+    ok(wait_counter(&slow_new, news, 2000), "TCP: a slow handler started");
+    double c0 = now_ms();
+    close(slow);
+    ok(wait_counter(&slow_aborted, aborted0, 2000) && now_ms() - c0 < 1000,
+       "TCP: a close during the wait makes the handler see ABORT (%.0f ms after)",
+       now_ms() - c0);
+
+    /* HTTP/1.0 may not be sent a 1xx: its half-close is taken for a hang-up. */
+    news = __atomic_load_n(&slow_new, __ATOMIC_SEQ_CST);
+    aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
+    slow = dial(a);
+    const char *req10 = "GET /slow?ms=4000 HTTP/1.0\r\n\r\n";
+    send_all(slow, req10, strlen(req10));
+    ok(wait_counter(&slow_new, news, 2000), "TCP, HTTP/1.0: a slow handler started");
+    c0 = now_ms();
+    shutdown(slow, SHUT_WR);
+    ok(wait_counter(&slow_aborted, aborted0, 2000) && now_ms() - c0 < 1000,
+       "TCP, HTTP/1.0: a half-close is a hang-up, ABORT (%.0f ms after)", now_ms() - c0);
+    close(slow);
+
+    /* A reset (close with SO_LINGER 0): ABORT at once, not at the end of the 4 s wait. */
+    news = __atomic_load_n(&slow_new, __ATOMIC_SEQ_CST);
+    aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
+    slow = dial(a);
+    send_all(slow, sreq, strlen(sreq));
     ok(wait_counter(&slow_new, news, 2000), "TCP: the slow handler started");
     struct linger lg = { 1, 0 };
     setsockopt(slow, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    double c0 = now_ms();
+    c0 = now_ms();
     close(slow);
     ok(wait_counter(&slow_aborted, aborted0, 2000) && now_ms() - c0 < 1000,
        "TCP: a reset during the wait makes the handler see ABORT (%.0f ms after)",
