@@ -132,23 +132,13 @@ uint64_t lp_clock_monotonic(void)
 
 lp_clock_fn lp_clock_source = lp_clock_monotonic;
 
-static int64_t clock_read_ns(clockid_t id)
+LP_INIT_TEXT int64_t lp_clock_realtime(void)
 {
     struct timespec ts;
     int saved = errno;
-    clock_gettime(id, &ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     errno = saved;
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-LP_INIT_TEXT int64_t lp_clock_realtime(void)
-{
-    return clock_read_ns(CLOCK_REALTIME);
-}
-
-LP_INIT_TEXT int64_t lp_clock_realtime_coarse(void)
-{
-    return clock_read_ns(CLOCK_REALTIME_COARSE);
 }
 
 void lp_sleep_ns(uint64_t ns)

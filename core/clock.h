@@ -95,8 +95,5 @@ void lp_sleep_ns(uint64_t ns);
 
 /* CLOCK_REALTIME in nanoseconds, for time_nanos in profiles. */
 int64_t lp_clock_realtime(void);
-/* CLOCK_REALTIME_COARSE in nanoseconds: the clock the kernel stamps files' times with, so a
- * file changed after this reading has an mtime at or after it. */
-int64_t lp_clock_realtime_coarse(void);
 
 #endif

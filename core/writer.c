@@ -408,35 +408,118 @@ void lp_writer_note(const char *note)
 
 static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which);
 
-/* The first write under a prefix that other processes may share (writer.h): a regular file
- * at one of the names this process would write first, changed since it started, is another
- * process's; from then on this one writes under PREFIX.PID. Under writer_lock. */
+/* A process's start, in clock ticks since boot (field 22 of /proc/PID/stat): with the pid,
+ * what tells a live process from a later one that reuses its pid. 0 if it cannot be read. */
+static unsigned long long writer_start_ticks(long pid)
+{
+    char path[48], buf[1024];
+    lp_fmt_sigsafe(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = lp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    ssize_t n = lp_sys_read(fd, buf, sizeof buf - 1);
+    lp_sys_close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command's name, which may hold anything */
+    if (!p)
+        return 0;
+    /* ") state ppid ..." : starttime is the 20th field after the name. */
+    for (int field = 0; field < 20 && p; field++)
+        p = strchr(p + 1, ' ');
+    unsigned long long v = 0;
+    for (p = p ? p + 1 : NULL; p && *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (unsigned long long)(*p - '0');
+    return v;
+}
+
+/* Who claimed the prefix: "PID TICKS" in PREFIX.owner. False if there is no such file or it
+ * does not hold that (a symlink or anything else planted there is no owner). */
+static bool writer_owner_read(const char *path, long *pid, unsigned long long *ticks)
+{
+    char buf[64];
+    int fd = lp_sys_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    ssize_t n = lp_sys_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+                    ? lp_sys_read(fd, buf, sizeof buf - 1) : -1;
+    lp_sys_close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = buf;
+    long v = 0;
+    for (int digits = 0; *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+        v = v * 10 + (*p - '0');
+    unsigned long long t = 0;
+    if (*p++ != ' ')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++)
+        t = t * 10 + (unsigned long long)(*p - '0');
+    *pid = v;
+    *ticks = t;
+    return v > 0;
+}
+
+static int writer_fill_owner(int fd, int unused)
+{
+    (void)unused;
+    char buf[64];
+    long pid = lp_sys_getpid();
+    size_t n = lp_fmt_sigsafe(buf, sizeof buf, "%ld %llu\n", pid, writer_start_ticks(pid));
+    return lp_sys_write_all(fd, buf, n);
+}
+
+/*
+ * The first write under a prefix that other processes may share (writer.h). The prefix is
+ * another process's when PREFIX.owner names a live process other than this one, or when a
+ * regular file at one of the names this process would write first changed after it started
+ * (a process that wrote there meanwhile and has ended). Then this one writes under PREFIX.PID
+ * from now on, and says so. Otherwise it is a previous run's, or nobody's: this process
+ * claims it in PREFIX.owner and writes over what is there. Under writer_lock.
+ */
 static void writer_claim(void)
 {
     int64_t since = writer_claim_since;
     if (!since)
         return;
     writer_claim_since = 0;
-    char path[LP_PATH_MAX + 64];
-    for (int which = 0; which < LP_NPROFILES + 1; which++) {
+    char path[LP_PATH_MAX + 64], owner[LP_PATH_MAX + 64];
+    lp_fmt_sigsafe(owner, sizeof owner, "%s.owner", writer_prefix);
+    long me = lp_sys_getpid(), pid;
+    unsigned long long ticks;
+    const char *taken = NULL;
+    if (writer_owner_read(owner, &pid, &ticks) && pid != me && ticks &&
+        writer_start_ticks(pid) == ticks)
+        taken = owner;
+    for (int which = 0; !taken && which < LP_NPROFILES + 1; which++) {
         if (which < LP_NPROFILES)
             writer_profile_path(path, sizeof path, which);
         else
             writer_snapshot_path(path, sizeof path, 1, 0);
         struct stat st;
-        if (lp_sys_lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec < since)
-            continue;
-        size_t n = strlen(writer_prefix);
-        char pid[24];
-        size_t k = lp_fmt_sigsafe(pid, sizeof pid, ".%d", (int)lp_sys_getpid());
-        if (n + k + 40 >= sizeof writer_prefix) /* room for the suffixes and a tmp name */
-            return;
-        memcpy(writer_prefix + n, pid, k + 1);
-        lp_log_sigsafe("%s was written by another process while this one ran: this one "
-                       "writes %s.* instead", path, writer_prefix);
-        return;
+        if (lp_sys_lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec >= since)
+            taken = path;
     }
+    if (!taken) {
+        /* Claimed; if another process claimed it at the same moment, the one whose claim is
+         * on disk keeps it. */
+        if (writer_file_with(owner, writer_fill_owner, 0) != 0 ||
+            (writer_owner_read(owner, &pid, &ticks) && pid == me))
+            return;
+        taken = owner;
+    }
+    size_t n = strlen(writer_prefix);
+    char suffix[24];
+    size_t k = lp_fmt_sigsafe(suffix, sizeof suffix, ".%ld", me);
+    if (n + k + 40 >= sizeof writer_prefix) /* room for the suffixes and a tmp name */
+        return;
+    memcpy(writer_prefix + n, suffix, k + 1);
+    lp_log_sigsafe("%s is another running process's (the same LOCKPROF_OUT): this one "
+                   "writes %s.* instead", taken, writer_prefix);
 }
 
 int lp_writer_write(const char *why, bool final)

@@ -22,14 +22,15 @@ struct lp_writer_info {
     const char *version;        /* "0.1.0" */
     unsigned stack_depth;
     int64_t claim_since;        /* a prefix without the pid in it: when the process started
-                                   (lp_clock_realtime_coarse); 0 for a prefix of its own */
+                                   (lp_clock_realtime); 0 for a prefix of its own */
 };
 
 /* prefix: absolute, already expanded. Copies what it is given.
  * A prefix that other processes may share (info->claim_since set) is claimed at the first
- * write: a profile or first snapshot already there is a previous run's, replaced, unless it
- * was written after claim_since — then another process writes under that prefix now, and
- * this one writes under PREFIX.PID instead (warned once). */
+ * write, in PREFIX.owner (pid and start time). Profiles already there are a previous run's
+ * and are replaced, unless PREFIX.owner names another live process, or one of them was
+ * written after claim_since (by a process that has ended since): then this process writes
+ * under PREFIX.PID instead (warned once). */
 void lp_writer_init(const char *prefix, const struct lp_writer_info *info);
 /* Writes both profiles now. 0, or the first error (-errno), reported: always for a final
  * profile (the process ends or execs), otherwise unless the write before failed the same way. */

@@ -608,7 +608,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     struct lp_writer_info info = {
         .version = LOCKPROF_VERSION,
         .stack_depth = (unsigned)lifecycle_config.stack_depth,
-        .claim_since = lifecycle_out_has_pid ? 0 : lp_clock_realtime_coarse(),
+        .claim_since = lifecycle_out_has_pid ? 0 : lp_clock_realtime(),
     };
     lp_writer_init(prefix, &info);
 

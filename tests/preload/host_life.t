@@ -140,8 +140,8 @@ SKIP: {
     is($r->{exit}, 0, 'a shell starting 5 processes: exit 0');
     opendir(my $dh, $d) or die;
     my @files = sort grep { !/^\./ } readdir $dh;
-    is("@files", 'q.block.pb.gz q.mutex.pb.gz',
-       'only the first process of the run wrote profiles; the 5 it started, which recorded nothing, wrote none');
+    is("@files", 'q.block.pb.gz q.mutex.pb.gz q.owner',
+       'only the first process of the run wrote profiles (and its claim of the prefix); the 5 it started, which recorded nothing, wrote none');
     my $p = read_profile("$d/q.block.pb.gz");
     ok((grep { /nothing contended/ } @{ $p->{comments} }), "the shell's profile says nothing was contended");
 }

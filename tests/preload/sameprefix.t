@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # sameprefix: LOCKPROF_OUT without %p, shared by processes that are not one program's tree.
-# A run after another replaces its profiles (same names, no warning); a process that finds
-# the name written by another process while it ran keeps that file and writes under
-# PREFIX.PID, with one warning. Snapshots are claimed the same way.
+# A run after another replaces its profiles (same names, no warning, back to back too); a
+# process that finds the prefix claimed by another live process (PREFIX.owner), or a profile
+# there written while it ran, keeps its hands off it and writes under PREFIX.PID, with one
+# warning. Snapshots are claimed the same way.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -28,7 +29,20 @@ my $dir = tmpdir();
     is(writer_pid("$out.mutex.pb.gz"), $r2->{pid}, 'rerun: the mutex profile too');
     is($r2->{err}, '', 'rerun: nothing said');
     is_deeply([ sort map { s{.*/}{}r } glob("$dir/rerun*") ],
-              [ 'rerun.block.pb.gz', 'rerun.mutex.pb.gz' ], 'rerun: no other file');
+              [ 'rerun.block.pb.gz', 'rerun.mutex.pb.gz', 'rerun.owner' ],
+              'rerun: no other file than the claim');
+    like(LP::slurp("$out.owner") // '', qr/^$r2->{pid} \d+\n\z/, 'rerun: the claim names the second run');
+
+    # Back to back, the next starting as soon as the last has written its profiles and ended.
+    my $loud = 0;
+    my $last;
+    for (1 .. 30) {
+        $last = run_under(prog => '/bin/true', env => { LOCKPROF_OUT => "$dir/loop" });
+        $loud++ if $last->{err} ne '';
+    }
+    is($loud, 0, 'back to back: 30 runs, none says another process writes there');
+    is(writer_pid("$dir/loop.block.pb.gz"), $last->{pid}, 'back to back: the last run\'s profile');
+    is(scalar(() = glob("$dir/loop.*.block.pb.gz")), 0, 'back to back: no PREFIX.PID file');
 }
 
 # ---- two at once: the second writer gets its own name ---------------------------------------
@@ -48,7 +62,7 @@ my $dir = tmpdir();
     is(writer_pid("$out.$a->{pid}.block.pb.gz"), $a->{pid},
        "both: the long-running one wrote $out.PID.block.pb.gz");
     is(writer_pid("$out.$a->{pid}.mutex.pb.gz"), $a->{pid}, 'both: and its mutex profile');
-    like($ra->{err}, qr{^lockprof: \Q$out\E\.block\.pb\.gz was written by another process while this one ran: this one writes \Q$out.$a->{pid}\E\.\* instead\n\z},
+    like($ra->{err}, qr{^lockprof: \Q$out\E\.block\.pb\.gz is another running process's \(the same LOCKPROF_OUT\): this one writes \Q$out.$a->{pid}\E\.\* instead\n\z},
          'both: one line says so');
 }
 
@@ -79,5 +93,34 @@ my $dir = tmpdir();
     is(writer_pid("$out.block.pb.gz"), $a->{pid}, 'snapshots: the first wrote its final profiles');
     is(writer_pid("$out.$b->{pid}.block.pb.gz"), $b->{pid},
        'snapshots: the second its own, under its pid');
+}
+# ---- a later process, while the first still runs: the first's older files stay its own ---
+{
+    my $out = "$dir/later";
+    my %env = (LOCKPROF_OUT => $out, LOCKPROF_IO => 'none', LOCKPROF_SIGNAL => 'USR2');
+    my $a = start_under(prog => 'prog_live', stdin_pipe => 1, env => \%env);
+    ok(wait_output($a, qr/^ready/m, 30), 'later: a process started');
+    kill 'USR2', $a->{pid};
+    my $deadline = time + 30;
+    select(undef, undef, undef, 0.05) until -e "$out.snapshot-1.threads.txt" || time > $deadline;
+    ok(-e "$out.snapshot-1.threads.txt", 'later: it wrote snapshot 1');
+    my $b = start_under(prog => 'prog_live', stdin_pipe => 1, env => \%env);
+    ok(wait_output($b, qr/^ready/m, 30), 'later: a second with the same prefix started after it');
+    kill 'USR2', $b->{pid};
+    my $mine = "$out.$b->{pid}.snapshot-1.block.pb.gz";
+    $deadline = time + 30;
+    select(undef, undef, undef, 0.05) until -e "$mine" || time > $deadline;
+    is(writer_pid($mine), $b->{pid}, 'later: the second wrote its snapshot under its pid');
+    send_cmd($b, 'exit');
+    my $rb = finish($b);
+    send_cmd($a, 'exit');
+    my $ra = finish($a);
+    is($ra->{exit} + $rb->{exit}, 0, 'later: both exit 0');
+    is(writer_pid("$out.snapshot-1.block.pb.gz"), $a->{pid}, 'later: the first one\'s snapshot 1 is its own');
+    is(writer_pid("$out.block.pb.gz"), $a->{pid}, 'later: the final profiles are the first\'s');
+    is(writer_pid("$out.$b->{pid}.block.pb.gz"), $b->{pid}, 'later: the second\'s are under its pid');
+    like($rb->{err}, qr{^lockprof: \Q$out\E\.owner is another running process's \(the same LOCKPROF_OUT\): this one writes \Q$out.$b->{pid}\E\.\* instead\n\z},
+         'later: the second said so, once');
+    is($ra->{err}, '', 'later: the first said nothing');
 }
 done_testing();
