@@ -265,6 +265,9 @@ const char *lp_profread_str(const Lockprof__Pprof__Profile *p, int64_t i)
     return i >= 0 && (uint64_t)i < p->n_string_table ? p->string_table[i] : "";
 }
 
+/* What profread_add_samples returns for a profile past r->frames_limit. */
+static const char profread_too_many_frames[] = "too many frames";
+
 /* What profread_add_samples returns for a negative value, whole. */
 static const char profread_negative[] = "not a contention profile: a sample's contentions or "
                                         "delay is negative (as in a difference of two profiles)";
@@ -543,7 +546,9 @@ void lp_profread_values(const struct lp_profread *r, const Lockprof__Pprof__Samp
 }
 
 /* Adds up every sample into r->total and the functions' flat and cum, each sum stopping at
- * INT64_MAX. NULL, or what is wrong with the profile. */
+ * INT64_MAX, counting the frames in r->frames. NULL, profread_too_many_frames (when a
+ * location takes r->frames past r->frames_limit, before its frames are visited), or what is
+ * wrong with the profile. */
 static const char *profread_add_samples(struct lp_profread *r)
 {
     const Lockprof__Pprof__Profile *p = r->p;
@@ -564,6 +569,9 @@ static const char *profread_add_samples(struct lp_profread *r)
             const struct lp_profread_loc *l = lp_profread_find_loc(r, s->location_id[k]);
             if (!l)
                 return "a sample refers to a missing location";
+            r->frames += l->nframes;
+            if (r->frames > r->frames_limit)
+                return profread_too_many_frames;
             for (size_t f = 0; f < l->nframes; f++) {
                 struct lp_profread_name *t = &r->names[l->frames[f].name];
                 if (k == 0 && f == 0)
@@ -715,6 +723,17 @@ static int profread_decode(struct lp_profread *r, uint8_t *data, size_t len, boo
         free(what);
         return r->mem.nomem ? -ENOMEM : -EFBIG;
     }
+    if (bad == profread_too_many_frames) {
+        size_t listed = 0, longest = 0;
+        for (size_t i = 0; i < p->n_sample; i++)
+            listed += p->sample[i]->n_location_id;
+        for (size_t i = 0; i < r->nlocs; i++)
+            longest = r->locs[i].nframes > longest ? r->locs[i].nframes : longest;
+        *err = lp_cli_xasprintf("exceeds lockprof top's limit of %zu frames per profile (its "
+                                "samples list %zu locations, each a frame per line; the "
+                                "longest has %zu lines)", r->frames_limit, listed, longest);
+        return -EFBIG;
+    }
     if (bad == profread_negative) {
         *err = lp_cli_xstrdup(bad);
         return -EBADMSG;
@@ -730,6 +749,7 @@ static void profread_init(struct lp_profread *r, size_t limit)
 {
     memset(r, 0, sizeof *r);
     r->mem.limit = limit;
+    r->frames_limit = limit / LP_PROFREAD_BYTES_PER_FRAME;
     r->pbc.alloc = profread_pbc_alloc;
     r->pbc.free = profread_pbc_free;
     r->pbc.allocator_data = r;

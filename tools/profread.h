@@ -42,6 +42,24 @@
  */
 #define LP_PROFREAD_LIMIT_MIB 512
 #define LP_PROFREAD_LIMIT ((size_t)LP_PROFREAD_LIMIT_MIB << 20)
+/*
+ * The time `lockprof top` gives one profile: the frames its samples expand to, Σ over the
+ * samples of the lines of each location they list (a location without lines is one frame).
+ * Memory alone does not bound it: a location of 20,000 lines listed 20,000 times by one
+ * sample is 400 million frames from 339 bytes of gzip. A profile whose samples expand to
+ * more than one frame per 8 bytes of the memory limit (67,108,864 frames for 512 MiB) is
+ * refused as soon as the locations added up pass it, before the frames of the one that does
+ * are visited: no file costs more of this work than the largest profile accepted, about a
+ * second.
+ *
+ * Why one per 8 bytes: each location id a sample lists costs 8 bytes decoded, so a profile
+ * whose locations have at most one line each (lockprof writes one) meets the memory limit
+ * first. Only locations of many lines listed many times reach this one: inlined calls add a
+ * line each to some of Go's locations, and the largest profile lockprof writes by default
+ * (65,536 stacks of 64 frames, 4 million frames) is 16 times below it.
+ */
+#define LP_PROFREAD_BYTES_PER_FRAME 8
+#define LP_PROFREAD_MAX_FRAMES (LP_PROFREAD_LIMIT / LP_PROFREAD_BYTES_PER_FRAME)
 /* What a report may allocate beyond lp_profread per sample and per name (counted in the
  * limit when the profile is read, so that the report itself cannot exceed it). */
 #define LP_PROFREAD_PER_SAMPLE 32
@@ -89,23 +107,27 @@ struct lp_profread {
     size_t nnames, names_cap;
     uint32_t *hash;                 /* open addressing: 0 empty, else name index + 1 */
     size_t hash_cap;
+    size_t frames, frames_limit;    /* frames the samples expanded to, and the most allowed */
     int64_t total[2];               /* saturated at INT64_MAX, as flat and cum are */
     bool saturated;                 /* some sum reached INT64_MAX */
 };
 
 /*
- * Reads path ("-": standard input) within LP_PROFREAD_LIMIT. 0, or -errno with why the file
- * is not a contention profile in *err (to free; "truncated or corrupt gzip data", "not a
- * pprof profile (...)", "exceeds lockprof top's limit of 512 MiB per profile (...)", "out of
- * memory after ...", a system error's text): -EFBIG for the limit, -ENOMEM when malloc failed
- * below it, -EBADMSG for what is not a contention profile. Names from the file in *err are
- * escaped (lp_cli_escape). r is to be closed either way, and is not to be moved before.
+ * Reads path ("-": standard input) within LP_PROFREAD_LIMIT and LP_PROFREAD_MAX_FRAMES. 0, or
+ * -errno with why the file is not a contention profile in *err (to free; "truncated or
+ * corrupt gzip data", "not a pprof profile (...)", "exceeds lockprof top's limit of 512 MiB
+ * per profile (...)", "exceeds lockprof top's limit of 67108864 frames per profile (...)",
+ * "out of memory after ...", a system error's text): -EFBIG for a limit, -ENOMEM when malloc
+ * failed below it, -EBADMSG for what is not a contention profile. Names from the file in
+ * *err are escaped (lp_cli_escape). r is to be closed either way, and is not to be moved
+ * before.
  *
  * Contentions and delays are counts and times, never negative: a sample with a negative one
  * (as in a difference of two profiles, pprof -diff_base) is refused. Sums stop at INT64_MAX.
  */
 int lp_profread_open(struct lp_profread *r, const char *path, char **err);
-/* The same from len bytes in memory (gzip-compressed or not) within limit bytes. */
+/* The same from len bytes in memory (gzip-compressed or not) within limit bytes, and one
+ * frame per LP_PROFREAD_BYTES_PER_FRAME of them. */
 int lp_profread_load(struct lp_profread *r, const uint8_t *buf, size_t len, size_t limit,
                      char **err);
 void lp_profread_close(struct lp_profread *r);

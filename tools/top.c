@@ -32,15 +32,17 @@ static const char top_usage[] =
     "         is the blocking call itself (pthread_mutex_lock, pthread_cond_wait, ...).\n"
     "  cum  = samples whose stack contains the function anywhere.\n"
     "Each profile is read within " TOP_STR(LP_PROFREAD_LIMIT_MIB) " MiB of memory "
-    "(decompressed, decoded and indexed): one\n"
-    "that needs more is refused, as is a negative value. Sums stop at 2^63-1. Names from the\n"
-    "file are printed with control characters escaped (\\x1b).\n"
+    "(decompressed, decoded and indexed) and\n"
+    "67108864 frames (each location a sample lists, a frame per line): one that needs more\n"
+    "is refused, as is a negative value. Sums stop at 2^63-1. Names from the file are\n"
+    "printed with control characters escaped (\\x1b).\n"
     "\n"
     "options:\n"
     "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"
     "  --by delay|contentions   sort by time waited (default) or by number of waits\n"
     "  --stacks                 show the N heaviest stacks (default: the 5 heaviest)\n"
     "  -h, --help               show this help\n";
+_Static_assert(LP_PROFREAD_MAX_FRAMES == 67108864, "top_usage states another frame limit");
 
 struct top_stack {
     const Lockprof__Pprof__Sample *first; /* its frames */

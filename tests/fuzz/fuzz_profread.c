@@ -7,7 +7,7 @@
  * protobuf-c and the index fail their allocations at every point). Besides not crashing, the
  * reader must keep its promises:
  *   - the memory it counts stays within its limit (plus less than a page, profread.h), and a
- *     profile it accepts has no more samples than the limit holds;
+ *     profile it accepts has no more samples than the limit holds, nor more frames;
  *   - an accepted profile's totals are >= 0 and every function's 0 <= flat <= cum <= total;
  *   - a refused one has a one-line reason without control characters, and the refusal says
  *     which kind it is (-EFBIG for the limit, -EBADMSG otherwise; malloc does not fail here);
@@ -79,7 +79,7 @@ static void read_one(const uint8_t *data, size_t size, size_t limit, struct outc
         CHECK(printable_utf8((const unsigned char *)err, strlen(err)));
         CHECK(strchr(err, '\n') == NULL);
         CHECK((o->rc == -EFBIG) == (strstr(err, "exceeds lockprof top's limit") != NULL));
-        CHECK(o->rc != -EFBIG || r.mem.over);
+        CHECK(o->rc != -EFBIG || r.mem.over || r.frames > r.frames_limit);
         o->report = err;
         o->len = strlen(err);
         lp_profread_close(&r);
@@ -87,6 +87,7 @@ static void read_one(const uint8_t *data, size_t size, size_t limit, struct outc
     }
     CHECK(err == NULL);
     CHECK(r.p->n_sample <= limit / sizeof(Lockprof__Pprof__Sample));
+    CHECK(r.frames <= limit / LP_PROFREAD_BYTES_PER_FRAME);
     for (int j = 0; j < 2; j++) {
         CHECK(r.total[j] >= 0);
         o->total[j] = r.total[j];

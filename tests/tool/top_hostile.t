@@ -10,6 +10,7 @@
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
+use Time::HiRes qw(time);
 use IO::Compress::Gzip qw(gzip $GzipError);
 use Test::More;
 use lib 'tests/lib';
@@ -29,6 +30,17 @@ sub run_limited {
     @argv = ('/bin/sh', '-c', 'ulimit -v "$0" && exec "$@"', $kib, @argv)
         if defined $kib && !memory_unmeasurable();
     return run_cmd(@argv);
+}
+
+# run_cmd under ulimit -t $cpu (CPU seconds) and a limit of 1 MiB on what it writes, so that a
+# command that runs on or prints on and on is stopped (SIGXCPU, SIGXFSZ) before it holds up the
+# suite or fills the disk; returns the wall time taken as well.
+sub run_bounded {
+    my ($cpu, @argv) = @_;
+    my $t0 = time;
+    my @r = run_cmd('/bin/sh', '-c', 'ulimit -t "$0" && ulimit -f 2048 && exec "$@"', $cpu,
+                    @argv);
+    return (@r, time - $t0);
 }
 
 # `lockprof top $tmp/FILE` (under ulimit -v $kib KiB if defined): exit status 2, no signal,
@@ -129,6 +141,37 @@ truncate($fh, 600 << 20) or die "truncate: $!";
 close($fh);
 fails_with(640 << 10, 'huge.pb', qr/$over \(the file is larger\)/,
            'a 600 MiB file: refused at the limit, within 640 MiB');
+
+# ---------------------------------------------------------------------------- frames
+
+like($out, qr/and\s+67108864 frames/, 'top --help states the limit on a profile\'s frames');
+
+# A profile of one location of $lines lines of one function, listed $refs times by one sample.
+sub lines_profile {
+    my ($lines, $refs) = @_;
+    return gz(profile(strings => [@base, 'fn'], types => \@types,
+                      locations => [[1, 0, 0, [([1, 7]) x $lines]]], functions => [[1, 5, 0]],
+                      samples => [[[(1) x $refs], [1, 100]]]));
+}
+
+# One location of 20,000 lines listed 20,000 times: 400 million frames from a few hundred
+# bytes, which took 47 s to print as 7.6 GB when every frame was expanded. Refused once the
+# limit is counted (at most the work of the largest profile accepted, about a second; allow
+# ten on a loaded machine, and the sanitizers), before anything is printed.
+spew("$tmp/lines.pb.gz", lines_profile(20_000, 20_000));
+ok(-s "$tmp/lines.pb.gz" < 400, '400 million frames fit in 400 bytes of gzip');
+my $secs;
+($st, $out, $err, $secs) = run_bounded(60, $lockprof, 'top', "$tmp/lines.pb.gz");
+subtest 'a location of 20,000 lines listed 20,000 times: refused, at once' => sub {
+    is($st >> 8, 2, 'exit status 2') or diag("status $st");
+    is($st & 127, 0, 'no signal (SIGXCPU, SIGXFSZ: it ran or printed on)');
+    is(count_lines($err), 1, 'one line on stderr') or diag("stderr: $err");
+    my $msg = qr/exceeds lockprof top's limit of 67108864 frames per profile \(its samples /
+            . qr/list 20000 locations, each a frame per line; the longest has 20000 lines\)/;
+    like($err, qr/^lockprof top: \Q$tmp\E\/lines\.pb\.gz: $msg$/, 'the message');
+    is($out, '', 'nothing on stdout');
+    cmp_ok($secs, '<', 10, 'within 10 s');
+};
 
 # ---------------------------------------------------------------------------- values
 
