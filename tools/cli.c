@@ -145,6 +145,26 @@ char *lp_cli_escape(const char *s)
     return out;
 }
 
+char *lp_cli_escape_max(const char *s, size_t max)
+{
+    if (strnlen(s, max + 1) <= max)
+        return lp_cli_escape(s);
+    /* s[n] is the first byte left out: back to the start of its character if it is in one
+     * (a UTF-8 character is at most 4 bytes long). */
+    size_t n = max;
+    for (int back = 0; back < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; back++)
+        n--;
+    char *head = lp_cli_xmalloc(n + 1);
+    memcpy(head, s, n);
+    head[n] = '\0';
+    char *e = lp_cli_escape(head);
+    free(head);
+    size_t len = strlen(e);
+    e = lp_cli_xrealloc(e, len + sizeof "…");
+    memcpy(e + len, "…", sizeof "…");
+    return e;
+}
+
 const char *lp_cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *lng,
                              const char *shrt)
 {

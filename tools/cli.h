@@ -43,6 +43,9 @@ char *lp_cli_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)
  * is for reading, not for decoding back. For strings from files and from the network.
  */
 char *lp_cli_escape(const char *s);
+/* The same of s's first max bytes at most (cut at a character's start, and then "…" added),
+ * in time that does not grow with what is cut: for a string a report may print many times. */
+char *lp_cli_escape_max(const char *s, size_t max);
 
 /*
  * Matches argv[*i] against an option that takes a value: "--long VALUE", "--long=VALUE",

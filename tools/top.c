@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,17 @@
 
 #define TOP_DEFAULT_N 20
 #define TOP_DEFAULT_STACKS 5
+/*
+ * What one stack, or the header, prints at most, so that a report's size does not grow with
+ * how often a profile repeats a location or a string: the frames of a stack (lockprof's stacks
+ * have at most 512, plus the frame that marks a cut one; Go's 128 and their inlined calls),
+ * the bytes of a name, file or comment there (a file's base name has at most 255, lockprof's
+ * comments 512; a longer function name, a rare C++ template, is cut in a stack and shown
+ * whole in the table of functions), and the comments (lockprof writes at most 12).
+ */
+#define TOP_STACK_FRAMES 1024
+#define TOP_TEXT_MAX 1024
+#define TOP_COMMENTS 64
 #define TOP_STR(x) TOP_STR_(x)
 #define TOP_STR_(x) #x
 
@@ -34,14 +46,18 @@ static const char top_usage[] =
     "Each profile is read within " TOP_STR(LP_PROFREAD_LIMIT_MIB) " MiB of memory "
     "(decompressed, decoded and indexed) and\n"
     "67108864 frames (each location a sample lists, a frame per line): one that needs more\n"
-    "is refused, as is a negative value. Sums stop at 2^63-1. Names from the file are\n"
-    "printed with control characters escaped (\\x1b).\n"
+    "is refused, as is a negative value. Sums stop at 2^63-1. A stack shows at most "
+    TOP_STR(TOP_STACK_FRAMES) "\n"
+    "frames, and a name in it or a comment at most " TOP_STR(TOP_TEXT_MAX) " bytes; the header "
+    "at most " TOP_STR(TOP_COMMENTS) "\n"
+    "comments. Names from the file are printed with control characters escaped (\\x1b).\n"
     "\n"
     "options:\n"
     "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"
     "  --by delay|contentions   sort by time waited (default) or by number of waits\n"
     "  --stacks                 show the N heaviest stacks (default: the 5 heaviest)\n"
     "  -h, --help               show this help\n";
+/* The frames top_usage states. */
 _Static_assert(LP_PROFREAD_MAX_FRAMES == 67108864, "top_usage states another frame limit");
 
 struct top_stack {
@@ -103,6 +119,23 @@ static void top_put_name(FILE *out, const char *s)
     char *e = lp_cli_escape(s);
     fputs(e, out);
     free(e);
+}
+
+/* The same, of at most TOP_TEXT_MAX bytes of s: for what a profile can repeat. */
+static void top_put_text(FILE *out, const char *s)
+{
+    char *e = lp_cli_escape_max(s, TOP_TEXT_MAX);
+    fputs(e, out);
+    free(e);
+}
+
+/* The part of path after its last '/'. Looked for among the first PATH_MAX bytes only, as a
+ * path longer than that names no file, so that a long one costs no more to print than a
+ * short one. */
+static const char *top_base_name(const char *path)
+{
+    const char *slash = memrchr(path, '/', strnlen(path, PATH_MAX));
+    return slash ? slash + 1 : path;
 }
 
 static double top_pct(int64_t part, int64_t total)
@@ -171,11 +204,13 @@ static void top_header(FILE *out, const struct lp_profread *r, const char *path)
     fputs("File: ", out);
     top_put_name(out, path);
     fputc('\n', out);
-    for (size_t i = 0; i < p->n_comment; i++) {
+    for (size_t i = 0; i < p->n_comment && i < TOP_COMMENTS; i++) {
         fputs("Comment: ", out);
-        top_put_name(out, lp_profread_str(p, p->comment[i]));
+        top_put_text(out, lp_profread_str(p, p->comment[i]));
         fputc('\n', out);
     }
+    if (p->n_comment > TOP_COMMENTS)
+        fprintf(out, "Comment: … %zu more\n", p->n_comment - TOP_COMMENTS);
     if (p->time_nanos > 0) {
         time_t t = (time_t)(p->time_nanos / 1000000000);
         struct tm tm;
@@ -282,23 +317,29 @@ static void top_stacks(FILE *out, const struct lp_profread *r, const struct lp_t
         fprintf(out, "%s%5zu. %s (%.2f%%), %s (%.2f%%)\n", i ? "\n" : "", i + 1,
                 by == 1 ? b1 : b2, top_pct(st[i].v[by], r->total[by]),
                 by == 1 ? b2 : b1, top_pct(st[i].v[other], r->total[other]));
+        size_t printed = 0, more = 0;
         for (size_t k = 0; k < st[i].first->n_location_id; k++) {
             const struct lp_profread_loc *l = lp_profread_find_loc(r, st[i].first->location_id[k]);
             for (size_t f = 0; f < l->nframes; f++) {
                 const struct lp_profread_frame *fr = &l->frames[f];
+                if (printed == TOP_STACK_FRAMES) {
+                    more += l->nframes - f;
+                    break;
+                }
+                printed++;
                 fputs("        ", out);
-                top_put_name(out, r->names[fr->name].name);
+                top_put_text(out, r->names[fr->name].name);
                 fputs(fr->inlined ? " (inline)" : "", out);
                 if (fr->file && fr->line > 0) {
-                    const char *base = strrchr(fr->file, '/') ? strrchr(fr->file, '/') + 1
-                                                              : fr->file;
                     fputs("  ", out);
-                    top_put_name(out, base);
+                    top_put_text(out, top_base_name(fr->file));
                     fprintf(out, ":%" PRId64, fr->line);
                 }
                 fputc('\n', out);
             }
         }
+        if (more)
+            fprintf(out, "        … %zu more frame%s\n", more, more == 1 ? "" : "s");
     }
     free(st);
     free(s);

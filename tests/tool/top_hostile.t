@@ -32,13 +32,13 @@ sub run_limited {
     return run_cmd(@argv);
 }
 
-# run_cmd under ulimit -t $cpu (CPU seconds) and a limit of 1 MiB on what it writes, so that a
+# run_cmd under ulimit -t $cpu (CPU seconds) and a limit of 4 MiB on what it writes, so that a
 # command that runs on or prints on and on is stopped (SIGXCPU, SIGXFSZ) before it holds up the
 # suite or fills the disk; returns the wall time taken as well.
 sub run_bounded {
     my ($cpu, @argv) = @_;
     my $t0 = time;
-    my @r = run_cmd('/bin/sh', '-c', 'ulimit -t "$0" && ulimit -f 2048 && exec "$@"', $cpu,
+    my @r = run_cmd('/bin/sh', '-c', 'ulimit -t "$0" && ulimit -f 8192 && exec "$@"', $cpu,
                     @argv);
     return (@r, time - $t0);
 }
@@ -146,12 +146,14 @@ fails_with(640 << 10, 'huge.pb', qr/$over \(the file is larger\)/,
 
 like($out, qr/and\s+67108864 frames/, 'top --help states the limit on a profile\'s frames');
 
-# A profile of one location of $lines lines of one function, listed $refs times by one sample.
+# A profile of one location of $lines lines of one function (named $name, in a file of that
+# name), listed $refs times by one sample, and $comments comments that are that name too.
 sub lines_profile {
-    my ($lines, $refs) = @_;
-    return gz(profile(strings => [@base, 'fn'], types => \@types,
-                      locations => [[1, 0, 0, [([1, 7]) x $lines]]], functions => [[1, 5, 0]],
-                      samples => [[[(1) x $refs], [1, 100]]]));
+    my ($lines, $refs, $name, $comments) = @_;
+    return gz(profile(strings => [@base, $name // 'fn'], types => \@types,
+                      locations => [[1, 0, 0, [([1, 7]) x $lines]]], functions => [[1, 5, 5]],
+                      samples => [[[(1) x $refs], [1, 100]]],
+                      comments => [(5) x ($comments // 0)]));
 }
 
 # One location of 20,000 lines listed 20,000 times: 400 million frames from a few hundred
@@ -171,6 +173,31 @@ subtest 'a location of 20,000 lines listed 20,000 times: refused, at once' => su
     like($err, qr/^lockprof top: \Q$tmp\E\/lines\.pb\.gz: $msg$/, 'the message');
     is($out, '', 'nothing on stdout');
     cmp_ok($secs, '<', 10, 'within 10 s');
+};
+
+# Just under the limit, 67,100,000 frames (20,000 lines listed 3,355 times) of a function with a
+# name (and file) of 2,000 bytes, and 100,000 comments that are that name too: 270 GB to print
+# whole. Read, and printed within the report's bounds: 64 comments and 1024 frames a stack, each
+# name, file or comment there cut to 1024 bytes (1027 with "…"). So 64 x 1037 bytes of comments,
+# 1024 x 2076 of the stack's frames (8 blanks, name, " (inline)", 2 blanks, file, ":7", newline),
+# the name whole once in the table of functions, and a kilobyte of the rest: 2.2 MB.
+# The name: x, 999 µ, x (UTF-8 bytes). Byte 1024 is the second of a µ, so the cut is at 1023.
+my $long = 'x' . ("\xc2\xb5" x 999) . 'x';
+spew("$tmp/near.pb.gz", lines_profile(20_000, 3_355, $long, 100_000));
+($st, $out, $err, $secs) = run_bounded(60, $lockprof, 'top', "$tmp/near.pb.gz");
+subtest 'just under the frame limit, a long name, 100,000 comments: a bounded report' => sub {
+    is($st, 0, 'exit 0 (no SIGXFSZ: what it printed stayed under 4 MiB)') or diag("status $st");
+    is($err, '', 'nothing on stderr');
+    cmp_ok(length $out, '<=', 64 * 1037 + 1024 * 2076 + 2000 + 1024, 'at most 2.2 MB printed');
+    cmp_ok($secs, '<', 10, 'within 10 s');
+    my $cut = substr($long, 0, 1023) . "\x{e2}\x{80}\x{a6}";
+    is(scalar(() = $out =~ /^Comment: \Q$cut\E$/mg), 64,
+       '64 comments, each cut to 1024 bytes at a character\'s start');
+    like($out, qr/^Comment: \x{e2}\x{80}\x{a6} 99936 more$/m, 'then how many more');
+    like($out, qr/^\s+100ns\s.*\s\Q$long\E$/m, 'the table of functions: the name whole');
+    is(scalar(() = $out =~ /^        \Q$cut\E \(inline\)  \Q$cut\E:7$/mg), 1024,
+       'the stack: 1024 frames, the name and file cut to 1024 bytes');
+    like($out, qr/:7\n        \x{e2}\x{80}\x{a6} 67098976 more frames\n/, 'then how many more');
 };
 
 # ---------------------------------------------------------------------------- values
