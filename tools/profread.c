@@ -394,8 +394,12 @@ fail:
     return UINT32_MAX;
 }
 
-/* "0x<addr> (<mapping basename>)", how an unnamed frame is shown, from r->mem; NULL if there
- * is no room. */
+/*
+ * "0x<addr> (<mapping basename>)", how an unnamed frame is shown, from r->mem; NULL if there
+ * is no room. The base name is looked for in the file name's first PATH_MAX bytes and has at
+ * most NAME_MAX: no file's are longer, and every location of a mapping makes one of these
+ * names, so that a long one costs no more than a short one.
+ */
 static char *profread_addr_name(struct lp_profread *r, Lockprof__Pprof__Mapping **maps,
                                 const Lockprof__Pprof__Location *l)
 {
@@ -404,13 +408,15 @@ static char *profread_addr_name(struct lp_profread *r, Lockprof__Pprof__Mapping 
     if (l->mapping_id)
         m = bsearch(&kp, maps, p->n_mapping, sizeof *maps, profread_cmp_map);
     const char *file = m ? lp_profread_str(p, (*m)->filename) : "";
-    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    const char *slash = memrchr(file, '/', strnlen(file, PATH_MAX));
+    const char *base = slash ? slash + 1 : file;
+    int blen = (int)strnlen(base, NAME_MAX);
     char addr[32];
     snprintf(addr, sizeof addr, "0x%" PRIx64, l->address);
-    size_t n = strlen(addr) + (*base ? strlen(base) + 3 : 0) + 1;
+    size_t n = strlen(addr) + (blen ? (size_t)blen + 3 : 0) + 1;
     char *name = profread_alloc(&r->mem, n);
     if (name)
-        snprintf(name, n, *base ? "%s (%s)" : "%s", addr, base);
+        snprintf(name, n, blen ? "%s (%.*s)" : "%s", addr, blen, base);
     return name;
 }
 
@@ -425,8 +431,11 @@ static const char *profread_index(struct lp_profread *r)
     struct lp_profread_mem *m = &r->mem;
     Lockprof__Pprof__Function **fns = profread_calloc(m, p->n_function, sizeof *fns);
     Lockprof__Pprof__Mapping **maps = profread_calloc(m, p->n_mapping, sizeof *maps);
+    /* By string index, the name a function's name interned as, + 1 (0: not yet): a name is
+     * hashed once, however many lines and functions name it. */
+    uint32_t *by_str = profread_calloc(m, p->n_string_table, sizeof *by_str);
     r->locs = profread_calloc(m, p->n_location, sizeof *r->locs);
-    const char *bad = !fns || !maps || !r->locs ? profread_no_room : NULL;
+    const char *bad = !fns || !maps || !by_str || !r->locs ? profread_no_room : NULL;
     if (bad)
         goto out;
     if (p->n_function)
@@ -454,12 +463,16 @@ static const char *profread_index(struct lp_profread *r)
                 bad = "a location refers to a missing function";
                 break;
             }
-            const char *name = lp_profread_str(p, (*f)->name);
-            if (!*name)
-                name = lp_profread_str(p, (*f)->system_name);
-            char *owned = *name ? NULL : profread_addr_name(r, maps, l);
-            uint32_t ni = *name || owned ? profread_intern(r, *name ? name : owned, owned)
-                                         : UINT32_MAX;
+            int64_t si = *lp_profread_str(p, (*f)->name) ? (*f)->name : (*f)->system_name;
+            uint32_t ni;
+            if (*lp_profread_str(p, si)) {
+                if (!by_str[si])
+                    by_str[si] = profread_intern(r, lp_profread_str(p, si), NULL) + 1;
+                ni = by_str[si] - 1; /* UINT32_MAX (and by_str[si] 0) when there is no room */
+            } else {
+                char *owned = profread_addr_name(r, maps, l);
+                ni = owned ? profread_intern(r, owned, owned) : UINT32_MAX;
+            }
             if (ni == UINT32_MAX) {
                 bad = profread_no_room;
                 break;
@@ -487,6 +500,8 @@ out:
         profread_free(m, fns);
     if (maps)
         profread_free(m, maps);
+    if (by_str)
+        profread_free(m, by_str);
     return bad;
 }
 

@@ -200,6 +200,31 @@ subtest 'just under the frame limit, a long name, 100,000 comments: a bounded re
     like($out, qr/:7\n        \x{e2}\x{80}\x{a6} 67098976 more frames\n/, 'then how many more');
 };
 
+# A string named many times is looked at once. A function with a name of 1 MB named by the
+# 50,000 lines of a location: the name was hashed and compared for each line (50 GB of work,
+# over a minute). A mapping with a file name of 1 MB and 50,000 locations without lines at one
+# address in it: the "0x1234 (file)" of each was made, hashed and compared (over 3 minutes).
+my $mb = 'f' x (1 << 20);
+spew("$tmp/longfn.pb.gz", lines_profile(50_000, 1, $mb));
+($st, $out, $err, $secs) = run_bounded(60, $lockprof, 'top', "$tmp/longfn.pb.gz");
+subtest 'a name of 1 MB on 50,000 lines: read at once' => sub {
+    is($st, 0, 'exit 0 (no SIGXCPU)') or diag("status $st");
+    cmp_ok($secs, '<', 10, 'within 10 s');
+    like($out, qr/^\s+100ns\s.*\s$mb$/m, 'the table of functions: the name whole');
+};
+spew("$tmp/longmap.pb.gz",
+     gz(profile(strings => [@base, "/lib/$mb"], types => \@types, mappings => [[1, 5]],
+                locations => [map { [$_, 1, 0x1234, []] } 1 .. 50_000],
+                samples => [[[1], [1, 100]]])));
+($st, $out, $err, $secs) = run_bounded(60, $lockprof, 'top', "$tmp/longmap.pb.gz");
+subtest 'a mapping\'s file name of 1 MB in 50,000 locations: read at once' => sub {
+    is($st, 0, 'exit 0 (no SIGXCPU)') or diag("status $st");
+    cmp_ok($secs, '<', 10, 'within 10 s');
+    my $base = 'f' x 255;
+    like($out, qr/^        0x1234 \($base\)$/m,
+         'the frame: its address and the base name, of at most 255 bytes as a file\'s');
+};
+
 # ---------------------------------------------------------------------------- values
 
 my $max = 9223372036854775807;
