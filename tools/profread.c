@@ -528,15 +528,22 @@ static int64_t profread_delay_multiplier(const char *unit)
     return 0;
 }
 
+/* What profread_not_contention names at most: the sample types (Go's profiles have up to 4)
+ * and the bytes of each name, so that the message stays a line however many a file has. */
+#define PROFREAD_TYPES_SHOWN 8
+#define PROFREAD_TYPE_NAME_MAX 256
+
 /* "not a contention profile (sample types: TYPE/UNIT, ...)", the names escaped. */
 static char *profread_not_contention(const Lockprof__Pprof__Profile *p)
 {
     size_t cap = 64, n = 0;
     char *types = lp_cli_xmalloc(cap);
     types[0] = '\0';
-    for (size_t i = 0; i < p->n_sample_type; i++) {
-        char *t = lp_cli_escape(lp_profread_str(p, p->sample_type[i]->type));
-        char *u = lp_cli_escape(lp_profread_str(p, p->sample_type[i]->unit));
+    for (size_t i = 0; i < p->n_sample_type && i < PROFREAD_TYPES_SHOWN; i++) {
+        char *t = lp_cli_escape_max(lp_profread_str(p, p->sample_type[i]->type),
+                                    PROFREAD_TYPE_NAME_MAX);
+        char *u = lp_cli_escape_max(lp_profread_str(p, p->sample_type[i]->unit),
+                                    PROFREAD_TYPE_NAME_MAX);
         size_t need = strlen(t) + strlen(u) + 4;
         if (n + need >= cap) {
             cap = 2 * (n + need);
@@ -546,8 +553,11 @@ static char *profread_not_contention(const Lockprof__Pprof__Profile *p)
         free(t);
         free(u);
     }
-    char *msg = lp_cli_xasprintf("not a contention profile (sample types: %s)",
-                                 n ? types : "none");
+    char more[48] = "";
+    if (p->n_sample_type > PROFREAD_TYPES_SHOWN)
+        snprintf(more, sizeof more, ", … %zu more", p->n_sample_type - PROFREAD_TYPES_SHOWN);
+    char *msg = lp_cli_xasprintf("not a contention profile (sample types: %s%s)",
+                                 n ? types : "none", more);
     free(types);
     return msg;
 }

@@ -225,6 +225,14 @@ subtest 'a mapping\'s file name of 1 MB in 50,000 locations: read at once' => su
          'the frame: its address and the base name, of at most 255 bytes as a file\'s');
 };
 
+# 10,000 sample types, each a name of 1 MB: the message naming them was 20 GB long. It names
+# 8, each cut to 256 bytes, and says how many more.
+spew("$tmp/types10k.pb.gz", gz(profile(strings => ['', $mb, 'ns'], types => [([1, 2]) x 10_000])));
+my $t256 = ('f' x 256) . "\x{e2}\x{80}\x{a6}";
+fails_with(640 << 10, 'types10k.pb.gz',
+           qr/not a contention profile \(sample types: (?:$t256\/ns, ){8}\x{e2}\x{80}\x{a6} / .
+           qr/9992 more\)/, '10,000 sample types of 1 MB names: a message of one short line');
+
 # ---------------------------------------------------------------------------- values
 
 my $max = 9223372036854775807;
