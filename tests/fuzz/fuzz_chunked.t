@@ -1,2 +1,2 @@
 #!/bin/sh
-exec "${BUILD:-build}/tests/fuzz_chunked" -n 2000000 -t 20 tests/fuzz/corpus/chunked
+exec tests/fuzz/run chunked 3000000

@@ -1,2 +1,2 @@
 #!/bin/sh
-exec "${BUILD:-build}/tests/fuzz_httpreq" -n 2000000 -t 20 tests/fuzz/corpus/httpreq
+exec tests/fuzz/run httpreq 15000000

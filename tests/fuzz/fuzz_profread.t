@@ -1,2 +1,2 @@
 #!/bin/sh
-exec "${BUILD:-build}/tests/fuzz_profread" -n 2000000 -t 20 tests/fuzz/corpus/profread
+exec tests/fuzz/run profread 80000
