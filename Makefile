@@ -13,6 +13,8 @@
 #
 # SANITIZE=address|undefined|thread builds core/, the command and every test program that
 # links them with that sanitizer, in a tree of its own: BUILD defaults to build-SANITIZE.
+# `make clean` removes build/ and those trees, `make clean SANITIZE=x` build-x alone, and
+# `make clean BUILD=DIR` DIR alone.
 # Its `make check` runs the unit, fuzz and tool tests (tests/unit, tests/fuzz, tests/tool).
 # Not the preload tests: liblockprof.so is loaded into programs built without a sanitizer,
 # whose runtime would have to come first in their link order, so a sanitizer tree's library
@@ -310,7 +312,12 @@ install: all
 	install -m 0644 $(SO) $(DESTDIR)$(PREFIX)/lib/liblockprof.so
 	install -m 0644 include/lockprof.h $(DESTDIR)$(PREFIX)/include/lockprof.h
 
+# The sanitizer trees by their default names, removed with the default tree: they are made
+# beside it by `make check SANITIZE=...`, and a clean checkout has none of them.
+SAN_TREES = $(if $(SANITIZE)$(filter-out build,$(BUILD)),,build-address build-undefined \
+            build-thread)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_TREES)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
