@@ -76,6 +76,9 @@ static const struct config_var config_vars[] = {
       LP_IO_PIPE | LP_IO_FIFO | LP_IO_EVENTFD | LP_IO_MQ | LP_IO_MSG, 0, 0,
       "pipe,fifo,eventfd,mq,msg", "descriptors whose blocking reads and writes are waits",
       config_io_words, NULL },
+    { "LOCKPROF_FUTEX", CONFIG_BOOL, offsetof(struct lp_config, futex),
+      1, 0, 1, NULL, "profile futex waits and wakes made through syscall() (Rust's std, GLib, "
+      "C++20 waits, absl, ...); 0 passes them through", NULL, NULL },
     { "LOCKPROF_FATAL_SIGNALS", CONFIG_WORDS, offsetof(struct lp_config, fatal_signals),
       SIGBIT(SIGINT) | SIGBIT(SIGTERM), 0, 0, "INT,TERM",
       "default-fatal signals that still leave a profile", config_signal_words, NULL },

@@ -35,6 +35,7 @@ struct lp_config {
     bool show_config;        /* LOCKPROF_SHOW_CONFIG */
     bool libunwind;          /* LOCKPROF_LIBUNWIND */
     bool tsc;                /* LOCKPROF_TSC */
+    bool futex;              /* LOCKPROF_FUTEX */
     char out[LP_PATH_MAX];   /* LOCKPROF_OUT, as given (expanded by lp_config_expand_out) */
     char http[LP_HTTP_SPEC_MAX]; /* LOCKPROF_HTTP: "" off, "HOST:PORT" or "unix:PATH" */
 };

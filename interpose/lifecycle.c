@@ -22,6 +22,7 @@
 #include "endpoint.h"
 #include "event.h"
 #include "fdcache.h"
+#include "futex.h"
 #include "inflight.h"
 #include "lockprof.h"
 #include "locktab.h"
@@ -628,6 +629,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     __cxa_atexit(lifecycle_exit_write_cxa, NULL, __dso_handle);
     __cxa_at_quick_exit(lifecycle_exit_write_cxa, __dso_handle); /* a normal termination too */
 
+    lp_futex_enable(lifecycle_config.futex);
     __atomic_store_n(&lp_ready_, 1, __ATOMIC_RELEASE);
     lp_self.busy--;
 }

@@ -77,15 +77,27 @@ static const char *opt_out = "/dev/null";
 
 /* ---- small tools ---------------------------------------------------------------------- */
 
-/* Raw futex waits and wakes: not interposed, so waiting here records nothing. */
+/* Raw futex waits and wakes, made with the syscall instruction (out of any preload's reach,
+ * where libc's syscall() is lockprof's), so waiting here records nothing. */
+static long futex_raw(int *word, int op, int val)
+{
+    long ret;
+    register long r10 __asm__("r10") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"((long)SYS_futex), "D"(word), "S"((long)op), "d"((long)val), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
 static void futex_wait(int *word, int val)
 {
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+    futex_raw(word, FUTEX_WAIT_PRIVATE, val);
 }
 
 static void futex_wake_all(int *word)
 {
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    futex_raw(word, FUTEX_WAKE_PRIVATE, INT_MAX);
 }
 
 static void wait_until_at_least(int *word, int want)
