@@ -6,6 +6,7 @@
 
 
 #include "clock.h"
+#include "families.h"
 #include "inflight.h"
 #include "seam.h"
 #include "sys.h"
@@ -85,6 +86,8 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
     lp_inflight_end(ev->inflight);
     ev->inflight = -1;
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
+    if (outcome != LP_NOT_A_WAIT)
+        lp_families_seen_add(ev->leaf, lp_thread_tid());
     struct lp_weight wt;
     if (lp_seams.stage >= 4 && outcome != LP_NOT_A_WAIT &&
         lp_sample_block(lp_event_rng(), ev->rate, end - ev->w.start, &wt)) {
@@ -182,6 +185,7 @@ bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt)
 
 void lp_event_record_picked(const char *leaf, const struct lp_weight *wt)
 {
+    lp_families_seen_add(leaf, lp_thread_tid());
     struct lp_wait ev;
     LP_EVENT_STACK_BUF(&ev);
     event_capture(&ev);

@@ -190,6 +190,17 @@ bool lp_procthreads_read_mem(const void *addr, void *out, size_t n)
     return r == (ssize_t)n;
 }
 
+/* The kernel's record of a robust or PI futex's owner: its tid in the word. */
+static void procthreads_tid_word_holder(unsigned word, enum lp_held *held, int32_t *holder)
+{
+    if (word & FUTEX_OWNER_DIED_)
+        *held = LP_HELD_OWNER_DIED;
+    else if ((word & FUTEX_TID_MASK_) == 0)
+        *held = LP_HELD_NOBODY;
+    else
+        *held = LP_HELD_THREAD, *holder = (int32_t)(word & FUTEX_TID_MASK_);
+}
+
 void lp_procthreads_mutex_holder(const void *lock, enum lp_held *held, int32_t *holder)
 {
     pthread_mutex_t m;
@@ -198,13 +209,7 @@ void lp_procthreads_mutex_holder(const void *lock, enum lp_held *held, int32_t *
         return;
     unsigned lockword = (unsigned)m.__data.__lock;
     if (m.__data.__kind & (KIND_ROBUST | KIND_PI)) {
-        /* The kernel's record: the owner's tid in the lock word. */
-        if (lockword & FUTEX_OWNER_DIED_)
-            *held = LP_HELD_OWNER_DIED;
-        else if ((lockword & FUTEX_TID_MASK_) == 0)
-            *held = LP_HELD_NOBODY;
-        else
-            *held = LP_HELD_THREAD, *holder = (int32_t)(lockword & FUTEX_TID_MASK_);
+        procthreads_tid_word_holder(lockword, held, holder);
         return;
     }
     int owner = m.__data.__owner;
@@ -212,6 +217,14 @@ void lp_procthreads_mutex_holder(const void *lock, enum lp_held *held, int32_t *
         *held = LP_HELD_THREAD, *holder = owner;
     else if (lockword == 0)
         *held = LP_HELD_NOBODY;
+}
+
+void lp_procthreads_pi_holder(const void *word, enum lp_held *held, int32_t *holder)
+{
+    uint32_t w;
+    *held = LP_HELD_UNKNOWN;
+    if (lp_procthreads_read_mem(word, &w, sizeof w))
+        procthreads_tid_word_holder(w, held, holder);
 }
 
 void lp_procthreads_rwlock_holder(const void *lock, enum lp_held *held, int32_t *holder)

@@ -1,7 +1,7 @@
 /*
  * procthreads.h — what the kernel and the lock words say about this process's threads, for
  * the threads view (threads.h): the thread ids, each thread's name, state and the system call
- * it sleeps in, and the holder of a mutex or rwlock.
+ * it sleeps in, and the holder of a mutex, a rwlock or a priority-inheritance futex.
  *
  * Sources:
  *   - /proc/self/task: the ids; /proc/self/task/TID/stat: name and kernel state;
@@ -14,6 +14,8 @@
  *         which glibc stores for every kind just after acquiring and clears before releasing;
  *         for robust and priority-inheritance kinds the kernel's own record instead, the tid
  *         in __lock (FUTEX_TID_MASK), with FUTEX_OWNER_DIED when the owner died holding it;
+ *       - a priority-inheritance futex (FUTEX_LOCK_PI through syscall()): its word, as the
+ *         kernel keeps it, the owner's tid and FUTEX_OWNER_DIED;
  *       - a rwlock: __data.__cur_writer (the writer, set once it holds the lock, cleared
  *         before it releases it); 0 with readers counted in __readers (bits 3 and up) and the
  *         write-phase bit (bit 0) clear means held by readers.
@@ -65,6 +67,8 @@ bool lp_procthreads_read_mem(const void *addr, void *out, size_t n);
  * count (LP_HELD_READERS), untouched otherwise. */
 void lp_procthreads_mutex_holder(const void *lock, enum lp_held *held, int32_t *holder);
 void lp_procthreads_rwlock_holder(const void *lock, enum lp_held *held, int32_t *holder);
+/* The owner of the priority-inheritance futex word at word. */
+void lp_procthreads_pi_holder(const void *word, enum lp_held *held, int32_t *holder);
 
 /* The owner of the mutex at addr if its words read like a mutex of the plain kinds that a
  * thread waits for in glibc's lll_lock_wait (lock word 2, an owner set); else 0. */

@@ -7,7 +7,7 @@
  *      with tgkill(…, 0) and then reaped, since nobody else will ever end it;
  *   2. each thread's name and kernel state, and for a thread that is not running the system
  *      call it sleeps in (procthreads.h);
- *   3. the holder of each mutex or rwlock waited on, from its lock words (procthreads.h).
+ *   3. the holder of each mutex, rwlock or PI futex waited on, from its words (procthreads.h).
  *      A thread lockprof has no entry for (rates 0, or the table was full) that sleeps in
  *      glibc's lll_lock_wait for a plain mutex owned by one of this process's threads is
  *      shown as held by that thread ("inferred");
@@ -46,6 +46,8 @@ static enum lp_lock_kind threads_kind_of_leaf(const char *leaf)
         return LP_LOCK_QUEUE_MQ;
     if (strcmp(leaf, "msgrcv") == 0)
         return LP_LOCK_QUEUE_MSG;
+    if (strcmp(leaf, "futex_lock_pi") == 0) /* (interpose/futex.c) */
+        return LP_LOCK_FUTEX_PI;
     return LP_LOCK_OTHER;
 }
 
@@ -56,6 +58,14 @@ static void threads_read_holder(enum lp_lock_kind kind, const void *lock, enum l
         lp_procthreads_mutex_holder(lock, held, holder);
     else if (kind == LP_LOCK_RWLOCK)
         lp_procthreads_rwlock_holder(lock, held, holder);
+    else if (kind == LP_LOCK_FUTEX_PI)
+        lp_procthreads_pi_holder(lock, held, holder);
+}
+
+/* The kinds whose holder the lock's words name. */
+static bool threads_has_holder(enum lp_lock_kind kind)
+{
+    return kind == LP_LOCK_MUTEX || kind == LP_LOCK_RWLOCK || kind == LP_LOCK_FUTEX_PI;
 }
 
 /* One of lockprof's own threads, by the names it gives them. */
@@ -109,8 +119,9 @@ static void threads_find_deadlocks(struct lp_threadsview *v, struct lp_arena *a)
         node[i].holder = t->holder_idx;
         node[i].holder_tid = t->holder;
         node[i].lock = (uintptr_t)t->lock;
-        node[i].lock_size =
-            t->kind == LP_LOCK_RWLOCK ? sizeof(pthread_rwlock_t) : sizeof(pthread_mutex_t);
+        node[i].lock_size = t->kind == LP_LOCK_RWLOCK     ? sizeof(pthread_rwlock_t)
+                            : t->kind == LP_LOCK_FUTEX_PI ? sizeof(uint32_t)
+                                                          : sizeof(pthread_mutex_t);
         node[i].entry = t->wait;
     }
     int starts[LP_WAITGRAPH_MAX_CYCLES];
@@ -193,7 +204,7 @@ static int threads_build(struct lp_threadsview *v, struct lp_arena *a)
         if (t->wait) {
             v->waiting++;
             t->kind = threads_kind_of_leaf(t->wait->leaf);
-            if (t->kind == LP_LOCK_MUTEX || t->kind == LP_LOCK_RWLOCK) {
+            if (threads_has_holder(t->kind)) {
                 t->lock = t->wait->object;
                 threads_read_holder(t->kind, t->lock, &t->held, &t->holder);
             }

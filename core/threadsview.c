@@ -77,7 +77,7 @@ static void view_json_str(struct lp_sink *sk, const char *str, size_t n)
 
 static const char *view_kind_word(enum lp_lock_kind k)
 {
-    return k == LP_LOCK_RWLOCK ? "rwlock" : "mutex";
+    return k == LP_LOCK_RWLOCK ? "rwlock" : k == LP_LOCK_FUTEX_PI ? "futex" : "mutex";
 }
 
 static const char *view_state_word(const struct lp_threadsview_thread *t)

@@ -12,7 +12,8 @@
  *
  * W counts the blocked threads. A deadlock line per cycle of waits (waitgraph.h), right after
  * the first line: from its lowest TID, each member followed by the thread holding its lock
- * (a thread waiting for a lock it holds is a cycle of one); KIND is mutex or rwlock. note
+ * (a thread waiting for a lock it holds is a cycle of one); KIND is mutex, rwlock or futex (a
+ * priority-inheritance futex waited on through syscall()). note
  * lines: waits are not tracked (both rates 0), and how many waits the in-flight table had no
  * room for since start. Then a line per thread, ascending TID, where STATE is
  *   blocked   lockprof saw this wait begin: CALL the interposed call (? if unknown), OBJ the
@@ -24,7 +25,7 @@
  * Any other thread of the program that is not running and not the one writing the view
  * shows the system call it is in, with its main argument and no "on": in futex(0x…), in
  * read(fd 3), in msgrcv(msqid N), in nanosleep, or in syscall NR for one without a name.
- * HOLDER, for a mutex or rwlock whose words could be read: TID "NAME", TID (no such thread)
+ * HOLDER, for a mutex, rwlock or priority-inheritance futex whose words could be read: TID "NAME", TID (no such thread)
  * when that thread is not one of this process's (a process-shared lock, or it exited),
  * readers (N), nobody, or nobody (owner died). A sleeping thread has it only when its lock
  * was inferred: glibc's lock wait in futex on a plain mutex owned by one of the threads.
@@ -62,7 +63,7 @@
 
 /* What a wait is on, from its interposed call. */
 enum lp_lock_kind { LP_LOCK_OTHER, LP_LOCK_MUTEX, LP_LOCK_RWLOCK, LP_LOCK_QUEUE_MQ,
-                    LP_LOCK_QUEUE_MSG };
+                    LP_LOCK_QUEUE_MSG, LP_LOCK_FUTEX_PI };
 
 /* One thread. The view is built by one thread (threads.c) and read-only once rendered. */
 struct lp_threadsview_thread {
@@ -77,7 +78,8 @@ struct lp_threadsview_thread {
     const struct lp_inflight_entry *wait; /* the innermost wait lockprof knows of, or NULL */
     unsigned nested;        /* other waits in flight under it */
     enum lp_lock_kind kind;
-    const void *lock;       /* what the holder was read from (mutex or rwlock), else NULL */
+    const void *lock;       /* what the holder was read from (mutex, rwlock, PI futex), else
+                             * NULL */
     enum lp_held held;
     int32_t holder;         /* a tid (LP_HELD_THREAD), a count (LP_HELD_READERS) */
     int holder_idx;         /* its index in the view, or -1 */

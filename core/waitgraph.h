@@ -29,7 +29,7 @@ struct lp_waitgraph_node {
                          * (no lock with an owner, free, readers, unreadable, or a thread
                          * that is not one of the nodes) */
     int32_t holder_tid; /* that holder's thread id */
-    uintptr_t lock;     /* the lock waited for, lock_size bytes (a mutex or a rwlock) */
+    uintptr_t lock;     /* the lock waited for, lock_size bytes (a mutex, a rwlock, a PI futex) */
     size_t lock_size;
     const struct lp_inflight_entry *entry; /* lockprof's entry for the wait; NULL: inferred */
 };

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "elfsym.h"
 #include "event.h"
+#include "families.h"
 #include "locktab.h"
 #include "log.h"
 #include "maps.h"
@@ -76,6 +77,7 @@ struct writer_collect {
     struct lp_pp_sample *samples;
     size_t n, cap;
     const struct lp_writer_window *w; /* a delta's baseline, or NULL */
+    uint64_t by_family[LP_NFAMILIES]; /* the samples' contentions, per family of their leaf */
 };
 
 static void writer_count(const struct lp_stack_view *v, void *arg)
@@ -111,6 +113,21 @@ static void writer_collect_one(const struct lp_stack_view *v, void *arg)
     s->tail = v->truncated ? LP_TAIL_TRUNCATED : NULL;
     s->count = lp_count_round(count_fp, delay);
     s->delay = (int64_t)delay;
+    c->by_family[lp_families_of_leaf(v->leaf)] += (uint64_t)s->count;
+}
+
+/* "futex 40, mutex 12": the families with a non-zero count, or "none". */
+static void writer_by_family(char *buf, size_t size, const uint64_t n[LP_NFAMILIES])
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int f = 0; f < LP_NFAMILIES && k < size; f++)
+        if (n[f])
+            k += (size_t)lp_fmt_sigsafe(buf + k, size - k, "%s%s %llu", k ? ", " : "",
+                                        lp_families_name((enum lp_family_id)f),
+                                        (unsigned long long)n[f]);
+    if (k == 0)
+        lp_fmt_sigsafe(buf, size, "none");
 }
 
 static const char *writer_comment(struct lp_arena *a, const char *fmt, ...)
@@ -149,7 +166,15 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     bool changed = lp_rates_changed();
     int64_t now = lp_clock_realtime();
 
-    const char *comments[12];
+    uint64_t seen[LP_NFAMILIES], seen_total = 0;
+    lp_families_seen(seen);
+    for (int k = 0; k < LP_NFAMILIES; k++)
+        seen_total += seen[k];
+    char recorded_by[160], seen_by[160];
+    writer_by_family(recorded_by, sizeof recorded_by, c.by_family);
+    writer_by_family(seen_by, sizeof seen_by, seen);
+
+    const char *comments[16];
     size_t nc = 0;
     comments[nc++] = writer_comment(a, "lockprof %s %s profile (pid %d)", writer_info.version,
                                     p == LP_BLOCK ? "block" : "mutex", (int)getpid());
@@ -173,10 +198,17 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
             a, "mutex fraction: %llu%s%s", (unsigned long long)fraction,
             fraction == 0 ? " (off: no charges recorded)" : fraction == 1 ? " (every charge)" : "",
             changed ? "; rates were changed at run time" : "");
-    comments[nc++] = writer_comment(a, "events recorded: %llu%s",
-                                    (unsigned long long)st.events[p],
-                                    st.events[p] == 0 ? " (lockprof was active; nothing contended)"
-                                                      : "");
+    /* "Nothing contended" only when no family saw a wait (families.h). */
+    comments[nc++] = writer_comment(
+        a, "events recorded: %llu%s", (unsigned long long)st.events[p],
+        st.events[p] != 0 ? ""
+        : seen_total == 0 ? " (lockprof was active; nothing contended)"
+                          : " (waits were seen: see the counts by family)");
+    if (st.events[p] != 0 || seen_total != 0) {
+        comments[nc++] = writer_comment(a, "contentions by family: %s", recorded_by);
+        comments[nc++] = writer_comment(a, "waits seen by family since start, recorded or not: %s",
+                                        seen_by);
+    }
     comments[nc++] = writer_comment(
         a, "stack table: %llu of %llu entries; %llu events counted under %s",
         (unsigned long long)st.entries, (unsigned long long)st.capacity,

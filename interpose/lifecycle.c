@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "endpoint.h"
 #include "event.h"
+#include "families.h"
 #include "fdcache.h"
 #include "futex.h"
 #include "inflight.h"
@@ -369,6 +370,7 @@ static void lifecycle_become_child(void)
     lp_locktab_atfork_child();
     lp_stacktab_atfork_child();
     lp_event_atfork_child();
+    lp_families_atfork_child();
     lp_maps_atfork_child();
     lp_inflight_atfork_child();
     /* A window open in the parent (rate=/fraction=) has no thread here to end it: the rates

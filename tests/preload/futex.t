@@ -120,6 +120,45 @@ within($hd, $m->{sig_owed}, 1, 'signal: with the time it ended');
 ($hc) = total($x, leaf => 'futex_wake', frame => 'sig_helper');
 is($hc, 1, 'signal: its stack goes on through the handler into the interrupted thread');
 
+# ---- comments: counts by family, and "nothing contended" only when nothing was seen ---------
+sub comment_like {
+    my ($p, $re) = @_;
+    return scalar grep { $_ =~ $re } @{ $p->{comments} };
+}
+$r = run_under(prog => 'prog_futex', args => ['eagain', 10]);
+$b = read_profile($r->{block});
+ok(comment_like($b, qr/^events recorded: 0 \(lockprof was active; nothing contended\)$/),
+   'comments: no wait anywhere, "nothing contended"') or diag(join("\n", @{ $b->{comments} }));
+# Waits of 1 ms at a block rate of 1000 s: recorded with probability 1e-6 each.
+$r = run_under(prog => 'prog_futex', args => ['handoff', 20, 1],
+               env => { LOCKPROF_BLOCK_RATE => 1000000000000, LOCKPROF_MUTEX_FRACTION => 0 });
+for my $kind (qw(block mutex)) {
+    my $p = read_profile($r->{$kind});
+    ok(comment_like($p, qr/^events recorded: 0 \(waits were seen: see the counts by family\)$/),
+       "comments: $kind: nothing recorded, but waits were seen")
+        or diag(join("\n", @{ $p->{comments} }));
+    ok(comment_like($p, qr/^waits seen by family since start, recorded or not: .*\bfutex 20\b/),
+       "comments: $kind: the 20 futex waits seen are counted");
+}
+$r = run_under(prog => 'prog_futex', args => ['convoy', 2, 20]);
+$b = read_profile($r->{block});
+ok(comment_like($b, qr/^contentions by family: (thread \d+, )?futex $r->{measure}{wait_count}$/),
+   'comments: the contentions recorded, by family') or diag(join("\n", @{ $b->{comments} }));
+
+# ---- the threads view ---------------------------------------------------------------------
+my $view = tmpdir() . '/futex.threads.txt';
+$r = run_under(prog => 'prog_futex', args => ['threads', $view]);
+is($r->{exit}, 0, 'threads view: exit 0');
+my ($main) = $r->{out} =~ /^main (\d+)$/m;
+my @w = $r->{out} =~ /^waiter (\d+) on (0x[0-9a-f]+)$/mg;
+my $v = slurp($view) // '';
+my ($so_far) = $v =~ /^thread $w[0] "prog_futex" blocked in futex_wait on $w[1] for (\d+\.\d+) s$/m;
+ok(defined $so_far && $so_far >= 0.03,
+   'threads view: a futex wait, with its word and the wait so far (>= the 30 ms it waited)')
+    or diag($v);
+like($v, qr/^thread $w[2] "prog_futex" blocked in futex_lock_pi on $w[3] for \d+\.\d+ s held by $main "prog_futex"$/m,
+     'threads view: a PI futex wait, held by the owner its word names');
+
 # ---- LOCKPROF_FUTEX ------------------------------------------------------------------------
 $r = run_under(prog => 'prog_futex', args => ['convoy', 2, 20], env => { LOCKPROF_FUTEX => 0 });
 is($r->{exit}, 0, 'LOCKPROF_FUTEX=0: exit 0');
