@@ -255,6 +255,44 @@ $(BUILD)/tests/passthru.so: tests/bench/passthru.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -fPIC -shared -fno-optimize-sibling-calls -o $@ $< -ldl
 
+# Programs on real libraries from Debian that block through syscall() (tests/preload/reallibs.t),
+# each built when its toolchain or library is installed (.ci/run installs them all; the test
+# skips a program that was not built). Debian's rustc before any other on the PATH.
+RUSTC ?= $(firstword $(wildcard /usr/bin/rustc) rustc)
+REAL_BIN = $(BUILD)/tests/real_cxx20
+ifneq ($(shell command -v $(RUSTC) 2>/dev/null),)
+REAL_BIN += $(BUILD)/tests/real_rust
+endif
+ifeq ($(shell pkg-config --exists glib-2.0 2>/dev/null && echo y),y)
+REAL_BIN += $(BUILD)/tests/real_glib
+endif
+ifeq ($(shell pkg-config --exists absl_synchronization 2>/dev/null && echo y),y)
+REAL_BIN += $(BUILD)/tests/real_absl
+endif
+tests: $(REAL_BIN)
+
+$(BUILD)/tests/real_rust: tests/preload/real_rust.rs
+	@mkdir -p $(dir $@)
+	@echo "  RUSTC   $@"
+	$(Q)$(RUSTC) -O -g -o $@ $<
+
+$(BUILD)/tests/real_glib: tests/preload/real_glib.c tests/preload/progutil.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O1 -g -Wall -Itests/preload -o $@ $< \
+		$$(pkg-config --cflags --libs glib-2.0) -lpthread
+
+$(BUILD)/tests/real_cxx20: tests/preload/real_cxx20.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -std=c++20 -O1 -g -Wall -o $@ $< -lpthread
+
+$(BUILD)/tests/real_absl: tests/preload/real_absl.cc tests/preload/progutil.h
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -std=c++17 -O1 -g -Wall -Itests/preload -o $@ $< \
+		$$(pkg-config --cflags --libs absl_synchronization) -lpthread
+
 TEST_LIBS = $(patsubst tests/preload/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard tests/preload/lib*.cc))
 
 ifeq ($(SANITIZE),)

@@ -7,6 +7,7 @@
 #   my $p = read_profile($path);   # { samples => [{count, delay, frames => [...]}], comments,
 #                                  #   mappings, sample_type, period_type, ... }
 #   my ($count, $delay) = total($p, leaf => 'pthread_mutex_lock', frame => 'convoy_waiter_wait');
+#                                  # (frame_like => qr/…/: a frame matching, e.g. a mangled name)
 #   within($got, $want, $events, $name)  # |got - want| <= 5 % of want + 1 ms per event
 #   same_as_plain($r, $plain, $what)     # the same ending and output as without the preload
 #   my ($status, $out, $err) = run_cmd(@argv);   # a command, without a shell (on request)
@@ -299,6 +300,7 @@ sub total {
         next if defined $f{leaf} && ($fr[0] // '') ne $f{leaf};
         next if defined $f{skip_leaf} && ($fr[0] // '') eq $f{skip_leaf};
         next if defined $f{frame} && !grep { $_ eq $f{frame} } @fr;
+        next if defined $f{frame_like} && !grep { $_ =~ $f{frame_like} } @fr;
         next if defined $f{top} && ($fr[1] // '') ne $f{top};
         $c += $s->{count};
         $d += $s->{delay};
