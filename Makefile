@@ -282,10 +282,10 @@ $(BUILD)/tests/real_glib: tests/preload/real_glib.c tests/preload/progutil.h
 	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O1 -g -Wall -Itests/preload -o $@ $< \
 		$$(pkg-config --cflags --libs glib-2.0) -lpthread
 
-$(BUILD)/tests/real_cxx20: tests/preload/real_cxx20.cc
+$(BUILD)/tests/real_cxx20: tests/preload/real_cxx20.cc tests/preload/progutil.h
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $@"
-	$(Q)$(CXX) -std=c++20 -O1 -g -Wall -o $@ $< -lpthread
+	$(Q)$(CXX) -std=c++20 -O1 -g -Wall -Itests/preload -o $@ $< -lpthread
 
 $(BUILD)/tests/real_absl: tests/preload/real_absl.cc tests/preload/progutil.h
 	@mkdir -p $(dir $@)

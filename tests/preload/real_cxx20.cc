@@ -1,8 +1,8 @@
 /*
  * real_cxx20 — libstdc++'s C++20 waits, which block through libc's syscall() (reallibs.t):
  * std::atomic<int>::wait / notify_all, std::latch, std::counting_semaphore. Each part measures
- * its own waits around the blocking call, with CLOCK_MONOTONIC (steady_clock), and prints
- * "measure KEY NS" lines.
+ * its own waits around the blocking call, with CLOCK_MONOTONIC, and prints "measure KEY NS"
+ * lines (progutil.h).
  *
  *   atomic     atomic_waiter_wait blocks in a.wait(old) until atomic_notify stores a new value
  *              and calls notify_all, HOLD ms after the waiter is asleep; ROUNDS rounds.
@@ -16,55 +16,21 @@
  * Usage: real_cxx20 [ROUNDS [HOLD_MS]]
  */
 #include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
 #include <latch>
 #include <semaphore>
-#include <sys/syscall.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
+
+#include "progutil.h"
 
 namespace {
 
 int rounds = 4;
 int hold_ms = 40;
 
-uint64_t now_ns()
-{
-    return (uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
-int thread_id()
-{
-    return (int)syscall(SYS_gettid);
-}
-
-bool sleeping(int tid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' && paren[2] == 'S';
-}
-
 void await_asleep(const std::atomic<int> &tid)
 {
-    while (tid.load() == 0 || !sleeping(tid.load()))
+    while (tid.load() == 0 || !thread_sleeping(tid.load()))
         std::this_thread::sleep_for(std::chrono::microseconds(200));
 }
 
@@ -72,11 +38,6 @@ void await_at_least(const std::atomic<int> &v, int want)
 {
     while (v.load() < want)
         std::this_thread::sleep_for(std::chrono::microseconds(100));
-}
-
-void measure(const char *key, uint64_t v)
-{
-    printf("measure %s %llu\n", key, (unsigned long long)v);
 }
 
 /* ---- atomic wait / notify_all ---- */
