@@ -36,9 +36,9 @@
  * (futex_wake_op, a release of both its words), FUTEX_REQUEUE, FUTEX_CMP_REQUEUE and
  * FUTEX_CMP_REQUEUE_PI (futex_requeue), FUTEX_UNLOCK_PI (futex_unlock_pi) release their word
  * when they woke somebody: a result above 0 (waiters woken, or woken and requeued); for
- * FUTEX_UNLOCK_PI, success with the word then naming an owner — the kernel hands the lock to
- * its top waiter and writes that thread's id, or writes 0 when nobody waited (a new owner that
- * released it again before the word is read goes unseen). As a mutex's release (wait.h), the
+ * FUTEX_UNLOCK_PI, success on a word that had FUTEX_WAITERS set before the call (read then,
+ * while the caller owns the lock: afterwards it is the top waiter's, the kernel having handed
+ * it over, and its memory may be freed at once). As a mutex's release (wait.h), the
  * charge is computed before the call, so that a waiter it wakes finds the release accounted
  * for, and recorded after it, only when the call woke somebody.
  *
@@ -53,6 +53,8 @@
 #include <sys/syscall.h>
 
 #include "futex.h"
+#include "lifecycle.h"
+#include "procthreads.h"
 #include "sys.h"
 #include "wait.h"
 
@@ -209,12 +211,29 @@ static inline bool futex_release_due(const void *word, uint64_t *arm)
     return !lp_event_release_quiet(hint, *arm);
 }
 
-/* Whether the call woke somebody (see the top of the file). */
-static bool futex_woke(int cmd, const uint32_t *word, long rc)
+/* Whether the call woke somebody (see the top of the file). pi_word: for FUTEX_UNLOCK_PI, the
+ * lock word as it was before the call. */
+static bool futex_woke(int cmd, uint32_t pi_word, long rc)
 {
     if (cmd == FUTEX_UNLOCK_PI)
-        return rc == 0 && (__atomic_load_n(word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) != 0;
+        return rc == 0 && (pi_word & FUTEX_WAITERS) != 0;
     return rc > 0;
+}
+
+/* A PI lock's word before FUTEX_UNLOCK_PI, while the caller still owns it: after the call the
+ * lock is a waiter's, who may free its memory at once. Read without a fault (the pointer is
+ * the program's, unchecked); 0 when unreadable, or once the process restricted its system
+ * calls (the read is one). errno is kept. */
+static uint32_t futex_pi_word(const void *word)
+{
+    uint32_t v = 0;
+    if (lp_lifecycle_restricted())
+        return 0;
+    int saved = errno;
+    if (!lp_procthreads_read_mem(word, &v, sizeof v))
+        v = 0;
+    errno = saved;
+    return v;
 }
 
 /* A wake whose word (and, for FUTEX_WAKE_OP, second word word2) may have waiters: each due
@@ -234,10 +253,12 @@ static __attribute__((noinline)) long futex_wake_profiled(const struct lp_call *
         wt.delay += wt2.delay;
         picked = true;
     }
+    uint32_t pi_word = picked && cmd == FUTEX_UNLOCK_PI
+                           ? futex_pi_word((const void *)futex_args(c)->a[0]) : 0;
     lp_guard_call(&g);
     long rc = futex_call(c);
     lp_guard_return(&g);
-    if (picked && futex_woke(cmd, (const uint32_t *)futex_args(c)->a[0], rc))
+    if (picked && futex_woke(cmd, pi_word, rc))
         lp_event_record_charge(c->leaf, &wt, NULL);
     lp_guard_leave(&g);
     return rc;
