@@ -37,6 +37,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -380,21 +382,27 @@ static void hd_linger(struct lp_httpd *h, struct hd_client *c, uint64_t now)
 /*
  * WAIT: the client's FIN. Over TCP, a client that only shut its sending side (nc -N) and one
  * that closed its socket send the same FIN. An interim "100 Continue" (which HTTP/1.1 clients
- * skip) tells them apart: a closed socket answers it with a reset, seen as POLLERR or POLLHUP
- * on the next poll (ABORT then), a half-closed one reads it and gets its answer after the
- * wait. HTTP/1.0 clients may not be sent a 1xx: their FIN is taken for a hang-up, as Go's
- * server takes every FIN.
+ * skip, as many as come) tells them apart: a closed socket answers it with a reset, seen as
+ * POLLERR or POLLHUP on the next poll (ABORT then), a half-closed one reads it and gets its
+ * answer after the wait. A half-closed client may still close later: the probe is sent again
+ * every tick while the last one has left the send queue (so no part of one is ever left
+ * before the answer). HTTP/1.0 clients may not be sent a 1xx: their FIN is taken for a
+ * hang-up, as Go's server takes every FIN.
  */
-static void hd_probe(struct lp_httpd *h, struct hd_client *c, uint64_t now)
+static bool hd_continue(struct hd_client *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (!c->http11)
-        return hd_drop(h, c, false, now);
-    /* The first bytes on the connection: they fit in its empty send buffer, whole or not at
-     * all (a part would garble the answer that follows). */
+    int queued = 0;
+    if (ioctl(c->sock.fd, SIOCOUTQ, &queued) < 0 || queued > 0)
+        return true; /* the last one still on its way: no news yet */
     ssize_t sent = send(c->sock.fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent != (ssize_t)(sizeof cont - 1))
-        return hd_drop(h, c, true, now);
+    return sent == (ssize_t)(sizeof cont - 1);
+}
+
+static void hd_probe(struct lp_httpd *h, struct hd_client *c, uint64_t now)
+{
+    if (!c->http11 || !hd_continue(c))
+        return hd_drop(h, c, c->http11, now);
     c->half_closed = true; /* only a reset or a hang-up is news now */
 }
 
@@ -476,6 +484,8 @@ static void hd_tick(struct lp_httpd *h, uint64_t now)
         }
         if (c->body.fd >= 0)
             lp_httplisten_fd_check(&c->body); /* forgotten if lost; noticed when next used */
+        if (c->state == HD_WAIT && c->half_closed && !hd_continue(c))
+            hd_drop(h, c, true, now); /* gone: ABORT */
     }
     lp_httplisten_check(&h->listen);
 }

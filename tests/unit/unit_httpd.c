@@ -778,6 +778,25 @@ static void check_hangups(const struct server *a, const struct server *u)
        "TCP: a close during the wait makes the handler see ABORT (%.0f ms after)",
        now_ms() - c0);
 
+    /* Half-closed first, the interim answer read, then closed: still found out (the probe is
+     * sent again every tick), ABORT within a tick or two, not at the end of the wait. */
+    news = __atomic_load_n(&slow_new, __ATOMIC_SEQ_CST);
+    aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
+    slow = dial(a);
+    send_all(slow, sreq, strlen(sreq));
+    ok(wait_counter(&slow_new, news, 2000), "TCP: a slow handler started (shut, then closed)");
+    shutdown(slow, SHUT_WR);
+    char interim[64];
+    struct pollfd ip = { slow, POLLIN, 0 };
+    ssize_t got = poll(&ip, 1, 2000) == 1 ? recv(slow, interim, sizeof interim, 0) : -1;
+    ok(got == 25 && memcmp(interim, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0,
+       "TCP: a half-closed client is sent an interim 100 Continue (%zd bytes)", got);
+    c0 = now_ms();
+    close(slow);
+    ok(wait_counter(&slow_aborted, aborted0, 3000) && now_ms() - c0 < 2000,
+       "TCP: closed after its half-close: the handler sees ABORT (%.0f ms after)",
+       now_ms() - c0);
+
     /* HTTP/1.0 may not be sent a 1xx: its half-close is taken for a hang-up. */
     news = __atomic_load_n(&slow_new, __ATOMIC_SEQ_CST);
     aborted0 = __atomic_load_n(&slow_aborted, __ATOMIC_SEQ_CST);
