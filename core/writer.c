@@ -505,6 +505,53 @@ static int writer_fill_owner(int fd, int unused)
 }
 
 /*
+ * Claims the prefix: creates PREFIX.owner exclusively if there is none (of two processes, one
+ * does), or replaces a previous run's claim (pid and ticks as read, -1 and 0 for a file that
+ * holds no claim) while holding PREFIX.owner.take, also created exclusively: of two processes
+ * replacing the same claim, one does and the other writes under its pid. A .take older than
+ * this process (left by one that died holding it) is removed and tried again, once.
+ */
+static bool writer_take_claim(const char *owner, bool had, long pid, unsigned long long ticks,
+                              int64_t since)
+{
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    if (!had) {
+        /* Written whole beside it, then linked: never seen empty, and link fails if another
+         * process's claim got there first. */
+        char tmp[LP_PATH_MAX + 96];
+        writer_tmp_name(tmp, sizeof tmp, owner);
+        int fd = lp_sys_open(tmp, flags, 0644);
+        if (fd < 0)
+            return false;
+        int rc = writer_fill_owner(fd, 0);
+        lp_sys_close(fd);
+        if (rc == 0 && link(tmp, owner) != 0)
+            rc = -errno;
+        unlink(tmp);
+        return rc == 0;
+    }
+    char take[LP_PATH_MAX + 80];
+    lp_fmt_sigsafe(take, sizeof take, "%s.take", owner);
+    int fd = lp_sys_open(take, flags, 0644);
+    struct stat st;
+    if (fd == -EEXIST && lp_sys_lstat(take, &st) == 0 && S_ISREG(st.st_mode) &&
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec < since) {
+        unlink(take);
+        fd = lp_sys_open(take, flags, 0644);
+    }
+    if (fd < 0)
+        return false;
+    lp_sys_close(fd);
+    long p2 = -1;
+    unsigned long long t2 = 0;
+    if (!writer_owner_read(owner, &p2, &t2))
+        p2 = -1, t2 = 0;
+    bool ok = p2 == pid && t2 == ticks && writer_file_with(owner, writer_fill_owner, 0) == 0;
+    unlink(take);
+    return ok;
+}
+
+/*
  * The first write under a prefix that other processes may share (writer.h). The prefix is
  * another process's when PREFIX.owner names a live process other than this one, or when a
  * regular file at one of the names this process would write first changed after it started
@@ -537,10 +584,11 @@ static void writer_claim(void)
             taken = path;
     }
     if (!taken) {
-        /* Claimed; if another process claimed it at the same moment, the one whose claim is
-         * on disk keeps it. */
-        if (writer_file_with(owner, writer_fill_owner, 0) != 0 ||
-            (writer_owner_read(owner, &pid, &ticks) && pid == me))
+        struct stat st;
+        bool had = lp_sys_lstat(owner, &st) == 0;
+        if (!had || !S_ISREG(st.st_mode) || !writer_owner_read(owner, &pid, &ticks))
+            pid = -1, ticks = 0;
+        if (writer_take_claim(owner, had, pid, ticks, since))
             return;
         taken = owner;
     }

@@ -27,10 +27,11 @@ struct lp_writer_info {
 
 /* prefix: absolute, already expanded. Copies what it is given.
  * A prefix that other processes may share (info->claim_since set) is claimed at the first
- * write, in PREFIX.owner (pid and start time). Profiles already there are a previous run's
- * and are replaced, unless PREFIX.owner names another live process, or one of them was
- * written after claim_since (by a process that has ended since): then this process writes
- * under PREFIX.PID instead (warned once). */
+ * write, in PREFIX.owner (pid and start time; made whole, then linked, so of two processes
+ * one gets it; a previous run's is replaced under PREFIX.owner.take, also exclusive).
+ * Profiles already there are a previous run's and are replaced, unless PREFIX.owner names
+ * another live process, or one of them was written after claim_since (by a process that has
+ * ended since): then this process writes under PREFIX.PID instead (warned once). */
 void lp_writer_init(const char *prefix, const struct lp_writer_info *info);
 /* Writes both profiles now. 0, or the first error (-errno), reported: always for a final
  * profile (the process ends or execs), otherwise unless the write before failed the same way. */

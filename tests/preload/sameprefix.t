@@ -9,6 +9,7 @@ use warnings;
 use lib 'tests/lib';
 use LP;
 use Test::More;
+use POSIX ();
 
 sub writer_pid {
     my ($file) = @_;
@@ -122,5 +123,31 @@ my $dir = tmpdir();
     like($rb->{err}, qr{^lockprof: \Q$out\E\.owner is another running process's \(the same LOCKPROF_OUT\): this one writes \Q$out.$b->{pid}\E\.\* instead\n\z},
          'later: the second said so, once');
     is($ra->{err}, '', 'later: the first said nothing');
+}
+# ---- eight at once, in a new directory and then over the claim they left -------------------
+{
+    my $d = "$dir/eight";
+    mkdir $d or die;
+    for my $round (1, 2) {
+        unlink glob("$d/p.*.block.pb.gz"), glob("$d/p.*.mutex.pb.gz");
+        my @pids;
+        for (1 .. 8) {
+            my $pid = fork() // die "fork: $!";
+            if ($pid == 0) {
+                $ENV{LD_PRELOAD} = LP::lib_path();
+                $ENV{LOCKPROF_OUT} = "$d/p";
+                open(STDERR, '>', '/dev/null');
+                exec('sleep', '0.2') or POSIX::_exit(127);
+            }
+            push @pids, $pid;
+        }
+        waitpid($_, 0) for @pids;
+        my @sets = grep { /block\.pb\.gz$/ } map { s{.*/}{}r } glob("$d/p.*");
+        is(scalar(@sets), 8, "eight at once, round $round: eight block profiles, none written over")
+            or diag("@sets");
+        is(scalar(grep { !-e } map { s/block/mutex/r } map { "$d/$_" } @sets), 0,
+           "eight at once, round $round: and their mutex profiles");
+    }
+    ok(!-e "$d/p.owner.take", 'eight at once: no claim left half-taken');
 }
 done_testing();
