@@ -510,9 +510,10 @@ static int writer_fill_owner(int fd, int unused)
  * holds no claim) while holding PREFIX.owner.take, also created exclusively: of two processes
  * replacing the same claim, one does and the other writes under its pid. A .take older than
  * this process (left by one that died holding it) is removed and tried again, once.
+ * 1 claimed, 0 lost to another process, -errno when it cannot be written.
  */
-static bool writer_take_claim(const char *owner, bool had, long pid, unsigned long long ticks,
-                              int64_t since)
+static int writer_take_claim(const char *owner, bool had, long pid, unsigned long long ticks,
+                             int64_t since)
 {
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     if (!had) {
@@ -522,13 +523,13 @@ static bool writer_take_claim(const char *owner, bool had, long pid, unsigned lo
         writer_tmp_name(tmp, sizeof tmp, owner);
         int fd = lp_sys_open(tmp, flags, 0644);
         if (fd < 0)
-            return false;
+            return fd;
         int rc = writer_fill_owner(fd, 0);
         lp_sys_close(fd);
         if (rc == 0 && link(tmp, owner) != 0)
             rc = -errno;
         unlink(tmp);
-        return rc == 0;
+        return rc == 0 ? 1 : rc == -EEXIST ? 0 : rc;
     }
     char take[LP_PATH_MAX + 80];
     lp_fmt_sigsafe(take, sizeof take, "%s.take", owner);
@@ -540,15 +541,15 @@ static bool writer_take_claim(const char *owner, bool had, long pid, unsigned lo
         fd = lp_sys_open(take, flags, 0644);
     }
     if (fd < 0)
-        return false;
+        return fd == -EEXIST ? 0 : fd;
     lp_sys_close(fd);
     long p2 = -1;
     unsigned long long t2 = 0;
     if (!writer_owner_read(owner, &p2, &t2))
         p2 = -1, t2 = 0;
-    bool ok = p2 == pid && t2 == ticks && writer_file_with(owner, writer_fill_owner, 0) == 0;
+    int rc = p2 == pid && t2 == ticks ? writer_file_with(owner, writer_fill_owner, 0) : 0;
     unlink(take);
-    return ok;
+    return rc == 0 && p2 == pid && t2 == ticks ? 1 : rc == -EEXIST ? 0 : rc;
 }
 
 /*
@@ -588,7 +589,9 @@ static void writer_claim(void)
         bool had = lp_sys_lstat(owner, &st) == 0;
         if (!had || !S_ISREG(st.st_mode) || !writer_owner_read(owner, &pid, &ticks))
             pid = -1, ticks = 0;
-        if (writer_take_claim(owner, had, pid, ticks, since))
+        /* Claimed, or it cannot be (the directory is missing or read-only: the profiles'
+         * own write says so): the name stays. Lost to another process: its pid is added. */
+        if (writer_take_claim(owner, had, pid, ticks, since) != 0)
             return;
         taken = owner;
     }
