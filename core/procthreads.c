@@ -45,7 +45,7 @@ static ssize_t procthreads_read_small(const char *path, char *buf, size_t size)
     return (ssize_t)len;
 }
 
-static unsigned long long procthreads_parse_ull(const char **p, int base)
+unsigned long long lp_procthreads_parse_ull(const char **p, int base)
 {
     const char *s = *p;
     unsigned long long v = 0;
@@ -99,7 +99,7 @@ int lp_procthreads_list(struct lp_arena *a, int32_t **out, unsigned *count)
                     break;
             }
             const char *p = name;
-            tids[n++] = (int32_t)procthreads_parse_ull(&p, 10);
+            tids[n++] = (int32_t)lp_procthreads_parse_ull(&p, 10);
         }
     }
     lp_sys_close(fd);
@@ -156,11 +156,11 @@ long lp_procthreads_syscall(int32_t tid, unsigned long long args[3])
         return -1;
     buf[n] = '\0';
     const char *p = buf;
-    long nr = (long)procthreads_parse_ull(&p, 10);
+    long nr = (long)lp_procthreads_parse_ull(&p, 10);
     for (int i = 0; i < 3; i++) {
         while (*p == ' ')
             p++;
-        args[i] = procthreads_parse_ull(&p, 16);
+        args[i] = lp_procthreads_parse_ull(&p, 16);
     }
     return nr;
 }

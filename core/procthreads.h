@@ -60,6 +60,10 @@ long lp_procthreads_syscall(int32_t tid, unsigned long long args[3]);
  * mutex kinds: futex(addr, FUTEX_WAIT[_BITSET], 2)? */
 bool lp_procthreads_lock_wait(long nr, const unsigned long long args[3]);
 
+/* The number (base 10, or 16 with an optional 0x) at *p, which is moved past it: for /proc's
+ * files. Wraps rather than fails on too many digits. */
+unsigned long long lp_procthreads_parse_ull(const char **p, int base);
+
 /* Copies n bytes at addr of this process; false (never a fault) when they are unreadable. */
 bool lp_procthreads_read_mem(const void *addr, void *out, size_t n);
 

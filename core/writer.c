@@ -20,6 +20,7 @@
 #include "log.h"
 #include "maps.h"
 #include "pprof.h"
+#include "procthreads.h"
 #include "sample.h"
 #include "seam.h"
 #include "sink.h"
@@ -460,10 +461,10 @@ static unsigned long long writer_start_ticks(long pid)
     /* ") state ppid ..." : starttime is the 20th field after the name. */
     for (int field = 0; field < 20 && p; field++)
         p = strchr(p + 1, ' ');
-    unsigned long long v = 0;
-    for (p = p ? p + 1 : NULL; p && *p >= '0' && *p <= '9'; p++)
-        v = v * 10 + (unsigned long long)(*p - '0');
-    return v;
+    if (!p)
+        return 0;
+    p++;
+    return lp_procthreads_parse_ull(&p, 10);
 }
 
 /* Who claimed the prefix: "PID TICKS" in PREFIX.owner. False if there is no such file or it
@@ -482,17 +483,12 @@ static bool writer_owner_read(const char *path, long *pid, unsigned long long *t
         return false;
     buf[n] = '\0';
     const char *p = buf;
-    long v = 0;
-    for (int digits = 0; *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
-        v = v * 10 + (*p - '0');
-    unsigned long long t = 0;
-    if (*p++ != ' ')
+    unsigned long long v = lp_procthreads_parse_ull(&p, 10);
+    if (*p++ != ' ' || v == 0 || v > INT32_MAX) /* pids are at most 2^22 */
         return false;
-    for (; *p >= '0' && *p <= '9'; p++)
-        t = t * 10 + (unsigned long long)(*p - '0');
-    *pid = v;
-    *ticks = t;
-    return v > 0;
+    *pid = (long)v;
+    *ticks = lp_procthreads_parse_ull(&p, 10);
+    return true;
 }
 
 static int writer_fill_owner(int fd, int unused)
