@@ -376,8 +376,10 @@ static void writer_tmp_name(char *tmp, size_t size, const char *path)
 /* Writes path atomically: fill(fd) into a new temporary file beside it (created exclusively,
  * never through a symlink, under a name nobody can guess), then rename. What is already at
  * path must be a regular file (a profile of before) or nothing: a symlink, FIFO, directory or
- * device put there is refused (-EEXIST) and left as it is. 0 or -errno. */
-static int writer_file_with(const char *path, int (*fill)(int fd, int arg), int arg)
+ * device put there is refused (-EEXIST) and left as it is. 0 or -errno. Not replace: linked
+ * instead of renamed, so that the file is made only if nothing is at path yet (-EEXIST). */
+static int writer_file_new(const char *path, int (*fill)(int fd, int arg), int arg,
+                           bool replace)
 {
     struct stat st;
     if (lp_sys_lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
@@ -394,11 +396,16 @@ static int writer_file_with(const char *path, int (*fill)(int fd, int arg), int 
     int closed = lp_sys_close(fd);
     if (closed < 0 && rc == 0)
         rc = closed;
-    if (rc == 0 && rename(tmp, path) < 0)
+    if (rc == 0 && (replace ? rename(tmp, path) : link(tmp, path)) < 0)
         rc = -errno;
-    if (rc != 0)
+    if (rc != 0 || !replace)
         unlink(tmp);
     return rc;
+}
+
+static int writer_file_with(const char *path, int (*fill)(int fd, int arg), int arg)
+{
+    return writer_file_new(path, fill, arg, true);
 }
 
 static int writer_fill_profile(int fd, int p)
@@ -513,18 +520,9 @@ static int writer_take_claim(const char *owner, bool had, long pid, unsigned lon
 {
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     if (!had) {
-        /* Written whole beside it, then linked: never seen empty, and link fails if another
-         * process's claim got there first. */
-        char tmp[LP_PATH_MAX + 96];
-        writer_tmp_name(tmp, sizeof tmp, owner);
-        int fd = lp_sys_open(tmp, flags, 0644);
-        if (fd < 0)
-            return fd;
-        int rc = writer_fill_owner(fd, 0);
-        lp_sys_close(fd);
-        if (rc == 0 && link(tmp, owner) != 0)
-            rc = -errno;
-        unlink(tmp);
+        /* Written whole beside it, then linked: never seen empty, and the link fails if
+         * another process's claim got there first. */
+        int rc = writer_file_new(owner, writer_fill_owner, 0, false);
         return rc == 0 ? 1 : rc == -EEXIST ? 0 : rc;
     }
     char take[LP_PATH_MAX + 80];
