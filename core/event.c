@@ -56,10 +56,11 @@ static void event_capture(struct lp_wait *ev)
     ev->have_stack = true;
 }
 
-void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
-                             const void *object, bool unwind_now)
+void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, enum lp_family_id family,
+                             const void *charge_lock, const void *object, bool unwind_now)
 {
     ev->leaf = leaf;
+    ev->family = family;
     ev->rate = lp_rates_block();
     ev->have_stack = false;
     ev->inflight = -1;
@@ -87,7 +88,7 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
     ev->inflight = -1;
     uint64_t end = lp_locktab_wait_end(&ev->w, outcome);
     if (outcome != LP_NOT_A_WAIT)
-        lp_families_seen_add(ev->leaf, lp_thread_tid());
+        lp_families_seen_add(ev->family, lp_thread_tid());
     struct lp_weight wt;
     if (lp_seams.stage >= 4 && outcome != LP_NOT_A_WAIT &&
         lp_sample_block(lp_event_rng(), ev->rate, end - ev->w.start, &wt)) {
@@ -183,20 +184,14 @@ bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt)
            lp_sample_block(lp_event_rng(), lp_rates_block(), end - start, wt);
 }
 
-void lp_event_record_picked(const char *leaf, const struct lp_weight *wt)
+void lp_event_record_picked(const char *leaf, enum lp_family_id family,
+                            const struct lp_weight *wt)
 {
-    lp_families_seen_add(leaf, lp_thread_tid());
+    lp_families_seen_add(family, lp_thread_tid());
     struct lp_wait ev;
     LP_EVENT_STACK_BUF(&ev);
     event_capture(&ev);
     lp_stacktab_add(LP_BLOCK, leaf, ev.pcs, ev.depth, ev.truncated, wt);
-}
-
-void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end)
-{
-    struct lp_weight wt;
-    if (lp_event_pick_wait(start, end, &wt))
-        lp_event_record_picked(leaf, &wt);
 }
 
 LP_FORK_TEXT void lp_event_atfork_child(void)

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "families.h"
 #include "locktab.h"
 #include "rates.h"
 #include "sample.h"
@@ -56,6 +57,7 @@ void lp_event_thread_descriptor_recheck(void);
 struct lp_wait {
     struct lp_waiter w;
     const char *leaf;
+    enum lp_family_id family; /* which family's count a wait adds to (families.h) */
     uint64_t rate;       /* the block rate read once for this event */
     uintptr_t *pcs;      /* the stack: buf, or a deeper buffer in the caller's frame */
     unsigned depth;
@@ -70,8 +72,8 @@ struct lp_wait {
  * queues, …). object: what the wait is on, for the threads view (the lock, the condition
  * variable, the semaphore, a queue's descriptor or id cast to a pointer). The wait is entered
  * in the in-flight table (inflight.h) until lp_event_wait_end. */
-void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *charge_lock,
-                             const void *object, bool unwind_now);
+void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, enum lp_family_id family,
+                             const void *charge_lock, const void *object, bool unwind_now);
 /* Points ev->pcs at the event's stack buffer: its own, or for a depth configured beyond
  * LP_INLINE_DEPTH one alloca'd in the frame of the function that expands this (never in TLS:
  * stack.h says why), valid until that function returns. */
@@ -86,26 +88,28 @@ void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, const void *c
  * before the caller blocks (DESIGN §3.4: a lock's waiter holds nothing yet, and the cost
  * overlaps the wait). */
 static inline __attribute__((always_inline)) void
-lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, const void *charge_lock,
-                        const void *object)
+lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, enum lp_family_id family,
+                        const void *charge_lock, const void *object)
 {
     LP_EVENT_STACK_BUF(ev);
-    lp_event_wait_begin_buf(ev, leaf, charge_lock, object, true);
+    lp_event_wait_begin_buf(ev, leaf, family, charge_lock, object, true);
 }
 /* The same for a wait entered holding a lock that it gives back only inside the real call
  * (pthread_cond_wait and its mutex): unwinding before the call would lengthen that critical
  * section on every wait, so the stack is unwound by lp_event_wait_end, and by
  * lp_event_record_charge, only for a wait or a charge that is recorded. */
 static inline __attribute__((always_inline)) void
-lp_event_wait_begin_held(struct lp_wait *ev, const char *leaf, const void *object)
+lp_event_wait_begin_held(struct lp_wait *ev, const char *leaf, enum lp_family_id family,
+                         const void *object)
 {
     LP_EVENT_STACK_BUF(ev);
-    lp_event_wait_begin_buf(ev, leaf, NULL, object, false);
+    lp_event_wait_begin_buf(ev, leaf, family, NULL, object, false);
 }
 /* The same, for a lock that is both what is waited on and what is charged. */
-static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf, const void *lock)
+static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf,
+                                       enum lp_family_id family, const void *lock)
 {
-    lp_event_wait_begin_obj(ev, leaf, lock, lock);
+    lp_event_wait_begin_obj(ev, leaf, family, lock, lock);
 }
 /* Ends the wait; records it in the block profile unless outcome is LP_NOT_A_WAIT. Returns
  * when it ended. */
@@ -174,14 +178,13 @@ static inline bool lp_event_is_wait(uint64_t start, uint64_t end)
     uint64_t threshold = __atomic_load_n(&lp_wait_threshold_ns_, __ATOMIC_RELAXED);
     return lp_clock_elapsed(start, end) >= threshold;
 }
-/* Records the call [start, end) at leaf in the block profile if it was a wait (sampled at the
- * block rate in force). */
-void lp_event_record_wait(const char *leaf, uint64_t start, uint64_t end);
-/* The same in two steps, for a caller with checks of its own that cost more than sampling:
- * whether the call [start, end) is a wait picked at the block rate in force (its weight in
- * *wt), then its recording at the caller's stack. */
+/* A timed call [start, end), in two steps, so that a caller with checks of its own that cost
+ * more than sampling makes them only for what is picked: whether the call is a wait picked at
+ * the block rate in force (its weight in *wt), then its recording at leaf, at the caller's
+ * stack, counted as a wait of family. */
 bool lp_event_pick_wait(uint64_t start, uint64_t end, struct lp_weight *wt);
-void lp_event_record_picked(const char *leaf, const struct lp_weight *wt);
+void lp_event_record_picked(const char *leaf, enum lp_family_id family,
+                            const struct lp_weight *wt);
 
 /* After fork, in the child. */
 void lp_event_atfork_child(void);

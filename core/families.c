@@ -52,9 +52,11 @@ static struct {
 
 _Static_assert(sizeof families_seen_[0] == 64, "a stripe is one cache line");
 
-void lp_families_seen_add(const char *leaf, int32_t tid)
+void lp_families_seen_add(enum lp_family_id f, int32_t tid)
 {
-    uint64_t *n = &families_seen_[(uint32_t)tid % FAMILIES_STRIPES].n[lp_families_of_leaf(leaf)];
+    if ((unsigned)f >= LP_NFAMILIES)
+        f = LP_FAM_OTHER;
+    uint64_t *n = &families_seen_[(uint32_t)tid % FAMILIES_STRIPES].n[f];
     __atomic_fetch_add(n, 1, __ATOMIC_RELAXED);
 }
 

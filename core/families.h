@@ -34,11 +34,14 @@ enum lp_family_id {
  * "pipes and queues", "futex", "other". */
 const char *lp_families_name(enum lp_family_id f);
 
-/* The family of an event's leaf (an interposed call's name as the profiles show it). */
+/* The family of an event's leaf (an interposed call's name as the profiles show it), for
+ * what is read back from the stack table (writer.c); prefix compares. */
 enum lp_family_id lp_families_of_leaf(const char *leaf);
 
-/* A wait at leaf was seen, by thread tid (which stripe it counts in). */
-void lp_families_seen_add(const char *leaf, int32_t tid);
+/* A wait of family f was seen, by thread tid (which stripe it counts in). The caller knows
+ * its family (interpose/wait.h: each family's descriptor names it): no leaf is classified on
+ * the event path. */
+void lp_families_seen_add(enum lp_family_id f, int32_t tid);
 /* The waits seen since start (or since this process was forked), per family. */
 void lp_families_seen(uint64_t out[LP_NFAMILIES]);
 

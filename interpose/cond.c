@@ -86,6 +86,7 @@ static void cond_finish(struct lp_waiting *w)
 }
 
 static const struct lp_family cond_family = {
+    .id = LP_FAM_COND,
     .call = cond_call,
     .outcome = cond_outcome,
     .enter = cond_enter,

@@ -189,6 +189,7 @@ static enum lp_wait_outcome futex_outcome(const struct lp_call *c, long rc, int 
 }
 
 static const struct lp_family futex_family = {
+    .id = LP_FAM_FUTEX,
     .call = futex_call,
     .outcome = futex_outcome,
 };

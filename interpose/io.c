@@ -162,6 +162,7 @@ static bool io_confirm(const struct lp_call *c, long rc, int err)
         return real_call;                                                                      \
     }                                                                                          \
     static const struct lp_timed_family io_timed_family_##name = {                             \
+        .id = LP_FAM_IO,                                                                       \
         .call = io_call_##name,                                                                \
         .before = io_before,                                                                   \
         .after = io_after,                                                                     \
@@ -207,6 +208,7 @@ static enum lp_wait_outcome io_queue_outcome(const struct lp_call *c, long rc, i
 }
 
 static const struct lp_family io_queue_family = {
+    .id = LP_FAM_IO,
     .try_ = io_queue_try,
     .call = io_queue_call,
     .outcome = io_queue_outcome,

@@ -90,6 +90,7 @@ static void mutex_returned(struct lp_waiting *w)
 }
 
 static const struct lp_family mutex_family = {
+    .id = LP_FAM_MUTEX,
     .try_ = mutex_try,
     .call = mutex_call,
     .outcome = mutex_outcome,

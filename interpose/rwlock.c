@@ -117,6 +117,7 @@ static enum lp_wait_outcome rw_outcome(const struct lp_call *c, long rc, int err
 }
 
 static const struct lp_family rw_family = {
+    .id = LP_FAM_RWLOCK,
     .try_ = rw_try,
     .call = rw_call,
     .outcome = rw_outcome,

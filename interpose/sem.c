@@ -75,6 +75,7 @@ static enum lp_wait_outcome sem_outcome(const struct lp_call *c, long rc, int er
 }
 
 static const struct lp_family sem_family = {
+    .id = LP_FAM_SEM,
     .try_ = sem_try,
     .call = sem_call,
     .outcome = sem_outcome,

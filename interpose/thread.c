@@ -55,6 +55,7 @@ static bool thread_can_wait(const struct lp_call *c, long rc, int err)
 }
 
 static const struct lp_timed_family thread_family = {
+    .id = LP_FAM_THREAD,
     .call = thread_call,
     .can_wait = thread_can_wait,
 };

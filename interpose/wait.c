@@ -50,6 +50,6 @@ void lp_wait_timed_slow(const struct lp_timed_family *f, const struct lp_call *c
      * unwind.c disables it there.) */
     struct lp_weight wt;
     if (lp_event_pick_wait(start, end, &wt) && (!f->confirm || f->confirm(c, rc, g.err)))
-        lp_event_record_picked(c->leaf, &wt);
+        lp_event_record_picked(c->leaf, f->id, &wt);
     lp_guard_leave(&g);
 }

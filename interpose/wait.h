@@ -132,6 +132,7 @@ struct lp_waiting;
 
 /* What a family says about its calls. Its functions run with the guard up unless said. */
 struct lp_family {
+    enum lp_family_id id; /* whose count its waits add to (families.h) */
     /* The try, with the guard down (it is the program's call, and may be a cancellation
      * point): LP_WOULD_WAIT when the call would block, anything else is the call's result.
      * NULL: every call that reaches the skeleton is a wait. */
@@ -295,9 +296,9 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
     lp_self.busy = w.busy + 1;
     lp_wait_push(&w);
     if (f->held)
-        lp_event_wait_begin_held(&w.ev, c->leaf, c->obj);
+        lp_event_wait_begin_held(&w.ev, c->leaf, f->id, c->obj);
     else
-        lp_event_wait_begin_obj(&w.ev, c->leaf, c->charge, c->obj);
+        lp_event_wait_begin_obj(&w.ev, c->leaf, f->id, c->charge, c->obj);
     if (f->enter)
         f->enter(&w);
     lp_self.busy = w.busy;
@@ -320,6 +321,7 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
  * and the stack is unwound after the call (it is the same stack) and only for a recorded wait.
  */
 struct lp_timed_family {
+    enum lp_family_id id; /* whose count its waits add to (families.h) */
     /* The real call, with the guard down. */
     long (*call)(const struct lp_call *c);
     /* Optional: whether the result can follow a wait (thread.c: success or a timeout; calls

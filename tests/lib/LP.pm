@@ -31,7 +31,8 @@ use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
 our @EXPORT_OK = qw(spew count_lines run_cmd memory_unmeasurable);
 our @EXPORT = qw(run_under start_under wait_output finish read_profile total within build_dir
-                 lib_path tmpdir prog_path slurp http_get send_cmd same_as_plain);
+                 lib_path tmpdir prog_path slurp http_get send_cmd same_as_plain
+                 families_agree);
 
 sub build_dir { $ENV{BUILD} // 'build' }
 # The sanitizer the build tree was made with ('address', 'undefined', 'thread'), '' if none.
@@ -287,6 +288,18 @@ sub read_profile {
         }
     }
     return \%p;
+}
+
+# A block profile recorded at rate 1 records every wait seen, so its comments' two counts by
+# family ("contentions by family", from the recorded leaves; "waits seen by family", counted as
+# each wait ended, under the family its wrapper named) agree. Returns (agree, recorded, seen).
+sub families_agree {
+    my ($p) = @_;
+    my ($rec) = map { /^contentions by family: (.*)$/ ? $1 : () } @{ $p->{comments} };
+    my ($seen) = map { /^waits seen by family since start, recorded or not: (.*)$/ ? $1 : () }
+        @{ $p->{comments} };
+    return (0, $rec // '(none)', $seen // '(none)') unless defined $rec && defined $seen;
+    return ($rec eq $seen && $rec ne 'none' ? 1 : 0, $rec, $seen);
 }
 
 # Σ count and Σ delay over the samples whose leaf is `leaf` (if given) and which contain a

@@ -37,15 +37,17 @@ int main(void)
         total += n[f];
     is_u64(total, 0, "nothing seen at start");
     for (int32_t tid = 100; tid < 164; tid++) /* every stripe, four times */
-        lp_families_seen_add(tid % 2 ? "futex_wait" : "pthread_mutex_lock", tid);
-    lp_families_seen_add("read", 7);
+        lp_families_seen_add(tid % 2 ? LP_FAM_FUTEX : LP_FAM_MUTEX, tid);
+    lp_families_seen_add(LP_FAM_IO, 7);
+    lp_families_seen_add(LP_NFAMILIES + 3, 9); /* out of range: counted as other */
     lp_families_seen(n);
     is_u64(n[LP_FAM_FUTEX], 32, "futex waits seen, summed over the stripes");
     is_u64(n[LP_FAM_MUTEX], 32, "mutex waits seen");
     is_u64(n[LP_FAM_IO], 1, "a read seen");
     is_u64(n[LP_FAM_COND], 0, "no condition wait seen");
+    is_u64(n[LP_FAM_OTHER], 1, "a family out of range counts as other");
     lp_families_atfork_child();
     lp_families_seen(n);
-    is_u64(n[LP_FAM_FUTEX] + n[LP_FAM_MUTEX] + n[LP_FAM_IO], 0, "a new process has seen nothing");
+    is_u64(n[LP_FAM_FUTEX] + n[LP_FAM_MUTEX] + n[LP_FAM_IO] + n[LP_FAM_OTHER], 0, "a new process has seen nothing");
     return done_testing();
 }

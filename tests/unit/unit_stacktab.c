@@ -140,7 +140,7 @@ static void pipeline(void)
         fake_depth = 4;
         uint64_t d = 200 + lp_rng_below(&draw, 15000);
         struct lp_wait ev;
-        lp_event_wait_begin(&ev, leaf, &lockword);
+        lp_event_wait_begin(&ev, leaf, LP_FAM_MUTEX, &lockword);
         fake_now += d;
         lp_event_wait_end(&ev, LP_ACQUIRED);
         fake_now += 10;
@@ -168,11 +168,11 @@ static void backwards(void)
     int lockword;
     struct lp_wait ev;
     fake_now = 5000000;
-    lp_event_wait_begin(&ev, leaf, &lockword);
+    lp_event_wait_begin(&ev, leaf, LP_FAM_MUTEX, &lockword);
     fake_now -= 40;
     lp_event_wait_end(&ev, LP_ACQUIRED);
     fake_now += 40 + 1000;
-    lp_event_wait_begin(&ev, leaf, &lockword);
+    lp_event_wait_begin(&ev, leaf, LP_FAM_MUTEX, &lockword);
     fake_now += 777;
     lp_event_wait_end(&ev, LP_ACQUIRED);
     struct totals b = totals(LP_BLOCK);
