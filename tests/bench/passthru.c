@@ -10,6 +10,12 @@
  * LD_PRELOAD wrapper costs (the PLT hop into a preloaded library plus one indirect call),
  * so lockprof's overhead can be split into "being a preload at all" and "lockprof's own work".
  *
+ * syscall is interposed too, as lockprof interposes it: by an entry in assembly that only
+ * jumps to glibc's syscall (below), never a frame of its own, so that clone, clone3 and vfork
+ * made through syscall() return on the child's stack through glibc's code as without a
+ * preload. Programs that block through syscall(SYS_futex) (Rust's std, GLib) and the
+ * syscall(SYS_gettid) loop pay the same hop under the floor as under lockprof.
+ *
  * Nothing else: no TLS, no counters, no clock, no re-entrancy guard.
  *
  * The real functions are resolved in a constructor. Until then each pointer holds a stub that
@@ -51,9 +57,14 @@ static void *passthru_resolve(const char *name, const char *version)
 {
     void *p = version ? dlvsym(RTLD_NEXT, name, version) : dlsym(RTLD_NEXT, name);
     if (!p) {
-        /* Not write(): this file forwards it, and it may be the symbol that failed. */
+        /* Neither write() nor syscall(): this file forwards both, and either may be the
+         * symbol that failed. The system call itself (x86-64, as the syscall entry is). */
         static const char msg[] = "passthru: cannot resolve a forwarded symbol\n";
-        long r = syscall(SYS_write, 2, msg, sizeof msg - 1);
+        long r;
+        __asm__ volatile("syscall"
+                         : "=a"(r)
+                         : "0"((long)SYS_write), "D"(2L), "S"(msg), "d"(sizeof msg - 1)
+                         : "rcx", "r11", "memory");
         (void)r;
         abort();
     }
@@ -85,6 +96,10 @@ static sem_fn *real_sem_trywait = stub_sem_trywait;
 static sem_timedwait_fn *real_sem_timedwait = stub_sem_timedwait;
 static read_fn *real_read = stub_read;
 static write_fn *real_write = stub_write;
+/* The syscall entry's target: glibc's syscall once resolved; before, the entry's slow path
+ * (below, in assembly, as the entry is: a stub in C would leave its frame under the call). */
+__attribute__((visibility("hidden"))) extern char passthru_syscall_slow[];
+__attribute__((visibility("hidden"))) void *passthru_real_syscall = passthru_syscall_slow;
 
 /* The stubs store with relaxed atomics: two threads may race to resolve the same symbol, and
  * both store the same value. */
@@ -171,7 +186,65 @@ __attribute__((constructor)) static void passthru_init(void)
     RESOLVE(real_sem_timedwait, "sem_timedwait", NULL);
     RESOLVE(real_read, "read", NULL);
     RESOLVE(real_write, "write", NULL);
+    RESOLVE(passthru_real_syscall, "syscall", NULL);
 }
+
+/* ---- syscall ---- */
+
+/* Resolves glibc's syscall for the entry's slow path and returns it. */
+__attribute__((used)) static void *passthru_resolve_syscall(void)
+{
+    RESOLVE(passthru_real_syscall, "syscall", NULL);
+    return passthru_real_syscall;
+}
+
+#if defined(__CET__)
+#define PASSTHRU_ENDBR "endbr64\n\t"
+#else
+#define PASSTHRU_ENDBR ""
+#endif
+
+/* syscall(number, a0 … a5) arrives in rdi, rsi, rdx, rcx, r8, r9 and 8(%rsp); the entry is a
+ * jump through passthru_real_syscall and nothing else. The slow path, its target until the
+ * constructor has run, saves the six argument registers around the resolution (8 bytes more
+ * keep the stack aligned for the call), restores them and jumps on with the stack as the
+ * caller left it, touching only r11 (no argument's register, clobbered by any call). */
+__asm__(".text\n\t"
+        ".globl syscall\n\t"
+        ".type syscall, @function\n\t"
+        ".p2align 4\n"
+        "syscall:\n\t"
+        ".cfi_startproc\n\t"
+        PASSTHRU_ENDBR
+        "jmp *passthru_real_syscall(%rip)\n\t"
+        ".cfi_endproc\n\t"
+        ".size syscall, .-syscall\n\t"
+        ".globl passthru_syscall_slow\n\t"
+        ".hidden passthru_syscall_slow\n\t"
+        ".type passthru_syscall_slow, @function\n"
+        "passthru_syscall_slow:\n\t"
+        ".cfi_startproc\n\t"
+        PASSTHRU_ENDBR
+        "pushq %rdi\n\t.cfi_adjust_cfa_offset 8\n\t"
+        "pushq %rsi\n\t.cfi_adjust_cfa_offset 8\n\t"
+        "pushq %rdx\n\t.cfi_adjust_cfa_offset 8\n\t"
+        "pushq %rcx\n\t.cfi_adjust_cfa_offset 8\n\t"
+        "pushq %r8\n\t.cfi_adjust_cfa_offset 8\n\t"
+        "pushq %r9\n\t.cfi_adjust_cfa_offset 8\n\t"
+        "subq $8, %rsp\n\t.cfi_adjust_cfa_offset 8\n\t"
+        "call passthru_resolve_syscall\n\t"
+        "movq %rax, %r11\n\t"
+        "addq $8, %rsp\n\t.cfi_adjust_cfa_offset -8\n\t"
+        "popq %r9\n\t.cfi_adjust_cfa_offset -8\n\t"
+        "popq %r8\n\t.cfi_adjust_cfa_offset -8\n\t"
+        "popq %rcx\n\t.cfi_adjust_cfa_offset -8\n\t"
+        "popq %rdx\n\t.cfi_adjust_cfa_offset -8\n\t"
+        "popq %rsi\n\t.cfi_adjust_cfa_offset -8\n\t"
+        "popq %rdi\n\t.cfi_adjust_cfa_offset -8\n\t"
+        "jmp *%r11\n\t"
+        ".cfi_endproc\n\t"
+        ".size passthru_syscall_slow, .-passthru_syscall_slow\n\t"
+        ".previous");
 
 /* The wrappers: one relaxed load of the pointer and an indirect call, nothing else. A plain
  * load would do on x86-64; the atomic keeps the race with the stubs well-defined. */
