@@ -1,7 +1,8 @@
 /*
  * benchutil.h — what the benchmark programs (tests/bench_*.c) share: the wall clock, thread and
- * process CPU clocks, the count argument, the sleeping second thread, and the "provider"
- * check. Each program sets bench_name (for its messages) before using them.
+ * process CPU clocks, the count argument, the sleeping second thread, pinning to one CPU, the
+ * "ns_per_op X cpu_ns_per_op Y" line and the "provider" check. Each program sets bench_name
+ * (for its messages) before using them.
  */
 #ifndef LP_BENCHUTIL_H
 #define LP_BENCHUTIL_H
@@ -9,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +74,33 @@ static inline int bench_start_sleeper(void)
 {
     pthread_t t;
     return pthread_create(&t, NULL, bench_sleeper, NULL) == 0 ? 0 : -1;
+}
+
+/* Pins the process (and the threads it creates afterwards) to one CPU: the highest-numbered one
+ * it may use. 0 or -1 (errno set). */
+static inline int bench_pin_one_cpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) < 0)
+        return -1;
+    for (int cpu = CPU_SETSIZE - 1; cpu >= 0; cpu--) {
+        if (CPU_ISSET(cpu, &set)) {
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            return sched_setaffinity(0, sizeof set, &set);
+        }
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+/* Prints "ns_per_op X cpu_ns_per_op Y": the wall clock and the process's CPU time (user + sys)
+ * since t0 and c0, per op. */
+static inline void bench_report(uint64_t t0, uint64_t c0, long ops)
+{
+    uint64_t t1 = now_ns(), c1 = cpu_ns();
+    printf("ns_per_op %.2f cpu_ns_per_op %.2f\n", (double)(t1 - t0) / (double)ops,
+           (double)(c1 - c0) / (double)ops);
 }
 
 /* Prints "provider PATH": the object that defines symbol for this program (libc, or the
