@@ -103,7 +103,8 @@ PROG_SRC  = $(sort $(wildcard tests/preload/prog_*.c))
 PROG_BIN  = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(PROG_SRC)))
 PROGXX_SRC = $(sort $(wildcard tests/preload/prog_*.cc))
 PROGXX_BIN = $(patsubst %.cc,$(BUILD)/tests/%,$(notdir $(PROGXX_SRC)))
-BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
+# bench_glib.c needs GLib: built by a rule of its own, below, only where GLib is installed.
+BENCH_SRC = $(filter-out tests/bench/bench_glib.c,$(sort $(wildcard tests/bench/bench_*.c)))
 BENCH_BIN = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(BENCH_SRC)))
 FUZZ_SRC  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  = $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(FUZZ_SRC)))
@@ -255,26 +256,43 @@ $(BUILD)/tests/passthru.so: tests/bench/passthru.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -fPIC -shared -fno-optimize-sibling-calls -o $@ $< -ldl
 
-# Programs on real libraries from Debian that block through syscall() (tests/preload/reallibs.t),
-# each built when its toolchain or library is installed (.ci/run installs them all; the test
-# skips a program that was not built). Debian's rustc before any other on the PATH.
+# Programs on real libraries from Debian that block through syscall() (tests/preload/reallibs.t)
+# and the bench's workloads on them, each built when its toolchain or library is installed
+# (.ci/run installs them all; the test skips a program that was not built, the bench says which
+# rows it skipped). Debian's rustc before any other on the PATH.
 RUSTC ?= $(firstword $(wildcard /usr/bin/rustc) rustc)
+HAVE_RUSTC := $(if $(shell command -v $(RUSTC) 2>/dev/null),y)
+HAVE_GLIB := $(shell pkg-config --exists glib-2.0 2>/dev/null && echo y)
 REAL_BIN = $(BUILD)/tests/real_cxx20
-ifneq ($(shell command -v $(RUSTC) 2>/dev/null),)
+BENCH_REAL_BIN =
+ifeq ($(HAVE_RUSTC),y)
 REAL_BIN += $(BUILD)/tests/real_rust
+BENCH_REAL_BIN += $(BUILD)/tests/bench_rust
 endif
-ifeq ($(shell pkg-config --exists glib-2.0 2>/dev/null && echo y),y)
+ifeq ($(HAVE_GLIB),y)
 REAL_BIN += $(BUILD)/tests/real_glib
+BENCH_REAL_BIN += $(BUILD)/tests/bench_glib
 endif
 ifeq ($(shell pkg-config --exists absl_synchronization 2>/dev/null && echo y),y)
 REAL_BIN += $(BUILD)/tests/real_absl
 endif
-tests: $(REAL_BIN)
+tests: $(REAL_BIN) $(BENCH_REAL_BIN)
 
 $(BUILD)/tests/real_rust: tests/preload/real_rust.rs
 	@mkdir -p $(dir $@)
 	@echo "  RUSTC   $@"
 	$(Q)$(RUSTC) -O -g -o $@ $<
+
+$(BUILD)/tests/bench_rust: tests/bench/bench_rust.rs
+	@mkdir -p $(dir $@)
+	@echo "  RUSTC   $@"
+	$(Q)$(RUSTC) -O -g --edition 2021 -o $@ $<
+
+$(BUILD)/tests/bench_glib: tests/bench/bench_glib.c tests/bench/benchutil.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -g -Wall -Itests/bench -o $@ $< \
+		$$(pkg-config --cflags --libs glib-2.0) -lpthread
 
 $(BUILD)/tests/real_glib: tests/preload/real_glib.c tests/preload/progutil.h
 	@mkdir -p $(dir $@)
@@ -319,7 +337,8 @@ check-sanitized: tests
 	@tests/lib/check-sanitized $(or $(SANITIZE),SANITIZE) $(CORE_LIB) $(TOOL_OBJ) $(TOOL) \
 	    $(UNIT_BIN) $(FUZZ_BIN) $(HELP_BIN)
 
-bench: all variants $(BENCH_BIN) $(BUILD)/tests/passthru.so $(BUILD)/tests/helper_recordcost
+bench: all variants $(BENCH_BIN) $(BENCH_REAL_BIN) $(BUILD)/tests/passthru.so \
+       $(BUILD)/tests/helper_recordcost
 	tests/bench/run --build $(BUILD) $(BENCH_FLAGS)
 	$(BUILD)/tests/helper_recordcost
 
