@@ -25,7 +25,8 @@ my $plain = run_under(prog => 'prog_syscall', preload => 0);
 is($plain->{exit}, 0, 'prog_syscall without a preload: exit 0') or diag($plain->{err});
 $r = run_under(prog => 'prog_syscall', preload => $floor);
 same_as_plain($r, $plain, 'prog_syscall under the floor');
-like($r->{out}, qr/^clone: child ran on its stack: 1, exited 0$/m, 'the floor: clone with a new stack');
+like($r->{out}, qr/^clone: child ran on its stack: 1, exited 0$/m,
+     'the floor: clone with a new stack');
 like($r->{out}, qr/^vfork: child exited 7$/m, 'the floor: vfork');
 
 my $early = Cwd::abs_path("$build/tests/libearly.so");
