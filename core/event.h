@@ -105,6 +105,19 @@ lp_event_wait_begin_held(struct lp_wait *ev, const char *leaf, enum lp_family_id
     LP_EVENT_STACK_BUF(ev);
     lp_event_wait_begin_buf(ev, leaf, family, NULL, object, false);
 }
+/* The same for a wait that holds nothing before or after its call yet is charged to whoever
+ * ends it (a futex word's FUTEX_WAIT: the caller takes the lock, if any, only after it
+ * returns): registered now, unwound only if it is recorded, after the call. The thread is
+ * woken by then, so an unwind before the call would overlap nothing when the wait is short
+ * (a hand-off between two threads on one CPU pays it in full), and most short waits are not
+ * recorded at all. */
+static inline __attribute__((always_inline)) void
+lp_event_wait_begin_late(struct lp_wait *ev, const char *leaf, enum lp_family_id family,
+                         const void *charge_lock, const void *object)
+{
+    LP_EVENT_STACK_BUF(ev);
+    lp_event_wait_begin_buf(ev, leaf, family, charge_lock, object, false);
+}
 /* The same, for a lock that is both what is waited on and what is charged. */
 static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf,
                                        enum lp_family_id family, const void *lock)

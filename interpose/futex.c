@@ -30,7 +30,9 @@
  * A call that returns 0 was woken (or, for a PI lock, took a lock its caller found taken);
  * ETIMEDOUT and EINTR slept and gave up; EAGAIN (the word had changed) and every other error
  * returned without sleeping: not a wait. As for a contended mutex, the wait is begun
- * (registered, entered in the in-flight table, unwound) before the call and ended after it.
+ * (registered, entered in the in-flight table) before the call and ended after it. A PI
+ * lock's waiter is unwound before the call too, since it returns holding the lock; a
+ * FUTEX_WAIT returns holding nothing, and is unwound after it, only when it is recorded.
  *
  * Wakes (mutex profile): FUTEX_WAKE and FUTEX_WAKE_BITSET (leaf futex_wake), FUTEX_WAKE_OP
  * (futex_wake_op, a release of both its words), FUTEX_REQUEUE, FUTEX_CMP_REQUEUE and
@@ -188,15 +190,26 @@ static enum lp_wait_outcome futex_outcome(const struct lp_call *c, long rc, int 
     return LP_NOT_A_WAIT;
 }
 
-static const struct lp_family futex_family = {
+/* FUTEX_LOCK_PI and FUTEX_WAIT_REQUEUE_PI return holding the lock: unwound before the call,
+ * as a mutex's waiter, so as not to lengthen the critical section that follows. */
+static const struct lp_family futex_family_lock = {
     .id = LP_FAM_FUTEX,
     .call = futex_call,
     .outcome = futex_outcome,
 };
 
-static __attribute__((noinline)) long futex_wait_profiled(const struct lp_call *c)
+/* FUTEX_WAIT returns holding nothing: unwound after the call, only when recorded. */
+static const struct lp_family futex_family_wait = {
+    .id = LP_FAM_FUTEX,
+    .call = futex_call,
+    .outcome = futex_outcome,
+    .unwind_after = true,
+};
+
+static __attribute__((noinline)) long futex_wait_profiled(const struct lp_family *f,
+                                                          const struct lp_call *c)
 {
-    return lp_wait_run(&futex_family, c);
+    return lp_wait_run(f, c);
 }
 
 /* ---- wakes ---------------------------------------------------------------------------------- */
@@ -289,12 +302,14 @@ long lp_futex_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long
     switch ((int)a1 & ~FUTEX_FLAGS) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET:
-        return futex_wait_profiled(FUTEX_CALL(futex_leaf_wait, word, &fa));
+        return futex_wait_profiled(&futex_family_wait, FUTEX_CALL(futex_leaf_wait, word, &fa));
     case FUTEX_LOCK_PI:
     case FUTEX_LOCK_PI2:
-        return futex_wait_profiled(FUTEX_CALL(futex_leaf_lock_pi, word, &fa));
+        return futex_wait_profiled(&futex_family_lock,
+                                   FUTEX_CALL(futex_leaf_lock_pi, word, &fa));
     case FUTEX_WAIT_REQUEUE_PI:
-        return futex_wait_profiled(FUTEX_CALL(futex_leaf_wait_requeue_pi, word, &fa));
+        return futex_wait_profiled(&futex_family_lock,
+                                   FUTEX_CALL(futex_leaf_wait_requeue_pi, word, &fa));
     case FUTEX_WAKE:
     case FUTEX_WAKE_BITSET:
         return futex_wake(futex_leaf_wake, FUTEX_WAKE, &fa, false);

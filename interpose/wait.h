@@ -153,6 +153,10 @@ struct lp_family {
     /* The caller holds a lock across the call (cond.c): the stack is unwound only for what is
      * recorded, after the call (event.h: lp_event_wait_begin_held). */
     bool held;
+    /* The caller holds nothing across the call, nor once it returns (futex.c: FUTEX_WAIT): the
+     * stack is unwound after the call and only for a wait that is recorded, as for held, and
+     * the wait is still registered for the charge (event.h: lp_event_wait_begin_late). */
+    bool unwind_after;
     /* A thread cancelled inside the real call did wait (cond.c: glibc re-acquires the mutex
      * before unwinding): its wait is recorded. Otherwise such a wait is dropped (the call never
      * returned): nothing of it is recorded, and a registered waiter leaves as one that gave
@@ -297,6 +301,8 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
     lp_wait_push(&w);
     if (f->held)
         lp_event_wait_begin_held(&w.ev, c->leaf, f->id, c->obj);
+    else if (f->unwind_after)
+        lp_event_wait_begin_late(&w.ev, c->leaf, f->id, c->charge, c->obj);
     else
         lp_event_wait_begin_obj(&w.ev, c->leaf, f->id, c->charge, c->obj);
     if (f->enter)
