@@ -85,8 +85,16 @@ TOOL_SRC  = $(sort $(wildcard tools/*.c))
 TOOL_OBJ  = $(TOOL_SRC:%.c=$(BUILD)/%.o)
 # The command's HTTP client, which the tests use too (unit_httpc, unit_httpd, helper_httpget).
 HTTPC_OBJ = $(BUILD)/tools/httpc.o
-LIBS      = -lprotobuf-c -lz
-SOLIBS    = -Wl,--exclude-libs,libprotobuf-c.a:libz.a -l:libprotobuf-c.a -l:libz.a
+# libiberty's demanglers (core/demangle.h), from Debian's libiberty-dev: the objects of
+# cp-demangle.c, rust-demangle.c and the character table they use, taken out of libiberty.a
+# with their malloc, realloc and free renamed to core/demangle.c's bounded allocator (core/
+# never mallocs). An archive of their own, beside core/'s: they are not built with our flags.
+LIBIBERTY ?= $(shell $(CC) -print-file-name=libiberty.a)
+IBERTY_MEMBERS = cp-demangle.o rust-demangle.o safe-ctype.o
+IBERTY_LIB = $(BUILD)/libiberty-demangle.a
+LIBS      = $(IBERTY_LIB) -lprotobuf-c -lz
+SOLIBS    = -Wl,--exclude-libs,libprotobuf-c.a:libz.a:$(notdir $(IBERTY_LIB)) $(IBERTY_LIB) \
+            -l:libprotobuf-c.a -l:libz.a
 
 # tests/ by kind: unit/ (core/ and the command's client, linked directly), preload/ (programs
 # run under the preload, and what they check), tool/ (the lockprof command), bench/ (make
@@ -153,9 +161,22 @@ $(SEAMS_OBJ): $(SEAMS) core/seam.h $(SAN_STAMP)
 	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) -c -o $@ $<
 endif
 
-$(CORE_LIB): $(CORE_OBJ)
+# Whatever links core/ links the demanglers after it ($(LIBS), $(SOLIBS)).
+$(CORE_LIB): $(CORE_OBJ) $(IBERTY_LIB)
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(CORE_OBJ)
+
+$(IBERTY_LIB): $(wildcard $(LIBIBERTY))
+	@mkdir -p $(BUILD)/iberty
+	@echo "  IBERTY  $@"
+	$(Q)test -f '$(LIBIBERTY)' || { echo "libiberty.a not found: install libiberty-dev" >&2; \
+	    exit 1; }
+	$(Q)cd $(BUILD)/iberty && rm -f $(IBERTY_MEMBERS) && ar x '$(abspath $(LIBIBERTY))' \
+	    $(IBERTY_MEMBERS)
+	$(Q)for o in $(IBERTY_MEMBERS); do objcopy --redefine-sym malloc=lp_demangle_malloc \
+	    --redefine-sym realloc=lp_demangle_realloc --redefine-sym free=lp_demangle_free \
+	    $(BUILD)/iberty/$$o || exit 1; done
+	$(Q)rm -f $@ && ar rcs $@ $(IBERTY_MEMBERS:%=$(BUILD)/iberty/%)
 
 ifeq ($(SANITIZE),)
 # -nostartfiles: the C runtime's start files add code run at load and at exit (on pages of
