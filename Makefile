@@ -289,6 +289,10 @@ BENCH_REAL_BIN =
 ifeq ($(HAVE_RUSTC),y)
 REAL_BIN += $(BUILD)/tests/real_rust
 BENCH_REAL_BIN += $(BUILD)/tests/bench_rust
+# The same program with Rust's v0 names (demangle.t), where rustc has them (1.59 and later).
+ifeq ($(shell $(RUSTC) -C symbol-mangling-version=v0 --print sysroot >/dev/null 2>&1 && echo y),y)
+REAL_BIN += $(BUILD)/tests/real_rust_v0
+endif
 endif
 ifeq ($(HAVE_GLIB),y)
 REAL_BIN += $(BUILD)/tests/real_glib
@@ -314,6 +318,11 @@ $(BUILD)/tests/bench_glib: tests/bench/bench_glib.c tests/bench/benchutil.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(STD) -D_GNU_SOURCE -O2 -g -Wall -Itests/bench -o $@ $< \
 		$$(pkg-config --cflags --libs glib-2.0) -lpthread
+
+$(BUILD)/tests/real_rust_v0: tests/preload/real_rust.rs
+	@mkdir -p $(dir $@)
+	@echo "  RUSTC   $@"
+	$(Q)$(RUSTC) -O -g -C symbol-mangling-version=v0 -o $@ $<
 
 $(BUILD)/tests/real_glib: tests/preload/real_glib.c tests/preload/progutil.h
 	@mkdir -p $(dir $@)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "demangle.h"
 #include "elfsym.h"
 #include "log.h"
 #include "maps.h"
@@ -21,6 +22,8 @@
 #include "sink.h"
 
 #define PP_OUT_SIZE ((size_t)1 << 16)
+/* The most a demangled name takes in the text form; a longer one is cut, ending with "…". */
+#define PP_NAME_SIZE ((size_t)4096)
 
 /* ---- growable tables in the arena ---- */
 
@@ -515,15 +518,38 @@ out_close_sym:
 
 /* ---- Go's legacy text form ---- */
 
+/* name (from the symbolizer: one pointer per symbol) as people read it, demangled once per
+ * write: a profile's stacks name the same functions over and over, and a C++ name takes
+ * microseconds to demangle (demangling every frame made the text of 4,096 stacks of templates
+ * six times slower to write). */
+static const char *pp_readable(struct lp_arena *a, struct pp_map *done, struct lp_demangler *dm,
+                               const char *name, char *buf)
+{
+    const char *r = (const char *)(uintptr_t)pp_map_get(done, (uintptr_t)name);
+    if (r)
+        return r;
+    r = lp_demangle(dm, name, buf, PP_NAME_SIZE);
+    /* Not kept when the arena is full: this write then fails (-ENOMEM). */
+    const char *kept = r == name ? name : lp_arena_strdup(a, r);
+    if (kept)
+        pp_map_put(a, done, (uintptr_t)name, (uintptr_t)kept);
+    return r;
+}
+
 int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *p,
                         const char *header)
 {
     char *buf = lp_arena_alloc(a, PP_OUT_SIZE);
+    char *readable = lp_arena_alloc(a, PP_NAME_SIZE);
     struct lp_symbolizer *sym = lp_sym_new(a);
-    struct pp_map seen = { 0 };
+    struct pp_map seen = { 0 }, demangled = { 0 };
     struct pp_vec maps = { 0 };
-    if (!buf || !sym)
+    if (!buf || !readable || !sym)
         return -ENOMEM;
+    /* Names as people read them (demangle.h); a demangler that cannot be mapped leaves them
+     * as they are. */
+    struct lp_demangler dm;
+    lp_demangle_open(&dm);
     struct lp_sink t;
     lp_sink_init(&t, fd, buf, PP_OUT_SIZE);
 
@@ -546,8 +572,9 @@ int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *
             uintptr_t off = 0;
             const char *name = m ? lp_sym_lookup_offset(sym, m, pc - 1, &off) : NULL;
             if (name)
-                lp_sink_printf(&t, "#\t0x%lx\t%s+0x%lx\t\n", (unsigned long)pc, name,
-                            (unsigned long)(off + 1));
+                lp_sink_printf(&t, "#\t0x%lx\t%s+0x%lx\t\n", (unsigned long)pc,
+                               pp_readable(a, &demangled, &dm, name, readable),
+                               (unsigned long)(off + 1));
             else
                 lp_sink_printf(&t, "#\t0x%lx\n", (unsigned long)pc);
             if (m && !pp_map_get(&seen, m->id) &&
@@ -565,6 +592,7 @@ int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *
                     (unsigned long)m->limit, (unsigned long long)m->offset, m->path);
     }
     int err = lp_sink_flush(&t);
+    lp_demangle_close(&dm);
     lp_sym_close(sym);
     return err ? err : a->failed ? -ENOMEM : 0;
 }

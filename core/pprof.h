@@ -48,7 +48,9 @@ int lp_pprof_write(int fd, struct lp_arena *a, const struct lp_pp_profile *p);
  * gives ("--- contention:" or "--- mutex:"), cycles/second=1000000000, "sampling period=1"
  * for mutex, "<delay> <count> @ <return addresses>" per sample with symbolized "#" lines,
  * then "--- Memory map: ---" and the referenced mappings in /proc/self/maps form. The
- * synthetic leaf and tail frames have no address and are left out. 0 or -errno. */
+ * synthetic leaf and tail frames have no address and are left out. The "#" lines name C++
+ * and Rust functions demangled (demangle.h), the profile.proto form as they are found: pprof
+ * demangles those itself. 0 or -errno. */
 int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *p,
                         const char *header);
 

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "cli.h"
+#include "demangle.h"
 
 /* The room left under m's limit. */
 static size_t profread_room(const struct lp_profread_mem *m)
@@ -445,6 +446,13 @@ static const char *profread_index(struct lp_profread *r)
     qsort(fns, p->n_function, sizeof *fns, profread_cmp_fn);
     qsort(maps, p->n_mapping, sizeof *maps, profread_cmp_map);
 
+    /* Functions by the names people read (a demangler that cannot be mapped leaves them as
+     * they are): names that demangle the same, as a C++ constructor's complete and base
+     * object variants do, are one function, as in pprof. */
+    struct lp_demangler dm;
+    lp_demangle_open(&dm);
+    char readable[LP_PROFREAD_NAME_MAX];
+
     r->nlocs = p->n_location;
     for (size_t i = 0; i < p->n_location && !bad; i++) {
         const Lockprof__Pprof__Location *l = p->location[i];
@@ -467,7 +475,9 @@ static const char *profread_index(struct lp_profread *r)
             uint32_t ni;
             if (*lp_profread_str(p, si)) {
                 if (!by_str[si])
-                    by_str[si] = profread_intern(r, lp_profread_str(p, si), NULL) + 1;
+                    by_str[si] = profread_intern(r, lp_demangle(&dm, lp_profread_str(p, si),
+                                                                readable, sizeof readable),
+                                                 NULL) + 1;
                 ni = by_str[si] - 1; /* UINT32_MAX (and by_str[si] 0) when there is no room */
             } else {
                 char *owned = profread_addr_name(r, maps, l);
@@ -493,6 +503,7 @@ static const char *profread_index(struct lp_profread *r)
                 tl->frames[tl->nframes++].name = ni;
         }
     }
+    lp_demangle_close(&dm);
     if (!bad)
         qsort(r->locs, r->nlocs, sizeof *r->locs, profread_cmp_loc);
 out:

@@ -2,7 +2,7 @@
  * profread.h — reading a contention profile for `lockprof top`: any pprof profile with
  * "contentions" and "delay" sample types (lockprof's, or Go's block and mutex profiles),
  * gzip-compressed or not, checked as far as the report relies on it, with its locations'
- * frames resolved and each function's totals added up.
+ * frames resolved, C++ and Rust names demangled, and each function's totals added up.
  *
  * The values of a sample are [0] contentions and [1] delay in nanoseconds (the profile's own
  * delay unit converted). flat: samples whose leaf frame is the function; cum: samples whose
@@ -79,7 +79,12 @@ struct lp_profread_loc {
     size_t nframes;
 };
 
-/* A function's totals. Unnamed frames are "0x<address> (<mapping's file name>)". */
+/* The most bytes of a function's name as a report shows it: C++ and Rust names demangled
+ * (demangle.h), a longer one cut, ending with "…". */
+#define LP_PROFREAD_NAME_MAX 8192
+
+/* A function's totals, by its demangled name. Unnamed frames are "0x<address> (<mapping's
+ * file name>)". */
 struct lp_profread_name {
     char *name;
     int64_t flat[2], cum[2];

@@ -26,7 +26,8 @@
  * have at most 512, plus the frame that marks a cut one; Go's 128 and their inlined calls),
  * the bytes of a name, file or comment there (a file's base name has at most 255, lockprof's
  * comments 512; a longer function name, a rare C++ template, is cut in a stack and shown
- * whole in the table of functions), and the comments (lockprof writes at most 12).
+ * whole in the table of functions, up to LP_PROFREAD_NAME_MAX bytes once demangled), and the
+ * comments (lockprof writes at most 12).
  */
 #define TOP_STACK_FRAMES 1024
 #define TOP_TEXT_MAX 1024
@@ -50,7 +51,8 @@ static const char top_usage[] =
     TOP_STR(TOP_STACK_FRAMES) "\n"
     "frames, and a name in it or a comment at most " TOP_STR(TOP_TEXT_MAX) " bytes; the header "
     "at most " TOP_STR(TOP_COMMENTS) "\n"
-    "comments. Names from the file are printed with control characters escaped (\\x1b).\n"
+    "comments. Names from the file are printed with control characters escaped (\\x1b),\n"
+    "C++ and Rust names demangled (as c++filt -i shows them).\n"
     "\n"
     "options:\n"
     "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"

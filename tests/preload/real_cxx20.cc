@@ -13,7 +13,9 @@
  *              releases one, HOLD ms after it is asleep; ROUNDS rounds.
  *              sem_wait_total, sem_owed
  *
- * Usage: real_cxx20 [ROUNDS [HOLD_MS]]
+ * Usage: real_cxx20 [ROUNDS [HOLD_MS [linger]]]
+ * linger: then prints "lingering" and waits for the end of standard input, so that a test can
+ * read the live endpoint's views of the waits (demangle.t).
  */
 #include <atomic>
 #include <latch>
@@ -172,5 +174,10 @@ int main(int argc, char **argv)
     atomic_part();
     latch_part();
     semaphore_part();
+    if (argc > 3 && strcmp(argv[3], "linger") == 0) {
+        printf("lingering\n");
+        while (getchar() != EOF)
+            ;
+    }
     return 0;
 }

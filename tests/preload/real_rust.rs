@@ -12,7 +12,9 @@
 //   channel    an mpsc hand-off: chan_recv blocks in recv() until chan_send sends, HOLD ms after
 //              the receiver is asleep. chan_wait_total, chan_owed
 //
-// Usage: real_rust [ROUNDS [HOLD_MS]]
+// Usage: real_rust [ROUNDS [HOLD_MS [linger]]]
+// linger: then prints "lingering" and waits for the end of standard input, so that a test can
+// read the live endpoint's views of the waits (demangle.t).
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -250,4 +252,9 @@ fn main() {
     mutex_convoy(rounds, hold);
     condvar_handoff(rounds, hold);
     channel_handoff(rounds, hold);
+    if args.get(3).map_or(false, |s| s == "linger") {
+        println!("lingering");
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest).unwrap();
+    }
 }
