@@ -12,7 +12,7 @@
  *   /debug/pprof/threads      the threads view (threads.h); format=json for JSON
  *   /debug/pprof/symbol       Go's symbol service: POST "0x…+0x…" → "0x… name" lines (how
  *                             go tool pprof names frames it cannot name itself, e.g. libc's
- *                             in the debug=1 text form)
+ *                             and the synthetic leaves in the debug=1 text form)
  * Unknown parameters are ignored (as Go does); a malformed value is a 400 with one line.
  *
  * Context: lockprof's HTTP thread only (lp_httpd_serve's handler).

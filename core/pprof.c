@@ -179,7 +179,7 @@ struct pp_build {
     struct pp_vec locations;  /* Lockprof__Pprof__Location * */
     struct pp_vec mappings;   /* const struct lp_mapping *, referenced ones */
     struct pp_map func_by_name;   /* string index → function id */
-    struct pp_map loc_by_addr;    /* address → location id (real frames) */
+    struct pp_map loc_by_addr;    /* address → location id (every frame) */
     struct pp_map loc_by_func;    /* function id → location id (synthetic frames) */
     struct pp_map mapping_seen;   /* lp_mapping id → 1 */
 };
@@ -238,7 +238,33 @@ static Lockprof__Pprof__Location *pp_location_new(struct pp_build *b, uint64_t f
     return l;
 }
 
-/* A mapping-less location (address 0) naming a synthetic frame; 0 on -ENOMEM. */
+/*
+ * Synthetic frames (pprof.h) have no code address, but scrapers tell samples apart by their
+ * locations' addresses alone (Grafana Alloy's fastdelta hashes a sample's address list and its
+ * labels, and merges samples that hash alike), so each has one of its own: bits 4..55 of the
+ * FNV-1a hash of its name, under the top byte 0xfe. On x86-64 an address is canonical only if
+ * bits 63..47 (4-level paging) or 63..56 (5-level) are all equal: 0xfe… is neither, so no
+ * mapping can ever hold it and no return address can be it; and it depends on the name alone,
+ * so it is the same in every profile of every process. The low 4 bits stay 0: the text form
+ * writes address + 1 (a return address), still inside the range.
+ */
+#define PP_SYNTHETIC_TOP 0xfe00000000000000ULL
+#define PP_SYNTHETIC_BITS 0x00fffffffffffff0ULL
+
+uint64_t lp_pprof_synthetic_address(const char *name)
+{
+    return PP_SYNTHETIC_TOP | (pp_hash_str(name ? name : "") & PP_SYNTHETIC_BITS);
+}
+
+bool lp_pprof_is_synthetic(uint64_t address)
+{
+    return (address & ~(PP_SYNTHETIC_BITS | 0xfULL)) == PP_SYNTHETIC_TOP;
+}
+
+/* A mapping-less location naming a synthetic frame, at its synthetic address; 0 on -ENOMEM.
+ * Two names whose hashes agree in those 52 bits (about one chance in 10^13 for a hundred
+ * names) would share an address: the second takes the next free one, so the addresses of one
+ * profile are always distinct. */
 static uint64_t pp_synthetic(struct pp_build *b, const char *name)
 {
     uint64_t fid = pp_function(b, name);
@@ -247,9 +273,14 @@ static uint64_t pp_synthetic(struct pp_build *b, const char *name)
     uint64_t id = pp_map_get(&b->loc_by_func, fid);
     if (id)
         return id;
+    uint64_t addr = lp_pprof_synthetic_address(name);
+    while (pp_map_get(&b->loc_by_addr, addr))
+        addr = PP_SYNTHETIC_TOP | ((addr + 0x10) & PP_SYNTHETIC_BITS);
     Lockprof__Pprof__Location *l = pp_location_new(b, fid);
-    if (!l || pp_map_put(b->a, &b->loc_by_func, fid, l->id) != 0)
+    if (!l || pp_map_put(b->a, &b->loc_by_func, fid, l->id) != 0 ||
+        pp_map_put(b->a, &b->loc_by_addr, addr, l->id) != 0)
         return 0;
+    l->address = addr;
     return l->id;
 }
 
@@ -561,11 +592,20 @@ int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *
         lp_sink_printf(&t, "sampling period=1\n");
     for (size_t i = 0; i < p->nsamples; i++) {
         const struct lp_pp_sample *s = &p->samples[i];
-        /* The synthetic leaf and tail have no address, so the text form cannot carry them. */
-        lp_sink_printf(&t, "%lld %lld @", (long long)s->delay, (long long)s->count);
+        /* The synthetic leaf and tail are at their synthetic addresses, written as return
+         * addresses (+ 1) like the others: pprof takes 1 from every address of this form, so
+         * its locations are those of the pprof form, and /debug/pprof/symbol names them. */
+        uint64_t leaf = lp_pprof_synthetic_address(s->leaf) + 1;
+        uint64_t tail = s->tail ? lp_pprof_synthetic_address(s->tail) + 1 : 0;
+        lp_sink_printf(&t, "%lld %lld @ 0x%llx", (long long)s->delay, (long long)s->count,
+                       (unsigned long long)leaf);
         for (unsigned d = 0; d < s->depth; d++)
             lp_sink_printf(&t, " 0x%lx", (unsigned long)s->pcs[d]);
+        if (tail)
+            lp_sink_printf(&t, " 0x%llx", (unsigned long long)tail);
         lp_sink_printf(&t, "\n");
+        lp_sink_printf(&t, "#\t0x%llx\t%s+0x1\t\n", (unsigned long long)leaf,
+                       s->leaf ? s->leaf : "");
         for (unsigned d = 0; d < s->depth; d++) {
             uintptr_t pc = s->pcs[d];
             const struct lp_mapping *m = lp_maps_find(pc - 1);
@@ -581,6 +621,8 @@ int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *
                 (pp_map_put(a, &seen, m->id, 1) != 0 || pp_vec_push(a, &maps, (void *)m) != 0))
                 lp_sink_fail(&t, -ENOMEM);
         }
+        if (tail)
+            lp_sink_printf(&t, "#\t0x%llx\t%s+0x1\t\n", (unsigned long long)tail, s->tail);
     }
     /* Unlike Go's static binaries, ours are PIE and shared libraries: without the map,
      * pprof attributes every address to the main binary (DESIGN §3.5). */

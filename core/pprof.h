@@ -3,11 +3,15 @@
  *
  * sample_type = [contentions/count, delay/nanoseconds], period_type = contentions/count,
  * period = 1, default_sample_type unset. Each sample's stack is: a mapping-less location
- * (address 0) carrying the leaf name (the interposed call, or a lockprof::… synthetic frame),
- * then one location per return address, holding that address − 1, with the mapping found in
- * the registry (maps.h) and, where the symbolizer finds one, a Line naming its function.
- * Locations, functions and mappings are deduplicated; only mappings that hold a written
- * address are emitted. has_* flags stay false so DWARF-capable tools can add file:line.
+ * carrying the leaf name (the interposed call, or a lockprof::… synthetic frame), then one
+ * location per return address, holding that address − 1, with the mapping found in the
+ * registry (maps.h) and, where the symbolizer finds one, a Line naming its function, then
+ * the synthetic tail if any. A synthetic frame's location is at its synthetic address
+ * (lp_pprof_synthetic_address): scrapers identify a sample by its addresses alone, so two
+ * stacks that differ only in their leaf must differ there too; with no mapping, no
+ * symbolizer renames it. Locations, functions and mappings are deduplicated; only mappings
+ * that hold a written address are emitted. has_* flags stay false so DWARF-capable tools can
+ * add file:line.
  *
  * Addresses are looked up in the registry as it stands: the caller runs lp_maps_refresh()
  * first where it may take the loader lock (not on a fatal-signal path).
@@ -18,6 +22,7 @@
 #ifndef LP_PPROF_H
 #define LP_PPROF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +46,14 @@ struct lp_pp_profile {
     int64_t duration_nanos; /* 0 for a cumulative profile */
 };
 
+/* The address of the synthetic frame called name: non-zero, 16-aligned, derived from the name
+ * alone (the same in every profile and every process), and non-canonical on x86-64, so never
+ * the address of anything mapped. Any context. */
+uint64_t lp_pprof_synthetic_address(const char *name);
+/* Whether address (or address + 1..15, as the text form's return addresses) is in the range
+ * of synthetic addresses. */
+bool lp_pprof_is_synthetic(uint64_t address);
+
 /* Encodes p and writes it, gzip-compressed, to fd. 0 or -errno (-ENOMEM: arena exhausted). */
 int lp_pprof_write(int fd, struct lp_arena *a, const struct lp_pp_profile *p);
 
@@ -48,9 +61,10 @@ int lp_pprof_write(int fd, struct lp_arena *a, const struct lp_pp_profile *p);
  * gives ("--- contention:" or "--- mutex:"), cycles/second=1000000000, "sampling period=1"
  * for mutex, "<delay> <count> @ <return addresses>" per sample with symbolized "#" lines,
  * then "--- Memory map: ---" and the referenced mappings in /proc/self/maps form. The
- * synthetic leaf and tail frames have no address and are left out. The "#" lines name C++
- * and Rust functions demangled (demangle.h), the profile.proto form as they are found: pprof
- * demangles those itself. 0 or -errno. */
+ * synthetic leaf and tail are there at their synthetic address + 1 ("#" lines "name+0x1"),
+ * so that pprof, which takes 1 from every address of this form, finds the pprof form's
+ * locations. The "#" lines name C++ and Rust functions demangled (demangle.h), the
+ * profile.proto form as they are found: pprof demangles those itself. 0 or -errno. */
 int lp_pprof_write_text(int fd, struct lp_arena *a, const struct lp_pp_profile *p,
                         const char *header);
 

@@ -272,6 +272,42 @@ int lp_writer_threads(int fd, int format)
     return rc;
 }
 
+/* The names a synthetic frame (pprof.h) can have now: the leaf of every entry, of both
+ * profiles, and the tail; each string once (leaves are static strings: few pointers). */
+struct writer_synth {
+    const char **names;
+    size_t n, cap;
+};
+
+static void writer_synth_visit(const struct lp_stack_view *v, void *arg)
+{
+    struct writer_synth *s = arg;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->names[i] == v->leaf)
+            return;
+    if (s->n < s->cap)
+        s->names[s->n++] = v->leaf;
+}
+
+/* The name at synthetic address addr (or a return address just above it), NULL if none. The
+ * names are collected at the first call (s->names NULL), from the arena. */
+static const char *writer_synth_name(struct writer_synth *s, struct lp_arena *a, uint64_t addr)
+{
+    if (!s->names) {
+        s->cap = 256;
+        s->names = lp_arena_calloc(a, s->cap, sizeof *s->names);
+        if (!s->names)
+            return NULL;
+        s->names[s->n++] = LP_TAIL_TRUNCATED;
+        for (int p = 0; p < LP_NPROFILES; p++)
+            lp_stacktab_foreach((enum lp_profile)p, writer_synth_visit, s);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (lp_pprof_synthetic_address(s->names[i]) == (addr & ~(uint64_t)0xf))
+            return s->names[i];
+    return NULL;
+}
+
 int lp_writer_symbolize(int fd, const char *addrs, size_t len)
 {
     int saved = errno;
@@ -280,6 +316,7 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len)
     lp_arena_reset(a);
     lp_maps_refresh();
     struct lp_symbolizer *sym = lp_sym_new(a);
+    struct writer_synth synth = { 0 };
     char buf[4096];
     struct lp_sink out;
     lp_sink_init(&out, fd, buf, sizeof buf);
@@ -309,7 +346,9 @@ int lp_writer_symbolize(int fd, const char *addrs, size_t len)
         if (!ok || digits == 0)
             continue;
         const struct lp_mapping *m = lp_maps_find(pc);
-        const char *name = m ? lp_sym_lookup(sym, m, pc) : NULL;
+        const char *name = m                            ? lp_sym_lookup(sym, m, pc)
+                           : lp_pprof_is_synthetic(pc) ? writer_synth_name(&synth, a, pc)
+                                                        : NULL;
         if (!name)
             continue;
         lp_sink_printf(&out, "0x%lx ", (unsigned long)pc);

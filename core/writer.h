@@ -69,7 +69,9 @@ int lp_writer_threads(int fd, int format);
 /*
  * Go's /debug/pprof/symbol: for each address of addrs ("0x1234+0x5678", as pprof's remote
  * symbolizer sends them; '+' or spaces between), the line "0x1234 name\n" when a mapping and
- * a name are found; unknown addresses are left out, as Go does. 0 or -errno.
+ * a name are found, or when it is the synthetic address of a leaf the profiles hold or of a
+ * tail (pprof.h: how pprof names them in the text form); unknown addresses are left out, as
+ * Go does. 0 or -errno.
  */
 int lp_writer_symbolize(int fd, const char *addrs, size_t len);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # LOCKPROF_HTTP: go tool pprof reads the live block and mutex profiles;
 # seconds=N gives a delta of the waits completed in the window (time_nanos/duration_nanos as Go
-# sets them); debug=1 text shows the same names and totals as the pprof form; a dormant program
-# is profiled for a window with rate= and fraction=, and is dormant again after it.
+# sets them); debug=1 text shows the same names (leaves included) and totals as the pprof form;
+# a dormant program is profiled for a window with rate= and fraction=, and is dormant again
+# after it.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -169,8 +170,9 @@ my $url = "http://$h->{http}/debug/pprof";
 
 # ---- debug=1: the same names and totals as the pprof form --------------------------------
 # go tool pprof reads the text form from the URL, as a user would: it names the program's
-# frames from its own DWARF and asks /debug/pprof/symbol for the rest (libc's), as it does of
-# Go's servers. The program is quiescent meanwhile, so both forms hold the same samples.
+# frames from its own DWARF and asks /debug/pprof/symbol for the rest (libc's, and the
+# synthetic leaves'), as it does of Go's servers. The program is quiescent meanwhile, so both
+# forms hold the same samples.
 {
     for my $kind (qw(block mutex)) {
         my ($s1, undef, $text) = http_get($h, "/debug/pprof/$kind?debug=1");
@@ -183,7 +185,7 @@ my $url = "http://$h->{http}/debug/pprof";
         for my $src ("$url/$kind?debug=1", "$url/$kind") {
             my $out = `go tool pprof -top -nodecount=1000 -nodefraction=0 -edgefraction=0 -sample_index=delay '$src' 2>&1`;
             my ($total) = $out =~ /of ([\d.]+\w*) total/;
-            my %names = map { $_ => 1 } grep { !/^(pthread_\w+|lockprof::\w+)$/ }   # the synthetic leaves: no address, not in the text form
+            my %names = map { $_ => 1 }
                         map { (split ' ')[-1] } grep { /^\s+[\d.]+\w*\s+[\d.]+%/ } split /\n/, $out;
             $top{$src} = { total => $total, names => \%names, out => $out };
         }
@@ -194,6 +196,9 @@ my $url = "http://$h->{http}/debug/pprof";
            "$kind: the program's function by name in the text form");
         ok($t->{names}{start_thread}, "$kind: libc's start_thread by name in the text form")
             or diag($t->{out});
+        # The synthetic leaf, at its synthetic address in both forms, named by /symbol.
+        my $leaf = $kind eq 'block' ? 'pthread_mutex_lock' : 'pthread_mutex_unlock';
+        ok($t->{names}{$leaf}, "$kind: the leaf $leaf by name in the text form") or diag($t->{out});
         # One frame differs, and not by lockprof: go tool pprof names the program's frames in
         # the text form from the binary's DWARF itself, marks the mapping symbolized, and so
         # leaves crt1's _start (no DWARF) as "[prog_live]" without asking /symbol for it.

@@ -759,7 +759,17 @@ static void test_profile(void)
         return;
 
     const Lockprof__Pprof__Location *leaf = ploc(p, s1->location_id[0]);
-    ok(leaf && leaf->address == 0 && leaf->mapping_id == 0, "the leaf has address 0, no mapping");
+    uint64_t leaf_addr = lp_pprof_synthetic_address("pthread_mutex_lock");
+    ok(leaf && leaf->address == leaf_addr && leaf->mapping_id == 0,
+       "the leaf is at its synthetic address (%#llx), with no mapping",
+       (unsigned long long)leaf_addr);
+    ok(leaf_addr >> 56 == 0xfe && (leaf_addr & 0xf) == 0,
+       "... 0xfe…0: non-canonical (no mapping can hold it), 16-aligned");
+    is_u64(leaf_addr, 0xfec9bd806dc7e150ULL,
+           "... a fixed function of the name (FNV-1a): the same in every process and build");
+    ok(lp_pprof_is_synthetic(leaf_addr) && lp_pprof_is_synthetic(leaf_addr + 1) &&
+           !lp_pprof_is_synthetic(outer - 1) && !lp_pprof_is_synthetic(0),
+       "lp_pprof_is_synthetic: it and its return address are, real and 0 are not");
     is_str(loc_name(p, leaf), "pthread_mutex_lock", "the leaf names the interposed call");
     if (leaf && leaf->n_line == 1) {
         const Lockprof__Pprof__Function *f = pfunc(p, leaf->line[0]->function_id);
@@ -793,8 +803,19 @@ static void test_profile(void)
     is_u64(s2->location_id[2], s1->location_id[3], "... printf's too");
     ok(s2->location_id[0] != s1->location_id[0], "different leaves are different locations");
     is_str(loc_name(p, ploc(p, s2->location_id[0])), "pthread_mutex_unlock", "sample 2's leaf");
+    const Lockprof__Pprof__Location *leaf2 = ploc(p, s2->location_id[0]);
+    ok(leaf2 && leaf2->address == lp_pprof_synthetic_address("pthread_mutex_unlock") &&
+           leaf2->address != leaf->address,
+       "... at an address of its own: different leaves, different addresses");
     const Lockprof__Pprof__Location *tail = ploc(p, s2->location_id[3]);
-    ok(tail && tail->address == 0 && tail->mapping_id == 0, "the tail has address 0, no mapping");
+    ok(tail && tail->address == lp_pprof_synthetic_address("lockprof::truncated") &&
+           tail->mapping_id == 0,
+       "the tail is at its synthetic address, with no mapping");
+    int addr_dups = 0;
+    for (size_t i = 0; i < p->n_location; i++)
+        for (size_t j = i + 1; j < p->n_location; j++)
+            addr_dups += p->location[i]->address == p->location[j]->address;
+    is_u64(addr_dups, 0, "no two locations share an address");
     is_str(loc_name(p, tail), "lockprof::truncated", "the tail names the synthetic frame");
     const Lockprof__Pprof__Location *nw = ploc(p, s4->location_id[1]);
     ok(nw && nw->address == nowhere - 1 && nw->mapping_id == 0 && nw->n_line == 0,
@@ -866,9 +887,19 @@ static void test_profile(void)
     ok(strncmp(text, "--- mutex:\ncycles/second=1000000000\nsampling period=1\n", 54) == 0,
        "text header");
     char want[512];
-    snprintf(want, sizeof(want), "\n3000 3 @ 0x%lx 0x%lx 0x%lx\n", (unsigned long)outer,
-             (unsigned long)leafy, (unsigned long)pf);
-    ok(strstr(text, want) != NULL, "text sample line with return addresses");
+    snprintf(want, sizeof(want), "\n3000 3 @ 0x%llx 0x%lx 0x%lx 0x%lx\n",
+             (unsigned long long)leaf_addr + 1, (unsigned long)outer, (unsigned long)leafy,
+             (unsigned long)pf);
+    ok(strstr(text, want) != NULL,
+       "text sample line: the leaf's synthetic address + 1, then the return addresses");
+    snprintf(want, sizeof(want), "#\t0x%llx\tpthread_mutex_lock+0x1\t\n",
+             (unsigned long long)leaf_addr + 1);
+    ok(strstr(text, want) != NULL, "text # line names the leaf");
+    snprintf(want, sizeof(want), "\n500 1 @ 0x%llx 0x%lx 0x%lx 0x%llx\n",
+             (unsigned long long)lp_pprof_synthetic_address("pthread_mutex_unlock") + 1,
+             (unsigned long)outer, (unsigned long)pf,
+             (unsigned long long)lp_pprof_synthetic_address("lockprof::truncated") + 1);
+    ok(strstr(text, want) != NULL, "text sample line: the tail's synthetic address + 1 last");
     snprintf(want, sizeof(want), "#\t0x%lx\tunit_leafy+0x1\t\n", (unsigned long)leafy);
     ok(strstr(text, want) != NULL, "text # line names the frame with its offset");
     ok(strstr(text, "\n--- Memory map: ---\n") != NULL, "text has the memory map");
