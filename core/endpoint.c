@@ -140,10 +140,12 @@ static void endpoint_failed(struct lp_http_exchange *x, const char *what, int rc
         x->status = 500;
 }
 
-static void endpoint_answer_profile(struct lp_http_exchange *x, enum lp_profile p,
-                                    enum lp_writer_format f, const struct lp_writer_window *w)
+/* The answer once a profile has been written to the body (rc: how that went). A pprof
+ * profile is application/octet-stream, as Go serves it and as Grafana Alloy requires (it
+ * refuses any other Content-Type); its body is gzip data, with no Content-Encoding. */
+static void endpoint_profile_written(struct lp_http_exchange *x, int rc,
+                                     enum lp_writer_format f, const char *name)
 {
-    int rc = lp_writer_encode_to(x->body_fd, p, f, w);
     if (rc < 0)
         return endpoint_failed(x, "encode the profile", rc);
     x->status = 200;
@@ -151,10 +153,44 @@ static void endpoint_answer_profile(struct lp_http_exchange *x, enum lp_profile 
         x->content_type = "text/plain; charset=utf-8";
     } else {
         x->content_type = "application/octet-stream";
-        x->disposition = p == LP_BLOCK ? (w ? "block-delta" : "block")
-                                       : (w ? "mutex-delta" : "mutex");
+        x->disposition = name;
     }
 }
+
+static void endpoint_answer_profile(struct lp_http_exchange *x, enum lp_profile p,
+                                    enum lp_writer_format f, const struct lp_writer_window *w)
+{
+    endpoint_profile_written(x, lp_writer_encode_to(x->body_fd, p, f, w), f,
+                             p == LP_BLOCK ? (w ? "block-delta" : "block")
+                                           : (w ? "mutex-delta" : "mutex"));
+}
+
+/* A profile Go's servers have and lockprof does not: a one-line 404, as Go answers a profile
+ * it does not have ("Unknown profile"). Scrapers ask for several by default (Grafana Alloy
+ * and Parca: allocs and goroutine): they log the line and go on with the others. */
+static void endpoint_not_profiled(struct lp_http_exchange *x, const char *what)
+{
+    endpoint_text(x, 404, "Unknown profile: lockprof profiles lock and blocking contention, "
+                  "not %s (it serves block, mutex and threads)", what);
+}
+
+/* /debug/pprof/profile, Go's CPU profile of the next seconds=N (Alloy and Parca ask for it
+ * with seconds=14 by default). */
+static void endpoint_cpu_profile(struct lp_http_exchange *x)
+{
+    endpoint_not_profiled(x, "CPU time");
+}
+
+static const struct {
+    const char *path, *what;
+} endpoint_absent[] = {
+    { "/debug/pprof/allocs", "memory allocations" },
+    { "/debug/pprof/heap", "memory allocations" },
+    { "/debug/pprof/delta_heap", "memory allocations" },
+    { "/debug/pprof/goroutine", "goroutines" },
+    { "/debug/pprof/threadcreate", "thread creation" },
+    { "/debug/pprof/trace", "execution traces" },
+};
 
 static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
 {
@@ -254,7 +290,7 @@ static void endpoint_index(struct lp_http_exchange *x)
 {
     struct lp_stacktab_stats st;
     lp_stacktab_stats(&st);
-    char buf[2048];
+    char buf[3072];
     size_t n = lp_fmt_sigsafe(
         buf, sizeof buf,
         "<html>\n<head><title>/debug/pprof/</title></head>\n<body>\n"
@@ -272,7 +308,8 @@ static void endpoint_index(struct lp_http_exchange *x)
         "threads: every thread, what it is blocked in now, on which lock, held by whom; "
         "deadlocks first.<br>\n"
         "Parameters: debug=1 (text), seconds=N (a delta of the next N seconds), rate=R and "
-        "fraction=F (with seconds: the rates for that window), format=json (threads).</p>\n"
+        "fraction=F (with seconds: the rates for that window), format=json (threads).<br>\n"
+        "Not profiled (404): profile (CPU), allocs, heap, goroutine, threadcreate.</p>\n"
         "</body>\n</html>\n",
         (int)getpid(), (unsigned long long)lp_rates_block(),
         (unsigned long long)lp_rates_fraction(), lp_endpoint_windows_open(),
@@ -314,6 +351,11 @@ void lp_endpoint_handle(struct lp_http_exchange *x, void *arg)
         return endpoint_text(x, 405, "POST is for /debug/pprof/symbol only");
     if (strcmp(path, "/debug/pprof/threads") == 0)
         return endpoint_threads(x);
+    if (strcmp(path, "/debug/pprof/profile") == 0)
+        return endpoint_cpu_profile(x);
+    for (size_t i = 0; i < sizeof endpoint_absent / sizeof endpoint_absent[0]; i++)
+        if (strcmp(path, endpoint_absent[i].path) == 0)
+            return endpoint_not_profiled(x, endpoint_absent[i].what);
     endpoint_text(x, 404, "unknown profile: %s (this endpoint serves /debug/pprof/block, "
                   "/debug/pprof/mutex and /debug/pprof/threads)", path);
 }

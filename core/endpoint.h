@@ -9,6 +9,9 @@
  *                             comes after them), time_nanos and duration_nanos as Go sets them
  *       rate=R, fraction=F    with seconds=N: the block rate and mutex fraction for that
  *                             window, restored after it (a dormant program can be profiled)
+ *   /debug/pprof/profile, allocs, heap, delta_heap, goroutine, threadcreate, trace
+ *                             what Go's servers have and lockprof does not (scrapers ask for
+ *                             some by default): 404, one text line "Unknown profile: …"
  *   /debug/pprof/threads      the threads view (threads.h); format=json for JSON
  *   /debug/pprof/symbol       Go's symbol service: POST "0x…+0x…" → "0x… name" lines (how
  *                             go tool pprof names frames it cannot name itself, e.g. libc's

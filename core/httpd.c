@@ -162,18 +162,22 @@ static void hd_answer(struct hd_client *c, uint64_t now)
     if (name)
         lp_fmt_sigsafe(disp, sizeof disp, "Content-Disposition: attachment; "
                        "filename=\"%s\"\r\n", name);
+    /* As Go's net/http/pprof marks its error answers: go tool pprof then shows the body (the
+     * handler's one line) instead of the bare status. */
+    bool go_error = status >= 400 && type && strncmp(type, "text/plain", 10) == 0;
     c->body_len = (uint64_t)st.st_size;
     c->head_len = lp_fmt_sigsafe(c->head, sizeof c->head,
                                  "HTTP/1.1 %d %s\r\n"
                                  "Content-Type: %s\r\n"
                                  "Content-Length: %llu\r\n"
-                                 "%s"
+                                 "%s%s"
                                  "Connection: close\r\n"
                                  "Cache-Control: no-store\r\n"
                                  "\r\n",
                                  status, lp_httpreq_reason(status),
                                  type ? type : "application/octet-stream",
-                                 (unsigned long long)c->body_len, disp);
+                                 (unsigned long long)c->body_len, disp,
+                                 go_error ? "X-Go-Pprof: 1\r\n" : "");
     if (c->head_only)
         c->body_len = 0;
     hd_sending(c, now);

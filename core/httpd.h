@@ -82,7 +82,9 @@ struct lp_http_exchange {
                                  outside 200..599 is sent as 500 */
     const char *content_type; /* a static string; left out (application/octet-stream is sent)
                                  if empty, longer than 128 bytes or holding a byte outside
-                                 0x20..0x7e */
+                                 0x20..0x7e. With a status of 400 or more, text/plain… gets
+                                 "X-Go-Pprof: 1" too, as Go's net/http/pprof marks an error
+                                 message (go tool pprof then shows it) */
     const char *disposition;  /* Content-Disposition filename, or NULL; left out if empty,
                                  longer than 128 bytes or holding a byte outside 0x20..0x7e,
                                  '"' or '\\' */

@@ -81,8 +81,14 @@ ok(wait_output($h, qr/^ready/m, 10), 'the program started');
 
 # ---- robustness ---------------------------------------------------------------------------
 {
-    my ($st, undef, $body) = http_get($h, '/debug/pprof/goroutine');
+    my ($st, $head, $body) = http_get($h, '/debug/pprof/goroutine');
     is($st, 404, 'an unknown path: 404');
+    like($body, qr/\AUnknown profile: lockprof profiles lock and blocking contention, not goroutines \([^\n]*\)\n\z/,
+         'goroutine: one line, beginning as Go\'s "Unknown profile"');
+    like($head, qr/^X-Go-Pprof: 1\r?$/mi, '... marked as Go marks it, for go tool pprof to show it');
+    ($st, undef, $body) = http_get($h, '/debug/pprof/profile?seconds=14');
+    is($st, 404, 'the CPU profile: 404 at once');
+    like($body, qr/\AUnknown profile: [^\n]*not CPU time[^\n]*\n\z/, '... in one line');
     ($st) = http_get($h, '/nothing/here');
     is($st, 404, 'another: 404');
     ($st) = http_get($h, undef, raw => "GARBAGE\r\n\r\n");
