@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "event.h"
 #include "log.h"
@@ -37,6 +38,19 @@ int lp_endpoint_windows_open(void)
     return n;
 }
 
+/* The stateful deltas of /debug/pprof/delta_block and delta_mutex, by profile: mapped at the
+ * path's first request, kept for the life of the process. HTTP thread only. */
+static struct lp_writer_window *endpoint_deltas[LP_NPROFILES];
+/* When the endpoint began serving: the deltas' first answers hold what was recorded since. */
+static int64_t endpoint_start_real;
+static uint64_t endpoint_start_mono;
+
+void lp_endpoint_init(void)
+{
+    endpoint_start_real = lp_clock_realtime();
+    endpoint_start_mono = lp_clock_monotonic();
+}
+
 void lp_endpoint_atfork_child(void)
 {
     lp_rates_atfork_child();
@@ -45,6 +59,12 @@ void lp_endpoint_atfork_child(void)
             lp_writer_window_end(endpoint_windows[i].w); /* the child's copy */
         memset(&endpoint_windows[i], 0, sizeof endpoint_windows[i]);
     }
+    for (int p = 0; p < LP_NPROFILES; p++) {
+        lp_writer_window_end(endpoint_deltas[p]); /* the child's copy: its profiles are new */
+        endpoint_deltas[p] = NULL;
+    }
+    endpoint_start_real = 0;
+    endpoint_start_mono = 0;
 }
 
 static void endpoint_window_free(struct endpoint_window *win)
@@ -165,13 +185,44 @@ static void endpoint_answer_profile(struct lp_http_exchange *x, enum lp_profile 
                                            : (w ? "mutex-delta" : "mutex"));
 }
 
+/*
+ * /debug/pprof/delta_block and delta_mutex, Go's stateful deltas (pyroscope-go's godeltaprof;
+ * Grafana Alloy's profile.godeltaprof_mutex and _block): a GET answers what was recorded since
+ * the previous GET of the same path (the first: since the endpoint started) and moves the
+ * path's baseline; a HEAD answers the same without moving it. Clients that share a path share
+ * its deltas, as with godeltaprof: each gets what happened since anybody's last request.
+ * Parameters are ignored, as godeltaprof does (always pprof).
+ */
+static void endpoint_delta(struct lp_http_exchange *x, enum lp_profile p)
+{
+    struct lp_writer_window **w = &endpoint_deltas[p];
+    if (!*w) {
+        if (!endpoint_start_real)
+            lp_endpoint_init();
+        *w = lp_writer_delta_begin(endpoint_start_real, endpoint_start_mono);
+        if (!*w)
+            return endpoint_text(x, 503, "cannot map the delta's baseline: %s",
+                                 strerrordesc_np(ENOMEM));
+        lp_writer_window_note(*w, p == LP_BLOCK
+                                      ? "stateful delta: since the previous request to "
+                                        "/debug/pprof/delta_block, by any client"
+                                      : "stateful delta: since the previous request to "
+                                        "/debug/pprof/delta_mutex, by any client");
+    }
+    int rc = strcmp(x->method, "GET") == 0
+                 ? lp_writer_delta_next(x->body_fd, p, *w)
+                 : lp_writer_encode_to(x->body_fd, p, LP_FORMAT_PPROF, *w);
+    endpoint_profile_written(x, rc, LP_FORMAT_PPROF,
+                             p == LP_BLOCK ? "delta_block" : "delta_mutex");
+}
+
 /* A profile Go's servers have and lockprof does not: a one-line 404, as Go answers a profile
  * it does not have ("Unknown profile"). Scrapers ask for several by default (Grafana Alloy
  * and Parca: allocs and goroutine): they log the line and go on with the others. */
 static void endpoint_not_profiled(struct lp_http_exchange *x, const char *what)
 {
     endpoint_text(x, 404, "Unknown profile: lockprof profiles lock and blocking contention, "
-                  "not %s (it serves block, mutex and threads)", what);
+                  "not %s (it serves block, mutex, delta_block, delta_mutex and threads)", what);
 }
 
 /* /debug/pprof/profile, Go's CPU profile of the next seconds=N (Alloy and Parca ask for it
@@ -299,12 +350,17 @@ static void endpoint_index(struct lp_http_exchange *x)
         "<table>\n<thead><td>Events</td><td>Profile</td></thead>\n"
         "<tr><td>%llu</td><td><a href=\"block?debug=1\">block</a></td></tr>\n"
         "<tr><td>%llu</td><td><a href=\"mutex?debug=1\">mutex</a></td></tr>\n"
+        "<tr><td></td><td><a href=\"delta_block\">delta_block</a></td></tr>\n"
+        "<tr><td></td><td><a href=\"delta_mutex\">delta_mutex</a></td></tr>\n"
         "<tr><td></td><td><a href=\"threads\">threads</a></td></tr>\n"
         "</table>\n"
         "<p>block: stack traces that led to blocking on synchronization primitives "
         "(the waiting thread's stack).<br>\n"
         "mutex: stack traces of holders of contended locks, at the release that ended the "
         "waits (the delay they caused).<br>\n"
+        "delta_block, delta_mutex: what was recorded since the previous request to the same "
+        "path (pprof, stateful, as godeltaprof serves them); clients that share a path share "
+        "its deltas: each gets what happened since anybody's last request.<br>\n"
         "threads: every thread, what it is blocked in now, on which lock, held by whom; "
         "deadlocks first.<br>\n"
         "Parameters: debug=1 (text), seconds=N (a delta of the next N seconds), rate=R and "
@@ -351,11 +407,16 @@ void lp_endpoint_handle(struct lp_http_exchange *x, void *arg)
         return endpoint_text(x, 405, "POST is for /debug/pprof/symbol only");
     if (strcmp(path, "/debug/pprof/threads") == 0)
         return endpoint_threads(x);
+    if (strcmp(path, "/debug/pprof/delta_block") == 0)
+        return endpoint_delta(x, LP_BLOCK);
+    if (strcmp(path, "/debug/pprof/delta_mutex") == 0)
+        return endpoint_delta(x, LP_MUTEX);
     if (strcmp(path, "/debug/pprof/profile") == 0)
         return endpoint_cpu_profile(x);
     for (size_t i = 0; i < sizeof endpoint_absent / sizeof endpoint_absent[0]; i++)
         if (strcmp(path, endpoint_absent[i].path) == 0)
             return endpoint_not_profiled(x, endpoint_absent[i].what);
     endpoint_text(x, 404, "unknown profile: %s (this endpoint serves /debug/pprof/block, "
-                  "/debug/pprof/mutex and /debug/pprof/threads)", path);
+                  "/debug/pprof/mutex, /debug/pprof/delta_block, /debug/pprof/delta_mutex and "
+                  "/debug/pprof/threads)", path);
 }

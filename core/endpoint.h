@@ -9,6 +9,11 @@
  *                             comes after them), time_nanos and duration_nanos as Go sets them
  *       rate=R, fraction=F    with seconds=N: the block rate and mutex fraction for that
  *                             window, restored after it (a dormant program can be profiled)
+ *   /debug/pprof/delta_block, /debug/pprof/delta_mutex
+ *                             Go's stateful deltas (pyroscope-go's godeltaprof): a GET
+ *                             answers what was recorded since the previous GET of that path
+ *                             (the first: since lp_endpoint_init), in pprof; clients that
+ *                             share a path share its deltas. HEAD does not move them.
  *   /debug/pprof/profile, allocs, heap, delta_heap, goroutine, threadcreate, trace
  *                             what Go's servers have and lockprof does not (scrapers ask for
  *                             some by default): 404, one text line "Unknown profile: …"
@@ -24,6 +29,10 @@
 #define LP_ENDPOINT_H
 
 #include "httpd.h"
+
+/* When the endpoint begins serving (lockprof's HTTP thread, before lp_httpd_serve): the time
+ * the delta paths' first answers count from. */
+void lp_endpoint_init(void);
 
 /* The handler for lp_httpd_serve; arg is unused. */
 void lp_endpoint_handle(struct lp_http_exchange *x, void *arg);

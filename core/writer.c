@@ -48,6 +48,7 @@ struct lp_writer_window {
     uint64_t limit;      /* entries in base */
     int64_t start_real;  /* when it began (ns since the epoch) */
     uint64_t start_mono;
+    bool chained;        /* a stateful delta (lp_writer_delta_begin) */
     char note[256];
     struct writer_weight base[];
 };
@@ -79,6 +80,11 @@ struct writer_collect {
     size_t n, cap;
     const struct lp_writer_window *w; /* a delta's baseline, or NULL */
     uint64_t by_family[LP_NFAMILIES]; /* the samples' contentions, per family of their leaf */
+    struct writer_moved {             /* a stateful delta's entries as written (NULL if none): */
+        uint64_t index;               /* its next baseline once the write has succeeded */
+        struct writer_weight now;
+    } *moved;
+    size_t nmoved;
 };
 
 static void writer_count(const struct lp_stack_view *v, void *arg)
@@ -99,20 +105,38 @@ static void writer_collect_one(const struct lp_stack_view *v, void *arg)
     if (lp_seams.writer_stall_ns && c->n == c->cap / 2)
         lp_sleep_ns(lp_seams.writer_stall_ns);
     uint64_t count_fp = v->count_fp, delay = v->delay;
-    if (c->w && v->index < c->w->limit) {
+    int64_t count;
+    if (c->w && c->w->chained && v->index < c->w->limit) {
+        /* A stateful delta: the change of the rounded cumulative count, so that successive
+         * deltas add up to the cumulative profile's count exactly (as a scraper's differences
+         * of cumulative profiles do, and godeltaprof's); a delta may then have a delay and a
+         * count of 0 when counts are fractional. Weights only grow (max: a count added after
+         * its delay was read could look smaller than the baseline's). */
         const struct writer_weight *b = &c->w->base[v->index];
-        /* Weights only grow; a count added after its delay was read could look smaller. */
-        count_fp = count_fp > b->count_fp ? count_fp - b->count_fp : 0;
-        delay = delay > b->delay ? delay - b->delay : 0;
-        if (count_fp == 0 && delay == 0)
+        count_fp = count_fp > b->count_fp ? count_fp : b->count_fp;
+        delay = delay > b->delay ? delay : b->delay;
+        count = lp_count_round(count_fp, delay) - lp_count_round(b->count_fp, b->delay);
+        if (count == 0 && delay == b->delay)
             return;
+        c->moved[c->nmoved++] = (struct writer_moved){ v->index, { count_fp, delay } };
+        delay -= b->delay;
+    } else {
+        if (c->w && v->index < c->w->limit) {
+            const struct writer_weight *b = &c->w->base[v->index];
+            /* Weights only grow; a count added after its delay was read could look smaller. */
+            count_fp = count_fp > b->count_fp ? count_fp - b->count_fp : 0;
+            delay = delay > b->delay ? delay - b->delay : 0;
+            if (count_fp == 0 && delay == 0)
+                return;
+        }
+        count = lp_count_round(count_fp, delay);
     }
     struct lp_pp_sample *s = &c->samples[c->n++];
     s->leaf = v->leaf;
     s->pcs = v->pcs;
     s->depth = v->depth;
     s->tail = v->truncated ? LP_TAIL_TRUNCATED : NULL;
-    s->count = lp_count_round(count_fp, delay);
+    s->count = count;
     s->delay = (int64_t)delay;
     c->by_family[lp_families_of_leaf(v->leaf)] += (uint64_t)s->count;
 }
@@ -143,8 +167,11 @@ static const char *writer_comment(struct lp_arena *a, const char *fmt, ...)
     return lp_arena_strdup(a, buf);
 }
 
+/* Writes profile p to fd: cumulative (w NULL) or the delta of w. advance (w itself, or NULL):
+ * a stateful delta that moves on to what this write holds once it is written whole. */
 static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format f,
-                                const struct lp_writer_window *w)
+                                const struct lp_writer_window *w,
+                                struct lp_writer_window *advance)
 {
     struct lp_arena *a = &writer_arena;
     lp_arena_reset(a);
@@ -153,7 +180,9 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     struct writer_collect c = { .w = w };
     lp_stacktab_foreach(p, writer_count, &c);
     c.samples = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.samples);
-    if (!c.samples)
+    if (w && w->chained)
+        c.moved = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.moved);
+    if (!c.samples || (w && w->chained && !c.moved))
         return -ENOMEM;
     lp_stacktab_foreach(p, writer_collect_one, &c);
 
@@ -166,6 +195,7 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     uint64_t rate = lp_rates_block(), fraction = lp_rates_fraction();
     bool changed = lp_rates_changed();
     int64_t now = lp_clock_realtime();
+    uint64_t now_mono = lp_clock_monotonic();
 
     uint64_t seen[LP_NFAMILIES], seen_total = 0;
     lp_families_seen(seen);
@@ -180,7 +210,7 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     comments[nc++] = writer_comment(a, "lockprof %s %s profile (pid %d)", writer_info.version,
                                     p == LP_BLOCK ? "block" : "mutex", (int)getpid());
     if (w) {
-        uint64_t ms = (lp_clock_monotonic() - w->start_mono) / 1000000;
+        uint64_t ms = (now_mono - w->start_mono) / 1000000;
         comments[nc++] = writer_comment(a, "delta profile: what was recorded in the last "
                                         "%llu.%03llu s", (unsigned long long)(ms / 1000),
                                         (unsigned long long)(ms % 1000));
@@ -240,9 +270,17 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
         .time_nanos = now,
         .duration_nanos = w ? now - w->start_real : 0,
     };
-    if (f == LP_FORMAT_TEXT)
-        return lp_pprof_write_text(fd, a, &prof, p == LP_BLOCK ? "--- contention:" : "--- mutex:");
-    return lp_pprof_write(fd, a, &prof);
+    int rc = f == LP_FORMAT_TEXT
+                 ? lp_pprof_write_text(fd, a, &prof,
+                                       p == LP_BLOCK ? "--- contention:" : "--- mutex:")
+                 : lp_pprof_write(fd, a, &prof);
+    if (rc == 0 && advance) {
+        for (size_t i = 0; i < c.nmoved; i++)
+            advance->base[c.moved[i].index] = c.moved[i].now;
+        advance->start_real = now;
+        advance->start_mono = now_mono;
+    }
+    return rc;
 }
 
 int lp_writer_encode(int fd, enum lp_profile p)
@@ -255,7 +293,17 @@ int lp_writer_encode_to(int fd, enum lp_profile p, enum lp_writer_format f,
 {
     int saved = errno;
     lp_lock(&writer_lock);
-    int rc = writer_encode_locked(fd, p, f, w);
+    int rc = writer_encode_locked(fd, p, f, w, NULL);
+    lp_unlock(&writer_lock);
+    errno = saved;
+    return rc;
+}
+
+int lp_writer_delta_next(int fd, enum lp_profile p, struct lp_writer_window *w)
+{
+    int saved = errno;
+    lp_lock(&writer_lock);
+    int rc = writer_encode_locked(fd, p, LP_FORMAT_PPROF, w, w);
     lp_unlock(&writer_lock);
     errno = saved;
     return rc;
@@ -370,7 +418,9 @@ static void writer_window_visit(const struct lp_stack_view *v, void *arg)
         w->base[v->index] = (struct writer_weight){ v->count_fp, v->delay };
 }
 
-struct lp_writer_window *lp_writer_window_begin(void)
+/* A baseline of zero weights for every entry, starting at the times given; NULL if it cannot
+ * be mapped. */
+static struct lp_writer_window *writer_window_map(int64_t start_real, uint64_t start_mono)
 {
     uint64_t limit = lp_stacktab_index_limit();
     size_t bytes = sizeof(struct lp_writer_window) + limit * sizeof(struct writer_weight);
@@ -381,10 +431,26 @@ struct lp_writer_window *lp_writer_window_begin(void)
         return NULL;
     w->bytes = bytes;
     w->limit = limit;
-    w->start_real = lp_clock_realtime();
-    w->start_mono = lp_clock_monotonic();
+    w->start_real = start_real;
+    w->start_mono = start_mono;
+    return w;
+}
+
+struct lp_writer_window *lp_writer_window_begin(void)
+{
+    struct lp_writer_window *w = writer_window_map(lp_clock_realtime(), lp_clock_monotonic());
+    if (!w)
+        return NULL;
     for (int p = 0; p < LP_NPROFILES; p++)
         lp_stacktab_foreach((enum lp_profile)p, writer_window_visit, w);
+    return w;
+}
+
+struct lp_writer_window *lp_writer_delta_begin(int64_t since_real, uint64_t since_mono)
+{
+    struct lp_writer_window *w = writer_window_map(since_real, since_mono);
+    if (w)
+        w->chained = true;
     return w;
 }
 
@@ -449,7 +515,7 @@ static int writer_file_with(const char *path, int (*fill)(int fd, int arg), int 
 
 static int writer_fill_profile(int fd, int p)
 {
-    return writer_encode_locked(fd, (enum lp_profile)p, LP_FORMAT_PPROF, NULL);
+    return writer_encode_locked(fd, (enum lp_profile)p, LP_FORMAT_PPROF, NULL, NULL);
 }
 
 static int writer_fill_threads(int fd, int format)

@@ -60,9 +60,24 @@ struct lp_writer_window *lp_writer_window_begin(void);
 /* A line for the delta's comments (replacing any given before); NULL or "" for none. */
 void lp_writer_window_note(struct lp_writer_window *w, const char *note);
 void lp_writer_window_end(struct lp_writer_window *w);
-/* Writes profile p to fd: cumulative (w NULL) or the delta of window w. 0 or -errno. */
+/* Writes profile p to fd: cumulative (w NULL) or the delta of window w (for a stateful
+ * delta, what lp_writer_delta_next would write now, without moving it). 0 or -errno. */
 int lp_writer_encode_to(int fd, enum lp_profile p, enum lp_writer_format f,
                         const struct lp_writer_window *w);
+
+/*
+ * A stateful delta (Go's /debug/pprof/delta_mutex and delta_block, as pyroscope-go's
+ * godeltaprof serves them): lp_writer_delta_begin maps a baseline of zero weights (NORESERVE:
+ * only the pages of entries that exist are touched) starting at since_real, since_mono (ns
+ * since the epoch; lp_clock_monotonic()); each lp_writer_delta_next writes, in pprof, what
+ * profile p recorded since the previous one (the first: since the start given), time_nanos
+ * now and duration_nanos since then, and, once the profile is written whole, moves p's
+ * entries of the baseline and the start to what it wrote. Counts are the changes of the
+ * rounded cumulative counts, so the deltas of one profile add up to its cumulative profile
+ * exactly. Use one per profile; freed by lp_writer_window_end. NULL if it cannot be mapped.
+ */
+struct lp_writer_window *lp_writer_delta_begin(int64_t since_real, uint64_t since_mono);
+int lp_writer_delta_next(int fd, enum lp_profile p, struct lp_writer_window *w);
 /* Writes the threads view (threads.h; format: enum lp_threads_format) to fd. 0 or -errno. */
 int lp_writer_threads(int fd, int format);
 

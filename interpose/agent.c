@@ -141,6 +141,7 @@ static void *agent_http_main(void *arg)
     else
         lp_log_sigsafe("serving http://%s/debug/pprof/ (pid %d)", addr, (int)getpid());
     lp_httpd_stop_on(h, &agent_ending);
+    lp_endpoint_init();
     int rc = lp_httpd_serve(h, lp_endpoint_handle, NULL);
     if (!__atomic_load_n(&agent_ending, __ATOMIC_ACQUIRE))
         lp_log_sigsafe("the endpoint stopped: %s", strerrordesc_np(rc < 0 ? -rc : EIO));

@@ -4,8 +4,9 @@
 #   $r->{status} (wait status), $r->{exit}, $r->{signal}, $r->{out}, $r->{err} (and the files
 #   they were read from, $r->{outf}, $r->{errf}: a child that outlives the program writes on),
 #   $r->{measure}{KEY}, $r->{prefix} (LOCKPROF_OUT used), $r->{block}, $r->{mutex} (paths)
-#   my $p = read_profile($path);   # { samples => [{count, delay, frames => [...]}], comments,
-#                                  #   mappings, sample_type, period_type, ... }
+#   my $p = read_profile($path);   # { samples => [{count, delay, frames => [...],
+#                                  #   addresses => ['0x…', …]}], comments, mappings,
+#                                  #   sample_type, period_type, ... }
 #   my ($count, $delay) = total($p, leaf => 'pthread_mutex_lock', frame => 'convoy_waiter_wait');
 #                                  # (frame_like => qr/…/: a frame matching, e.g. a mangled name)
 #   within($got, $want, $events, $name)  # |got - want| <= 5 % of want + 1 ms per event
@@ -279,6 +280,8 @@ sub read_profile {
         chomp;
         if (/^sample (-?\d+) (-?\d+) ?(.*)$/) {
             push @{ $p{samples} }, { count => $1, delay => $2, frames => [ split /;/, $3 ] };
+        } elsif (/^sample_addresses ?(.*)$/) {
+            $p{samples}[-1]{addresses} = [ split ' ', $1 ] if @{ $p{samples} };
         } elsif (/^comment (.*)$/) {
             push @{ $p{comments} }, $1;
         } elsif (/^mapping (.*)$/) {

@@ -13,6 +13,8 @@
  *   location <id> <mapping_id> 0x<address> <function names of its Lines joined by ',' or ->
  *   function <id> <name> <system_name or -> <filename or -> <start_line>
  *   sample <value>... <leaf-first frames joined by ';'>
+ *   sample_addresses 0x<address>...    (after each sample: its locations' addresses, leaf
+ *                                       first, by which scrapers tell samples apart)
  *
  * A frame is the function name of its location's first Line or, without a Line,
  * 0x<address>@<mapping basename> (just 0x<address> when the location has no mapping).
@@ -230,6 +232,9 @@ int main(int argc, char **argv)
             fputs(k ? ";" : " ", stdout);
             pb_print_frame(l);
         }
+        printf("\nsample_addresses");
+        for (size_t k = 0; k < s->n_location_id; k++)
+            printf(" 0x%" PRIx64, pb_location(s->location_id[k])->address);
         printf("\n");
     }
     lockprof__pprof__profile__free_unpacked(p, NULL);

@@ -83,7 +83,8 @@ ok(wait_output($h, qr/^ready/m, 10), 'the program started');
 {
     my ($st, $head, $body) = http_get($h, '/debug/pprof/goroutine');
     is($st, 404, 'an unknown path: 404');
-    like($body, qr/\AUnknown profile: lockprof profiles lock and blocking contention, not goroutines \([^\n]*\)\n\z/,
+    like($body, qr/\AUnknown\ profile:\ lockprof\ profiles\ lock\ and\ blocking\ contention,
+                   \ not\ goroutines\ \([^\n]*\)\n\z/x,
          'goroutine: one line, beginning as Go\'s "Unknown profile"');
     like($head, qr/^X-Go-Pprof: 1\r?$/mi, '... marked as Go marks it, for go tool pprof to show it');
     ($st, undef, $body) = http_get($h, '/debug/pprof/profile?seconds=14');
