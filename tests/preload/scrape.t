@@ -8,12 +8,13 @@
 #   - every profile answer is 200, non-empty, application/octet-stream and gzip (what Alloy
 #     accepts); what lockprof does not profile is a fast one-line 404;
 #   - no two samples of different stacks share one address list (Alloy's fastdelta tells
-#     samples apart by their locations' addresses and merges those that agree), and a stack
-#     keeps its addresses from one answer to the next;
+#     samples apart by their locations' addresses and merges those that agree), an address
+#     list keeps its stack and a leaf its address from one answer to the next;
 #   - the deltas Alloy computes from consecutive cumulative scrapes (the first dropped) add up,
 #     stack by stack, to the last cumulative profile minus the first;
-#   - the delta_* answers add up, stack by stack, to the cumulative profile, and each one's
-#     duration_nanos is the time since the previous request to its path.
+#   - the delta_* answers add up, stack by stack, to the cumulative profile (at fractional
+#     weights too), and each one's duration_nanos is the time since the previous request to
+#     its path.
 # LP_SCRAPE_SECONDS (default 57) and LP_SCRAPE_INTERVAL (default 3) set how long and how often.
 use strict;
 use warnings;
@@ -165,8 +166,11 @@ is(scalar @{ $cum{mutex} }, $rounds + 1,
 sub stack_key { join ';', @{ $_[0]{frames} } }
 sub addr_key  { join ' ', @{ $_[0]{addresses} || [] } }
 
-# Alloy's fastdelta keys a sample by its addresses (and labels: lockprof writes none).
-my (@shared, @moved, @bad_addr, %addr_of);
+# Alloy's fastdelta keys a sample by its addresses (and labels: lockprof writes none). Within
+# one answer, one address list must be one stack; from one answer to the next, an address list
+# must keep its stack, and a leaf its address. (One stack may have several address lists: two
+# call sites in one function, as main's two pthread_join.)
+my (@shared, @changed, @moved, @bad_addr, %stack_of, %leaf_at);
 for my $r ((map { @$_ } values %cum, values %delta), values %again) {
     my %stack_at;
     for my $s (@{ $r->{profile}{samples} || [] }) {
@@ -174,15 +178,19 @@ for my $r ((map { @$_ } values %cum, values %delta), values %again) {
         push @shared, "$r->{path}: $sk and $stack_at{$ak} at [$ak]"
             if defined $stack_at{$ak} && $stack_at{$ak} ne $sk;
         $stack_at{$ak} //= $sk;
-        push @moved, "$sk: [$addr_of{$sk}] then [$ak]"
-            if defined $addr_of{$sk} && $addr_of{$sk} ne $ak;
-        $addr_of{$sk} //= $ak;
-        my $leaf = hex($s->{addresses}[0] // '0');
-        push @bad_addr, "$sk: leaf at $s->{addresses}[0]" if $leaf == 0 || $leaf >> 56 != 0xfe;
+        push @changed, "[$ak]: $stack_of{$ak}, then $sk"
+            if defined $stack_of{$ak} && $stack_of{$ak} ne $sk;
+        $stack_of{$ak} //= $sk;
+        my ($leaf, $at) = ($s->{frames}[0], $s->{addresses}[0] // '');
+        push @moved, "$leaf: $leaf_at{$leaf}, then $at"
+            if defined $leaf_at{$leaf} && $leaf_at{$leaf} ne $at;
+        $leaf_at{$leaf} //= $at;
+        push @bad_addr, "$sk: leaf at '$at'" unless $at =~ /^0xfe[0-9a-f]{13}0$/;
     }
 }
 is_deeply(\@shared, [], 'no two samples of different stacks share one address list, in any answer');
-is_deeply(\@moved, [], 'every stack has the same addresses in every answer');
+is_deeply(\@changed, [], 'an address list names the same stack in every answer');
+is_deeply(\@moved, [], 'a leaf is at the same address in every answer');
 is_deeply(\@bad_addr, [],
           'every leaf is at a non-zero synthetic address (0xfe…: no mapping holds it)');
 
@@ -289,5 +297,36 @@ my $r = finish($h);
 is($r->{exit}, 0, 'the program exits 0');
 like($r->{err}, qr{^lockprof: serving http://127\.0\.0\.1:\d+/debug/pprof/ \(pid \d+\)\n\z},
      'lockprof said one line: where it serves');
+
+# ---- fractional weights ---------------------------------------------------------------------
+# At a block rate above the waits (5 ms; they last about 1 ms), a recorded wait weighs rate/d
+# contentions, seldom a whole number. The delta_block answers still add up to the cumulative
+# count exactly: each is the change of the rounded cumulative count, not a rounded change.
+$h = start_under(prog => 'prog_scrape', stdin_pipe => 1,
+                 env => { LOCKPROF_HTTP => '127.0.0.1:0', LOCKPROF_IO => 'none',
+                          LOCKPROF_BLOCK_RATE => 5000000 });
+ok(wait_output($h, qr/^ready/m, 30), 'a program sampled at a block rate of 5 ms started');
+http_get($h, '/debug/pprof/');
+send_cmd($h, 'run');
+ok(wait_output($h, qr/^running$/m, 10), 'it contends');
+my @fd;
+for (1 .. 30) { # rounded one by one, 30 changes would miss the sum by ±1.6 (1 s.d.)
+    sleep 0.1;
+    push @fd, alloy_get('/debug/pprof/delta_block');
+}
+send_cmd($h, 'stop');
+ok(wait_output($h, qr/^stopped \d+$/m, 30), 'it stopped');
+push @fd, alloy_get('/debug/pprof/delta_block');
+my $fc = alloy_get('/debug/pprof/block');
+@bad = ();
+check_profile($_) for @fd, $fc;
+is_deeply(\@bad, [], 'its answers are profiles');
+my %fsum;
+by_stack($_->{profile}, \%fsum) for @fd;
+is_deeply(nonzero(\%fsum), nonzero(by_stack($fc->{profile}, {})),
+          'the ' . scalar(@fd) . ' delta_block answers add up, stack by stack, to the '
+          . 'cumulative profile, counts included');
+send_cmd($h, 'exit');
+is(finish($h)->{exit}, 0, 'the program exits 0');
 
 done_testing();
