@@ -76,7 +76,8 @@ int main(int argc, char **argv)
             die("fork");
         if (pid == 0) {
             small_convoy(&lock, hold_ms, forked_child_wait, release, &c);
-            printf("child %d %llu\n", (int)getpid(), (unsigned long long)c.wait_total);
+            printf("child %d %llu %llu\n", (int)getpid(), (unsigned long long)c.wait_total,
+                   (unsigned long long)c.asleep_total);
             exit(0);
         }
         /* The write that was going on before the fork was still going on after it. */

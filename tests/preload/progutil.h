@@ -101,6 +101,10 @@ static inline void await_all_asleep(const int *tids, int n)
 struct small_convoy {
     void (*wait_fn)(void);
     uint64_t wait_total, wait_count, owed;
+    /* Σ over the waiters of (release − the moment all were seen asleep): each was in its wait
+     * all that time, so the waits recorded add up to at least this, however the threads were
+     * preempted before or after them (wait_total is the bound above). */
+    uint64_t asleep_total;
     uint64_t starts[SMALL_CONVOY_N];
     int tids[SMALL_CONVOY_N], arrived, next;
 };
@@ -133,11 +137,13 @@ static inline void small_convoy(pthread_mutex_t *lock, unsigned hold_ms, void (*
         }
     await_at_least(&c->arrived, SMALL_CONVOY_N);
     await_all_asleep(c->tids, SMALL_CONVOY_N);
+    uint64_t asleep = now_ns();
     sleep_ms(hold_ms);
     uint64_t released = release_fn();
     for (int i = 0; i < SMALL_CONVOY_N; i++) {
         pthread_join(th[i], NULL);
         c->owed += released - c->starts[i];
+        c->asleep_total += released - asleep;
     }
 }
 
