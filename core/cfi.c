@@ -563,22 +563,17 @@ static bool cfi_signal_frame(uintptr_t *pc, uintptr_t *sp, uintptr_t *rbp, uintp
 #define CFI_MAX_SIGNAL_FRAMES 4
 #define CFI_MAX_FRAME ((uintptr_t)64 << 20) /* a frame larger than this is taken for garbage */
 
-__attribute__((used)) int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp);
-
-/* Called (tail-jumped) from lp_cfi_backtrace's entry with its stack pointer there (pointing at
- * the return address into the caller) and the caller's rbp. */
-int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp)
+/* The walk from a frame whose pc, stack pointer and rbp are known. exact: pc is where the
+ * frame is executing (an interrupted instruction), not a return address. mark_exact: such a
+ * pc is stored + 1, as if it were a return address (whoever reads the stack subtracts 1). */
+static int cfi_walk_from(uintptr_t *pcs, int max, uintptr_t pc, uintptr_t sp, uintptr_t rbp,
+                         uintptr_t top, bool exact, bool mark_exact)
 {
-    uintptr_t sp = entry_sp, top = cfi_stack_top(sp);
-    if (sp + 8 > top)
-        return 0;
-    uintptr_t pc = *(const uintptr_t *)sp;
-    sp += 8;
-    bool rbp_known = true, exact = false;
+    bool rbp_known = true;
     unsigned signals = 0;
     int n = 0;
     while (n < max && pc) {
-        pcs[n++] = pc;
+        pcs[n++] = exact && mark_exact ? pc + 1 : pc;
         uint64_t rule = cfi_rule(exact ? pc : pc - 1);
         unsigned kind = rule_kind(rule);
         if (kind == RULE_SIGNAL) {
@@ -615,6 +610,27 @@ int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp)
 stopped: /* a frame it could not follow */
     __atomic_fetch_add(&cfi_stops, 1, __ATOMIC_RELAXED);
     return n;
+}
+
+__attribute__((used)) int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp);
+
+/* Called (tail-jumped) from lp_cfi_backtrace's entry with its stack pointer there (pointing at
+ * the return address into the caller) and the caller's rbp. */
+int lp_cfi_walk(uintptr_t *pcs, int max, uintptr_t entry_sp, uintptr_t rbp)
+{
+    uintptr_t top = cfi_stack_top(entry_sp);
+    if (entry_sp + 8 > top)
+        return 0;
+    return cfi_walk_from(pcs, max, *(const uintptr_t *)entry_sp, entry_sp + 8, rbp, top, false,
+                         false);
+}
+
+int lp_cfi_backtrace_context_sigsafe(uintptr_t *pcs, int max, const void *ucontext)
+{
+    const greg_t *g = ((const ucontext_t *)ucontext)->uc_mcontext.gregs;
+    uintptr_t sp = (uintptr_t)g[REG_RSP];
+    return cfi_walk_from(pcs, max, (uintptr_t)g[REG_RIP], sp, (uintptr_t)g[REG_RBP],
+                         cfi_stack_top(sp), true, true);
 }
 
 /* The entry: the stack pointer at a call's target is the most exact start a walk can have (the

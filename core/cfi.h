@@ -38,6 +38,12 @@ int lp_cfi_init(void);
  * undefined), at a frame it cannot follow, or when pcs is full. */
 int lp_cfi_backtrace(uintptr_t *pcs, int max);
 
+/* The same from an interrupted context (a signal handler's third argument, a ucontext_t): the
+ * interrupted frame first, then its callers. The interrupted frame's pc is exact (the
+ * instruction that was about to run, not a return address): it is stored + 1, so that every
+ * address of pcs is read the same way, minus 1 (pprof.h). Safe in a signal handler. */
+int lp_cfi_backtrace_context_sigsafe(uintptr_t *pcs, int max, const void *ucontext);
+
 /* Forgets every cached rule: after dlclose (another object may be mapped at the same addresses). */
 void lp_cfi_forget(void);
 

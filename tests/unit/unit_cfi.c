@@ -4,7 +4,10 @@
  * recursion at many depths, frames with and without rbp as their CFA base (alloca), glibc's own
  * frames (qsort's comparator), a signal handler (on the thread's stack and on an alternate stack,
  * through glibc's __restore_rt), a second thread (up to clone3), and a frame with no unwind
- * information, which ends the walk without a fault. Then the cost of a walk of 30 frames.
+ * information, which ends the walk without a fault. The walk from an interrupted context (the
+ * CPU profile's): from a CPU-time timer's handler, the interrupted instruction (+ 1) and then
+ * the same callers as libunwind finds beyond the handler's signal frame. Then the cost of a
+ * walk of 30 frames.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -13,7 +16,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <time.h>
+#include <ucontext.h>
 
 #include "cfi.h"
 #include "tap.h"
@@ -112,6 +117,66 @@ static __attribute__((noinline)) void raise_from(int n)
     else
         raise_from(n - 1);
     sink++;
+}
+
+/* ---- an interrupted context (a CPU-time timer's signal) ---- */
+
+static struct {
+    uintptr_t ctx[MAXF];
+    int nctx;
+    uintptr_t rip;
+    struct both in; /* libunwind from inside the handler (and lockprof's, for the record) */
+    volatile int taken;
+} prof_b;
+
+static void on_prof(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    if (prof_b.taken)
+        return;
+    prof_b.nctx = lp_cfi_backtrace_context_sigsafe(prof_b.ctx, MAXF, uc);
+    prof_b.rip = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+    capture(&prof_b.in);
+    prof_b.taken = 1;
+}
+
+/* Spins (nothing but arithmetic, so the timer interrupts it mid-function) until taken. */
+static __attribute__((noinline)) void spin_until_taken(int n)
+{
+    if (n > 0) {
+        spin_until_taken(n - 1);
+        sink++;
+        return;
+    }
+    unsigned x = 1;
+    while (!prof_b.taken)
+        x = x * 1103515245u + 12345u;
+    sink += (int)x;
+}
+
+/* The context walk: its frame 0 is the interrupted pc + 1, and its frames after that are the
+ * ones libunwind finds after that pc (beyond the handler and __restore_rt). */
+static bool context_same(void)
+{
+    const struct both *r = &prof_b.in;
+    int k = 0;
+    while (k < r->nref && r->ref[k] != prof_b.rip)
+        k++;
+    if (prof_b.nctx < 2 || prof_b.ctx[0] != prof_b.rip + 1 || k == r->nref ||
+        r->nref - k != prof_b.nctx) {
+        diag("context: %d frames, frame 0 %#lx, rip %#lx; libunwind %d frames, rip at %d",
+             prof_b.nctx, prof_b.nctx ? (unsigned long)prof_b.ctx[0] : 0UL,
+             (unsigned long)prof_b.rip, r->nref, k);
+        return false;
+    }
+    for (int i = 1; i < prof_b.nctx; i++)
+        if (prof_b.ctx[i] != r->ref[k + i]) {
+            diag("context: frame %d: %#lx, libunwind %#lx", i, (unsigned long)prof_b.ctx[i],
+                 (unsigned long)r->ref[k + i]);
+            return false;
+        }
+    return true;
 }
 
 /* ---- a thread ---- */
@@ -215,6 +280,18 @@ int main(void)
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
     free(ss.ss_sp);
+
+    struct sigaction sp = { .sa_sigaction = on_prof, .sa_flags = SA_SIGINFO | SA_RESTART };
+    sigaction(SIGPROF, &sp, NULL);
+    struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
+    setitimer(ITIMER_PROF, &it, NULL);
+    spin_until_taken(6);
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_PROF, &off, NULL);
+    ok(context_same(), "from an interrupted context: the interrupted pc + 1, then the callers "
+       "libunwind finds (%d frames)", prof_b.nctx);
+    ok(prof_b.nctx > 8, "through the spinning function's 7 frames to main (%d frames)",
+       prof_b.nctx);
 
     pthread_t t;
     sem_init(&thread_walked, 0, 0);
