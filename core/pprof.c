@@ -171,6 +171,14 @@ static int64_t pp_str(struct lp_arena *a, struct pp_strtab *t, const char *s)
 
 /* ---- building the message ---- */
 
+const struct lp_pp_kind lp_pp_contention = {
+    .type = { "contentions", "delay" },
+    .unit = { "count", "nanoseconds" },
+    .period_type = "contentions",
+    .period_unit = "count",
+    .period = 1,
+};
+
 struct pp_build {
     struct lp_arena *a;
     struct lp_symbolizer *sym;
@@ -343,14 +351,15 @@ static int pp_build_profile(struct pp_build *b, const struct lp_pp_profile *p,
     if (pp_vec_push(a, &b->strs.strs, (void *)"") != 0) /* index 0, never hashed */
         return -ENOMEM;
 
+    const struct lp_pp_kind *kind = p->kind ? p->kind : &lp_pp_contention;
     Lockprof__Pprof__ValueType **st = lp_arena_calloc(a, 2, sizeof(*st));
-    if (!st || !(st[0] = pp_value_type(b, "contentions", "count")) ||
-        !(st[1] = pp_value_type(b, "delay", "nanoseconds")) ||
-        !(out->period_type = pp_value_type(b, "contentions", "count")))
+    if (!st || !(st[0] = pp_value_type(b, kind->type[0], kind->unit[0])) ||
+        !(st[1] = pp_value_type(b, kind->type[1], kind->unit[1])) ||
+        !(out->period_type = pp_value_type(b, kind->period_type, kind->period_unit)))
         return -ENOMEM;
     out->n_sample_type = 2;
     out->sample_type = st;
-    out->period = 1;
+    out->period = kind->period;
     out->time_nanos = p->time_nanos;
     out->duration_nanos = p->duration_nanos;
 
@@ -373,13 +382,13 @@ static int pp_build_profile(struct pp_build *b, const struct lp_pp_profile *p,
             const struct lp_pp_sample *in = &p->samples[i];
             Lockprof__Pprof__Sample *s = &sv[i];
             *s = pp_sample_init;
-            size_t n = 1 + (size_t)in->depth + (in->tail ? 1 : 0);
-            s->location_id = lp_arena_calloc(a, n, sizeof(*s->location_id));
+            size_t n = (in->leaf ? 1 : 0) + (size_t)in->depth + (in->tail ? 1 : 0);
+            s->location_id = lp_arena_calloc(a, n ? n : 1, sizeof(*s->location_id));
             s->value = lp_arena_calloc(a, 2, sizeof(*s->value));
             if (!s->location_id || !s->value)
                 return -ENOMEM;
             size_t k = 0;
-            if (!(s->location_id[k++] = pp_synthetic(b, in->leaf ? in->leaf : "")))
+            if (in->leaf && !(s->location_id[k++] = pp_synthetic(b, in->leaf)))
                 return -ENOMEM;
             for (unsigned d = 0; d < in->depth; d++)
                 if (!(s->location_id[k++] = pp_frame(b, in->pcs[d])))

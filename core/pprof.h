@@ -2,14 +2,15 @@
  * pprof.h — one contention profile as gzip-compressed profile.proto (DESIGN §3.5).
  *
  * sample_type = [contentions/count, delay/nanoseconds], period_type = contentions/count,
- * period = 1, default_sample_type unset. Each sample's stack is: a mapping-less location
- * carrying the leaf name (the interposed call, or a lockprof::… synthetic frame), then one
- * location per return address, holding that address − 1, with the mapping found in the
- * registry (maps.h) and, where the symbolizer finds one, a Line naming its function, then
- * the synthetic tail if any. A synthetic frame's location is at its synthetic address
- * (lp_pprof_synthetic_address): scrapers identify a sample by its addresses alone, so two
- * stacks that differ only in their leaf must differ there too; with no mapping, no
- * symbolizer renames it. Locations, functions and mappings are deduplicated; only mappings
+ * period = 1, default_sample_type unset — or, for the CPU profile, Go's CPU profile's types
+ * (struct lp_pp_kind). Each sample's stack is: a mapping-less location carrying the leaf name
+ * (the interposed call, or a lockprof::… synthetic frame; none for a sample without a leaf
+ * name, the CPU profile's), then one location per return address, holding that address − 1,
+ * with the mapping found in the registry (maps.h) and, where the symbolizer finds one, a Line
+ * naming its function, then the synthetic tail if any. A synthetic frame's location is at its
+ * synthetic address (lp_pprof_synthetic_address): scrapers identify a sample by its addresses
+ * alone, so two stacks that differ only in their leaf must differ there too; with no mapping,
+ * no symbolizer renames it. Locations, functions and mappings are deduplicated; only mappings
  * that hold a written address are emitted. has_* flags stay false so DWARF-capable tools can
  * add file:line.
  *
@@ -29,13 +30,22 @@
 #include "arena.h"
 
 struct lp_pp_sample {
-    const char *leaf;       /* name of the synthetic leaf frame, never NULL */
+    const char *leaf;       /* name of the synthetic leaf frame, or NULL for none */
     const uintptr_t *pcs;   /* return addresses, innermost first (the leaf's caller first) */
     unsigned depth;         /* number of pcs */
     const char *tail;       /* a synthetic outermost frame (e.g. "lockprof::truncated"), or NULL */
-    int64_t count;          /* contentions, already rounded */
-    int64_t delay;          /* nanoseconds */
+    int64_t count;          /* value[0]: contentions (samples), already rounded */
+    int64_t delay;          /* value[1]: nanoseconds */
 };
+
+/* A profile's two sample types (value[0] and value[1] of every sample) and its period. */
+struct lp_pp_kind {
+    const char *type[2], *unit[2];
+    const char *period_type, *period_unit;
+    int64_t period;
+};
+/* Go's block and mutex profiles': contentions/count, delay/nanoseconds; contentions/count, 1. */
+extern const struct lp_pp_kind lp_pp_contention;
 
 struct lp_pp_profile {
     const struct lp_pp_sample *samples;
@@ -44,6 +54,7 @@ struct lp_pp_profile {
     size_t ncomments;
     int64_t time_nanos;     /* when written (cumulative) or end of the window (delta) */
     int64_t duration_nanos; /* 0 for a cumulative profile */
+    const struct lp_pp_kind *kind; /* NULL: lp_pp_contention */
 };
 
 /* The address of the synthetic frame called name: non-zero, 16-aligned, derived from the name

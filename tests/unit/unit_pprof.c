@@ -695,7 +695,8 @@ static void test_profile(void)
         { "sem_wait", pcs4, 2, NULL, 5, 1000000 },
     };
     const char *comments[] = { "lockprof test", "block rate=1" };
-    struct lp_pp_profile prof = { samples, 4, comments, 2, 1700000000123456789LL, 2500000000LL };
+    struct lp_pp_profile prof = { samples, 4, comments, 2, 1700000000123456789LL, 2500000000LL,
+                                  NULL };
 
     char *path = unit_tmpfile("test.pb.gz");
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -957,13 +958,51 @@ static void test_profile(void)
     free(raw);
 }
 
+/* The CPU profile's kind: Go's CPU sample types and period, and samples without a leaf name,
+ * whose first address is the interrupted pc + 1 (a location at that pc). */
+static void test_cpu_kind(void)
+{
+    struct lp_arena a;
+    lp_arena_init(&a, 0);
+    uintptr_t pcs[] = { unit_outer() + 1, unit_main_ra };
+    struct lp_pp_sample s = { NULL, pcs, 2, NULL, 7, 70000000 };
+    const struct lp_pp_kind cpu = { { "samples", "cpu" }, { "count", "nanoseconds" },
+                                    "cpu", "nanoseconds", 10000000 };
+    struct lp_pp_profile prof = { &s, 1, NULL, 0, 5, 2000000000LL, &cpu };
+    char *path = unit_tmpfile("cpu.pb.gz");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    is_i64(lp_pprof_write(fd, &a, &prof), 0, "cpu kind: written");
+    close(fd);
+    Lockprof__Pprof__Profile *p = unit_read_profile(path);
+    if (!ok(p && p->n_sample_type == 2 && p->n_sample == 1, "cpu kind: read back")) {
+        lp_arena_destroy(&a);
+        return;
+    }
+    ok(strcmp(pstr(p, p->sample_type[0]->type), "samples") == 0 &&
+           strcmp(pstr(p, p->sample_type[0]->unit), "count") == 0 &&
+           strcmp(pstr(p, p->sample_type[1]->type), "cpu") == 0 &&
+           strcmp(pstr(p, p->sample_type[1]->unit), "nanoseconds") == 0,
+       "cpu kind: sample types samples/count, cpu/nanoseconds");
+    ok(p->period_type && strcmp(pstr(p, p->period_type->type), "cpu") == 0 &&
+           strcmp(pstr(p, p->period_type->unit), "nanoseconds") == 0 && p->period == 10000000,
+       "cpu kind: period type cpu/nanoseconds, period 10000000");
+    is_u64(p->sample[0]->n_location_id, 2, "cpu kind: no synthetic leaf, 2 frames");
+    const Lockprof__Pprof__Location *l = NULL;
+    for (size_t i = 0; i < p->n_location; i++)
+        if (p->location[i]->id == p->sample[0]->location_id[0])
+            l = p->location[i];
+    ok(l && l->address == unit_outer(), "cpu kind: the first frame's location is the pc itself");
+    lockprof__pprof__profile__free_unpacked(p, NULL);
+    lp_arena_destroy(&a);
+}
+
 static void test_write_errors(void)
 {
     struct lp_arena a;
     lp_arena_init(&a, 0);
     uintptr_t pcs[] = { unit_outer() };
     struct lp_pp_sample s = { "pthread_mutex_lock", pcs, 1, NULL, 1, 1 };
-    struct lp_pp_profile prof = { &s, 1, NULL, 0, 1, 0 };
+    struct lp_pp_profile prof = { &s, 1, NULL, 0, 1, 0, NULL };
     is_i64(lp_pprof_write(-1, &a, &prof), -EBADF, "a bad fd: -EBADF");
     int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -973,7 +1012,7 @@ static void test_write_errors(void)
     } else {
         ok(0, "open /dev/full");
     }
-    struct lp_pp_profile empty = { NULL, 0, NULL, 0, 42, 0 };
+    struct lp_pp_profile empty = { NULL, 0, NULL, 0, 42, 0, NULL };
     char *path = unit_tmpfile("empty.pb.gz");
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     lp_arena_reset(&a);
@@ -1003,6 +1042,7 @@ int main(void)
     test_debuglink();
     test_hostile_files();
     test_profile();
+    test_cpu_kind();
     test_write_errors();
     /* UNIT_KEEP=1 keeps the files written, for a look with helper_pbdump or go tool pprof. */
     char cmd[PATH_MAX + 16];
