@@ -56,6 +56,11 @@ struct config_var {
  * at 10 us, 1.12x at 30 us, 1.08x at 100 us. Mutex fraction 10: a release that made others
  * wait is unwound one time in ten (at fraction 1, contended CPU per operation measured 1.22x
  * against about 1.10x); weights are pre-scaled, so totals stay unbiased.
+ *
+ * CPU profile: off unless asked for (it takes a signal of the program's, SIGPROF, and a timer
+ * per thread). Up to 1000 Hz: the kernel checks CPU-time timers at its tick (CONFIG_HZ, at most
+ * 1000; 250 on the machine measured), so a higher rate brings no more signals, only heavier
+ * ones (each counts the periods it covers); 100 Hz is Go's and gperftools' rate.
  */
 #define CONFIG_DEFAULT_OUT "lockprof.%p"
 
@@ -66,10 +71,14 @@ static const struct config_var config_vars[] = {
       "nanoseconds" },
     { "LOCKPROF_MUTEX_FRACTION", CONFIG_U64, offsetof(struct lp_config, mutex_fraction),
       10, 0, 1000000000ULL, NULL, "mutex profile: 0 off, n one charge in n", NULL, NULL },
+    { "LOCKPROF_CPU_HZ", CONFIG_U64, offsetof(struct lp_config, cpu_hz),
+      0, 0, 1000, NULL, "CPU profile: samples per second of each thread's CPU time (0 off; "
+      "100 is Go's rate)", NULL, NULL },
     { "LOCKPROF_STACK_DEPTH", CONFIG_U64, offsetof(struct lp_config, stack_depth),
       64, 1, 512, NULL, "frames kept per stack", NULL, NULL },
     { "LOCKPROF_MAX_STACKS", CONFIG_U64, offsetof(struct lp_config, max_stacks),
-      65536, 64, 4194304, NULL, "distinct stacks kept, both profiles together", NULL, NULL },
+      65536, 64, 4194304, NULL, "distinct stacks kept, the block and mutex profiles together "
+      "(the CPU profile, when on, keeps as many more)", NULL, NULL },
     { "LOCKPROF_LOCK_STRIPES", CONFIG_U64, offsetof(struct lp_config, lock_stripes),
       1024, 16, 1048576, NULL, "stripes of the table of locks with waiters (6 locks each)", NULL, NULL },
     { "LOCKPROF_IO", CONFIG_WORDS, offsetof(struct lp_config, io),

@@ -31,6 +31,7 @@ struct lp_config {
     uint64_t snapshot_signal; /* LOCKPROF_SIGNAL: 0 off, else the signal's number */
     uint64_t interval;       /* LOCKPROF_INTERVAL: seconds between snapshots, 0 off */
     uint64_t keep;           /* LOCKPROF_KEEP: snapshots kept, the newest; 0 all */
+    uint64_t cpu_hz;         /* LOCKPROF_CPU_HZ: CPU profile samples per CPU second, 0 off */
     bool http_allow_remote;  /* LOCKPROF_HTTP_ALLOW_REMOTE */
     bool show_config;        /* LOCKPROF_SHOW_CONFIG */
     bool libunwind;          /* LOCKPROF_LIBUNWIND */

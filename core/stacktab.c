@@ -37,6 +37,10 @@ static uint32_t stacktab_pool_size;          /* immutable after init */
 static uint32_t stacktab_pool_used;          /* atomic */
 static uint64_t stacktab_entries;            /* atomic */
 static struct {
+    uint32_t entries, frames;  /* atomic */
+    uint32_t max_entries, max_frames; /* immutable after lp_stacktab_limit; 0: no limit */
+} stacktab_share[LP_NPROFILES];
+static struct {
     uint64_t count_fp, delay, events; /* atomic */
 } stacktab_overflow[LP_NPROFILES];
 static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
@@ -87,6 +91,26 @@ LP_INIT_TEXT int lp_stacktab_init(unsigned capacity, unsigned frames)
     stacktab_mask = n - 1;
     stacktab_pool_size = frames;
     return 0;
+}
+
+LP_INIT_TEXT void lp_stacktab_limit(enum lp_profile prof, unsigned entries, unsigned frames)
+{
+    stacktab_share[prof].max_entries = entries;
+    stacktab_share[prof].max_frames = frames;
+}
+
+/* Takes one entry and depth frames of prof's share; false (nothing taken) when it is spent. */
+static bool stacktab_share_take(enum lp_profile prof, unsigned depth)
+{
+    uint32_t me = stacktab_share[prof].max_entries, mf = stacktab_share[prof].max_frames;
+    uint32_t e = __atomic_add_fetch(&stacktab_share[prof].entries, 1, __ATOMIC_RELAXED);
+    uint32_t f = __atomic_add_fetch(&stacktab_share[prof].frames, depth, __ATOMIC_RELAXED);
+    if ((me && e > me) || (mf && f > mf)) {
+        __atomic_fetch_sub(&stacktab_share[prof].entries, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&stacktab_share[prof].frames, depth, __ATOMIC_RELAXED);
+        return false;
+    }
+    return true;
 }
 
 static uint64_t stacktab_hash(enum lp_profile prof, const char *leaf, const uintptr_t *pcs,
@@ -143,9 +167,17 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
             __atomic_signal_fence(__ATOMIC_SEQ_CST);
             if (__atomic_compare_exchange_n(&s->state, &expected, stacktab_claim_word(), false,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+                if (!stacktab_share_take(prof, depth)) {
+                    /* The profile's share is spent: the slot goes back, the event aside. */
+                    __atomic_store_n(&s->state, SLOT_EMPTY, __ATOMIC_RELEASE);
+                    stacktab_filling = prev;
+                    stacktab_overflow_add(prof, w);
+                    return;
+                }
                 uint32_t off = __atomic_fetch_add(&stacktab_pool_used, depth, __ATOMIC_RELAXED);
                 if ((uint64_t)off + depth > stacktab_pool_size) {
                     /* The pool is spent: give the slot back and count the event aside. */
+                    __atomic_fetch_sub(&stacktab_share[prof].entries, 1, __ATOMIC_RELAXED);
                     __atomic_store_n(&s->state, SLOT_EMPTY, __ATOMIC_RELEASE);
                     stacktab_filling = prev;
                     stacktab_overflow_add(prof, w);
@@ -251,6 +283,7 @@ LP_INIT_TEXT void lp_stacktab_stats(struct lp_stacktab_stats *st)
     st->entries = __atomic_load_n(&stacktab_entries, __ATOMIC_RELAXED);
     st->capacity = stacktab_slots ? stacktab_mask + 1 : 0;
     for (int p = 0; p < LP_NPROFILES; p++) {
+        st->entries_of[p] = __atomic_load_n(&stacktab_share[p].entries, __ATOMIC_RELAXED);
         st->overflowed[p] = __atomic_load_n(&stacktab_overflow[p].events, __ATOMIC_RELAXED);
         st->events[p] = __atomic_load_n(&stacktab_events[p], __ATOMIC_RELAXED);
     }
@@ -281,6 +314,8 @@ void lp_stacktab_atfork_child(void)
                 MADV_DONTNEED);
     stacktab_pool_used = 0;
     stacktab_entries = 0;
+    for (int p = 0; p < LP_NPROFILES; p++)
+        stacktab_share[p].entries = stacktab_share[p].frames = 0;
     memset(stacktab_overflow, 0, sizeof stacktab_overflow);
     memset(stacktab_events, 0, sizeof stacktab_events);
 }

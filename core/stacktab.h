@@ -1,7 +1,8 @@
 /*
  * stacktab.h — the profiles themselves: Σ contentions and Σ delay per (profile, leaf, stack).
  *
- * One bounded, preallocated (mmap) open-addressing table holds both profiles. Insertion is
+ * One bounded, preallocated (mmap) open-addressing table holds the three profiles (the CPU
+ * profile's entries, when it is on, within a share of their own: lp_stacktab_limit). Insertion is
  * lock-free: a slot is claimed with a compare-and-swap, filled, then published; weights are
  * added with atomic adds, so recording never waits for the writer and the writer never
  * stops a recording thread. Entries are never removed (profiles are cumulative).
@@ -10,8 +11,9 @@
  * counted, in a per-profile overflow entry written as the synthetic stack
  * "lockprof::stack_table_full": totals stay whole (DESIGN §6).
  *
- * Leaf names are static strings (the interposed call's name, or lockprof::…); the pointer is
- * part of the key. Context: any thread; not signal handlers (it may spin briefly on a slot
+ * Leaf names are static strings (the interposed call's name, or lockprof::…), or NULL for a
+ * stack whose first address is a frame of its own (the CPU profile's interrupted pc); the
+ * pointer is part of the key. Context: any thread; not signal handlers (it may spin briefly on a slot
  * another thread is publishing).
  */
 #ifndef LP_STACKTAB_H
@@ -22,7 +24,7 @@
 
 #include "sample.h"
 
-enum lp_profile { LP_BLOCK = 0, LP_MUTEX = 1, LP_NPROFILES };
+enum lp_profile { LP_BLOCK = 0, LP_MUTEX = 1, LP_CPU = 2, LP_NPROFILES };
 
 #define LP_LEAF_TABLE_FULL "lockprof::stack_table_full"
 #define LP_TAIL_TRUNCATED "lockprof::truncated"
@@ -30,6 +32,9 @@ enum lp_profile { LP_BLOCK = 0, LP_MUTEX = 1, LP_NPROFILES };
 /* capacity: entries (rounded up to a power of two); frames: size of the frame pool.
  * 0 or -ENOMEM. Call once, before any event. */
 int lp_stacktab_init(unsigned capacity, unsigned frames);
+/* Profile prof takes at most entries entries and frames frames of the pool (0: no limit); past
+ * that its events are counted under the overflow entry. Call after init, before any event. */
+void lp_stacktab_limit(enum lp_profile prof, unsigned entries, unsigned frames);
 
 void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pcs,
                      unsigned depth, bool truncated, const struct lp_weight *w);
@@ -53,7 +58,8 @@ void lp_stacktab_foreach(enum lp_profile prof, lp_stack_visit_fn fn, void *arg);
 uint64_t lp_stacktab_index_limit(void);
 
 struct lp_stacktab_stats {
-    uint64_t entries;        /* published entries, both profiles */
+    uint64_t entries;        /* published entries, all profiles */
+    uint64_t entries_of[LP_NPROFILES]; /* ... of each profile */
     uint64_t capacity;
     uint64_t overflowed[LP_NPROFILES]; /* events counted under lockprof::stack_table_full */
     uint64_t events[LP_NPROFILES];     /* events recorded, overflow included */

@@ -11,11 +11,17 @@
  * them:
  *   1. the writer's lock (writer.c): one profile, snapshot or view written at a time;
  *   2. the mapping registry's lock (maps.c), taken under the writer's when it writes; the
- *      loader's lock (dl_iterate_phdr) is taken under it, never the other way round.
- * That is all: neither is taken on the path of a contended lock or of a recorded event, only
- * to write a profile or to name the loaded objects (at a dlclose). A fork takes neither (it would wait for a profile being written): a
- * new process frees both before it first uses them, and forgets a write that was in progress
- * at the fork (writer.h); the registry is usable whatever the fork interrupted (maps.c). The
+ *      loader's lock (dl_iterate_phdr) is taken under it, never the other way round;
+ *   3. the CPU profile's drain lock (cpuprof.c): one thread at a time empties the ring into the
+ *      stack table, under the writer's lock or under none (lockprof's thread);
+ *   4. the CPU profile's timer table lock (cputimer.c), taken under no other: by a thread the
+ *      program starts (pthread_create's wrapper arms it), lockprof's thread's scans, exec.
+ * None is taken on the path of a contended lock or of a recorded event, nor in a signal
+ * handler (the CPU profile's handler takes none); 1 and 2 only to write a profile or to name
+ * the loaded objects (at a dlclose), 3 to record the CPU profile's samples. A fork takes none (it would wait for a profile being
+ * written): a new process frees them before it first uses them, and forgets a write that was
+ * in progress at the fork (writer.h); the registry is usable whatever the fork interrupted
+ * (maps.c). The
  * lock table (locktab.c) takes no lock: each entry is one 16-byte word replaced
  * by compare-and-swap, so a program's thread never waits there for another one, and a fork
  * child, which drops every entry (its parent's waiters are not its own), finds no operation

@@ -13,6 +13,8 @@
 #include "arena.h"
 #include "clock.h"
 #include "config.h"
+#include "cpuprof.h"
+#include "cputimer.h"
 #include "elfsym.h"
 #include "event.h"
 #include "families.h"
@@ -53,7 +55,7 @@ struct lp_writer_window {
     struct writer_weight base[];
 };
 
-static const char *const writer_suffix[LP_NPROFILES] = { "block", "mutex" };
+static const char *const writer_suffix[LP_NPROFILES] = { "block", "mutex", "cpu" };
 
 LP_INIT_TEXT static void writer_set_paths(const char *prefix)
 {
@@ -65,6 +67,12 @@ LP_INIT_TEXT static void writer_set_paths(const char *prefix)
 static void writer_profile_path(char *buf, size_t size, int p)
 {
     lp_fmt_sigsafe(buf, size, "%s.%s.pb.gz", writer_prefix, writer_suffix[p]);
+}
+
+/* Whether profile p is written: the CPU profile only while it is on. */
+static bool writer_profile_on(int p)
+{
+    return p != LP_CPU || lp_cpuprof_on();
 }
 
 LP_INIT_TEXT void lp_writer_init(const char *prefix, const struct lp_writer_info *info)
@@ -167,48 +175,15 @@ static const char *writer_comment(struct lp_arena *a, const char *fmt, ...)
     return lp_arena_strdup(a, buf);
 }
 
-/* Writes profile p to fd: cumulative (w NULL) or the delta of w. advance (w itself, or NULL):
- * a stateful delta that moves on to what this write holds once it is written whole. */
-static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format f,
-                                const struct lp_writer_window *w,
-                                struct lp_writer_window *advance)
+/* The lines every profile begins with: what it is, a delta's window, the writer's note. */
+static size_t writer_head_comments(struct lp_arena *a, enum lp_profile p,
+                                   const struct lp_writer_window *w, uint64_t now_mono,
+                                   const char **comments)
 {
-    struct lp_arena *a = &writer_arena;
-    lp_arena_reset(a);
-    lp_maps_refresh();
-
-    struct writer_collect c = { .w = w };
-    lp_stacktab_foreach(p, writer_count, &c);
-    c.samples = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.samples);
-    if (w && w->chained)
-        c.moved = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.moved);
-    if (!c.samples || (w && w->chained && !c.moved))
-        return -ENOMEM;
-    lp_stacktab_foreach(p, writer_collect_one, &c);
-
-    struct lp_stacktab_stats st;
-    lp_stacktab_stats(&st);
-    struct lp_locktab_stats lt;
-    lp_locktab_stats(&lt);
-    struct lp_sync_stats sy;
-    lp_sync_stats(&sy);
-    uint64_t rate = lp_rates_block(), fraction = lp_rates_fraction();
-    bool changed = lp_rates_changed();
-    int64_t now = lp_clock_realtime();
-    uint64_t now_mono = lp_clock_monotonic();
-
-    uint64_t seen[LP_NFAMILIES], seen_total = 0;
-    lp_families_seen(seen);
-    for (int k = 0; k < LP_NFAMILIES; k++)
-        seen_total += seen[k];
-    char recorded_by[160], seen_by[160];
-    writer_by_family(recorded_by, sizeof recorded_by, c.by_family);
-    writer_by_family(seen_by, sizeof seen_by, seen);
-
-    const char *comments[16];
+    static const char *const names[LP_NPROFILES] = { "block", "mutex", "cpu" };
     size_t nc = 0;
     comments[nc++] = writer_comment(a, "lockprof %s %s profile (pid %d)", writer_info.version,
-                                    p == LP_BLOCK ? "block" : "mutex", (int)getpid());
+                                    names[p], (int)getpid());
     if (w) {
         uint64_t ms = (now_mono - w->start_mono) / 1000000;
         comments[nc++] = writer_comment(a, "delta profile: what was recorded in the last "
@@ -219,6 +194,31 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     }
     if (writer_note[0])
         comments[nc++] = writer_comment(a, "%s", writer_note);
+    return nc;
+}
+
+/* The block and mutex profiles' comments (at most 16 with the head's). */
+static size_t writer_contention_comments(struct lp_arena *a, enum lp_profile p,
+                                         const struct writer_collect *c, const char **comments,
+                                         size_t nc)
+{
+    struct lp_stacktab_stats st;
+    lp_stacktab_stats(&st);
+    struct lp_locktab_stats lt;
+    lp_locktab_stats(&lt);
+    struct lp_sync_stats sy;
+    lp_sync_stats(&sy);
+    uint64_t rate = lp_rates_block(), fraction = lp_rates_fraction();
+    bool changed = lp_rates_changed();
+
+    uint64_t seen[LP_NFAMILIES], seen_total = 0;
+    lp_families_seen(seen);
+    for (int k = 0; k < LP_NFAMILIES; k++)
+        seen_total += seen[k];
+    char recorded_by[160], seen_by[160];
+    writer_by_family(recorded_by, sizeof recorded_by, c->by_family);
+    writer_by_family(seen_by, sizeof seen_by, seen);
+
     if (p == LP_BLOCK)
         comments[nc++] = writer_comment(
             a, "block rate: %llu ns%s%s", (unsigned long long)rate,
@@ -262,13 +262,108 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
         "thread, preempted or not; the writer holds nothing a recording thread waits on)",
         (unsigned long long)st.slow_waits);
 
+    return nc;
+}
+
+/* The CPU profile's comments (at most 16 with the head's). */
+static size_t writer_cpu_comments(struct lp_arena *a, const char **comments, size_t nc)
+{
+    struct lp_cpuprof_stats cs;
+    lp_cpuprof_stats(&cs);
+    struct lp_cputimer_stats ts;
+    lp_cputimer_stats(&ts);
+    struct lp_stacktab_stats st;
+    lp_stacktab_stats(&st);
+    char sig[32];
+    comments[nc++] = writer_comment(
+        a, "cpu sampling: %u Hz of each thread's CPU time (a sample every %llu ns of it), "
+        "by a CPU-time timer per thread and %s", lp_cpuprof_hz(),
+        (unsigned long long)lp_cpuprof_period_ns(),
+        lp_config_signal_name(lp_cpuprof_signal(), sig, sizeof sig));
+    if (lp_cpuprof_stopped()[0])
+        comments[nc++] = writer_comment(a, "cpu sampling stopped: %s", lp_cpuprof_stopped());
+    comments[nc++] = writer_comment(
+        a, "samples: %llu signals for %llu periods (a signal counts the periods since the one "
+        "before it: the kernel checks CPU timers at its tick)%s",
+        (unsigned long long)cs.samples, (unsigned long long)cs.periods,
+        cs.samples ? "" : " (no thread ran a whole period on a CPU)");
+    comments[nc++] = writer_comment(
+        a, "samples not recorded: %llu (%llu periods: the ring was full), counted under %s",
+        (unsigned long long)cs.lost, (unsigned long long)cs.lost_periods, LP_LEAF_CPU_LOST);
+    comments[nc++] = writer_comment(
+        a, "threads armed since start: %llu; timers now: %llu; timers of ended threads "
+        "deleted: %llu; not armed: %llu (timer_create failed%s%s), %llu (more than %llu "
+        "timers)", (unsigned long long)ts.armed, (unsigned long long)ts.live,
+        (unsigned long long)ts.deleted, (unsigned long long)ts.failed,
+        ts.last_error ? ": " : "", ts.last_error ? strerrordesc_np(-ts.last_error) : "",
+        (unsigned long long)ts.table_full, (unsigned long long)ts.max_threads);
+    comments[nc++] = writer_comment(
+        a, "signals that were not lockprof's timers', ignored: %llu",
+        (unsigned long long)cs.foreign);
+    comments[nc++] = writer_comment(
+        a, "stack table: %llu of %llu entries, %llu of them this profile's; %llu samples "
+        "counted under %s", (unsigned long long)st.entries, (unsigned long long)st.capacity,
+        (unsigned long long)st.entries_of[LP_CPU], (unsigned long long)st.overflowed[LP_CPU],
+        LP_LEAF_TABLE_FULL);
+    comments[nc++] = writer_comment(a, "stack depth: %u (%llu samples cut there)",
+                                    writer_info.stack_depth, (unsigned long long)cs.truncated);
+    return nc;
+}
+
+/* The CPU profile's sample types and period: Go's (runtime/pprof). */
+static void writer_cpu_kind(struct lp_pp_kind *k)
+{
+    *k = (struct lp_pp_kind){
+        .type = { "samples", "cpu" },
+        .unit = { "count", "nanoseconds" },
+        .period_type = "cpu",
+        .period_unit = "nanoseconds",
+        .period = (int64_t)lp_cpuprof_period_ns(),
+    };
+}
+
+/* Writes profile p to fd: cumulative (w NULL) or the delta of w. advance (w itself, or NULL):
+ * a stateful delta that moves on to what this write holds once it is written whole. */
+static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format f,
+                                const struct lp_writer_window *w,
+                                struct lp_writer_window *advance)
+{
+    struct lp_arena *a = &writer_arena;
+    lp_arena_reset(a);
+    if (p == LP_CPU) {
+        if (f == LP_FORMAT_TEXT)
+            return -EINVAL; /* Go has no text form of a CPU profile */
+        lp_cpuprof_drain();
+    }
+    lp_maps_refresh();
+
+    struct writer_collect c = { .w = w };
+    lp_stacktab_foreach(p, writer_count, &c);
+    c.samples = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.samples);
+    if (w && w->chained)
+        c.moved = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.moved);
+    if (!c.samples || (w && w->chained && !c.moved))
+        return -ENOMEM;
+    lp_stacktab_foreach(p, writer_collect_one, &c);
+    int64_t now = lp_clock_realtime();
+    uint64_t now_mono = lp_clock_monotonic();
+
+    const char *comments[16];
+    size_t nc = writer_head_comments(a, p, w, now_mono, comments);
+    nc = p == LP_CPU ? writer_cpu_comments(a, comments, nc)
+                     : writer_contention_comments(a, p, &c, comments, nc);
+    struct lp_pp_kind cpu;
+    if (p == LP_CPU)
+        writer_cpu_kind(&cpu);
     struct lp_pp_profile prof = {
+        .kind = p == LP_CPU ? &cpu : NULL,
         .samples = c.samples,
         .nsamples = c.n,
         .comments = comments,
         .ncomments = nc,
         .time_nanos = now,
-        .duration_nanos = w ? now - w->start_real : 0,
+        /* A delta: its window. The CPU profile: the span it was sampled over (Go's). */
+        .duration_nanos = w ? now - w->start_real : p == LP_CPU ? now - lp_cpuprof_began() : 0,
     };
     int rc = f == LP_FORMAT_TEXT
                  ? lp_pprof_write_text(fd, a, &prof,
@@ -441,6 +536,7 @@ struct lp_writer_window *lp_writer_window_begin(void)
     struct lp_writer_window *w = writer_window_map(lp_clock_realtime(), lp_clock_monotonic());
     if (!w)
         return NULL;
+    lp_cpuprof_drain(); /* the CPU samples taken until now are before the window */
     for (int p = 0; p < LP_NPROFILES; p++)
         lp_stacktab_foreach((enum lp_profile)p, writer_window_visit, w);
     return w;
@@ -713,6 +809,8 @@ int lp_writer_write(const char *why, bool final)
     char path[LP_NPROFILES][LP_PATH_MAX + 16];
     const char *first_path = path[0];
     for (int p = 0; p < LP_NPROFILES; p++) {
+        if (!writer_profile_on(p))
+            continue;
         writer_profile_path(path[p], sizeof path[p], p);
         int rc = writer_file_with(path[p], writer_fill_profile, p);
         if (rc && !first) {
@@ -726,8 +824,12 @@ int lp_writer_write(const char *why, bool final)
     return first;
 }
 
-static const char *const writer_snapshot_suffix[] = { "block.pb.gz", "mutex.pb.gz",
-                                                      "threads.txt" };
+/* A snapshot's files: the profiles (by enum lp_profile), then the threads view. */
+#define WRITER_SNAP_THREADS LP_NPROFILES
+#define WRITER_SNAP_FILES (LP_NPROFILES + 1)
+static const char *const writer_snapshot_suffix[WRITER_SNAP_FILES] = {
+    "block.pb.gz", "mutex.pb.gz", "cpu.pb.gz", "threads.txt"
+};
 
 static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which)
 {
@@ -770,9 +872,11 @@ int lp_writer_snapshot(unsigned keep, const char *why)
     unsigned n = writer_snapshots + 1;
     char path[LP_PATH_MAX + 64];
     int first = 0, which = 0;
-    for (; which < 3; which++) {
+    for (; which < WRITER_SNAP_FILES; which++) {
+        if (which != WRITER_SNAP_THREADS && !writer_profile_on(which))
+            continue;
         writer_snapshot_path(path, sizeof path, n, which);
-        first = which < LP_NPROFILES
+        first = which != WRITER_SNAP_THREADS
                     ? writer_file_with(path, writer_fill_profile, which)
                     : writer_file_with(path, writer_fill_threads, LP_THREADS_TEXT);
         if (first)
@@ -781,6 +885,8 @@ int lp_writer_snapshot(unsigned keep, const char *why)
     writer_report(first, path, why, false);
     if (first) {
         for (int done = 0; done < which; done++) { /* the files of this set already written */
+            if (done != WRITER_SNAP_THREADS && !writer_profile_on(done))
+                continue;
             char written[LP_PATH_MAX + 64];
             writer_snapshot_path(written, sizeof written, n, done);
             unlink(written);
@@ -791,7 +897,7 @@ int lp_writer_snapshot(unsigned keep, const char *why)
     } else {
         writer_snapshots = n;
         if (keep && n > keep)
-            for (int old = 0; old < 3; old++) {
+            for (int old = 0; old < WRITER_SNAP_FILES; old++) {
                 writer_snapshot_path(path, sizeof path, n - keep, old);
                 unlink(path);
             }

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cpu.h"
+#include "cputimer.h"
 #include "endpoint.h"
 #include "event.h"
 #include "httpd.h"
@@ -122,6 +124,11 @@ static void agent_kick_sigsafe(void)
     lp_futex_wake_sigsafe(&agent_kick, 1);
 }
 
+void lp_agent_wake_sigsafe(void)
+{
+    agent_kick_sigsafe();
+}
+
 static void *agent_http_main(void *arg)
 {
     (void)arg;
@@ -161,7 +168,12 @@ static int agent_thread(void *(*fn)(void *), const char *name)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_t t;
+    /* Never armed by the CPU profile: registered before a scan can list it. */
+    lp_cputimer_own_begin();
     int rc = pthread_create(&t, &attr, fn, NULL);
+    clockid_t clk;
+    lp_cputimer_own_end(rc == 0 && pthread_getcpuclockid(t, &clk) == 0
+                            ? (int32_t) ~((int32_t)clk >> 3) : 0);
     if (rc == 0) {
         agent_uncount();
         pthread_setname_np(t, name);
@@ -204,6 +216,7 @@ static void *agent_main(void *arg)
     uint64_t next = interval ? lp_clock_monotonic() + interval : 0;
     for (;;) {
         uint32_t kick = __atomic_load_n(&agent_kick, __ATOMIC_ACQUIRE);
+        lp_cpu_tick(); /* (each second, and at each wake-up) */
         uint32_t r = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);
         if (r != seen) {
             seen = r;

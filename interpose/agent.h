@@ -2,8 +2,9 @@
  * agent.h — lockprof's own thread, the agent (DESIGN §5), and the HTTP thread it starts.
  *
  * The agent writes the profiles a fatal signal asks for (the writer never runs inside a signal
- * handler), the snapshots LOCKPROF_SIGNAL asks for and those LOCKPROF_INTERVAL schedules, and
- * starts the HTTP thread when LOCKPROF_HTTP is set. Signal handlers only bump a counter and
+ * handler), the snapshots LOCKPROF_SIGNAL asks for and those LOCKPROF_INTERVAL schedules,
+ * drains the CPU profile's samples each second (cpu.h), and starts the HTTP thread when
+ * LOCKPROF_HTTP is set. Signal handlers only bump a counter and
  * wake it: a futex, no descriptor on a signal path (DESIGN §6). lockprof's threads block every
  * signal from birth and are always busy (never profiled).
  *
@@ -31,6 +32,8 @@ bool lp_agent_here_sigsafe(void);
 uint32_t lp_agent_request_write_sigsafe(void);
 /* Waits until the agent has served request target, at most timeout_ns (then says so once). */
 void lp_agent_wait_sigsafe(uint32_t target, uint64_t timeout_ns);
+/* Wakes the agent for its periodic work now (the CPU profile's ring is half full). */
+void lp_agent_wake_sigsafe(void);
 /* Asks the agent for a snapshot; requests that come while one is written make one more. */
 void lp_agent_request_snapshot_sigsafe(void);
 /* After fork, in the child: no agent here, and the parent's listener is closed (DESIGN §5: it

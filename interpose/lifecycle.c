@@ -19,6 +19,8 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "cpu.h"
+#include "cpuprof.h"
 #include "endpoint.h"
 #include "event.h"
 #include "families.h"
@@ -102,7 +104,9 @@ LP_INIT_TEXT static bool lifecycle_recorded_nothing(void)
 {
     struct lp_stacktab_stats st;
     lp_stacktab_stats(&st);
-    return st.events[LP_BLOCK] + st.events[LP_MUTEX] == 0;
+    struct lp_cpuprof_stats cs;
+    lp_cpuprof_stats(&cs);
+    return st.events[LP_BLOCK] + st.events[LP_MUTEX] == 0 && cs.samples == 0;
 }
 
 static bool lifecycle_is_origin(void);
@@ -369,6 +373,7 @@ static void lifecycle_become_child(void)
     lp_sync_held_ = 0;
     lp_locktab_atfork_child();
     lp_stacktab_atfork_child();
+    lp_cpu_atfork_child();
     lp_event_atfork_child();
     lp_families_atfork_child();
     lp_maps_atfork_child();
@@ -406,7 +411,10 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
         lp_self.busy--;
         return;
     }
-    if (lifecycle_prefork_skipped || !lifecycle_token_wipes()) {
+    /* A child sampled for the CPU profile becomes one now: its timer cannot wait for its first
+     * entry into lockprof, which a CPU-bound child may never make, and its samples are its
+     * profile's. */
+    if (lifecycle_prefork_skipped || !lifecycle_token_wipes() || lp_cpu_sampling()) {
         lifecycle_become_child();
         lp_self.busy--;
         return;
@@ -560,6 +568,27 @@ LP_INIT_TEXT static const char *lifecycle_getenv(const char *name)
     return getenv(name);
 }
 
+/* Each signal has one role: the CPU profile's signal is not also a fatal or the snapshot
+ * signal (said once). */
+LP_INIT_TEXT static void lifecycle_signals_init(int cpu)
+{
+    uint64_t fatal = lifecycle_config.fatal_signals;
+    int snapshot = (int)lifecycle_config.snapshot_signal;
+    char name[32];
+    if (cpu && snapshot == cpu) {
+        lp_log_sigsafe("LOCKPROF_SIGNAL=%s is the CPU profile's signal (LOCKPROF_CPU_HZ): no "
+                       "snapshots on it", lp_config_signal_name(cpu, name, sizeof name));
+        snapshot = 0;
+    }
+    if (cpu && (fatal & (1ULL << cpu))) {
+        lp_log_sigsafe("LOCKPROF_FATAL_SIGNALS names %s, the CPU profile's signal "
+                       "(LOCKPROF_CPU_HZ): it is not one of them",
+                       lp_config_signal_name(cpu, name, sizeof name));
+        fatal &= ~(1ULL << cpu);
+    }
+    lp_signals_init(fatal, snapshot, cpu);
+}
+
 __attribute__((constructor(101))) static void lifecycle_init(void)
 {
     if (getauxval(AT_SECURE))
@@ -588,13 +617,17 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     char prefix[LP_PATH_MAX];
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
 
+    /* The CPU profile keeps as many stacks again, within a share of its own, so that it never
+     * crowds out the block and mutex profiles. */
+    unsigned stacks = (unsigned)lifecycle_config.max_stacks;
+    unsigned shares = lifecycle_config.cpu_hz ? 2 : 1;
     if (lp_locktab_init((unsigned)lifecycle_config.lock_stripes) < 0 ||
-        lp_stacktab_init((unsigned)lifecycle_config.max_stacks,
-                         (unsigned)lifecycle_config.max_stacks * 16) < 0) {
+        lp_stacktab_init(stacks * shares, stacks * 16 * shares) < 0) {
         lp_log_sigsafe("cannot map lockprof's tables: profiling is off");
         lp_self.busy--;
         return;
     }
+    lp_stacktab_limit(LP_CPU, stacks, stacks * 16);
     if (lp_inflight_init(LIFECYCLE_INFLIGHT_SLOTS) < 0)
         lp_log_sigsafe("cannot map lockprof's table of waits in progress: the threads view "
                        "shows system calls only");
@@ -605,6 +638,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);
+    int cpu_signal = lp_cpu_init(&lifecycle_config);
 
     /* A prefix without %p may be another process's too: the writer claims it at its first
      * write, against the files changed since now (the clock is read only for such a prefix). */
@@ -622,16 +656,17 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     /* lockprof's thread starts now only for a live feature; otherwise with the program's first
      * thread of its own (lp_lifecycle_threads_begin): a program that never starts one stays
      * single-threaded (DESIGN §5). */
-    if (http[0] || lifecycle_config.interval || lifecycle_config.snapshot_signal)
+    if (http[0] || lifecycle_config.interval || lifecycle_config.snapshot_signal || cpu_signal)
         lp_agent_start(&lifecycle_config, http);
     else
         __atomic_store_n(&lifecycle_agent_deferred, 1, __ATOMIC_RELEASE);
-    lp_signals_init(lifecycle_config.fatal_signals, (int)lifecycle_config.snapshot_signal);
+    lifecycle_signals_init(cpu_signal);
     __register_atfork(lifecycle_prefork, NULL, lifecycle_postfork_child, __dso_handle);
     __cxa_atexit(lifecycle_exit_write_cxa, NULL, __dso_handle);
     __cxa_at_quick_exit(lifecycle_exit_write_cxa, __dso_handle); /* a normal termination too */
 
     lp_futex_enable(lifecycle_config.futex);
+    lp_cpu_start(); /* once its signal's handler is in place */
     __atomic_store_n(&lp_ready_, 1, __ATOMIC_RELEASE);
     lp_self.busy--;
 }

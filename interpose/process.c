@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "sys.h"
@@ -145,7 +146,9 @@ LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
     e->envp = (char **)envp;
     e->map_size = 0;
     struct lp_lineage next;
-    if (lp_lifecycle_before_exec(&next) <= 0)
+    int running = lp_lifecycle_before_exec(&next);
+    lp_cpu_before_exec(); /* (after the final profile, which drains its samples) */
+    if (running <= 0)
         return;
     /* Guarded only where lockprof may act (a mapping, under its own pid); a process that has
      * not entered lockprof since fork only reads the environment here, and a guard's errno
@@ -205,6 +208,9 @@ LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
 /* After an exec that failed (it returned): the copy goes, errno stays the call's. */
 LP_FORK_TEXT static int exec_failed(struct exec_env *e, int rc)
 {
+    int err = errno;
+    lp_cpu_exec_failed();
+    errno = err;
     if (e->map_size) {
         struct lp_guard g;
         lp_guard_enter(&g);

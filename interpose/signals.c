@@ -11,6 +11,8 @@
 
 #include "agent.h"
 #include "config.h"
+#include "cpu.h"
+#include "cpuprof.h"
 #include "log.h"
 #include "resolve.h"
 
@@ -19,11 +21,13 @@
 
 /* What lockprof does with a signal, when the program leaves it at SIG_DFL. Immutable after
  * init. LOCKPROF_SIGNAL wins over LOCKPROF_FATAL_SIGNALS for the same signal. */
-enum { SIGNALS_NONE = 0, SIGNALS_FATAL, SIGNALS_SNAPSHOT };
+enum { SIGNALS_NONE = 0, SIGNALS_FATAL, SIGNALS_SNAPSHOT, SIGNALS_CPU };
 static int signals_role[SIGNALS_MAX];
 /* atomic: the agent's request that writes for the fatal signal; 0: none */
 static uint32_t signals_fatal_target;
 static int signals_yielded; /* atomic: "the program handles it" was said */
+static int signals_cpu_yielded; /* atomic: the same, for the CPU profile's signal */
+static int signals_cpu_sig;     /* the CPU profile's signal, 0: none; immutable after init */
 
 static void signals_fatal_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -68,14 +72,32 @@ static void signals_snapshot_handler(int sig, siginfo_t *si, void *uc)
     errno = saved;
 }
 
+/* The CPU profile's sample (DESIGN §3.6): no allocation, no lock, no descriptor, errno as it
+ * was. Every other signal is blocked while it runs, so no handler (an asynchronous cancel
+ * included) can take the thread away between its claim of a ring record and its publication:
+ * the ring's consumer would wait for that record for ever. SA_ONSTACK: on the thread's
+ * alternate stack where it has one (Go's threads in a cgo program require it). */
+static void signals_cpu_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    int saved = errno;
+    lp_cpuprof_sample_sigsafe(si, uc);
+    errno = saved;
+}
+
 LP_FORK_TEXT static int signals_install(int sig)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = signals_role[sig] == SIGNALS_SNAPSHOT ? signals_snapshot_handler
+                      : signals_role[sig] == SIGNALS_CPU    ? signals_cpu_handler
                                                             : signals_fatal_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    if (signals_role[sig] == SIGNALS_CPU) {
+        sa.sa_flags |= SA_ONSTACK;
+        sigfillset(&sa.sa_mask);
+    }
     return REAL(sigaction)(sig, &sa, NULL);
 }
 
@@ -86,7 +108,8 @@ LP_FORK_TEXT static int signals_install(int sig)
 LP_FORK_TEXT static bool signals_ours(const struct sigaction *cur)
 {
     return (cur->sa_flags & SA_SIGINFO) && (cur->sa_sigaction == signals_fatal_handler ||
-                                            cur->sa_sigaction == signals_snapshot_handler);
+                                            cur->sa_sigaction == signals_snapshot_handler ||
+                                            cur->sa_sigaction == signals_cpu_handler);
 }
 
 LP_FORK_TEXT static bool signals_owned(int sig, struct sigaction *cur)
@@ -104,13 +127,31 @@ LP_FORK_TEXT static void signals_yield(int sig)
                    lp_config_signal_name(sig, name, sizeof name));
 }
 
-LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot)
+/* The program claimed the CPU profile's signal: the timers go before the program's handler
+ * comes (it would get lockprof's signals), and lockprof says so once. */
+LP_FORK_TEXT static void signals_cpu_yield(int sig, bool at_start)
+{
+    lp_cpu_stand_aside(at_start ? "the program handles the signal itself"
+                                : "the program installed a handler for the signal");
+    if (__atomic_exchange_n(&signals_cpu_yielded, 1, __ATOMIC_ACQ_REL))
+        return;
+    char name[32];
+    lp_log_sigsafe("the program handles %s itself; the CPU profile (LOCKPROF_CPU_HZ) %s",
+                   lp_config_signal_name(sig, name, sizeof name),
+                   at_start ? "is off" : "takes no more samples");
+}
+
+LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot, int cpu)
 {
     for (int sig = 1; sig < SIGNALS_MAX && sig < 64; sig++)
         if (fatal & (1ULL << sig))
             signals_role[sig] = SIGNALS_FATAL;
     if (snapshot > 0 && snapshot < SIGNALS_MAX)
         signals_role[snapshot] = SIGNALS_SNAPSHOT;
+    if (cpu > 0 && cpu < SIGNALS_MAX) {
+        signals_role[cpu] = SIGNALS_CPU;
+        signals_cpu_sig = cpu;
+    }
     for (int sig = 1; sig < SIGNALS_MAX; sig++) {
         if (!signals_role[sig])
             continue;
@@ -121,7 +162,43 @@ LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot)
             signals_install(sig);
         else if (signals_role[sig] == SIGNALS_SNAPSHOT)
             signals_yield(sig);
+        else if (signals_role[sig] == SIGNALS_CPU)
+            signals_cpu_yield(sig, true);
     }
+}
+
+LP_FORK_TEXT bool lp_signals_cpu_ours(void)
+{
+    struct sigaction cur;
+    return signals_cpu_sig && signals_role[signals_cpu_sig] == SIGNALS_CPU &&
+           signals_owned(signals_cpu_sig, &cur);
+}
+
+LP_FORK_TEXT void lp_signals_cpu_flush(void)
+{
+    if (!lp_signals_cpu_ours())
+        return;
+    /* Ignoring a signal discards it where it is pending (POSIX), in every thread; then the
+     * default action the program believes it has, which the new image inherits. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    REAL(sigaction)(signals_cpu_sig, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    REAL(sigaction)(signals_cpu_sig, &sa, NULL);
+}
+
+LP_FORK_TEXT bool lp_signals_cpu_reinstall(void)
+{
+    struct sigaction cur;
+    if (!signals_cpu_sig || signals_role[signals_cpu_sig] != SIGNALS_CPU ||
+        REAL(sigaction)(signals_cpu_sig, NULL, &cur) != 0)
+        return false;
+    if (signals_ours(&cur))
+        return true;
+    /* Only the default action lockprof left: anything else is the program's since. */
+    return !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL &&
+           signals_install(signals_cpu_sig) == 0;
 }
 
 /* The program's view of a signal lockprof stands in for is SIG_DFL; setting SIG_DFL keeps
@@ -139,7 +216,8 @@ LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct
     if (!owned) {
         if (to_default && lp_ready() &&
             !(signals_role[sig] == SIGNALS_SNAPSHOT &&
-              __atomic_load_n(&signals_yielded, __ATOMIC_ACQUIRE))) {
+              __atomic_load_n(&signals_yielded, __ATOMIC_ACQUIRE)) &&
+            signals_role[sig] != SIGNALS_CPU) {
             if (signals_install(sig) < 0)
                 return -1;
             if (old)
@@ -154,6 +232,10 @@ LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct
     }
     if (!act || to_default)
         return 0;
+    /* The CPU profile's timers go first: once the program's handler is there, each of their
+     * signals would be the program's. */
+    if (signals_role[sig] == SIGNALS_CPU && lp_ready())
+        signals_cpu_yield(sig, false);
     int rc = REAL(sigaction)(sig, act, NULL);
     if (rc == 0 && signals_role[sig] == SIGNALS_SNAPSHOT)
         signals_yield(sig);
@@ -209,6 +291,10 @@ void lp_signals_stand_aside(void)
 {
     for (int sig = 1; sig < SIGNALS_MAX; sig++) {
         struct sigaction cur;
+        if (signals_role[sig] == SIGNALS_CPU) {
+            lp_cpu_stand_aside("the program restricted its system calls (PR_SET_SECCOMP)");
+            lp_signals_cpu_flush(); /* (discards a sample pending, as at exec) */
+        }
         if (signals_role[sig] && signals_owned(sig, &cur)) {
             struct sigaction dfl;
             memset(&dfl, 0, sizeof dfl);

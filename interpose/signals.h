@@ -1,5 +1,6 @@
 /*
- * signals.h — the signals that end a program, and the snapshot signal (DESIGN §5).
+ * signals.h — the signals that end a program, the snapshot signal (DESIGN §5), and the CPU
+ * profile's signal (§3.6).
  *
  * A default-fatal signal the program has not claimed (LOCKPROF_FATAL_SIGNALS: SIGINT and
  * SIGTERM by default) gets lockprof's handler: it asks the agent for the profiles and waits for
@@ -18,10 +19,27 @@
 #ifndef LP_SIGNALS_H
 #define LP_SIGNALS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* fatal: bit n for signal n (LOCKPROF_FATAL_SIGNALS); snapshot: LOCKPROF_SIGNAL, 0 for none. */
-void lp_signals_init(uint64_t fatal, int snapshot);
+/* fatal: bit n for signal n (LOCKPROF_FATAL_SIGNALS); snapshot: LOCKPROF_SIGNAL, 0 for none;
+ * cpu: the CPU profile's signal (cpu.h), 0 for none. A signal has one role: the caller gives
+ * each at most one. */
+void lp_signals_init(uint64_t fatal, int snapshot, int cpu);
+/*
+ * The CPU profile's signal. Its handler records a sample (cpuprof.h). When the program claims
+ * the signal (at start, or later with sigaction or signal), lockprof stands aside: the timers
+ * are deleted first (lp_cpu_stand_aside), and it says so once.
+ *   lp_signals_cpu_ours: lockprof's handler is installed for it now.
+ *   lp_signals_cpu_flush: before an exec, once the timers are deleted: a sample pending is
+ *     discarded (the signal is ignored a moment), and the action is the default again, as the
+ *     program believes it is (the new image inherits it).
+ *   lp_signals_cpu_reinstall: after an exec that failed: lockprof's handler again, unless the
+ *     program changed the action meanwhile; true when it is installed.
+ */
+bool lp_signals_cpu_ours(void);
+void lp_signals_cpu_flush(void);
+bool lp_signals_cpu_reinstall(void);
 /* After fork, in the child: no agent to write for a fatal signal, none to take a snapshot. */
 void lp_signals_atfork_child(void);
 /* The program restricts its system calls (seccomp): lockprof's handlers go, every signal

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu.h"
 #include "wait.h"
 
 static long thread_call(const struct lp_call *c)
@@ -105,16 +106,23 @@ LP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
     return thread_profiled(LP_CALL(pthread_barrier_wait, .obj = b));
 }
 
-/* glibc's thrd_create calls its pthread_create internally, out of the wrapper's sight: both. */
+/* glibc's thrd_create calls its pthread_create internally, out of the wrapper's sight: both.
+ * The CPU profile arms the new thread as the call returns (cpu.h). */
 LP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                              void *arg)
 {
     lp_lifecycle_threads_begin();
-    return REAL(pthread_create)(t, attr, fn, arg);
+    int rc = REAL(pthread_create)(t, attr, fn, arg);
+    if (rc == 0 && lp_cpu_sampling())
+        lp_cpu_thread_started(*t);
+    return rc;
 }
 
 LP_EXPORT int thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 {
     lp_lifecycle_threads_begin();
-    return REAL(thrd_create)(t, fn, arg);
+    int rc = REAL(thrd_create)(t, fn, arg);
+    if (rc == thrd_success && lp_cpu_sampling())
+        lp_cpu_thread_started((pthread_t)*t);
+    return rc;
 }

@@ -1,0 +1,174 @@
+/* cpuprof.c — see cpuprof.h. */
+#include "cpuprof.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "cfi.h"
+#include "cpuring.h"
+#include "cputimer.h"
+#include "sample.h"
+#include "stacktab.h"
+#include "sync.h"
+#include "sys.h"
+
+/* The ring holds two seconds of samples with every CPU busy, at least 1024 (ten seconds of a
+ * busy thread at 100 Hz: a fork child has no thread of lockprof's to drain it, and its
+ * samples wait for its next profile), and at most 16 MiB. Lockprof's thread drains it each
+ * second, and when a handler finds it half full. */
+#define CPUPROF_RING_MIN 1024
+#define CPUPROF_RING_BYTES ((size_t)16 << 20)
+
+static unsigned cpuprof_hz;          /* immutable after init; 0: off */
+static uint64_t cpuprof_period;      /* immutable after init */
+static unsigned cpuprof_depth;       /* immutable after init */
+static int cpuprof_signo;            /* immutable after init */
+static const char *cpuprof_stop_why; /* atomic: a static string, NULL while sampling */
+static void (*cpuprof_waker)(void);  /* atomic */
+static int64_t cpuprof_began_at;     /* atomic */
+static lp_lock_t cpuprof_drain_lock = LP_LOCK_INIT;
+static uint64_t cpuprof_lost_drained; /* lost periods already added; under cpuprof_drain_lock */
+static struct lp_cpuprof_stats cpuprof_st; /* atomic adds */
+
+LP_INIT_TEXT int lp_cpuprof_init(unsigned hz, int signo, unsigned depth, unsigned ncpus)
+{
+    if (hz == 0)
+        return 0;
+    uint64_t want = (uint64_t)hz * (ncpus ? ncpus : 1) * 2;
+    uint64_t most = CPUPROF_RING_BYTES / (32 + ((uint64_t)depth + 1) * sizeof(uintptr_t));
+    if (want < CPUPROF_RING_MIN)
+        want = CPUPROF_RING_MIN;
+    if (want > most)
+        want = most;
+    /* depth + 1 addresses: a walk that fills them all was cut at the depth. */
+    int rc = lp_cpuring_init((unsigned)want, depth + 1);
+    if (rc < 0)
+        return rc;
+    cpuprof_depth = depth;
+    cpuprof_signo = signo;
+    cpuprof_period = 1000000000ULL / hz;
+    cpuprof_hz = hz;
+    return 0;
+}
+
+bool lp_cpuprof_on(void)
+{
+    return cpuprof_hz != 0;
+}
+
+unsigned lp_cpuprof_hz(void)
+{
+    return cpuprof_hz;
+}
+
+uint64_t lp_cpuprof_period_ns(void)
+{
+    return cpuprof_period;
+}
+
+int lp_cpuprof_signal(void)
+{
+    return cpuprof_signo;
+}
+
+void lp_cpuprof_stop_note(const char *why)
+{
+    __atomic_store_n(&cpuprof_stop_why, why, __ATOMIC_RELEASE);
+}
+
+const char *lp_cpuprof_stopped(void)
+{
+    const char *why = __atomic_load_n(&cpuprof_stop_why, __ATOMIC_ACQUIRE);
+    return why ? why : "";
+}
+
+void lp_cpuprof_set_waker(void (*wake)(void))
+{
+    __atomic_store_n(&cpuprof_waker, wake, __ATOMIC_RELEASE);
+}
+
+void lp_cpuprof_begin(int64_t realtime_ns)
+{
+    __atomic_store_n(&cpuprof_began_at, realtime_ns, __ATOMIC_RELEASE);
+}
+
+int64_t lp_cpuprof_began(void)
+{
+    return __atomic_load_n(&cpuprof_began_at, __ATOMIC_ACQUIRE);
+}
+
+void lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext)
+{
+    if (!cpuprof_hz || si->si_code != SI_TIMER ||
+        si->si_value.sival_int != LP_CPUTIMER_COOKIE) {
+        __atomic_fetch_add(&cpuprof_st.foreign, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    /* Periods that passed while the signal could not be delivered (a tick's worth above
+     * CONFIG_HZ, or the thread blocked it) weigh on this sample. */
+    uint32_t weight = 1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
+    __atomic_fetch_add(&cpuprof_st.samples, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&cpuprof_st.periods, weight, __ATOMIC_RELAXED);
+    uint64_t ticket;
+    uintptr_t *pcs = lp_cpuring_claim_sigsafe(&ticket);
+    if (!pcs) {
+        __atomic_fetch_add(&cpuprof_st.lost, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&cpuprof_st.lost_periods, weight, __ATOMIC_RELAXED);
+        return;
+    }
+    int n = lp_cfi_backtrace_context_sigsafe(pcs, (int)cpuprof_depth + 1, ucontext);
+    bool truncated = n > (int)cpuprof_depth;
+    if (truncated) {
+        n = (int)cpuprof_depth;
+        __atomic_fetch_add(&cpuprof_st.truncated, 1, __ATOMIC_RELAXED);
+    }
+    lp_cpuring_publish_sigsafe(ticket, (unsigned)n, truncated, weight);
+    /* Half full: lockprof's thread is woken once per lap of the ring. */
+    void (*wake)(void) = __atomic_load_n(&cpuprof_waker, __ATOMIC_ACQUIRE);
+    if (wake && lp_cpuring_used_sigsafe(ticket) == lp_cpuring_records() / 2)
+        wake();
+}
+
+static void cpuprof_record(const uintptr_t *pcs, unsigned depth, bool truncated, uint32_t weight,
+                           void *arg)
+{
+    (void)arg;
+    struct lp_weight w = { weight * LP_COUNT_ONE, weight * cpuprof_period };
+    lp_stacktab_add(LP_CPU, NULL, pcs, depth, truncated, &w);
+}
+
+void lp_cpuprof_drain(void)
+{
+    if (!cpuprof_hz)
+        return;
+    lp_lock(&cpuprof_drain_lock);
+    lp_cpuring_drain(cpuprof_record, NULL);
+    uint64_t lost = __atomic_load_n(&cpuprof_st.lost_periods, __ATOMIC_RELAXED);
+    if (lost > cpuprof_lost_drained) {
+        uint64_t k = lost - cpuprof_lost_drained;
+        struct lp_weight w = { k * LP_COUNT_ONE, k * cpuprof_period };
+        lp_stacktab_add(LP_CPU, LP_LEAF_CPU_LOST, NULL, 0, false, &w);
+        cpuprof_lost_drained = lost;
+    }
+    lp_unlock(&cpuprof_drain_lock);
+}
+
+void lp_cpuprof_stats(struct lp_cpuprof_stats *s)
+{
+    s->samples = __atomic_load_n(&cpuprof_st.samples, __ATOMIC_RELAXED);
+    s->periods = __atomic_load_n(&cpuprof_st.periods, __ATOMIC_RELAXED);
+    s->lost = __atomic_load_n(&cpuprof_st.lost, __ATOMIC_RELAXED);
+    s->lost_periods = __atomic_load_n(&cpuprof_st.lost_periods, __ATOMIC_RELAXED);
+    s->truncated = __atomic_load_n(&cpuprof_st.truncated, __ATOMIC_RELAXED);
+    s->foreign = __atomic_load_n(&cpuprof_st.foreign, __ATOMIC_RELAXED);
+}
+
+void lp_cpuprof_atfork_child(void)
+{
+    if (!cpuprof_hz)
+        return;
+    lp_lock_reset(&cpuprof_drain_lock);
+    lp_cpuring_atfork_child();
+    memset(&cpuprof_st, 0, sizeof cpuprof_st);
+    cpuprof_lost_drained = 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * cpu.h — the CPU profile's life in the process (DESIGN §3.6, §5): which threads are sampled
+ * and when, across thread creation, fork, exec, and the program taking the signal for itself.
+ *
+ * Sampling starts in the constructor, once the signal's handler is in place (signals.h): the
+ * constructor's thread is armed at once, and lockprof's thread (agent.h) arms the threads that
+ * are already there from /proc/self/task at its first tick. Every thread the program starts
+ * after that with pthread_create or thrd_create is armed by the wrapper as the call returns,
+ * in the thread that started it (the new thread's id comes from pthread_getcpuclockid); threads
+ * started out of lockprof's sight (a raw clone, glibc's own helpers) by lockprof's thread's
+ * scan, every 10 s. lockprof's own threads are never armed (they block every signal anyway).
+ *
+ * fork: the child has no timers (fork does not copy them) and no pending signal; it arms its
+ * one thread, and the threads it starts, and profiles itself from zero. exec: every timer is
+ * deleted and the signal's action is the default again before the call, so the new image is
+ * never sent a signal it does not handle; if the exec fails, sampling resumes. A program that
+ * installs its own handler for the signal, or restricts its system calls (seccomp), ends
+ * sampling for good (lp_cpu_stand_aside).
+ *
+ * Context: as each function says; none in a signal handler.
+ */
+#ifndef LP_CPU_H
+#define LP_CPU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+/* The signal the CPU profile takes: SIGPROF, which the program does not use (it has not set a
+ * handler for it at start). */
+#define LP_CPU_SIGNAL SIGPROF
+
+/* Constructor, before lockprof's threads start: the ring, the timers' table, the profile's
+ * share of the stack table (sized by the caller). Returns the signal to install (0: the CPU
+ * profile is off: LOCKPROF_CPU_HZ is 0, or its memory cannot be mapped, said once). */
+int lp_cpu_init(const struct lp_config *cfg);
+/* Constructor, once the signal's handler is installed (or not: then nothing is armed). */
+void lp_cpu_start(void);
+
+/* Whether new threads are armed: one load. */
+extern uint32_t lp_cpu_sampling_;
+static inline bool lp_cpu_sampling(void)
+{
+    return __atomic_load_n(&lp_cpu_sampling_, __ATOMIC_RELAXED) != 0;
+}
+/* The program started thread t (pthread_create or thrd_create returned 0): any thread. */
+void lp_cpu_thread_started(pthread_t t);
+
+/* lockprof's thread, at each of its ticks and wake-ups: the ring drained into the profile, and
+ * the threads listed (armed or swept) when due. */
+void lp_cpu_tick(void);
+
+/* Before an exec, after its final profile: the timers deleted, the signal's action default.
+ * In a process whose timers these are not (a vfork child) nothing is touched. After an exec
+ * that returned (failed): the handler and the timers again. Any thread. */
+void lp_cpu_before_exec(void);
+void lp_cpu_exec_failed(void);
+
+/* In a new process (fork, or a raw clone that adopts), its only thread the caller: its own
+ * timers and profile from zero. Idempotent in one process. */
+void lp_cpu_atfork_child(void);
+
+/* Sampling ends for good, for the reason why (a static string, for the profile's comments):
+ * every timer is deleted first. Any thread. */
+void lp_cpu_stand_aside(const char *why);
+
+#endif

@@ -1,0 +1,209 @@
+#!/usr/bin/perl
+# The CPU profile (DESIGN §3.6): LOCKPROF_CPU_HZ, per-thread CPU-time timers, PREFIX.cpu.pb.gz in
+# Go's CPU format, beside the block and mutex profiles of the same run.
+#
+# The tolerance of the CPU times: a thread's timer fires after every period of that thread's own
+# CPU time — not at random — with its first expiry uniform in (0, period]: a thread that ran T
+# gets T / period samples to within one, plus at most a tick's worth of periods (CONFIG_HZ: 4
+# ms at 250 Hz) still waiting for the next signal when it ends. At 100 Hz a function that burns
+# 0.5 s on a thread of its own is 50 samples ± 2, 4 %; 10 % holds with room. (A Poisson sampler
+# would be off by 1/sqrt(n), 14 % at n = 50: the timers are exact where that would not be.)
+use strict;
+use warnings;
+use lib 'tests/lib';
+use LP;
+use Test::More;
+use Time::HiRes ();
+
+my $period = 10_000_000; # at 100 Hz
+
+sub cpu_profile { my ($r) = @_; return read_profile("$r->{prefix}.cpu.pb.gz") }
+
+sub comment {
+    my ($p, $re) = @_;
+    my ($c) = grep { /$re/ } @{ $p->{comments} };
+    return $c // '';
+}
+
+# Within 10 % of what the program measured.
+sub within10 {
+    my ($got, $want, $name) = @_;
+    my $ok = ok($want > 0 && abs($got - $want) <= 0.10 * $want, $name);
+    diag(sprintf('  got %.1f ms, measured %.1f ms', $got / 1e6, $want / 1e6)) unless $ok;
+    return $ok;
+}
+
+# ---- two functions burning CPU 3:1 on two threads, at 100 Hz --------------------------------
+{
+    my $t0 = Time::HiRes::time();
+    my $r = run_under(prog => 'prog_cpu', args => ['burn', 500], env => { LOCKPROF_CPU_HZ => 100 });
+    my $t1 = Time::HiRes::time();
+    my $m = $r->{measure};
+    is($r->{exit}, 0, 'burn: exit 0');
+    is($r->{err}, '', 'burn: nothing on stderr');
+    ok(-s "$r->{prefix}.cpu.pb.gz", 'burn: PREFIX.cpu.pb.gz written');
+    ok(-s $r->{block} && -s $r->{mutex}, 'burn: the block and mutex profiles too');
+    my $p = cpu_profile($r);
+    is($p->{status}, 0, 'burn: the CPU profile decodes');
+    is($p->{sample_type}, 'samples/count cpu/nanoseconds', 'sample types samples/count, cpu/nanoseconds');
+    is($p->{period_type}, 'cpu/nanoseconds', 'period type cpu/nanoseconds');
+    is($p->{period}, $period, 'period 1e9 / 100');
+    my $span = ($t1 - $t0) * 1e9;
+    ok($p->{duration_nanos} >= 0.99 * $m->{a} && $p->{duration_nanos} <= $span,
+       'duration_nanos: the profiled span (at least the longest thread\'s CPU time, at most '
+       . 'the run)') or diag("duration $p->{duration_nanos}, a $m->{a}, run $span");
+    ok($p->{time_nanos} >= $t0 * 1e9 - 1e9 && $p->{time_nanos} <= $t1 * 1e9 + 1e9,
+       'time_nanos: when it was written');
+    my @bad = grep { $_->{delay} != $_->{count} * $period } @{ $p->{samples} };
+    is(scalar(@bad), 0, 'every sample: cpu = samples x period');
+    my (undef, $a_ns) = total($p, frame => 'cpu_burn_a');
+    my (undef, $b_ns) = total($p, frame => 'cpu_burn_b');
+    my (undef, $all) = total($p);
+    within10($a_ns, $m->{a}, 'cpu_burn_a: its CPU time within 10 % of what its thread measured');
+    within10($b_ns, $m->{b}, 'cpu_burn_b: its CPU time within 10 % of what its thread measured');
+    within10($all, $m->{process}, 'the total within 10 % of the process\'s CPU time');
+    like(comment($p, qr/^cpu sampling:/), qr/^cpu sampling: 100 Hz .*SIGPROF/,
+         'a comment says the rate and the signal');
+    like(comment($p, qr/^samples not recorded/), qr/^samples not recorded: 0 /,
+         'a comment counts the samples not recorded (none)');
+
+    # The same mapping, with the same build id, in the CPU and the block profile of the run.
+    my $b = read_profile($r->{block});
+    my ($cm) = grep { m{/prog_cpu$} } @{ $p->{mappings} };
+    my ($bm) = grep { m{/prog_cpu$} } @{ $b->{mappings} };
+    ok(defined $cm && defined $bm && (split / /, $cm, 2)[1] eq (split / /, $bm, 2)[1],
+       'the program\'s mapping (addresses, offset, build id, path) as in the block profile')
+        or diag("cpu: " . ($cm // 'none') . "\nblock: " . ($bm // 'none'));
+
+    SKIP: {
+        my $go = `command -v go 2>/dev/null`;
+        skip('go is not installed (golang-go)', 2) unless $go;
+        my $top = `go tool pprof -top '$r->{prefix}.cpu.pb.gz' 2>&1`;
+        like($top, qr/\bcpu_burn_a\b/, 'go tool pprof -top names cpu_burn_a');
+        like($top, qr/\bcpu_burn_b\b/, 'go tool pprof -top names cpu_burn_b');
+    }
+
+    my $off = run_under(prog => 'prog_cpu', args => ['burn', 20]);
+    is($off->{exit}, 0, 'LOCKPROF_CPU_HZ unset: exit 0');
+    ok(!-e "$off->{prefix}.cpu.pb.gz" && -s $off->{block},
+       'LOCKPROF_CPU_HZ unset (0, the default): no CPU profile, the others as before');
+}
+
+# ---- a thread that was there before profiling started -------------------------------------
+{
+    my $r = run_under(prog => 'prog_cpu', args => ['early', 500, lib_path()], preload => 0,
+                      env => { LOCKPROF_CPU_HZ => 100 });
+    my $m = $r->{measure};
+    is($r->{exit}, 0, 'early: exit 0');
+    my $p = cpu_profile($r);
+    my (undef, $e) = total($p, frame => 'cpu_burn_early');
+    my (undef, $a) = total($p, frame => 'cpu_burn_a');
+    within10($e, $m->{early}, 'a thread started before lockprof was loaded: armed by lockprof\'s '
+             . 'thread (/proc/self/task), its CPU time within 10 %');
+    within10($a, $m->{a}, 'and the thread that loaded it');
+}
+
+# ---- threads that end with their timer armed ------------------------------------------------
+{
+    my $r = run_under(prog => 'prog_cpu', args => ['churn', 300, 2], env => { LOCKPROF_CPU_HZ => 100 });
+    my $m = $r->{measure};
+    is($r->{exit}, 0, 'churn: 300 threads that end with their timer armed: exit 0');
+    is($r->{err}, '', 'churn: nothing on stderr');
+    # Arming sweeps once the table has doubled since the last sweep (at least 64 entries):
+    # a few threads live at a time, so at most 64 timers and the few live ones remain.
+    cmp_ok($m->{timers}, '<=', 64 + 4, 'churn: the timers of ended threads are deleted (at most '
+           . '64 + the live threads\' remain)');
+    my $p = cpu_profile($r);
+    my ($deleted) = comment($p, qr/^threads armed/) =~ /timers of ended threads deleted: (\d+)/;
+    cmp_ok($deleted // 0, '>=', 300 - 64, 'churn: the profile counts the timers deleted');
+    my ($c) = total($p, frame => 'cpu_burn_b');
+    cmp_ok($c, '>', 0, 'churn: the short threads were sampled');
+}
+
+# ---- system calls in threads that are sampled -----------------------------------------------
+{
+    my $plain = run_under(prog => 'prog_cpu', args => ['syscalls', 300], preload => 0);
+    my $r = run_under(prog => 'prog_cpu', args => ['syscalls', 300], env => { LOCKPROF_CPU_HZ => 1000 });
+    same_as_plain($r, $plain, 'read, epoll_wait and nanosleep at 1000 Hz');
+    is($r->{measure}{eintr_read}, 0, 'a read is never interrupted (SA_RESTART)');
+    diag("EINTR, retried: epoll_wait $r->{measure}{eintr_epoll}, nanosleep "
+         . "$r->{measure}{eintr_nanosleep} (signal(7): these fail with EINTR under any handler)");
+
+    my $s = run_under(prog => 'prog_cpu', args => ['restart', 20], env => { LOCKPROF_CPU_HZ => 100 });
+    is($s->{exit}, 0, 'SIGPROF sent to a thread blocked in read: exit 0');
+    like($s->{out}, qr/^read returned 1$/m, 'the read went on and returned its byte (SA_RESTART)');
+    like($s->{out}, qr/^errno after a SIGPROF: unchanged$/m, 'the handler left errno as it was');
+    like(comment(cpu_profile($s), qr/^signals that were not/), qr/: 21$/,
+         'the 21 signals that were not lockprof\'s timers\' were counted and ignored');
+}
+
+# ---- a program that owns SIGPROF ------------------------------------------------------------
+{
+    my $plain = run_under(prog => 'prog_cpu', args => ['own', 300], preload => 0);
+    my $r = run_under(prog => 'prog_cpu', args => ['own', 300], env => { LOCKPROF_CPU_HZ => 100 });
+    is($r->{exit}, 0, 'own SIGPROF handler: exit 0');
+    like($r->{out}, qr/^handler kept: yes$/m, 'the program\'s handler is still installed');
+    cmp_ok($r->{measure}{own}, '>', 0, 'its ITIMER_PROF signals reach it');
+    is($r->{measure}{foreign}, $plain->{measure}{foreign},
+       'no signal of lockprof\'s timers reaches it');
+    my @lines = split /\n/, $r->{err};
+    is(scalar(@lines), 1, 'lockprof says so, once');
+    like($lines[0] // '', qr/^lockprof: the program handles SIGPROF itself; the CPU profile \(LOCKPROF_CPU_HZ\) takes no more samples$/,
+         '... that it stands aside');
+    like(comment(cpu_profile($r), qr/^cpu sampling stopped/), qr/installed a handler/,
+         'the CPU profile says sampling stopped, and why');
+
+    # SIGPROF ignored from the start (inherited): lockprof leaves it so.
+    my $pid = fork() // die;
+    if ($pid == 0) {
+        $SIG{PROF} = 'IGNORE';
+        my $i = run_under(prog => 'prog_cpu', args => ['plain', 50], env => { LOCKPROF_CPU_HZ => 100 });
+        POSIX::_exit($i->{exit} == 0 && $i->{err} =~ /\Alockprof: the program handles SIGPROF itself; the CPU profile \(LOCKPROF_CPU_HZ\) is off\n\z/ ? 0 : 1);
+    }
+    waitpid($pid, 0);
+    is($?, 0, 'SIGPROF ignored at start: exit 0, and one line says the CPU profile is off');
+
+    my $w = run_under(prog => 'prog_cpu', args => ['plain', 10],
+                      env => { LOCKPROF_CPU_HZ => 100, LOCKPROF_SIGNAL => 'SIGPROF' });
+    is($w->{exit}, 0, 'LOCKPROF_SIGNAL=SIGPROF with the CPU profile: exit 0');
+    like($w->{err}, qr/\Alockprof: LOCKPROF_SIGNAL=SIGPROF is the CPU profile's signal \(LOCKPROF_CPU_HZ\): no snapshots on it\n\z/,
+         '... and one line says the signal is the CPU profile\'s');
+}
+
+# ---- fork: the child profiles itself, the parent's profile is its own -----------------------
+{
+    my $r = run_under(prog => 'prog_cpu', args => ['fork', 300], env => { LOCKPROF_CPU_HZ => 100 });
+    my $m = $r->{measure};
+    is($r->{exit}, 0, 'fork: exit 0');
+    my $p = cpu_profile($r);
+    my (undef, $a) = total($p, frame => 'cpu_burn_a');
+    within10($a, $m->{a}, 'fork: the parent\'s CPU profile: its own burn within 10 %');
+    is(scalar(total($p, frame => 'cpu_burn_child')), 0, 'fork: none of the child\'s samples');
+    my $cf = "$r->{prefix}.$m->{child_pid}.cpu.pb.gz";
+    ok(-s $cf, 'fork: the child wrote its own CPU profile');
+    my $c = read_profile($cf);
+    my (undef, $cc) = total($c, frame => 'cpu_burn_child');
+    within10($cc, $m->{child}, 'fork: the child\'s: its burn within 10 %');
+    is(scalar(total($c, frame => 'cpu_burn_a')), 0, 'fork: none of the parent\'s samples');
+}
+
+# ---- exec: the new image is never killed by the profile's signal ----------------------------
+{
+    my $r = run_under(prog => 'prog_cpu', args => ['exec', 20, 30], env => { LOCKPROF_CPU_HZ => 1000 });
+    is($r->{exit}, 0, 'exec: exit 0');
+    is($r->{measure}{killed}, 0, 'exec: 20 children sampled at 1000 Hz exec a program without '
+       . 'lockprof that burns CPU: none dies of a signal') or diag($r->{err});
+}
+
+# ---- snapshots carry the CPU profile too ----------------------------------------------------
+{
+    my $r = run_under(prog => 'prog_cpu', args => ['burn', 600],
+                      env => { LOCKPROF_CPU_HZ => 100, LOCKPROF_INTERVAL => 1 });
+    is($r->{exit}, 0, 'snapshots: exit 0');
+    my $s = read_profile("$r->{prefix}.snapshot-1.cpu.pb.gz");
+    is($s->{sample_type}, 'samples/count cpu/nanoseconds', 'snapshot 1 has its CPU profile');
+    ok(-s "$r->{prefix}.snapshot-1.block.pb.gz" && -s "$r->{prefix}.snapshot-1.threads.txt",
+       'beside its block profile and threads view');
+}
+
+done_testing();

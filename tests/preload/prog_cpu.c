@@ -1,0 +1,410 @@
+/*
+ * prog_cpu — CPU-bound work for the CPU profile's tests (tests/preload/cpu.t). It measures its
+ * own CPU time (CLOCK_THREAD_CPUTIME_ID around each function, CLOCK_PROCESS_CPUTIME_ID at the
+ * end) and prints "measure KEY VALUE" lines.
+ *
+ *   burn MS          two threads started now: cpu_burn_a burns 3 × MS ms of its thread's CPU
+ *                    time, cpu_burn_b MS ms (measure a, b, process: ns)
+ *   early MS PATH    a thread burning MS ms in cpu_burn_early, started before PATH (the library,
+ *                    with LOCKPROF_CPU_HZ in the environment) is loaded with dlopen; main
+ *                    burns MS ms in cpu_burn_a after (measure early, a)
+ *   churn N MS       N short threads one after another, each burning about MS ms in
+ *                    cpu_burn_b and ending with its timer armed, while main burns in cpu_burn_a
+ *                    (measure threads, timers: the POSIX timers left at the end, from
+ *                    /proc/self/timers)
+ *   syscalls N       N rounds, in each of two threads, of: burn about 1 ms, then a read of a
+ *                    pipe that holds data, an epoll_wait of 1 ms on an empty pipe, a nanosleep
+ *                    of 200 us; the results are printed (the same with or without lockprof),
+ *                    and the EINTRs, which a program retries (measure eintr_read, eintr_epoll,
+ *                    eintr_nanosleep)
+ *   own MS           installs a SIGPROF handler of its own and an ITIMER_PROF, burns MS ms in
+ *                    cpu_burn_a; prints how many signals its handler got, and how many were not
+ *                    its timer's (measure own, foreign)
+ *   fork MS          burns MS ms in cpu_burn_a, forks a child that burns 2 × MS ms in
+ *                    cpu_burn_child and exits, waits for it, burns MS ms more (measure a,
+ *                    child, child_pid)
+ *   exec N MS        N times: forks a child that burns MS ms in cpu_burn_b then execs this
+ *                    program ("plain MS") with LD_PRELOAD taken out of its environment; prints
+ *                    how many children died of a signal (measure killed)
+ *   plain MS         burns MS ms (what exec runs)
+ *   restart N        sends N SIGPROFs (pthread_sigqueue, not a timer's) to a thread blocked in
+ *                    a read of an empty pipe, then writes a byte to it; prints what the read
+ *                    returned, and whether errno was the same after a SIGPROF it sent itself.
+ *                    Only under lockprof: without a handler, SIGPROF ends the process
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "progutil.h"
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t process_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static volatile uint64_t sink;
+
+/* Burns ms of the calling thread's CPU time; returns what it measured itself, from entry to
+ * return. Arithmetic between the clock reads, in this function's own frame. */
+#define BURNER(name)                                                                          \
+    static __attribute__((noinline)) uint64_t name(uint64_t ms)                               \
+    {                                                                                          \
+        uint64_t t0 = thread_cpu_ns(), x = sink + 1;                                          \
+        while (thread_cpu_ns() - t0 < ms * 1000000u)                                          \
+            for (int i = 0; i < 2000; i++)                                                    \
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;                      \
+        sink = x;                                                                              \
+        uint64_t used = thread_cpu_ns() - t0;                                                 \
+        __asm__ volatile("" ::: "memory");                                                    \
+        return used;                                                                           \
+    }
+BURNER(cpu_burn_a)
+BURNER(cpu_burn_b)
+BURNER(cpu_burn_early)
+BURNER(cpu_burn_child)
+
+struct burn {
+    uint64_t (*fn)(uint64_t);
+    uint64_t ms, used;
+};
+
+static void *burn_thread(void *arg)
+{
+    struct burn *b = arg;
+    b->used = b->fn(b->ms);
+    return NULL;
+}
+
+static void start(pthread_t *t, struct burn *b)
+{
+    if (pthread_create(t, NULL, burn_thread, b) != 0)
+        die("pthread_create");
+}
+
+static int mode_burn(uint64_t ms)
+{
+    struct burn a = { cpu_burn_a, 3 * ms, 0 }, b = { cpu_burn_b, ms, 0 };
+    pthread_t ta, tb;
+    start(&ta, &a);
+    start(&tb, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    measure("a", a.used);
+    measure("b", b.used);
+    measure("process", process_cpu_ns());
+    return 0;
+}
+
+static int mode_early(uint64_t ms, const char *lib)
+{
+    struct burn e = { cpu_burn_early, ms, 0 };
+    pthread_t te;
+    start(&te, &e);
+    void *h = dlopen(lib, RTLD_NOW);
+    if (!h) {
+        fprintf(stderr, "dlopen: %s\n", dlerror());
+        return 99;
+    }
+    uint64_t a = cpu_burn_a(ms);
+    pthread_join(te, NULL);
+    measure("early", e.used);
+    measure("a", a);
+    return 0;
+}
+
+static int count_timers(void)
+{
+    FILE *f = fopen("/proc/self/timers", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strncmp(line, "ID:", 3) == 0;
+    fclose(f);
+    return n;
+}
+
+struct churn {
+    int n;
+    uint64_t ms;
+    int done;
+};
+
+static void *churn_thread(void *arg)
+{
+    struct churn *c = arg;
+    for (int i = 0; i < c->n; i++) {
+        struct burn b = { cpu_burn_b, c->ms, 0 };
+        pthread_t t;
+        start(&t, &b);
+        pthread_join(t, NULL);
+    }
+    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int mode_churn(int n, uint64_t ms)
+{
+    struct churn c = { n, ms, 0 };
+    pthread_t t;
+    if (pthread_create(&t, NULL, churn_thread, &c) != 0)
+        die("pthread_create");
+    while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
+        cpu_burn_a(5);
+    pthread_join(t, NULL);
+    measure("threads", (uint64_t)n);
+    measure("timers", (uint64_t)count_timers());
+    return 0;
+}
+
+/* ---- system calls under the profile's signal ---- */
+
+struct sys_round {
+    int rounds;
+    uint64_t bytes, epoll_zero, slept;
+    uint64_t eintr_read, eintr_epoll, eintr_nanosleep;
+};
+
+static void *sys_thread(void *arg)
+{
+    struct sys_round *r = arg;
+    int data[2], empty[2];
+    if (pipe(data) != 0 || pipe(empty) != 0)
+        die("pipe");
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN };
+    epoll_ctl(ep, EPOLL_CTL_ADD, empty[0], &ev);
+    char buf[64];
+    memset(buf, 'x', sizeof buf);
+    for (int i = 0; i < r->rounds; i++) {
+        cpu_burn_b(1);
+        if (write(data[1], buf, sizeof buf) != (ssize_t)sizeof buf)
+            die("write");
+        ssize_t got;
+        while ((got = read(data[0], buf, sizeof buf)) < 0 && errno == EINTR)
+            r->eintr_read++;
+        r->bytes += (uint64_t)got;
+        struct epoll_event out;
+        int n;
+        while ((n = epoll_wait(ep, &out, 1, 1)) < 0 && errno == EINTR)
+            r->eintr_epoll++; /* (a program retries, here with the whole timeout again) */
+        r->epoll_zero += n == 0;
+        struct timespec ts = { 0, 200000 }, left;
+        while (nanosleep(&ts, &left) != 0 && errno == EINTR) {
+            r->eintr_nanosleep++;
+            ts = left;
+        }
+        r->slept++;
+    }
+    return NULL;
+}
+
+static int mode_syscalls(int rounds)
+{
+    struct sys_round r[2];
+    pthread_t t[2];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 2; i++) {
+        r[i].rounds = rounds;
+        if (pthread_create(&t[i], NULL, sys_thread, &r[i]) != 0)
+            die("pthread_create");
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++)
+        printf("thread %d: read %llu bytes, %llu epoll_waits timed out, %llu sleeps\n", i,
+               (unsigned long long)r[i].bytes, (unsigned long long)r[i].epoll_zero,
+               (unsigned long long)r[i].slept);
+    measure("eintr_read", r[0].eintr_read + r[1].eintr_read);
+    measure("eintr_epoll", r[0].eintr_epoll + r[1].eintr_epoll);
+    measure("eintr_nanosleep", r[0].eintr_nanosleep + r[1].eintr_nanosleep);
+    return 0;
+}
+
+/* ---- a program that uses SIGPROF itself ---- */
+
+static volatile uint64_t own_signals, foreign_signals;
+
+static void own_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    if (si->si_code == SI_KERNEL) /* setitimer's */
+        own_signals++;
+    else
+        foreign_signals++;
+}
+
+static int mode_own(uint64_t ms)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = own_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGPROF, &sa, NULL) != 0)
+        die("sigaction");
+    struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
+    setitimer(ITIMER_PROF, &it, NULL);
+    cpu_burn_a(ms);
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_PROF, &off, NULL);
+    struct sigaction now;
+    sigaction(SIGPROF, NULL, &now);
+    printf("handler kept: %s\n", (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == own_handler
+                                     ? "yes" : "no");
+    measure("own", own_signals);
+    measure("foreign", foreign_signals);
+    return 0;
+}
+
+/* ---- fork and exec ---- */
+
+static int mode_fork(uint64_t ms)
+{
+    uint64_t a = cpu_burn_a(ms);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        uint64_t c = cpu_burn_child(2 * ms);
+        printf("measure child %llu\n", (unsigned long long)c);
+        exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    a += cpu_burn_a(ms);
+    measure("a", a);
+    measure("child_pid", (uint64_t)pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 98;
+}
+
+static int mode_exec(const char *self, int n, uint64_t ms)
+{
+    /* The new image's environment: this one without LD_PRELOAD. */
+    extern char **environ;
+    size_t k = 0;
+    while (environ[k])
+        k++;
+    char **env = calloc(k + 1, sizeof *env);
+    size_t j = 0;
+    for (size_t i = 0; i < k; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+            env[j++] = environ[i];
+    char arg[24];
+    snprintf(arg, sizeof arg, "%llu", (unsigned long long)(2 * ms));
+    int killed = 0;
+    for (int i = 0; i < n; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork");
+        if (pid == 0) {
+            cpu_burn_b(ms);
+            char *argv[] = { (char *)self, "plain", arg, NULL };
+            execve(self, argv, env);
+            _exit(127);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status)) {
+            killed++;
+            fprintf(stderr, "child %d died of signal %d\n", i, WTERMSIG(status));
+        } else if (WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "child %d exited %d\n", i, WEXITSTATUS(status));
+        }
+    }
+    measure("killed", (uint64_t)killed);
+    return 0;
+}
+
+/* ---- a signal that interrupts a blocked read (the handler's SA_RESTART) ---- */
+
+static int restart_fds[2];
+static int restart_tid, restart_done;
+
+static void *restart_reader(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&restart_tid, thread_id(), __ATOMIC_RELEASE);
+    char c;
+    ssize_t n = read(restart_fds[0], &c, 1);
+    int err = errno;
+    printf("read returned %zd%s%s\n", n, n < 0 ? ": " : "", n < 0 ? strerror(err) : "");
+    __atomic_store_n(&restart_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int mode_restart(int n)
+{
+    if (pipe(restart_fds) != 0)
+        die("pipe");
+    pthread_t t;
+    if (pthread_create(&t, NULL, restart_reader, NULL) != 0)
+        die("pthread_create");
+    await_at_least(&restart_tid, 1);
+    for (int i = 0; i < n && !__atomic_load_n(&restart_done, __ATOMIC_ACQUIRE); i++) {
+        while (!thread_sleeping(restart_tid) && !__atomic_load_n(&restart_done, __ATOMIC_ACQUIRE))
+            sleep_ms(1);
+        pthread_sigqueue(t, SIGPROF, (union sigval){ .sival_int = i });
+        sleep_ms(2);
+    }
+    if (write(restart_fds[1], "x", 1) != 1)
+        die("write");
+    pthread_join(t, NULL);
+    fflush(stdout);
+    errno = 4242;
+    pthread_sigqueue(pthread_self(), SIGPROF, (union sigval){ .sival_int = -1 });
+    int after = errno; /* (delivered before pthread_sigqueue returned) */
+    printf("errno after a SIGPROF: %s\n", after == 4242 ? "unchanged" : strerror(after));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "burn") == 0)
+        return mode_burn(strtoull(argv[2], NULL, 10));
+    if (argc >= 4 && strcmp(argv[1], "early") == 0)
+        return mode_early(strtoull(argv[2], NULL, 10), argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "churn") == 0)
+        return mode_churn(atoi(argv[2]), strtoull(argv[3], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "syscalls") == 0)
+        return mode_syscalls(atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "own") == 0)
+        return mode_own(strtoull(argv[2], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "fork") == 0)
+        return mode_fork(strtoull(argv[2], NULL, 10));
+    if (argc >= 4 && strcmp(argv[1], "exec") == 0)
+        return mode_exec(argv[0], atoi(argv[2]), strtoull(argv[3], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "restart") == 0)
+        return mode_restart(atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "plain") == 0) {
+        cpu_burn_a(strtoull(argv[2], NULL, 10));
+        return 0;
+    }
+    fprintf(stderr, "usage: prog_cpu burn|early|churn|syscalls|own|fork|exec|plain|restart "
+            "...\n");
+    return 2;
+}
