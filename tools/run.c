@@ -31,6 +31,9 @@ static const char *run_default(const char *var, char *buf, size_t size)
     return def ? def : "";
 }
 
+/* --cpu without a rate: Go's and gperftools' (the library's default is 0, off). */
+#define RUN_CPU_HZ 100
+
 /* The usage text, with the library's own defaults. */
 static void run_usage(void)
 {
@@ -49,17 +52,22 @@ static void run_usage(void)
            "                       totals stay right (0 = off, 1 = every wait; default %s)\n"
            "  --mutex-fraction N   mutex profile: record one in N of the lock releases that\n"
            "                       made threads wait, scaled by N (0 = off, 1 = all; default %s)\n"
+           "  --cpu[=HZ]           a CPU profile too, PREFIX.cpu.pb.gz: HZ samples a second of\n"
+           "                       each thread's CPU time, from 1 to 1000 (--cpu alone: %d;\n"
+           "                       0 = off, the default)\n"
            "  -o, --output PREFIX  write PREFIX.block.pb.gz and PREFIX.mutex.pb.gz (default\n"
            "                       ./%s; %%p = process id, %%t = start time, %%%% = %%;\n"
            "                       an existing directory DIR means DIR/%s)\n"
            "  -h, --help           show this help\n"
            "\n"
-           "Without --block-rate and --mutex-fraction, $LOCKPROF_BLOCK_RATE and\n"
-           "$LOCKPROF_MUTEX_FRACTION apply if set; other LOCKPROF_* variables pass through.\n"
+           "Without --block-rate, --mutex-fraction and --cpu, $LOCKPROF_BLOCK_RATE,\n"
+           "$LOCKPROF_MUTEX_FRACTION and $LOCKPROF_CPU_HZ apply if set; other LOCKPROF_*\n"
+           "variables pass through.\n"
            "Exit status: PROGRAM's; 127 if PROGRAM was not found, 126 if it could not be\n"
            "executed, 2 if lockprof itself failed.\n",
            run_default("LOCKPROF_BLOCK_RATE", rate, sizeof rate),
-           run_default("LOCKPROF_MUTEX_FRACTION", fraction, sizeof fraction), def_out, def_out);
+           run_default("LOCKPROF_MUTEX_FRACTION", fraction, sizeof fraction), RUN_CPU_HZ,
+           def_out, def_out);
 }
 
 /*
@@ -285,11 +293,13 @@ struct run_report {
     pid_t pid;
     int status;              /* from waitpid */
     bool block_off, mutex_off;
+    int nkinds;              /* the profiles looked for: block, mutex, and cpu when it is on */
     struct run_seen_set before;  /* profile-like files that existed before the run */
 };
 
-static const char *const run_kinds[2] = { "block", "mutex" };
-static const char *const run_kind_meaning[2] = { "where threads waited", "who made them wait" };
+static const char *const run_kinds[3] = { "block", "mutex", "cpu" };
+static const char *const run_kind_meaning[3] = { "where threads waited", "who made them wait",
+                                                 "where the CPU time went" };
 
 /* Says on stderr where the profiles of the run are, or why one is missing. */
 static void run_report(struct run_report *r)
@@ -306,7 +316,7 @@ static void run_report(struct run_report *r)
         snprintf(why, sizeof why, "did %s leave through _exit() or exec()?", r->program);
     }
 
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < r->nkinds; k++) {
         char suffix[32];
         glob_t g;
         snprintf(suffix, sizeof suffix, ".%s.pb.gz", run_kinds[k]);
@@ -373,7 +383,7 @@ static void run_report(struct run_report *r)
     /* Profiles of other processes of the run: forked children profile under their own pid. */
     if (strstr(r->prefix, "%p") || strstr(r->prefix, "%t")) {
         size_t nother = 0;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < r->nkinds; k++) {
             char suffix[32];
             glob_t g;
             snprintf(suffix, sizeof suffix, ".%s.pb.gz", run_kinds[k]);
@@ -451,8 +461,8 @@ static void run_exit_like(int status)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *block = NULL, *mutex = NULL, *out = NULL;
-    uint64_t block_v = 0, mutex_v = 0;
+    const char *block = NULL, *mutex = NULL, *out = NULL, *cpu = NULL;
+    uint64_t block_v = 0, mutex_v = 0, cpu_v = 0;
     int i;
 
     for (i = 1; i < argc; i++) {
@@ -473,6 +483,10 @@ int cmd_run(int argc, char **argv)
             mutex = v;
         else if ((v = lp_cli_opt_value("run", argc, argv, &i, "--output", "-o")))
             out = v;
+        else if (strcmp(a, "--cpu") == 0) /* (its value is optional: only --cpu=HZ) */
+            cpu = "";
+        else if (strncmp(a, "--cpu=", 6) == 0)
+            cpu = a + 6;
         else
             lp_cli_usage_error("run", "unknown option '%s'", a);
     }
@@ -488,6 +502,11 @@ int cmd_run(int argc, char **argv)
     if (mutex && !lp_cli_config_number("LOCKPROF_MUTEX_FRACTION", mutex, &mutex_v, expected,
                                        sizeof expected))
         lp_cli_fail(LP_CLI_USAGE, "run", "--mutex-fraction '%s': %s", mutex, expected);
+    if (cpu && !*cpu)
+        cpu_v = RUN_CPU_HZ;
+    else if (cpu && !lp_cli_config_number("LOCKPROF_CPU_HZ", cpu, &cpu_v, expected,
+                                          sizeof expected))
+        lp_cli_fail(LP_CLI_USAGE, "run", "--cpu='%s': %s", cpu, expected);
     if (!out)
         out = run_default("LOCKPROF_OUT", def, sizeof def);
 
@@ -527,15 +546,27 @@ int cmd_run(int argc, char **argv)
         if (setenv("LOCKPROF_MUTEX_FRACTION", num, 1) != 0)
             lp_cli_fail(LP_CLI_USAGE, "run", "setenv: %s", strerror(errno));
     }
+    if (cpu) {
+        snprintf(num, sizeof num, "%" PRIu64, cpu_v);
+        if (setenv("LOCKPROF_CPU_HZ", num, 1) != 0)
+            lp_cli_fail(LP_CLI_USAGE, "run", "setenv: %s", strerror(errno));
+    }
     free(preload);
+    /* The CPU profile is looked for when the library will take one (a value it refuses is
+     * 0 there). */
+    const char *hz = getenv("LOCKPROF_CPU_HZ");
+    uint64_t hz_v = 0;
+    bool cpu_on = hz && lp_cli_config_number("LOCKPROF_CPU_HZ", hz, &hz_v, expected,
+                                             sizeof expected) && hz_v > 0;
 
     struct run_report report = {
         .prefix = prefix,
         .program = prog[0],
         .block_off = block && block_v == 0,
         .mutex_off = mutex && mutex_v == 0,
+        .nkinds = cpu_on ? 3 : 2,
     };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < report.nkinds; k++) {
         char suffix[32];
         snprintf(suffix, sizeof suffix, ".%s.pb.gz", run_kinds[k]);
         char *pattern = run_pattern(prefix, 0, suffix);

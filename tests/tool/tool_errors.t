@@ -50,6 +50,7 @@ sub fails_with {
     like($out, qr/--block-rate/, 'run --help mentions --block-rate');
     like($out, qr/--mutex-fraction/, 'run --help mentions --mutex-fraction');
     like($out, qr/-o\b/, 'run --help mentions -o');
+    like($out, qr/--cpu\[=HZ\]/, 'run --help mentions --cpu[=HZ]');
 
     ($st, $out, $err) = run_cmd($lockprof, 'top', '--help');
     is($st, 0, 'top --help exits 0');
@@ -175,7 +176,7 @@ fails_with(['top', $tmp], qr/: Is a directory$/, 'top of a directory');
 # ---------------------------------------------------------------------------- run
 
 SKIP: {
-    skip("$build/liblockprof.so is not built (make)", 9) unless -e "$build/liblockprof.so";
+    skip("$build/liblockprof.so is not built (make)", 13) unless -e "$build/liblockprof.so";
     my $prefix = "$tmp/run.%p";
 
     fails_with(['run', '--block-rate', 'abc', '--', 'true'],
@@ -217,6 +218,25 @@ SKIP: {
         is($out, "hello\n", 'stdout is exactly the program\'s');
         like($err, qr/^lockprof: (block profile: |no block profile)/m, 'a report on stderr');
     };
+
+    fails_with(['run', '--cpu=abc', 'true'],
+               qr/^lockprof run: --cpu='abc': expected a whole number from 0 to 1000$/,
+               'run --cpu=abc');
+    fails_with(['run', '--cpu=1001', 'true'], qr/^lockprof run: --cpu='1001': expected/,
+               'run --cpu=1001');
+    ($st, $out, $err) = run_cmd($lockprof, 'run', '--cpu', '-o', "$tmp/cpu", '--', '/bin/echo',
+                                'cpu');
+    subtest 'run --cpu -- /bin/echo cpu' => sub {
+        is($st, 0, 'exit 0') or diag($err);
+        is($out, "cpu\n", 'stdout is exactly the program\'s');
+        ok(-s "$tmp/cpu.cpu.pb.gz", 'a CPU profile is written (--cpu alone: 100 Hz)');
+        like($err, qr/^lockprof: cpu profile: \Q$tmp\E\/cpu\.cpu\.pb\.gz \(where the CPU time went\)$/m,
+             'the report names it');
+    };
+    ($st, $out, $err) = run_cmd($lockprof, 'run', '--cpu=0', '-o', "$tmp/nocpu", '--',
+                                '/bin/true');
+    ok($st == 0 && !-e "$tmp/nocpu.cpu.pb.gz" && $err !~ /cpu profile/,
+       'run --cpu=0: no CPU profile, none looked for') or diag($err);
 
     # Without --: the first word that is not an option is the program; its options are its.
     ($st, $out, $err) = run_cmd($lockprof, 'run', '-o', $prefix, '/bin/echo', '-o', 'x');
