@@ -14,8 +14,9 @@
  *      loader's lock (dl_iterate_phdr) is taken under it, never the other way round;
  *   3. the CPU profile's drain lock (cpuprof.c): one thread at a time empties the ring into the
  *      stack table, under the writer's lock or under none (lockprof's thread);
- *   4. the CPU profile's timer table lock (cputimer.c), taken under no other: by a thread the
- *      program starts (pthread_create's wrapper arms it), lockprof's thread's scans, exec.
+ *   4. the CPU profile's timer table lock (cputimer.c): by a thread the program starts
+ *      (pthread_create's wrapper arms it), lockprof's thread's scans, exec, alone; under the
+ *      writer's only to count the timers for a profile's comments.
  * None is taken on the path of a contended lock or of a recorded event, nor in a signal
  * handler (the CPU profile's handler takes none); 1 and 2 only to write a profile or to name
  * the loaded objects (at a dlclose), 3 to record the CPU profile's samples. A fork takes none (it would wait for a profile being

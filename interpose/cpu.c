@@ -44,9 +44,10 @@ LP_INIT_TEXT int lp_cpu_init(const struct lp_config *cfg)
     if (getrlimit(RLIMIT_SIGPENDING, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur / 4 < max)
         max = (unsigned)(rl.rlim_cur / 4);
-    if (lp_cpuprof_init((unsigned)cfg->cpu_hz, LP_CPU_SIGNAL, (unsigned)cfg->stack_depth,
-                        ncpus) < 0 ||
-        lp_cputimer_init(1000000000ULL / cfg->cpu_hz, LP_CPU_SIGNAL, max ? max : 1) < 0) {
+    /* (The timers' table first: the profile is on once its ring is there.) */
+    if (lp_cputimer_init(1000000000ULL / cfg->cpu_hz, LP_CPU_SIGNAL, max ? max : 1) < 0 ||
+        lp_cpuprof_init((unsigned)cfg->cpu_hz, LP_CPU_SIGNAL, (unsigned)cfg->stack_depth,
+                        ncpus) < 0) {
         lp_log_sigsafe("cannot map the CPU profile's memory: LOCKPROF_CPU_HZ is off");
         return 0;
     }
