@@ -34,6 +34,13 @@
  *       Prints: ops_per_s X cpu_ns_per_op Y   (CPU = user + sys of the whole process,
  *                                              getrusage(RUSAGE_SELF), over the timed section)
  *
+ *   bench_mutex spin THREADS ITERS
+ *       THREADS threads, each ITERS × a call of a function that runs 100 steps of an LCG: no
+ *       lock, no system call, CPU-bound (what the CPU profile costs: its signals, its unwinds,
+ *       lockprof's thread draining the samples). Timed as contended.
+ *       Prints: ns_per_op X cpu_ns_per_op Y   (one op = one call, by any thread; CPU = user +
+ *                                              sys of the whole process)
+ *
  *   bench_mutex provider [SYMBOL]
  *       Prints: provider PATH   the object that defines the SYMBOL (default
  *                               pthread_mutex_lock) this program calls (libc, or the preload),
@@ -217,10 +224,12 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int run_contended(long threads, long iters)
+/* Starts `threads` threads running fn (each with a struct worker of iters), releases them
+ * together and waits for them all: the wall and CPU time (the whole process's) from the
+ * release to the last join. 0, or 1 (said on stderr). */
+static int run_workers(long threads, long iters, void *(*fn)(void *), uint64_t *wall,
+                       uint64_t *cpu)
 {
-    cs_spins = calibrate();
-
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     struct worker *w = calloc((size_t)threads, sizeof *w);
@@ -231,7 +240,7 @@ static int run_contended(long threads, long iters)
     for (long i = 0; i < threads; i++) {
         w[i].iters = iters;
         w[i].start = &start;
-        int rc = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
+        int rc = pthread_create(&w[i].tid, NULL, fn, &w[i]);
         if (rc) {
             fprintf(stderr, "bench_mutex: pthread_create: %s\n", strerror(rc));
             return 1;
@@ -242,13 +251,54 @@ static int run_contended(long threads, long iters)
     pthread_barrier_wait(&start);
     for (long i = 0; i < threads; i++)
         pthread_join(w[i].tid, NULL);
-    uint64_t t1 = now_ns(), c1 = cpu_ns();
-
-    double ops = (double)threads * (double)iters;
-    printf("ops_per_s %.1f cpu_ns_per_op %.2f\n", ops * 1e9 / (double)(t1 - t0),
-           (double)(c1 - c0) / ops);
+    *wall = now_ns() - t0;
+    *cpu = cpu_ns() - c0;
     free(w);
     pthread_barrier_destroy(&start);
+    return 0;
+}
+
+static int run_contended(long threads, long iters)
+{
+    cs_spins = calibrate();
+    uint64_t wall, cpu;
+    if (run_workers(threads, iters, worker_main, &wall, &cpu) != 0)
+        return 1;
+    double ops = (double)threads * (double)iters;
+    printf("ops_per_s %.1f cpu_ns_per_op %.2f\n", ops * 1e9 / (double)wall, (double)cpu / ops);
+    return 0;
+}
+
+/* ---- spin ---- */
+
+static volatile uint64_t spin_sink;
+
+static __attribute__((noinline)) uint64_t spin_step(uint64_t x)
+{
+    for (int i = 0; i < 100; i++)
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    __asm__ volatile("" ::: "memory");
+    return x;
+}
+
+static void *spin_main(void *arg)
+{
+    struct worker *w = arg;
+    uint64_t x = (uint64_t)(uintptr_t)w;
+    pthread_barrier_wait(w->start);
+    for (long i = 0; i < w->iters; i++)
+        x = spin_step(x);
+    spin_sink = x;
+    return NULL;
+}
+
+static int run_spin(long threads, long iters)
+{
+    uint64_t wall, cpu;
+    if (run_workers(threads, iters, spin_main, &wall, &cpu) != 0)
+        return 1;
+    double ops = (double)threads * (double)iters;
+    printf("ns_per_op %.4f cpu_ns_per_op %.4f\n", (double)wall / ops, (double)cpu / ops);
     return 0;
 }
 
@@ -259,6 +309,7 @@ static void usage(void)
     fprintf(stderr, "usage: bench_mutex uncontended mutex|rdlock|wrlock|sem ITERS\n"
                     "       bench_mutex uncontended-bg ITERS\n"
                     "       bench_mutex contended THREADS ITERS\n"
+                    "       bench_mutex spin THREADS ITERS\n"
                     "       bench_mutex provider [SYMBOL]\n");
     exit(2);
 }
@@ -273,6 +324,8 @@ int main(int argc, char **argv)
         return run_uncontended_bg(parse_count(argv[2], "ITERS"));
     if (argc == 4 && !strcmp(argv[1], "contended"))
         return run_contended(parse_count(argv[2], "THREADS"), parse_count(argv[3], "ITERS"));
+    if (argc == 4 && !strcmp(argv[1], "spin"))
+        return run_spin(parse_count(argv[2], "THREADS"), parse_count(argv[3], "ITERS"));
     if ((argc == 2 || argc == 3) && !strcmp(argv[1], "provider"))
         return bench_provider(argc == 3 ? argv[2] : "pthread_mutex_lock");
     usage();
