@@ -281,6 +281,12 @@ int main(void)
     sigaltstack(&ss, NULL);
     free(ss.ss_sp);
 
+#ifdef __SANITIZE_THREAD__
+    /* ThreadSanitizer delivers an asynchronous signal at the thread's next call it intercepts:
+     * never inside the spinning function, which makes none. */
+    ok(1, "# SKIP an interrupted context: ThreadSanitizer defers asynchronous signals");
+    ok(1, "# SKIP (with the one above)");
+#else
     struct sigaction sp = { .sa_sigaction = on_prof, .sa_flags = SA_SIGINFO | SA_RESTART };
     sigaction(SIGPROF, &sp, NULL);
     struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
@@ -292,6 +298,7 @@ int main(void)
        "libunwind finds (%d frames)", prof_b.nctx);
     ok(prof_b.nctx > 8, "through the spinning function's 7 frames to main (%d frames)",
        prof_b.nctx);
+#endif
 
     pthread_t t;
     sem_init(&thread_walked, 0, 0);
