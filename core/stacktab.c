@@ -132,7 +132,7 @@ static bool stacktab_same(const struct stacktab_slot *s, uint64_t hash, enum lp_
 {
     return s->hash == hash && s->prof == prof && s->leaf == leaf && s->depth == depth &&
            s->truncated == truncated &&
-           memcmp(&stacktab_pool[s->frames], pcs, depth * sizeof(uintptr_t)) == 0;
+           (depth == 0 || memcmp(&stacktab_pool[s->frames], pcs, depth * sizeof(uintptr_t)) == 0);
 }
 
 static void stacktab_add_weight(uint64_t *count_fp, uint64_t *delay, const struct lp_weight *w)
@@ -183,7 +183,8 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
                     stacktab_overflow_add(prof, w);
                     return;
                 }
-                memcpy(&stacktab_pool[off], pcs, depth * sizeof(uintptr_t));
+                if (depth) /* (a synthetic stack's pcs may be NULL) */
+                    memcpy(&stacktab_pool[off], pcs, depth * sizeof(uintptr_t));
                 s->frames = off;
                 s->depth = (uint16_t)depth;
                 s->prof = (uint8_t)prof;
