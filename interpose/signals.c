@@ -8,11 +8,13 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent.h"
 #include "config.h"
 #include "cpu.h"
 #include "cpuprof.h"
+#include "cputimer.h"
 #include "log.h"
 #include "resolve.h"
 
@@ -283,6 +285,86 @@ LP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
     if (sig <= 0 || sig >= SIGNALS_MAX || !signals_role[sig])
         return REAL(sysv_signal)(sig, h);
     return signals_common(sig, h, SA_RESETHAND | SA_NODEFER, false);
+}
+
+/* ---- sigwait and friends: the CPU profile's signal is never the program's ----------------
+ * A thread that blocks the CPU profile's signal keeps a sample pending (its timer still fires),
+ * and a daemon that takes its signals with sigwait on a full set ("block everything, then wait
+ * in one thread") would get it: a signal it never asked for, which many take as the end. So
+ * a signal of lockprof's timers (SI_TIMER, their cookie) that one of these calls takes is
+ * dropped, and the call waits on (a timed one until its deadline). Only while the CPU profile
+ * is on, and for a set that holds its signal; any other call goes straight to glibc. */
+
+static bool signals_waits_for_cpu(const sigset_t *set)
+{
+    return signals_cpu_sig && lp_cpuprof_on() && set && sigismember(set, signals_cpu_sig) == 1;
+}
+
+static bool signals_is_cpu_sample(int sig, const siginfo_t *si)
+{
+    return sig == signals_cpu_sig && si->si_code == SI_TIMER &&
+           si->si_value.sival_int == LP_CPUTIMER_COOKIE;
+}
+
+LP_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+    if (!signals_waits_for_cpu(set))
+        return REAL(sigwaitinfo)(set, info);
+    siginfo_t mine;
+    siginfo_t *si = info ? info : &mine;
+    int sig;
+    while ((sig = REAL(sigwaitinfo)(set, si)) > 0 && signals_is_cpu_sample(sig, si))
+        ;
+    return sig;
+}
+
+LP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+    if (!signals_waits_for_cpu(set) || !ts || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+        return REAL(sigtimedwait)(set, info, ts); /* (a bad timeout is the kernel's EINVAL) */
+    siginfo_t mine;
+    siginfo_t *si = info ? info : &mine;
+    struct timespec deadline, left = *ts;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ts->tv_sec;
+    deadline.tv_nsec += ts->tv_nsec;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    for (;;) {
+        int sig = REAL(sigtimedwait)(set, si, &left);
+        if (sig <= 0 || !signals_is_cpu_sample(sig, si))
+            return sig;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = deadline.tv_sec - now.tv_sec;
+        left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000;
+        }
+        if (left.tv_sec < 0)
+            left.tv_sec = left.tv_nsec = 0; /* (then a poll: the kernel's EAGAIN if nothing) */
+    }
+}
+
+/* glibc's sigwait retries after EINTR, and returns an error number, not -1. */
+LP_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+    if (!signals_waits_for_cpu(set))
+        return REAL(sigwait)(set, sig);
+    int saved = errno;
+    siginfo_t si;
+    int got;
+    while ((got = REAL(sigwaitinfo)(set, &si)) < 0 ? errno == EINTR
+                                                   : signals_is_cpu_sample(got, &si))
+        ;
+    int rc = got < 0 ? errno : 0;
+    if (got > 0)
+        *sig = got;
+    errno = saved;
+    return rc;
 }
 
 /* Every signal lockprof stands in for gets its default action back, as the program believes

@@ -12,7 +12,8 @@
  * The program keeps its own view: sigaction, signal, bsd_signal and sysv_signal are interposed
  * (signal() calls glibc's internal sigaction, not the interposed one), so that a signal
  * lockprof stands in for reads back as SIG_DFL, setting SIG_DFL keeps lockprof's handler, and
- * setting anything else replaces it.
+ * setting anything else replaces it. sigwait, sigwaitinfo and sigtimedwait drop the CPU
+ * profile's signals that a thread blocking them would otherwise take as the program's.
  *
  * Context: lp_signals_init in the constructor; lp_signals_atfork_child in a fork child.
  */

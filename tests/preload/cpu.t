@@ -137,6 +137,16 @@ sub within10 {
          'the 21 signals that were not lockprof\'s timers\' were counted and ignored');
 }
 
+# ---- a daemon that takes its signals with sigwait --------------------------------------------
+{
+    my $plain = run_under(prog => 'prog_cpu', args => ['sigwait', 200], preload => 0);
+    like($plain->{out}, qr/^sigtimedwait: Resource temporarily unavailable\nsigwait: USR1\nsigwaitinfo: USR2$/m,
+         'sigwait: without lockprof, the timeout, then SIGUSR1, then SIGUSR2');
+    my $r = run_under(prog => 'prog_cpu', args => ['sigwait', 200], env => { LOCKPROF_CPU_HZ => 100 });
+    same_as_plain($r, $plain, 'every signal blocked and taken with sigwait, sigwaitinfo, '
+                  . 'sigtimedwait: the CPU profile\'s signals, pending, are never among them');
+}
+
 # ---- a program that owns SIGPROF ------------------------------------------------------------
 {
     my $plain = run_under(prog => 'prog_cpu', args => ['own', 300], preload => 0);

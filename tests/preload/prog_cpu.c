@@ -27,6 +27,10 @@
  *                    program ("plain MS") with LD_PRELOAD taken out of its environment; prints
  *                    how many children died of a signal (measure killed)
  *   plain MS         burns MS ms (what exec runs)
+ *   sigwait MS       as a daemon that takes its signals with sigwait: blocks every signal,
+ *                    burns MS ms, then sigtimedwait (200 ms) on every signal, then sigwait after
+ *                    raising SIGUSR1, then sigwaitinfo after raising SIGUSR2; prints what each
+ *                    returned
  *   restart N        sends N SIGPROFs (pthread_sigqueue, not a timer's) to a thread blocked in
  *                    a read of an empty pipe, then writes a byte to it; prints what the read
  *                    returned, and whether errno was the same after a SIGPROF it sent itself.
@@ -340,6 +344,28 @@ static int mode_exec(const char *self, int n, uint64_t ms)
     return 0;
 }
 
+/* ---- a daemon that takes its signals with sigwait ---- */
+
+static int mode_sigwait(uint64_t ms)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    cpu_burn_a(ms);
+    siginfo_t si;
+    struct timespec ts = { 0, 200000000 };
+    int sig = sigtimedwait(&all, &si, &ts);
+    printf("sigtimedwait: %s\n", sig > 0 ? sigabbrev_np(sig) : strerror(errno));
+    raise(SIGUSR1);
+    int got = 0, rc = sigwait(&all, &got);
+    printf("sigwait: %s\n", rc == 0 ? sigabbrev_np(got) : strerror(rc));
+    cpu_burn_a(ms);
+    raise(SIGUSR2);
+    sig = sigwaitinfo(&all, &si);
+    printf("sigwaitinfo: %s\n", sig > 0 ? sigabbrev_np(sig) : strerror(errno));
+    return 0;
+}
+
 /* ---- a signal that interrupts a blocked read (the handler's SA_RESTART) ---- */
 
 static int restart_fds[2];
@@ -398,13 +424,15 @@ int main(int argc, char **argv)
         return mode_fork(strtoull(argv[2], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "exec") == 0)
         return mode_exec(argv[0], atoi(argv[2]), strtoull(argv[3], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "sigwait") == 0)
+        return mode_sigwait(strtoull(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "restart") == 0)
         return mode_restart(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "plain") == 0) {
         cpu_burn_a(strtoull(argv[2], NULL, 10));
         return 0;
     }
-    fprintf(stderr, "usage: prog_cpu burn|early|churn|syscalls|own|fork|exec|plain|restart "
-            "...\n");
+    fprintf(stderr, "usage: prog_cpu burn|early|churn|syscalls|own|fork|exec|plain|sigwait|"
+            "restart ...\n");
     return 2;
 }
