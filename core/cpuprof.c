@@ -104,9 +104,16 @@ void lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext)
         __atomic_fetch_add(&cpuprof_st.foreign, 1, __ATOMIC_RELAXED);
         return;
     }
-    /* Periods that passed while the signal could not be delivered (a tick's worth above
-     * CONFIG_HZ, or the thread blocked it) weigh on this sample. */
-    uint32_t weight = 1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
+    /* Periods that passed before the signal could be delivered: a tick's worth weigh on this
+     * sample (the tick is 1 to 10 ms, CONFIG_HZ 1000 to 100, so it covers at most hz / 100
+     * periods, and one more for its jitter). More than that, the thread held the signal
+     * blocked: those periods are not sampled (they would all land on the stack that
+     * unblocked it), only counted. */
+    uint32_t overrun = si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0;
+    uint32_t tick = cpuprof_hz / 100 + 1;
+    uint32_t weight = 1 + (overrun < tick ? overrun : tick);
+    if (overrun > tick)
+        __atomic_fetch_add(&cpuprof_st.blocked_periods, overrun - tick, __ATOMIC_RELAXED);
     __atomic_fetch_add(&cpuprof_st.samples, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&cpuprof_st.periods, weight, __ATOMIC_RELAXED);
     uint64_t ticket;
@@ -161,6 +168,7 @@ void lp_cpuprof_stats(struct lp_cpuprof_stats *s)
     s->lost_periods = __atomic_load_n(&cpuprof_st.lost_periods, __ATOMIC_RELAXED);
     s->truncated = __atomic_load_n(&cpuprof_st.truncated, __ATOMIC_RELAXED);
     s->foreign = __atomic_load_n(&cpuprof_st.foreign, __ATOMIC_RELAXED);
+    s->blocked_periods = __atomic_load_n(&cpuprof_st.blocked_periods, __ATOMIC_RELAXED);
 }
 
 void lp_cpuprof_atfork_child(void)

@@ -9,11 +9,12 @@
  * delay = samples × period. Lockprof's thread drains each second and when a handler finds the
  * ring half full (the waker), the writer before every profile it writes.
  *
- * A sample weighs 1 + si_overrun periods: the kernel checks CPU timers at its tick (CONFIG_HZ,
- * 250 on the machine measured), so above that rate one signal stands for several periods
- * (measured at 1000 Hz: 259 signals a second carrying 740 overruns), as it does after a thread
- * held the signal blocked. Samples the ring had no room for are added, with their weight, under
- * the synthetic stack lockprof::cpu_samples_lost, so totals stay whole.
+ * A sample weighs 1 + si_overrun periods, up to a tick's worth: the kernel checks CPU timers at
+ * its tick (CONFIG_HZ, 250 on the machine measured), so above that rate one signal stands for
+ * several periods (measured at 1000 Hz: 259 signals a second carrying 740 overruns). Periods
+ * beyond a tick's worth passed while the thread held the signal blocked: they are counted, not
+ * sampled (no stack of theirs is known). Samples the ring had no room for are added, with their
+ * weight, under the synthetic stack lockprof::cpu_samples_lost, so totals stay whole.
  *
  * Context: lp_cpuprof_sample_sigsafe in the signal handler (no lock, no allocation, no system
  * call but the waker's futex wake, errno untouched); lp_cpuprof_drain from any thread but a
@@ -65,6 +66,7 @@ struct lp_cpuprof_stats {
     uint64_t lost_periods; /* ... their weight */
     uint64_t truncated;    /* samples whose stack was cut at the depth */
     uint64_t foreign;      /* signals that were not from lockprof's timers */
+    uint64_t blocked_periods; /* periods that passed while a thread blocked the signal */
 };
 void lp_cpuprof_stats(struct lp_cpuprof_stats *s);
 

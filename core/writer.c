@@ -288,8 +288,10 @@ static size_t writer_cpu_comments(struct lp_arena *a, const char **comments, siz
         (unsigned long long)cs.samples, (unsigned long long)cs.periods,
         cs.samples ? "" : " (no thread ran a whole period on a CPU)");
     comments[nc++] = writer_comment(
-        a, "samples not recorded: %llu (%llu periods: the ring was full), counted under %s",
-        (unsigned long long)cs.lost, (unsigned long long)cs.lost_periods, LP_LEAF_CPU_LOST);
+        a, "samples not recorded: %llu (%llu periods: the ring was full), counted under %s; "
+        "periods not sampled: %llu (threads held the signal blocked)",
+        (unsigned long long)cs.lost, (unsigned long long)cs.lost_periods, LP_LEAF_CPU_LOST,
+        (unsigned long long)cs.blocked_periods);
     comments[nc++] = writer_comment(
         a, "threads armed since start: %llu; timers now: %llu; timers of ended threads "
         "deleted: %llu; not armed: %llu (timer_create failed%s%s), %llu (more than %llu "

@@ -2,7 +2,8 @@
  * unit_cpuprof — core/cpuprof.c, what a CPU sample becomes, with samples handed to it as the
  * handler would (a siginfo and a ucontext from getcontext): a sample of lockprof's timer is
  * unwound from its context into the ring and drained into the stack table as samples × period;
- * a signal with overruns weighs 1 + overrun periods; a signal that is not lockprof's timer's is
+ * a signal with overruns weighs 1 + overrun periods, up to a tick's worth (more passed with
+ * the signal blocked: counted, not sampled); a signal that is not lockprof's timer's is
  * counted and dropped; samples the ring had no room for are counted and added, weight and all,
  * under lockprof::cpu_samples_lost, so the totals stay whole.
  */
@@ -85,11 +86,20 @@ int main(void)
     ok(t.deep == t.entries && t.entries >= 1, "each stack unwound from its context: no leaf "
        "name, 3 frames or more (%llu stacks)", (unsigned long long)t.entries);
 
-    si = timer_info(3);
+    si = timer_info(2);
     sample_here(&si);
     lp_cpuprof_drain();
     t = totals();
-    is_u64(t.delay, 14 * PERIOD, "a signal with 3 overruns weighs 4 periods");
+    is_u64(t.delay, 13 * PERIOD, "a signal with 2 overruns weighs 3 periods (a tick's worth "
+           "at 100 Hz: 100 / 100 + 1)");
+    si = timer_info(7);
+    sample_here(&si);
+    lp_cpuprof_drain();
+    t = totals();
+    struct lp_cpuprof_stats st;
+    lp_cpuprof_stats(&st);
+    is_u64(t.delay, 16 * PERIOD, "one with 7 weighs no more: 3 periods");
+    is_u64(st.blocked_periods, 5, "the other 5 passed with the signal blocked: counted only");
 
     siginfo_t foreign = timer_info(0);
     foreign.si_code = SI_USER;
@@ -98,10 +108,9 @@ int main(void)
     foreign.si_value.sival_int = 42;
     sample_here(&foreign);
     lp_cpuprof_drain();
-    struct lp_cpuprof_stats st;
     lp_cpuprof_stats(&st);
     is_u64(st.foreign, 2, "signals that are not lockprof's timers': counted");
-    is_u64(totals().delay, 14 * PERIOD, "... and not recorded");
+    is_u64(totals().delay, 16 * PERIOD, "... and not recorded");
 
     /* More than the ring holds before the next drain. */
     si = timer_info(1);
@@ -113,10 +122,10 @@ int main(void)
     lp_cpuprof_drain();
     t = totals();
     is_u64(t.lost_count_fp, 100 * LP_COUNT_ONE, "drained: under lockprof::cpu_samples_lost");
-    is_u64(t.delay + t.lost_delay, (14 + 2 * ((uint64_t)records + 50)) * PERIOD,
+    is_u64(t.delay + t.lost_delay, (16 + 2 * ((uint64_t)records + 50)) * PERIOD,
            "so the profile's total is every period signalled");
-    is_u64(st.samples, 11 + records + 50, "every sample of lockprof's timers counted");
-    is_u64(st.periods, 14 + 2 * ((uint64_t)records + 50), "... and its periods");
+    is_u64(st.samples, 12 + records + 50, "every sample of lockprof's timers counted");
+    is_u64(st.periods, 16 + 2 * ((uint64_t)records + 50), "... and its periods");
     done_testing();
     return tap_failed != 0;
 }
