@@ -63,7 +63,8 @@ unsigned lp_cpuring_records(void)
 
 static inline struct cpuring_rec *ring_rec(uint64_t pos)
 {
-    return (struct cpuring_rec *)(ring_base + (size_t)(pos & ((1u << ring_bits) - 1)) * ring_stride);
+    size_t i = (size_t)(pos & ((1u << ring_bits) - 1));
+    return (struct cpuring_rec *)(ring_base + i * ring_stride);
 }
 
 uintptr_t *lp_cpuring_claim_sigsafe(uint64_t *ticket)

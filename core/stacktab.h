@@ -13,8 +13,8 @@
  *
  * Leaf names are static strings (the interposed call's name, or lockprof::…), or NULL for a
  * stack whose first address is a frame of its own (the CPU profile's interrupted pc); the
- * pointer is part of the key. Context: any thread; not signal handlers (it may spin briefly on a slot
- * another thread is publishing).
+ * pointer is part of the key. Context: any thread; not signal handlers (it may spin briefly on
+ * a slot another thread is publishing).
  */
 #ifndef LP_STACKTAB_H
 #define LP_STACKTAB_H

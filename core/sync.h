@@ -19,16 +19,16 @@
  *      writer's only to count the timers for a profile's comments.
  * None is taken on the path of a contended lock or of a recorded event, nor in a signal
  * handler (the CPU profile's handler takes none); 1 and 2 only to write a profile or to name
- * the loaded objects (at a dlclose), 3 to record the CPU profile's samples. A fork takes none (it would wait for a profile being
- * written): a new process frees them before it first uses them, and forgets a write that was
- * in progress at the fork (writer.h); the registry is usable whatever the fork interrupted
- * (maps.c). The
- * lock table (locktab.c) takes no lock: each entry is one 16-byte word replaced
- * by compare-and-swap, so a program's thread never waits there for another one, and a fork
- * child, which drops every entry (its parent's waiters are not its own), finds no operation
- * half-done that it would have to finish. The stack table, the in-flight table, the descriptor
- * cache and the unwinder's rule cache take no lock either (atomics); the stack table's one
- * wait, on a slot another thread is filling, is a spin, counted and timed (stacktab.h).
+ * the loaded objects (at a dlclose), 3 to record the CPU profile's samples. A fork takes
+ * none (it would wait for a profile being written): a new process frees them before it first
+ * uses them, and forgets a write that was in progress at the fork (writer.h); the registry is
+ * usable whatever the fork interrupted (maps.c). The lock table (locktab.c) takes no lock:
+ * each entry is one 16-byte word replaced by compare-and-swap, so a program's thread never
+ * waits there for another one, and a fork child, which drops every entry (its parent's
+ * waiters are not its own), finds no operation half-done that it would have to finish. The
+ * stack table, the in-flight table, the descriptor cache, the unwinder's rule cache and the
+ * CPU profile's ring take no lock either (atomics); the stack table's one wait, on a slot
+ * another thread is filling, is a spin, counted and timed (stacktab.h).
  *
  * lp_lock counts the times it had to sleep, and for how long (lp_sync_stats): every profile
  * says so, so that a wait of the program on a lock of lockprof's is never hidden.

@@ -16,6 +16,7 @@ use Test::More;
 use Time::HiRes ();
 
 my $period = 10_000_000; # at 100 Hz
+my $aside = 'lockprof: the program handles SIGPROF itself; the CPU profile \(LOCKPROF_CPU_HZ\)';
 
 sub cpu_profile { my ($r) = @_; return read_profile("$r->{prefix}.cpu.pb.gz") }
 
@@ -45,7 +46,8 @@ sub within10 {
     ok(-s $r->{block} && -s $r->{mutex}, 'burn: the block and mutex profiles too');
     my $p = cpu_profile($r);
     is($p->{status}, 0, 'burn: the CPU profile decodes');
-    is($p->{sample_type}, 'samples/count cpu/nanoseconds', 'sample types samples/count, cpu/nanoseconds');
+    is($p->{sample_type}, 'samples/count cpu/nanoseconds',
+       'sample types samples/count, cpu/nanoseconds');
     is($p->{period_type}, 'cpu/nanoseconds', 'period type cpu/nanoseconds');
     is($p->{period}, $period, 'period 1e9 / 100');
     my $span = ($t1 - $t0) * 1e9;
@@ -105,7 +107,8 @@ sub within10 {
 
 # ---- threads that end with their timer armed ------------------------------------------------
 {
-    my $r = run_under(prog => 'prog_cpu', args => ['churn', 300, 2], env => { LOCKPROF_CPU_HZ => 100 });
+    my $r = run_under(prog => 'prog_cpu', args => ['churn', 300, 2],
+                      env => { LOCKPROF_CPU_HZ => 100 });
     my $m = $r->{measure};
     is($r->{exit}, 0, 'churn: 300 threads that end with their timer armed: exit 0');
     is($r->{err}, '', 'churn: nothing on stderr');
@@ -123,13 +126,15 @@ sub within10 {
 # ---- system calls in threads that are sampled -----------------------------------------------
 {
     my $plain = run_under(prog => 'prog_cpu', args => ['syscalls', 300], preload => 0);
-    my $r = run_under(prog => 'prog_cpu', args => ['syscalls', 300], env => { LOCKPROF_CPU_HZ => 1000 });
+    my $r = run_under(prog => 'prog_cpu', args => ['syscalls', 300],
+                      env => { LOCKPROF_CPU_HZ => 1000 });
     same_as_plain($r, $plain, 'read, epoll_wait and nanosleep at 1000 Hz');
     is($r->{measure}{eintr_read}, 0, 'a read is never interrupted (SA_RESTART)');
     diag("EINTR, retried: epoll_wait $r->{measure}{eintr_epoll}, nanosleep "
          . "$r->{measure}{eintr_nanosleep} (signal(7): these fail with EINTR under any handler)");
 
-    my $s = run_under(prog => 'prog_cpu', args => ['restart', 20], env => { LOCKPROF_CPU_HZ => 100 });
+    my $s = run_under(prog => 'prog_cpu', args => ['restart', 20],
+                      env => { LOCKPROF_CPU_HZ => 100 });
     is($s->{exit}, 0, 'SIGPROF sent to a thread blocked in read: exit 0');
     like($s->{out}, qr/^read returned 1$/m, 'the read went on and returned its byte (SA_RESTART)');
     like($s->{out}, qr/^errno after a SIGPROF: unchanged$/m, 'the handler left errno as it was');
@@ -140,9 +145,11 @@ sub within10 {
 # ---- a daemon that takes its signals with sigwait --------------------------------------------
 {
     my $plain = run_under(prog => 'prog_cpu', args => ['sigwait', 200], preload => 0);
-    like($plain->{out}, qr/^sigtimedwait: Resource temporarily unavailable\nsigwait: USR1\nsigwaitinfo: USR2$/m,
+    like($plain->{out},
+         qr/^sigtimedwait: Resource temporarily unavailable\nsigwait: USR1\nsigwaitinfo: USR2$/m,
          'sigwait: without lockprof, the timeout, then SIGUSR1, then SIGUSR2');
-    my $r = run_under(prog => 'prog_cpu', args => ['sigwait', 200], env => { LOCKPROF_CPU_HZ => 100 });
+    my $r = run_under(prog => 'prog_cpu', args => ['sigwait', 200],
+                      env => { LOCKPROF_CPU_HZ => 100 });
     same_as_plain($r, $plain, 'every signal blocked and taken with sigwait, sigwaitinfo, '
                   . 'sigtimedwait: the CPU profile\'s signals, pending, are never among them');
 }
@@ -158,7 +165,7 @@ sub within10 {
        'no signal of lockprof\'s timers reaches it');
     my @lines = split /\n/, $r->{err};
     is(scalar(@lines), 1, 'lockprof says so, once');
-    like($lines[0] // '', qr/^lockprof: the program handles SIGPROF itself; the CPU profile \(LOCKPROF_CPU_HZ\) takes no more samples$/,
+    like($lines[0] // '', qr/^$aside takes no more samples$/,
          '... that it stands aside');
     like(comment(cpu_profile($r), qr/^cpu sampling stopped/), qr/installed a handler/,
          'the CPU profile says sampling stopped, and why');
@@ -167,8 +174,9 @@ sub within10 {
     my $pid = fork() // die;
     if ($pid == 0) {
         $SIG{PROF} = 'IGNORE';
-        my $i = run_under(prog => 'prog_cpu', args => ['plain', 50], env => { LOCKPROF_CPU_HZ => 100 });
-        POSIX::_exit($i->{exit} == 0 && $i->{err} =~ /\Alockprof: the program handles SIGPROF itself; the CPU profile \(LOCKPROF_CPU_HZ\) is off\n\z/ ? 0 : 1);
+        my $i = run_under(prog => 'prog_cpu', args => ['plain', 50],
+                          env => { LOCKPROF_CPU_HZ => 100 });
+        POSIX::_exit($i->{exit} == 0 && $i->{err} =~ /\A$aside is off\n\z/ ? 0 : 1);
     }
     waitpid($pid, 0);
     is($?, 0, 'SIGPROF ignored at start: exit 0, and one line says the CPU profile is off');
@@ -176,7 +184,8 @@ sub within10 {
     my $w = run_under(prog => 'prog_cpu', args => ['plain', 10],
                       env => { LOCKPROF_CPU_HZ => 100, LOCKPROF_SIGNAL => 'SIGPROF' });
     is($w->{exit}, 0, 'LOCKPROF_SIGNAL=SIGPROF with the CPU profile: exit 0');
-    like($w->{err}, qr/\Alockprof: LOCKPROF_SIGNAL=SIGPROF is the CPU profile's signal \(LOCKPROF_CPU_HZ\): no snapshots on it\n\z/,
+    my $said = qr/LOCKPROF_SIGNAL=SIGPROF is the CPU profile's signal \(\S+\): no snapshots on it/;
+    like($w->{err}, qr/\Alockprof: $said\n\z/,
          '... and one line says the signal is the CPU profile\'s');
 }
 
@@ -199,7 +208,8 @@ sub within10 {
 
 # ---- exec: the new image is never killed by the profile's signal ----------------------------
 {
-    my $r = run_under(prog => 'prog_cpu', args => ['exec', 20, 30], env => { LOCKPROF_CPU_HZ => 1000 });
+    my $r = run_under(prog => 'prog_cpu', args => ['exec', 20, 30],
+                      env => { LOCKPROF_CPU_HZ => 1000 });
     is($r->{exit}, 0, 'exec: exit 0');
     is($r->{measure}{killed}, 0, 'exec: 20 children sampled at 1000 Hz exec a program without '
        . 'lockprof that burns CPU: none dies of a signal') or diag($r->{err});

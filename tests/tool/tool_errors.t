@@ -230,7 +230,8 @@ SKIP: {
         is($st, 0, 'exit 0') or diag($err);
         is($out, "cpu\n", 'stdout is exactly the program\'s');
         ok(-s "$tmp/cpu.cpu.pb.gz", 'a CPU profile is written (--cpu alone: 100 Hz)');
-        like($err, qr/^lockprof: cpu profile: \Q$tmp\E\/cpu\.cpu\.pb\.gz \(where the CPU time went\)$/m,
+        like($err,
+             qr/^lockprof: cpu profile: \Q$tmp\E\/cpu\.cpu\.pb\.gz \(where the CPU time went\)$/m,
              'the report names it');
     };
     ($st, $out, $err) = run_cmd($lockprof, 'run', '--cpu=0', '-o', "$tmp/nocpu", '--',
