@@ -26,9 +26,14 @@ static pid_t cpu_pid;
 static uint32_t cpu_exec_stopped;
 /* lockprof's thread: when it last listed the threads (monotonic ns; 0: never). */
 static uint64_t cpu_scanned_at;
+/* A thread was started since the last listing (lp_cpu_thread_started); atomic. */
+static uint32_t cpu_scan_asked;
 
 /* Threads out of lockprof's sight are armed, and ended threads' timers deleted, this often. */
 #define CPU_SCAN_NS (10ULL * 1000000000ULL)
+/* Threads the program started are armed this soon at most after the listing before (a program
+ * that starts threads in a burst pays for one listing per interval, not one per thread). */
+#define CPU_SCAN_SOON_NS (10ULL * 1000000ULL)
 /* Timers at most: a quarter of what the user may have pending (RLIMIT_SIGPENDING, which every
  * timer takes one of, and which the user's other processes share), and 16384. */
 #define CPU_MAX_TIMERS 16384
@@ -73,21 +78,64 @@ LP_INIT_TEXT void lp_cpu_start(void)
     lp_agent_wake_sigsafe(); /* its first tick arms the threads already there */
 }
 
-void lp_cpu_thread_started(pthread_t t)
+/* The start routines on their way to new threads: a slot is taken by the creating thread and
+ * given back by the new one once it has read it. Bounded: a burst of more creations at once
+ * than there are slots is armed by the scan. */
+#define CPU_START_SLOTS 256
+static struct cpu_start {
+    void *(*fn)(void *);
+    void *arg;
+    uint32_t busy; /* atomic */
+} cpu_starts[CPU_START_SLOTS];
+static uint32_t cpu_start_next; /* atomic: where the next claim looks first */
+
+static void *cpu_thread_start(void *p)
+{
+    struct cpu_start *s = p;
+    void *(*fn)(void *) = s->fn;
+    void *arg = s->arg;
+    __atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+    if (lp_cpu_sampling() && !lp_lifecycle_restricted()) {
+        int err = errno;
+        lp_cputimer_arm((int32_t)lp_sys_gettid());
+        errno = err;
+    }
+    return fn(arg);
+}
+
+int lp_cpu_thread_wrap(void *(**fn)(void *), void **arg)
+{
+    if (lp_wrap_off() || lp_lifecycle_restricted())
+        return -1;
+    uint32_t first = __atomic_fetch_add(&cpu_start_next, 1, __ATOMIC_RELAXED);
+    for (uint32_t k = 0; k < CPU_START_SLOTS; k++) {
+        uint32_t i = (first + k) % CPU_START_SLOTS;
+        uint32_t idle = 0;
+        if (__atomic_load_n(&cpu_starts[i].busy, __ATOMIC_RELAXED) ||
+            !__atomic_compare_exchange_n(&cpu_starts[i].busy, &idle, 1, false,
+                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            continue;
+        cpu_starts[i].fn = *fn;
+        cpu_starts[i].arg = *arg;
+        *fn = cpu_thread_start;
+        *arg = &cpu_starts[i];
+        return (int)i;
+    }
+    return -1;
+}
+
+void lp_cpu_thread_unwrap(int slot)
+{
+    if (slot >= 0)
+        __atomic_store_n(&cpu_starts[slot].busy, 0, __ATOMIC_RELEASE);
+}
+
+void lp_cpu_thread_started(void)
 {
     if (lp_wrap_off() || lp_lifecycle_restricted())
         return; /* (lockprof's own threads are started busy) */
-    struct lp_guard g;
-    lp_guard_enter(&g);
-    clockid_t clk;
-    /* The clock is ((~tid) << 3) | 6; a thread that has already ended has tid 0 (glibc's
-     * descriptor is cleared by the kernel at its exit), and is left alone. */
-    if (pthread_getcpuclockid(t, &clk) == 0) {
-        int32_t tid = (int32_t) ~((int32_t)clk >> 3);
-        if (tid > 0)
-            lp_cputimer_arm(tid);
-    }
-    lp_guard_leave(&g);
+    if (!__atomic_exchange_n(&cpu_scan_asked, 1, __ATOMIC_ACQ_REL))
+        lp_agent_wake_sigsafe();
 }
 
 void lp_cpu_tick(void)
@@ -98,9 +146,12 @@ void lp_cpu_tick(void)
     if (!lp_cputimer_armed() || lp_lifecycle_restricted())
         return;
     uint64_t now = lp_clock_monotonic();
-    if (cpu_scanned_at && now - cpu_scanned_at < CPU_SCAN_NS)
+    uint64_t every = __atomic_load_n(&cpu_scan_asked, __ATOMIC_ACQUIRE) ? CPU_SCAN_SOON_NS
+                                                                         : CPU_SCAN_NS;
+    if (cpu_scanned_at && now - cpu_scanned_at < every)
         return;
     cpu_scanned_at = now;
+    __atomic_store_n(&cpu_scan_asked, 0, __ATOMIC_RELEASE);
     lp_cputimer_scan();
 }
 

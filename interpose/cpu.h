@@ -5,10 +5,11 @@
  * Sampling starts in the constructor, once the signal's handler is in place (signals.h): the
  * constructor's thread is armed at once, and lockprof's thread (agent.h) arms the threads that
  * are already there from /proc/self/task at its first tick. Every thread the program starts
- * after that with pthread_create or thrd_create is armed by the wrapper as the call returns,
- * in the thread that started it (the new thread's id comes from pthread_getcpuclockid); threads
- * started out of lockprof's sight (a raw clone, glibc's own helpers) by lockprof's thread's
- * scan, every 10 s. lockprof's own threads are never armed (they block every signal anyway).
+ * after that with pthread_create or thrd_create arms itself first thing, in a start routine of
+ * lockprof's that then calls the program's (nothing is read through the caller's pthread_t
+ * after the call: the new thread may have freed its memory, and an ended detached thread's
+ * descriptor may be unmapped); threads started out of lockprof's sight (a raw clone, glibc's
+ * own helpers) by lockprof's thread's scan, every 10 s. lockprof's own threads are never armed (they block every signal anyway).
  *
  * fork: the child has no timers (fork does not copy them) and no pending signal; it arms its
  * one thread, and the threads it starts, and profiles itself from zero. exec: every timer is
@@ -45,8 +46,18 @@ static inline bool lp_cpu_sampling(void)
 {
     return __atomic_load_n(&lp_cpu_sampling_, __ATOMIC_RELAXED) != 0;
 }
-/* The program started thread t (pthread_create or thrd_create returned 0): any thread. */
-void lp_cpu_thread_started(pthread_t t);
+/* The start of a thread the program is about to create: the new thread arms itself, then runs
+ * fn(arg). Sets *fn and *arg to the trampoline and its argument (one of a bounded set of
+ * slots) and returns the slot, or returns -1 and leaves them as they are when every slot is in
+ * use: such a thread is armed by lockprof's thread, which lists the threads at its next wake-up
+ * (lp_cpu_thread_started). Any thread. */
+int lp_cpu_thread_wrap(void *(**fn)(void *), void **arg);
+/* pthread_create failed: the slot lp_cpu_thread_wrap gave (or -1) is free again. */
+void lp_cpu_thread_unwrap(int slot);
+/* The program started a thread that lp_cpu_thread_wrap could not wrap: lockprof's thread
+ * lists the threads at its next wake-up, at most every CPU_SCAN_SOON_NS, and arms the new
+ * ones. Any thread. */
+void lp_cpu_thread_started(void);
 
 /* lockprof's thread, at each of its ticks and wake-ups: the ring drained into the profile, and
  * the threads listed (armed or swept) when due. */

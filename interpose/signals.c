@@ -98,7 +98,10 @@ LP_FORK_TEXT static int signals_install(int sig)
     sigemptyset(&sa.sa_mask);
     if (signals_role[sig] == SIGNALS_CPU) {
         sa.sa_flags |= SA_ONSTACK;
-        sigfillset(&sa.sa_mask);
+        /* Every signal, glibc's own two included (sigfillset leaves out SIGCANCEL and
+         * SIGSETXID): an asynchronous cancel inside the handler would leave a ring record
+         * claimed and never published, and the drain stops at it. */
+        memset(&sa.sa_mask, 0xff, sizeof sa.sa_mask);
     }
     return REAL(sigaction)(sig, &sa, NULL);
 }
@@ -320,6 +323,8 @@ LP_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 
 LP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
 {
+    if (signals_waits_for_cpu(set) && !ts)
+        return sigwaitinfo(set, info); /* no timeout: Linux waits as long as sigwaitinfo */
     if (!signals_waits_for_cpu(set) || !ts || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
         return REAL(sigtimedwait)(set, info, ts); /* (a bad timeout is the kernel's EINVAL) */
     siginfo_t mine;

@@ -107,22 +107,29 @@ LP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 }
 
 /* glibc's thrd_create calls its pthread_create internally, out of the wrapper's sight: both.
- * The CPU profile arms the new thread as the call returns (cpu.h). */
+ * While the CPU profile samples, a new thread arms its own timer first thing (cpu.h). */
 LP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                              void *arg)
 {
     lp_lifecycle_threads_begin();
+    if (!lp_cpu_sampling())
+        return REAL(pthread_create)(t, attr, fn, arg);
+    int slot = lp_cpu_thread_wrap(&fn, &arg);
     int rc = REAL(pthread_create)(t, attr, fn, arg);
-    if (rc == 0 && lp_cpu_sampling())
-        lp_cpu_thread_started(*t);
+    if (rc != 0)
+        lp_cpu_thread_unwrap(slot);
+    else if (slot < 0)
+        lp_cpu_thread_started();
     return rc;
 }
 
+/* glibc's thrd_create starts its thread through its own pthread_create, out of the wrappers'
+ * sight: such a thread is armed by lockprof's thread's listing. */
 LP_EXPORT int thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 {
     lp_lifecycle_threads_begin();
     int rc = REAL(thrd_create)(t, fn, arg);
     if (rc == thrd_success && lp_cpu_sampling())
-        lp_cpu_thread_started((pthread_t)*t);
+        lp_cpu_thread_started();
     return rc;
 }

@@ -145,13 +145,24 @@ sub within10 {
 # ---- a daemon that takes its signals with sigwait --------------------------------------------
 {
     my $plain = run_under(prog => 'prog_cpu', args => ['sigwait', 200], preload => 0);
-    like($plain->{out},
-         qr/^sigtimedwait: Resource temporarily unavailable\nsigwait: USR1\nsigwaitinfo: USR2$/m,
-         'sigwait: without lockprof, the timeout, then SIGUSR1, then SIGUSR2');
+    my $want = join("\n", 'sigtimedwait: Resource temporarily unavailable', 'sigwait: USR1',
+                    'sigwaitinfo: USR2', 'sigtimedwait(NULL): WINCH');
+    like($plain->{out}, qr/^\Q$want\E$/m,
+         'sigwait: without lockprof, the timeout, then SIGUSR1, SIGUSR2, SIGWINCH');
     my $r = run_under(prog => 'prog_cpu', args => ['sigwait', 200],
                       env => { LOCKPROF_CPU_HZ => 100 });
     same_as_plain($r, $plain, 'every signal blocked and taken with sigwait, sigwaitinfo, '
                   . 'sigtimedwait: the CPU profile\'s signals, pending, are never among them');
+}
+
+# ---- threads that free the memory holding their pthread_t as they start ----------------------
+# The wrapper reads nothing through the caller's pthread_t after the call: the new thread may
+# have freed it (a wrapper that armed the thread from *t after the call died of SIGSEGV here).
+{
+    my $plain = run_under(prog => 'prog_cpu', args => ['freed', 3000], preload => 0);
+    my $r = run_under(prog => 'prog_cpu', args => ['freed', 3000],
+                      env => { LOCKPROF_CPU_HZ => 100 }, timeout => 120);
+    same_as_plain($r, $plain, 'detached threads that free their pthread_t\'s memory at once');
 }
 
 # ---- a program that owns SIGPROF ------------------------------------------------------------

@@ -29,8 +29,10 @@
  *   plain MS         burns MS ms (what exec runs)
  *   sigwait MS       as a daemon that takes its signals with sigwait: blocks every signal,
  *                    burns MS ms, then sigtimedwait (200 ms) on every signal, then sigwait after
- *                    raising SIGUSR1, then sigwaitinfo after raising SIGUSR2; prints what each
- *                    returned
+ *                    raising SIGUSR1, then sigwaitinfo after raising SIGUSR2, then sigtimedwait
+ *                    with no timeout after raising SIGWINCH; prints what each returned
+ *   freed N          starts N detached threads, each of which first frees the memory its
+ *                    pthread_t was stored in; prints "freed: done"
  *   restart N        sends N SIGPROFs (pthread_sigqueue, not a timer's) to a thread blocked in
  *                    a read of an empty pipe, then writes a byte to it; prints what the read
  *                    returned, and whether errno was the same after a SIGPROF it sent itself.
@@ -363,6 +365,41 @@ static int mode_sigwait(uint64_t ms)
     raise(SIGUSR2);
     sig = sigwaitinfo(&all, &si);
     printf("sigwaitinfo: %s\n", sig > 0 ? sigabbrev_np(sig) : strerror(errno));
+    cpu_burn_a(ms);
+    raise(SIGWINCH);
+    sig = sigtimedwait(&all, &si, NULL); /* no timeout: waits as sigwaitinfo does */
+    printf("sigtimedwait(NULL): %s\n", sig > 0 ? sigabbrev_np(sig) : strerror(errno));
+    return 0;
+}
+
+/* ---- threads that free the memory their pthread_t was stored in ---- */
+
+struct freed_job {
+    pthread_t tid;
+    long pad[3];
+};
+
+static void *freed_worker(void *arg)
+{
+    free(arg); /* the creator's pthread_create may not have returned yet */
+    return NULL;
+}
+
+static int mode_freed(unsigned n)
+{
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    for (unsigned i = 0; i < n; i++) {
+        struct freed_job *j = malloc(sizeof *j);
+        if (!j)
+            die("malloc");
+        if (pthread_create(&j->tid, &at, freed_worker, j) != 0) {
+            free(j);
+            sched_yield();
+        }
+    }
+    puts("freed: done");
     return 0;
 }
 
@@ -426,6 +463,8 @@ int main(int argc, char **argv)
         return mode_exec(argv[0], atoi(argv[2]), strtoull(argv[3], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "sigwait") == 0)
         return mode_sigwait(strtoull(argv[2], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "freed") == 0)
+        return mode_freed((unsigned)strtoul(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "restart") == 0)
         return mode_restart(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "plain") == 0) {
