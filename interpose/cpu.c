@@ -96,9 +96,10 @@ static void *cpu_thread_start(void *p)
     void *arg = s->arg;
     __atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
     if (lp_cpu_sampling() && !lp_lifecycle_restricted()) {
-        int err = errno;
+        struct lp_guard g; /* (errno kept; anything lockprof calls passes straight through) */
+        lp_guard_enter(&g);
         lp_cputimer_arm((int32_t)lp_sys_gettid());
-        errno = err;
+        lp_guard_leave(&g);
     }
     return fn(arg);
 }
