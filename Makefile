@@ -345,7 +345,7 @@ TEST_LIBS = $(patsubst tests/preload/lib%.cc,$(BUILD)/tests/lib%.so,$(wildcard t
 
 ifeq ($(SANITIZE),)
 tests: all variants $(UNIT_BIN) $(FUZZ_BIN) $(HELP_BIN) $(PROG_BIN) $(PROGXX_BIN) $(TEST_LIBS) $(LINKED_API) \
-       $(BENCH_BIN)
+       $(BENCH_BIN) $(BUILD)/tests/passthru.so
 else
 tests: $(SO) $(TOOL) $(UNIT_BIN) $(FUZZ_BIN) $(HELP_BIN)
 endif
