@@ -92,7 +92,7 @@ uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome)
     struct lp_weight wt;
     if (lp_seams.stage >= 4 && outcome != LP_NOT_A_WAIT &&
         lp_sample_block(lp_event_rng(), ev->rate, end - ev->w.start, &wt)) {
-        if (!ev->have_stack) /* lp_event_wait_begin_held: unwound only now, when recorded */
+        if (!ev->have_stack) /* lp_event_wait_begin_late: unwound only now, when recorded */
             event_capture(ev);
         lp_stacktab_add(LP_BLOCK, ev->leaf, ev->pcs, ev->depth, ev->truncated, &wt);
     }

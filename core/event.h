@@ -94,23 +94,13 @@ lp_event_wait_begin_obj(struct lp_wait *ev, const char *leaf, enum lp_family_id 
     LP_EVENT_STACK_BUF(ev);
     lp_event_wait_begin_buf(ev, leaf, family, charge_lock, object, true);
 }
-/* The same for a wait entered holding a lock that it gives back only inside the real call
- * (pthread_cond_wait and its mutex): unwinding before the call would lengthen that critical
- * section on every wait, so the stack is unwound by lp_event_wait_end, and by
- * lp_event_record_charge, only for a wait or a charge that is recorded. */
-static inline __attribute__((always_inline)) void
-lp_event_wait_begin_held(struct lp_wait *ev, const char *leaf, enum lp_family_id family,
-                         const void *object)
-{
-    LP_EVENT_STACK_BUF(ev);
-    lp_event_wait_begin_buf(ev, leaf, family, NULL, object, false);
-}
-/* The same for a wait that holds nothing before or after its call yet is charged to whoever
- * ends it (a futex word's FUTEX_WAIT: the caller takes the lock, if any, only after it
- * returns): registered now, unwound only if it is recorded, after the call. The thread is
- * woken by then, so an unwind before the call would overlap nothing when the wait is short
- * (a hand-off between two threads on one CPU pays it in full), and most short waits are not
- * recorded at all. */
+/* The same, registered now but unwound by lp_event_wait_end, and by lp_event_record_charge,
+ * only for a wait or a charge that is recorded. For a wait entered holding a lock that it
+ * gives back only inside the real call (pthread_cond_wait and its mutex), an unwind before the
+ * call would lengthen that critical section on every wait; for one that holds nothing before
+ * or after its call (a futex word's FUTEX_WAIT: the caller takes the lock, if any, only after
+ * it returns), it would overlap nothing when the wait is short (a hand-off between two threads
+ * on one CPU pays it in full), and most short waits are not recorded at all. */
 static inline __attribute__((always_inline)) void
 lp_event_wait_begin_late(struct lp_wait *ev, const char *leaf, enum lp_family_id family,
                          const void *charge_lock, const void *object)

@@ -91,7 +91,7 @@ static const struct lp_family cond_family = {
     .outcome = cond_outcome,
     .enter = cond_enter,
     .finish = cond_finish,
-    .held = true,
+    .unwind_after = true,
     .cancelled_waits = true,
 };
 

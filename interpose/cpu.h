@@ -9,7 +9,8 @@
  * lockprof's that then calls the program's (nothing is read through the caller's pthread_t
  * after the call: the new thread may have freed its memory, and an ended detached thread's
  * descriptor may be unmapped); threads started out of lockprof's sight (a raw clone, glibc's
- * own helpers) by lockprof's thread's scan, every 10 s. lockprof's own threads are never armed (they block every signal anyway).
+ * own helpers) by lockprof's thread's scan, every 10 s. lockprof's own threads are never armed
+ * (they block every signal anyway).
  *
  * fork: the child has no timers (fork does not copy them) and no pending signal; it arms its
  * one thread, and the threads it starts, and profiles itself from zero. exec: every timer is
@@ -23,7 +24,6 @@
 #ifndef LP_CPU_H
 #define LP_CPU_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 

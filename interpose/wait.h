@@ -150,12 +150,10 @@ struct lp_family {
     /* Optional: after the wait ended, on return and when the thread is cancelled inside the
      * real call alike (cond.c: records the charge of the release made on entering). */
     void (*finish)(struct lp_waiting *w);
-    /* The caller holds a lock across the call (cond.c): the stack is unwound only for what is
-     * recorded, after the call (event.h: lp_event_wait_begin_held). */
-    bool held;
-    /* The caller holds nothing across the call, nor once it returns (futex.c: FUTEX_WAIT): the
-     * stack is unwound after the call and only for a wait that is recorded, as for held, and
-     * the wait is still registered for the charge (event.h: lp_event_wait_begin_late). */
+    /* The stack is unwound after the call, only for a wait that is recorded (event.h:
+     * lp_event_wait_begin_late): the caller holds a lock across the call (cond.c), or holds
+     * nothing before or after it (futex.c: FUTEX_WAIT). The wait is registered for the charge
+     * of the call's charge lock all the same, if it has one. */
     bool unwind_after;
     /* A thread cancelled inside the real call did wait (cond.c: glibc re-acquires the mutex
      * before unwinding): its wait is recorded. Otherwise such a wait is dropped (the call never
@@ -266,12 +264,12 @@ static inline void lp_wait_cancel_cleanup(struct lp_waiting **armed)
 }
 
 /*
- * The skeleton of a blocking call that may wait: the try (if the family has one), then the
- * wait — begun (registered, timed and, unless held, unwound) before the real call blocks, ended
- * (deregistered, sampled, recorded) after it. Called once the family's pass-through checks
- * and glibc's up-front checks said the call is profiled. Inlined into one function per family
- * whose f is a constant, so that the family's functions are called directly; keep that function
- * out of line (noinline), so that the wrappers' pass-through paths stay without its frame.
+ * The skeleton of a blocking call that may wait: the try (if the family has one), then the wait —
+ * begun (registered, timed and, unless unwind_after, unwound) before the real call blocks, ended
+ * (deregistered, sampled, recorded) after it. Called once the family's pass-through checks and
+ * glibc's up-front checks said the call is profiled. Inlined into one function per family whose f
+ * is a constant, so that the family's functions are called directly; keep that function out of line
+ * (noinline), so that the wrappers' pass-through paths stay without its frame.
  */
 static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_family *f,
                                                               const struct lp_call *c)
@@ -299,9 +297,7 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
         lp_self.busy_at = (uintptr_t)&w;
     lp_self.busy = w.busy + 1;
     lp_wait_push(&w);
-    if (f->held)
-        lp_event_wait_begin_held(&w.ev, c->leaf, f->id, c->obj);
-    else if (f->unwind_after)
+    if (f->unwind_after)
         lp_event_wait_begin_late(&w.ev, c->leaf, f->id, c->charge, c->obj);
     else
         lp_event_wait_begin_obj(&w.ev, c->leaf, f->id, c->charge, c->obj);
