@@ -113,7 +113,7 @@ static const struct config_var config_vars[] = {
       0, 0, 0, CONFIG_DEFAULT_OUT, "output prefix (%p pid, %t start time)", NULL, NULL },
 };
 
-bool lp_config_parse_u64(const char *s, uint64_t *out)
+LP_INIT_TEXT bool lp_config_parse_u64(const char *s, uint64_t *out)
 {
     if (!*s)
         return false;
@@ -213,7 +213,7 @@ static const struct config_word *config_word_find(const struct config_word *w, c
 }
 
 /* A comma-separated list of words: false on an empty list, an empty word or an unknown one. */
-static bool config_parse_words(const struct config_word *words, const char *s, uint64_t *out)
+LP_INIT_TEXT static bool config_parse_words(const struct config_word *words, const char *s, uint64_t *out)
 {
     uint64_t bits = 0;
     for (;;) {
@@ -290,7 +290,7 @@ const char *lp_config_signal_name(int sig, char *buf, unsigned size)
 }
 
 /* "SIGUSR2", "usr2", "12", "SIGRTMIN+3", "RTMAX-1", or "0" (none). */
-static bool config_parse_signal(const char *s, uint64_t *out)
+LP_INIT_TEXT static bool config_parse_signal(const char *s, uint64_t *out)
 {
     uint64_t n;
     if (lp_config_parse_u64(s, &n)) {
@@ -326,14 +326,14 @@ static bool config_parse_signal(const char *s, uint64_t *out)
 
 /* Only %p, %t and %% after a %: what lp_config_expand takes (the values do not matter here;
  * the callers bound the length). */
-static bool config_pattern_ok(const char *s)
+LP_INIT_TEXT static bool config_pattern_ok(const char *s)
 {
     char scratch[LP_PATH_MAX];
     return lp_config_expand(scratch, sizeof scratch, s, "", "", 0) == 0;
 }
 
 /* Parses value into field as v's type says: false when it is not accepted (field untouched). */
-static bool config_parse(const struct config_var *v, const char *value, char *field)
+LP_INIT_TEXT static bool config_parse(const struct config_var *v, const char *value, char *field)
 {
     uint64_t n;
     switch (v->type) {

@@ -842,7 +842,7 @@ static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which)
 /* Set at exit by lp_writer_close: no snapshot starts after it. Atomic. */
 static uint32_t writer_closed;
 
-bool lp_writer_close(uint64_t bound_ns)
+LP_INIT_TEXT bool lp_writer_close(uint64_t bound_ns)
 {
     bool locked = lp_trylock(&writer_lock);
     if (!locked) {
