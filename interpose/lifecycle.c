@@ -595,7 +595,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
         return; /* setuid and friends: dormant (DESIGN §4) */
     lp_self.busy++; /* (busy_at 0: never taken down by a jump) */
     lp_log_init();
-    lp_resolve_all();
+    lp_resolve_signal_safe();
     lp_config_load(&lifecycle_config, lifecycle_getenv);
     lifecycle_out_directory();
     if (lifecycle_config.show_config)

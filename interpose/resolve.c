@@ -31,38 +31,70 @@ extern int glibc_mutex_unlock(pthread_mutex_t *);
 
 static __thread int resolve_depth __attribute__((tls_model("initial-exec")));
 
-LP_INIT_TEXT void lp_resolve_all(void)
+/* Where call id's pointer is, and the name and version (NULL: any) to look it up by. A switch
+ * rather than a table: a table of pointers is relocated by the loader in every process. */
+static void **resolve_slot(enum lp_call_id id, const char **name, const char **version)
 {
-    if (resolve_depth) {
-        if (!real_pthread_mutex_lock)
-            real_pthread_mutex_lock = glibc_mutex_lock;
-        if (!real_pthread_mutex_trylock)
-            real_pthread_mutex_trylock = glibc_mutex_trylock;
-        if (!real_pthread_mutex_unlock)
-            real_pthread_mutex_unlock = glibc_mutex_unlock;
-        return;
-    }
-    resolve_depth++;
-    /* A store of a pointer is atomic on x86-64; racing resolvers store the same value. The
-     * re-entrant fallbacks above are replaced by the real next definitions here. */
-#define LP_SYM(ret, name, params)                                                              \
-    {                                                                                          \
-        void *p = dlsym(RTLD_NEXT, #name);                                                     \
-        if (p)                                                                                 \
-            __atomic_store_n((void **)&real_##name, p, __ATOMIC_RELEASE);                      \
-        else if (!real_##name)                                                                 \
-            lp_log_sigsafe("cannot find the next definition of %s", #name);                    \
-    }
-#define LP_SYM_V(ret, name, tag, version, params)                                              \
-    {                                                                                          \
-        void *p = dlvsym(RTLD_NEXT, #name, version);                                           \
-        if (p)                                                                                 \
-            __atomic_store_n((void **)&real_##name##_##tag, p, __ATOMIC_RELEASE);              \
-        else if (!real_##name##_##tag)                                                         \
-            lp_log_sigsafe("cannot find the next definition of %s@%s", #name, version);        \
-    }
+    switch (id) {
+#define LP_SYM(ret, n, params)                                                                 \
+    case LP_CALL_##n:                                                                          \
+        *name = #n;                                                                            \
+        *version = NULL;                                                                       \
+        return (void **)&real_##n;
+#define LP_SYM_V(ret, n, tag, v, params)                                                       \
+    case LP_CALL_##n##_##tag:                                                                  \
+        *name = #n;                                                                            \
+        *version = v;                                                                          \
+        return (void **)&real_##n##_##tag;
 #include "symbols.def"
 #undef LP_SYM
 #undef LP_SYM_V
+    case LP_NCALLS:
+        break;
+    }
+    return NULL;
+}
+
+/* A lookup that re-enters lockprof this deep gives up (NULL) rather than recurse for ever. */
+#define RESOLVE_MAX_DEPTH 3
+
+void *lp_resolve(enum lp_call_id id)
+{
+    const char *name = "", *version = NULL;
+    void **slot = resolve_slot(id, &name, &version);
+    if (resolve_depth) {
+        /* Inside dlsym (an allocator that locks): glibc's own entry points, for this call
+         * only; the next definition may be another library's, stored by the next lookup. */
+        if (id == LP_CALL_pthread_mutex_lock)
+            return (void *)glibc_mutex_lock;
+        if (id == LP_CALL_pthread_mutex_trylock)
+            return (void *)glibc_mutex_trylock;
+        if (id == LP_CALL_pthread_mutex_unlock)
+            return (void *)glibc_mutex_unlock;
+        if (resolve_depth >= RESOLVE_MAX_DEPTH)
+            return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    }
+    resolve_depth++;
+    /* A store of a pointer is atomic on x86-64; racing resolvers store the same value. */
+    void *p = version ? dlvsym(RTLD_NEXT, name, version) : dlsym(RTLD_NEXT, name);
     resolve_depth--;
+    if (p)
+        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    else if (!(p = __atomic_load_n(slot, __ATOMIC_ACQUIRE)))
+        lp_log_sigsafe("cannot find the next definition of %s%s%s", name, version ? "@" : "",
+                       version ? version : "");
+    return p;
+}
+
+LP_INIT_TEXT void lp_resolve_signal_safe(void)
+{
+#define LP_SYM(ret, name, params)
+#define LP_SYM_V(ret, name, tag, version, params)
+#define LP_SYM_AS(ret, name, params)                                                           \
+    if (!real_##name)                                                                          \
+        lp_resolve(LP_CALL_##name);
+#include "symbols.def"
+#undef LP_SYM
+#undef LP_SYM_V
+#undef LP_SYM_AS
 }

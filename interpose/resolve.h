@@ -2,10 +2,11 @@
  * resolve.h — the interposed symbols, as interpose/symbols.def lists them: their next
  * definitions (real_<name>), and their call descriptors' ids and names (lp_call_id).
  *
- * REAL(name) is the next definition, resolved on first use when a wrapper runs before
- * lockprof's constructor (other libraries' constructors lock). A lookup that re-enters itself
- * (dlsym calling a malloc that locks) falls back to glibc's own __pthread_mutex_* entry
- * points, which exist for exactly the calls an allocator makes.
+ * REAL(name) is the next definition. The constructor resolves the calls a signal handler may
+ * make (LP_SYM_AS in symbols.def); every other one is resolved at its first call, and so is any
+ * call a wrapper makes before lockprof's constructor (other libraries' constructors lock). A
+ * lookup that re-enters itself (dlsym calling a malloc that locks) falls back to glibc's own
+ * __pthread_mutex_* entry points, which exist for exactly the calls an allocator makes.
  */
 #ifndef LP_RESOLVE_H
 #define LP_RESOLVE_H
@@ -46,10 +47,15 @@ enum lp_call_id {
 };
 extern const char *const lp_call_leaf[LP_NCALLS];
 
-/* Resolves every real_* pointer still NULL. Idempotent; any thread. */
-void lp_resolve_all(void);
+/* Resolves the calls a signal handler may make (LP_SYM_AS). The constructor. */
+void lp_resolve_signal_safe(void);
+/* Resolves call id and returns its next definition (NULL when there is none); any thread, not
+ * from a signal handler. */
+void *lp_resolve(enum lp_call_id id);
 
-#define REAL(name) (__builtin_expect(real_##name != NULL, 1) ? real_##name : (lp_resolve_all(), real_##name))
+#define REAL(name)                                                                             \
+    (__builtin_expect(real_##name != NULL, 1) ? real_##name                                    \
+                                              : (__typeof__(real_##name))lp_resolve(LP_CALL_##name))
 
 /* 1 once lockprof is initialised and profiling; wrappers pass straight through until then
  * (and for ever in a secure-execution process). */
