@@ -48,7 +48,7 @@ struct cfi_entry {
     uint64_t check; /* pc ^ rule */
     uint64_t rule;
 };
-static struct cfi_entry *cfi_cache; /* immutable after lp_cfi_init; NULL: no cache */
+LP_INIT_DATA static struct cfi_entry *cfi_cache; /* immutable after lp_cfi_init; NULL: no cache */
 static uint64_t cfi_lookups, cfi_stops; /* atomic */
 
 LP_INIT_TEXT int lp_cfi_init(void)

@@ -14,7 +14,7 @@
 struct lp_tsc lp_tsc_;
 
 enum { TSC_OFF, TSC_UNCHECKED, TSC_CHECKING, TSC_PENDING, TSC_CALIBRATING, TSC_ON };
-static int clock_tsc_state;              /* atomic */
+LP_INIT_DATA static int clock_tsc_state;              /* atomic */
 static uint64_t clock_tsc0, clock_ns0;   /* the first pair: written before PENDING */
 
 static uint64_t clock_gettime_ns(void)

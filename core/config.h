@@ -37,8 +37,10 @@ struct lp_config {
     bool libunwind;          /* LOCKPROF_LIBUNWIND */
     bool tsc;                /* LOCKPROF_TSC */
     bool futex;              /* LOCKPROF_FUTEX */
-    char out[LP_PATH_MAX];   /* LOCKPROF_OUT, as given (expanded by lp_config_expand_out) */
+    /* The strings last, the short one first: what a process writes at start (the numbers,
+     * http's first byte, out's first bytes) stays within a few hundred bytes. */
     char http[LP_HTTP_SPEC_MAX]; /* LOCKPROF_HTTP: "" off, "HOST:PORT" or "unix:PATH" */
+    char out[LP_PATH_MAX];   /* LOCKPROF_OUT, as given (expanded by lp_config_expand_out) */
 };
 
 /* The name of a signal LOCKPROF_SIGNAL accepts ("SIGUSR2", "SIGRTMIN+3"), into buf. */

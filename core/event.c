@@ -15,7 +15,7 @@
 __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
 
 
-static size_t event_tid_offset; /* where glibc's thread descriptor has the id; 0: unknown */
+LP_INIT_DATA static size_t event_tid_offset; /* where glibc's thread descriptor has the id; 0: unknown */
 
 LP_INIT_TEXT void lp_event_thread_descriptor(size_t offset)
 {

@@ -11,12 +11,12 @@
 #include "config.h"
 #include "log.h"
 
-uint8_t *lp_fdcache_tab_;
-unsigned lp_fdcache_size_;
-uint64_t lp_fdcache_kinds_;
+LP_INIT_DATA uint8_t *lp_fdcache_tab_;
+LP_INIT_DATA unsigned lp_fdcache_size_;
+LP_INIT_DATA uint64_t lp_fdcache_kinds_;
 
 /* The kind's byte, LP_FD_PROFILED included: immutable after init. */
-static uint8_t fdcache_byte[LP_FD_OTHER + 1];
+LP_INIT_DATA static uint8_t fdcache_byte[LP_FD_OTHER + 1];
 /* One more than the highest descriptor ever cached (atomic): bounds the forget loops. */
 static unsigned fdcache_high;
 /* pipefs's st_dev, which tells an anonymous pipe from a FIFO (both S_IFIFO). Learnt from the

@@ -137,7 +137,7 @@ LP_INIT_TEXT size_t lp_fmt_sigsafe(char *buf, size_t size, const char *fmt, ...)
 /* What fd 2 was when lockprof started (DESIGN §6: a long-lived fd is re-checked before use).
  * A daemon that closes every descriptor and opens its own files may get one of them as fd 2:
  * a message written there would land in the program's file, so it is dropped instead. */
-static struct {
+LP_INIT_DATA static struct {
     bool checked;        /* lp_log_init ran */
     struct lp_fdid id;   /* fd -1: fd 2 was closed at start */
 } log_stderr;

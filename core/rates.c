@@ -2,8 +2,8 @@
 #include "rates.h"
 #include "sys.h"
 
-uint64_t lp_rates_block_;
-uint64_t lp_rates_fraction_;
+LP_INIT_DATA uint64_t lp_rates_block_;
+LP_INIT_DATA uint64_t lp_rates_fraction_;
 static uint32_t rates_changed;          /* atomic */
 static uint64_t rates_changes;          /* atomic: stores of a different value, ever */
 static int rates_windows;               /* open windows that set rates; HTTP thread */

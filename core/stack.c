@@ -6,13 +6,13 @@
 #include "seam.h"
 
 
-lp_unwind_fn lp_unwinder;
+LP_INIT_DATA lp_unwind_fn lp_unwinder;
 unsigned lp_stack_depth_ = 64;
 
-static struct {
+LP_INIT_DATA static struct {
     uintptr_t lo, hi;
 } stack_self[4];         /* set at init, before any event */
-static unsigned stack_nself;
+LP_INIT_DATA static unsigned stack_nself;
 
 LP_INIT_TEXT void lp_stack_add_self(uintptr_t lo, uintptr_t hi)
 {

@@ -25,27 +25,27 @@ struct stacktab_slot {
     uint64_t delay;      /* atomic add */
 };
 
-static struct stacktab_slot *stacktab_slots; /* immutable after init */
-static uint64_t stacktab_mask;               /* immutable after init */
+LP_INIT_DATA static struct stacktab_slot *stacktab_slots; /* immutable after init */
+LP_INIT_DATA static uint64_t stacktab_mask;               /* immutable after init */
 /* One bit per run of STACKTAB_RUN slots, set once one of them is ready: a walk reads only the
  * runs in use, not every page of a table that is mostly empty (reading those would map them:
  * one page fault each). After the slots, in their mapping; atomic OR. */
 #define STACKTAB_RUN 64
-static uint64_t *stacktab_used;              /* immutable after init */
-static uintptr_t *stacktab_pool;             /* immutable after init */
-static uint32_t stacktab_pool_size;          /* immutable after init */
+LP_INIT_DATA static uint64_t *stacktab_used;              /* immutable after init */
+LP_INIT_DATA static uintptr_t *stacktab_pool;             /* immutable after init */
+LP_INIT_DATA static uint32_t stacktab_pool_size;          /* immutable after init */
 static uint32_t stacktab_pool_used;          /* atomic */
-static uint64_t stacktab_entries;            /* atomic */
+LP_INIT_DATA static uint64_t stacktab_entries;            /* atomic */
 static struct {
     uint32_t entries, frames;  /* atomic */
     uint32_t max_entries, max_frames; /* immutable after lp_stacktab_limit; 0: no limit */
 } stacktab_share[LP_NPROFILES];
-static struct {
+LP_INIT_DATA static struct {
     uint64_t count_fp, delay, events; /* atomic */
 } stacktab_overflow[LP_NPROFILES];
-static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
-static uint64_t stacktab_waits, stacktab_wait_ns; /* atomic: waits on a slot being filled */
-static uint64_t stacktab_slow_waits;           /* atomic: those over LP_SLOW_WAIT_NS */
+LP_INIT_DATA static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
+LP_INIT_DATA static uint64_t stacktab_waits, stacktab_wait_ns; /* atomic: waits on a slot being filled */
+LP_INIT_DATA static uint64_t stacktab_slow_waits;           /* atomic: those over LP_SLOW_WAIT_NS */
 /* The slot this thread is claiming or filling in, or NULL (lp_stacktab_abandon). A claimed slot's
  * state holds SLOT_CLAIMED and, above its two low bits, the claiming thread's tag: a thread
  * knows its own claim, and gives back only that. */

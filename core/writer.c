@@ -30,15 +30,15 @@
 #include "sync.h"
 #include "threads.h"
 
-static lp_lock_t writer_lock = LP_LOCK_INIT;
-static struct lp_arena writer_arena;                  /* under writer_lock */
-static char writer_prefix[LP_PATH_MAX];               /* under writer_lock */
-static struct lp_writer_info writer_info;             /* immutable after init */
+LP_INIT_DATA static lp_lock_t writer_lock = LP_LOCK_INIT;
+LP_INIT_DATA static struct lp_arena writer_arena;                  /* under writer_lock */
+LP_INIT_DATA static char writer_prefix[LP_PATH_MAX];               /* under writer_lock */
+LP_INIT_DATA static struct lp_writer_info writer_info;             /* immutable after init */
 static int writer_error; /* the failure last warned about, 0 after a write that worked; under
                            writer_lock */
 static char writer_note[208];                         /* under writer_lock; "" for none */
 static unsigned writer_snapshots;                     /* snapshots written, under writer_lock */
-static int64_t writer_claim_since;    /* the prefix is claimed at the first write if non-zero
+LP_INIT_DATA static int64_t writer_claim_since;    /* the prefix is claimed at the first write if non-zero
                                          (writer.h); under writer_lock */
 
 /* A window's start (writer.h): the weights of every entry then, by lp_stack_view.index. */
@@ -57,9 +57,10 @@ struct lp_writer_window {
 
 static const char *const writer_suffix[LP_NPROFILES] = { "block", "mutex", "cpu" };
 
+/* (Not strncpy, which would write all of writer_prefix, a page or two, in every process.) */
 LP_INIT_TEXT static void writer_set_paths(const char *prefix)
 {
-    strncpy(writer_prefix, prefix, sizeof writer_prefix - 1);
+    lp_fmt_sigsafe(writer_prefix, sizeof writer_prefix, "%s", prefix);
 }
 
 /* PREFIX.block.pb.gz or PREFIX.mutex.pb.gz, made when written (not kept: every process would
@@ -840,7 +841,7 @@ static void writer_snapshot_path(char *buf, size_t size, unsigned n, int which)
 }
 
 /* Set at exit by lp_writer_close: no snapshot starts after it. Atomic. */
-static uint32_t writer_closed;
+LP_INIT_DATA static uint32_t writer_closed;
 
 LP_INIT_TEXT bool lp_writer_close(uint64_t bound_ns)
 {

@@ -68,7 +68,7 @@
 #define FUTEX_FLAGS (FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
 
 /* 1 while futex calls are profiled (lp_futex_enable); read by the entry. */
-uint32_t lp_futex_on_;
+LP_INIT_DATA uint32_t lp_futex_on_;
 
 /* ---- the entry ------------------------------------------------------------------------------ */
 

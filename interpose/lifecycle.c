@@ -41,14 +41,14 @@
 #include "wait.h"
 #include "writer.h"
 
-int lp_ready_;
+LP_INIT_DATA int lp_ready_;
 
-static struct lp_config lifecycle_config;       /* immutable after the constructor */
+LP_INIT_DATA static struct lp_config lifecycle_config;       /* immutable after the constructor */
 /* 1 while lockprof's thread waits for the program's first thread (atomic; 0 in a fork child,
  * which starts none: a thread would make it multithreaded behind its back). */
-static uint32_t lifecycle_agent_deferred;
-static int64_t lifecycle_start_realtime;         /* reset in a fork child */
-static char lifecycle_cwd_at_start[LP_PATH_MAX]; /* immutable after the constructor */
+LP_INIT_DATA static uint32_t lifecycle_agent_deferred;
+LP_INIT_DATA static int64_t lifecycle_start_realtime;         /* reset in a fork child */
+LP_INIT_DATA static char lifecycle_cwd_at_start[LP_PATH_MAX]; /* immutable after the constructor */
 
 const struct lp_config *lp_lifecycle_config(void)
 {
@@ -57,7 +57,7 @@ const struct lp_config *lp_lifecycle_config(void)
 
 /* In .bss, not .data: written at start, so a fork child shares the page (a page of .data
  * that was never written is not copied to a child, which faults it in to read it). */
-static char lifecycle_library[256]; /* immutable after the constructor */
+LP_INIT_DATA static char lifecycle_library[256]; /* immutable after the constructor */
 
 LP_FORK_TEXT const char *lp_lifecycle_library_name(void)
 {
@@ -111,7 +111,7 @@ LP_INIT_TEXT static bool lifecycle_recorded_nothing(void)
 
 static bool lifecycle_is_origin(void);
 
-uint32_t lp_lifecycle_restricted_;
+LP_INIT_DATA uint32_t lp_lifecycle_restricted_;
 static bool lifecycle_restrict_wrote; /* the profiles were written at the restriction */
 
 void lp_lifecycle_restrict(void)
@@ -207,13 +207,13 @@ LP_INIT_TEXT static int64_t lifecycle_start_time(void)
 }
 
 /* The tree's first process; immutable after the constructor. */
-static long lifecycle_origin;
+LP_INIT_DATA static long lifecycle_origin;
 /* 0 in a fresh process, n after n execs; 0 again in a fork child. */
-static unsigned lifecycle_exec_gen;
+LP_INIT_DATA static unsigned lifecycle_exec_gen;
 /* LOCKPROF_OUT contains %p; immutable after the constructor. */
-static bool lifecycle_out_has_pid;
+LP_INIT_DATA static bool lifecycle_out_has_pid;
 /* This process (set again in a fork child). */
-static pid_t lifecycle_pid;
+LP_INIT_DATA static pid_t lifecycle_pid;
 
 /* A decimal number that is the whole of [s, end); false otherwise. */
 LP_INIT_TEXT bool lp_lifecycle_parse_long(const char *s, const char *end, long *out)

@@ -6,10 +6,13 @@
 #include "sys.h"
 #include "resolve.h"
 
+/* The pointers the constructor sets are with the rest of what every process touches at start. */
 #define LP_SYM(ret, name, params) ret(*real_##name) params;
+#define LP_SYM_AS(ret, name, params) LP_INIT_DATA ret(*real_##name) params;
 #define LP_SYM_V(ret, name, tag, version, params) ret(*real_##name##_##tag) params;
 #include "symbols.def"
 #undef LP_SYM
+#undef LP_SYM_AS
 #undef LP_SYM_V
 
 const char *const lp_call_leaf[LP_NCALLS] = {

@@ -24,7 +24,7 @@
 /* What lockprof does with a signal, when the program leaves it at SIG_DFL. Immutable after
  * init. LOCKPROF_SIGNAL wins over LOCKPROF_FATAL_SIGNALS for the same signal. */
 enum { SIGNALS_NONE = 0, SIGNALS_FATAL, SIGNALS_SNAPSHOT, SIGNALS_CPU };
-static int signals_role[SIGNALS_MAX];
+LP_INIT_DATA static int signals_role[SIGNALS_MAX];
 /* atomic: the agent's request that writes for the fatal signal; 0: none */
 static uint32_t signals_fatal_target;
 static int signals_yielded; /* atomic: "the program handles it" was said */
