@@ -2,11 +2,12 @@
  * resolve.h — the interposed symbols, as interpose/symbols.def lists them: their next
  * definitions (real_<name>), and their call descriptors' ids and names (lp_call_id).
  *
- * REAL(name) is the next definition. The constructor resolves the calls a signal handler may
- * make (LP_SYM_AS in symbols.def); every other one is resolved at its first call, and so is any
- * call a wrapper makes before lockprof's constructor (other libraries' constructors lock). A
- * lookup that re-enters itself (dlsym calling a malloc that locks) falls back to glibc's own
- * __pthread_mutex_* entry points, which exist for exactly the calls an allocator makes.
+ * REAL(name) is the next definition. The constructor resolves the calls a signal handler or a
+ * vfork child may make (LP_SYM_AS in symbols.def); every other one is resolved at its first
+ * call, and so is any call a wrapper makes before lockprof's constructor (other libraries'
+ * constructors lock). A lookup that re-enters itself (dlsym calling a malloc that locks) falls
+ * back to glibc's own __pthread_mutex_* entry points, which exist for exactly the calls an
+ * allocator makes.
  */
 #ifndef LP_RESOLVE_H
 #define LP_RESOLVE_H
@@ -47,7 +48,7 @@ enum lp_call_id {
 };
 extern const char *const lp_call_leaf[LP_NCALLS];
 
-/* Resolves the calls a signal handler may make (LP_SYM_AS). The constructor. */
+/* Resolves the calls a signal handler or a vfork child may make (LP_SYM_AS). The constructor. */
 void lp_resolve_signal_safe(void);
 /* Resolves call id and returns its next definition (NULL when there is none); any thread, not
  * from a signal handler. */
