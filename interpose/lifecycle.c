@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -68,10 +69,10 @@ LP_FORK_TEXT const char *lp_lifecycle_library_name(void)
  * pthread_self()): found once in the main thread, whose id is the pid, so that a thread's id
  * costs no system call (gettid is one a program under seccomp may not allow). Not found (another
  * C library, another layout): 0, and ids come from gettid. */
-LP_INIT_TEXT static void lifecycle_find_thread_id(void)
+LP_INIT_TEXT static void lifecycle_find_thread_id(pid_t pid)
 {
     pid_t tid = lp_sys_gettid();
-    if (tid != lp_sys_getpid())
+    if (tid != pid)
         return; /* not the main thread (loaded by dlopen from another): no way to tell */
     const unsigned char *self = (const unsigned char *)pthread_self();
     for (size_t off = 0; off + sizeof(int32_t) <= 2048; off += sizeof(int32_t)) {
@@ -121,9 +122,10 @@ void lp_lifecycle_restrict(void)
     lp_lifecycle_check();
     struct lp_guard g;
     lp_guard_enter(&g);
-    /* What lockprof would ask the system later, asked now. */
+    /* What lockprof would ask the system later, asked now (a lookup may allocate). */
     lp_clock_tsc_settle();
     lp_event_calibrate();
+    lp_resolve_all();
     /* The profiles so far, written while the calls that takes are still the program's own;
      * nothing is written after (the exit write, snapshots). The same rule as at exit: a
      * process that is not the run's first and recorded nothing leaves no files. */
@@ -507,6 +509,7 @@ void lp_lifecycle_threads_begin(void)
     if (lp_wrap_off())
         return;
     lp_lifecycle_check(); /* a raw clone child adopts while it still has one thread */
+    lp_resolve_all();     /* while it has one thread (resolve.h) */
     if (!__atomic_load_n(&lifecycle_agent_deferred, __ATOMIC_ACQUIRE))
         return;
     if (!__atomic_exchange_n(&lifecycle_agent_deferred, 0, __ATOMIC_ACQ_REL))
@@ -596,6 +599,8 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lp_self.busy++; /* (busy_at 0: never taken down by a jump) */
     lp_log_init();
     lp_resolve_signal_safe();
+    if (!__libc_single_threaded)
+        lp_resolve_all(); /* threads started before lockprof: no later time is safe (resolve.h) */
     lp_config_load(&lifecycle_config, lifecycle_getenv);
     lifecycle_out_directory();
     if (lifecycle_config.show_config)
@@ -611,7 +616,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lifecycle_pid = lp_sys_getpid();
     lifecycle_token_init();
     lifecycle_find_library();
-    lifecycle_find_thread_id();
+    lifecycle_find_thread_id(lifecycle_pid);
     lifecycle_out_has_pid = lp_config_pattern_has(lifecycle_config.out, 'p');
     lifecycle_lineage_init((long)lifecycle_pid);
     char prefix[LP_PATH_MAX];

@@ -89,6 +89,24 @@ void *lp_resolve(enum lp_call_id id)
     return p;
 }
 
+static bool resolve_all_done; /* atomic */
+
+void lp_resolve_all(void)
+{
+    if (__atomic_load_n(&resolve_all_done, __ATOMIC_ACQUIRE))
+        return;
+#define LP_SYM(ret, name, params)                                                              \
+    if (!real_##name)                                                                          \
+        lp_resolve(LP_CALL_##name);
+#define LP_SYM_V(ret, name, tag, version, params)                                              \
+    if (!real_##name##_##tag)                                                                  \
+        lp_resolve(LP_CALL_##name##_##tag);
+#include "symbols.def"
+#undef LP_SYM
+#undef LP_SYM_V
+    __atomic_store_n(&resolve_all_done, true, __ATOMIC_RELEASE);
+}
+
 LP_INIT_TEXT void lp_resolve_signal_safe(void)
 {
 #define LP_SYM(ret, name, params)

@@ -50,8 +50,13 @@ extern const char *const lp_call_leaf[LP_NCALLS];
 
 /* Resolves the calls a signal handler or a vfork child may make (LP_SYM_AS). The constructor. */
 void lp_resolve_signal_safe(void);
+/* Resolves every call not yet resolved, once: while the process has one thread (the
+ * constructor, or as the program starts its first thread). dlsym takes the loader's lock, which
+ * dlopen holds while it runs constructors: a constructor that waits for a thread of its own
+ * would wait for ever if that thread's first call looked its symbol up then. */
+void lp_resolve_all(void);
 /* Resolves call id and returns its next definition (NULL when there is none); any thread, not
- * from a signal handler. */
+ * from a signal handler (in practice a thread of a process that has one: see lp_resolve_all). */
 void *lp_resolve(enum lp_call_id id);
 
 #define REAL(name)                                                                             \
