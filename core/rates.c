@@ -6,7 +6,8 @@ LP_INIT_DATA uint64_t lp_rates_block_;
 LP_INIT_DATA uint64_t lp_rates_fraction_;
 static uint32_t rates_changed;          /* atomic */
 static uint64_t rates_changes;          /* atomic: stores of a different value, ever */
-static int rates_windows;               /* open windows that set rates; HTTP thread */
+/* (In .data with what a fork child reads: lp_rates_atfork_child reads it in every child.) */
+LP_INIT_DATA static int rates_windows;  /* open windows that set rates; HTTP thread */
 static uint64_t rates_saved_block;      /* the pair before the first of them; HTTP thread */
 static uint64_t rates_saved_fraction;
 

@@ -205,10 +205,12 @@ bool lp_fdid_same(const struct lp_fdid *id);
 #define LP_INIT_TEXT __attribute__((section(".text.startup.lp")))
 
 /* Variables every process reads or writes at start and exit (the constructor's path, the
- * exit-time check), kept together in .data, right after the GOT: on pages the loader writes
- * anyway (it relocates the GOT and .data, and zeroes the tail of .data's last page for .bss),
- * rather than spread over the pages of .bss, each of which a process touches is one more page
- * fault. Only for variables that path touches: every byte here moves .bss a byte further. */
+ * exit-time check), and those a fork child reads before it execs (the fork handler's), kept
+ * together in .data, right after the GOT: on pages the loader writes anyway (it relocates the
+ * GOT and .data, and zeroes the tail of .data's last page for .bss), rather than spread over
+ * the pages of .bss, each of which a process (or a child, of a page its parent never touched)
+ * touches is one more page fault. Only for variables those paths touch: every byte here moves
+ * .bss a byte further. */
 #define LP_INIT_DATA __attribute__((section(".data.lp_start")))
 
 #endif

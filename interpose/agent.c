@@ -27,13 +27,14 @@ static uint32_t agent_kick;  /* futex: bumped by every request, so one word wake
 static uint32_t agent_req;   /* atomic: fatal-signal writes asked for */
 static uint32_t agent_done;  /* futex: the last fatal-signal write served */
 static uint32_t agent_snap;  /* atomic: snapshots asked for (LOCKPROF_SIGNAL) */
-static pid_t agent_pid;      /* atomic: the process the agent lives in (0: none) */
+/* (These two in .data: lp_agent_atfork_child reads them in every fork child.) */
+LP_INIT_DATA static pid_t agent_pid; /* atomic: the process the agent lives in (0: none) */
 
 static uint32_t agent_seen_at_start;       /* agent_req when the agent was created */
 static uint32_t agent_snap_at_start;       /* agent_snap then */
 static const struct lp_config *agent_cfg;  /* immutable after lp_agent_start */
 static char agent_http[LP_HTTP_SPEC_MAX + 32]; /* immutable after lp_agent_start */
-static struct lp_httpd *agent_httpd;       /* atomic: the endpoint's server, once open */
+LP_INIT_DATA static struct lp_httpd *agent_httpd; /* atomic: the endpoint's server, once open */
 static pid_t agent_http_tid;               /* atomic: lockprof's HTTP thread, 0 while none */
 static uint32_t agent_ending;              /* atomic: the program's threads are all gone */
 

@@ -26,7 +26,7 @@
 enum { SIGNALS_NONE = 0, SIGNALS_FATAL, SIGNALS_SNAPSHOT, SIGNALS_CPU };
 LP_INIT_DATA static int signals_role[SIGNALS_MAX];
 /* atomic: the agent's request that writes for the fatal signal; 0: none */
-static uint32_t signals_fatal_target;
+LP_INIT_DATA static uint32_t signals_fatal_target; /* (.data: read in every fork child) */
 static int signals_yielded; /* atomic: "the program handles it" was said */
 static int signals_cpu_yielded; /* atomic: the same, for the CPU profile's signal */
 static int signals_cpu_sig;     /* the CPU profile's signal, 0: none; immutable after init */
