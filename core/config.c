@@ -13,16 +13,17 @@
 
 enum config_type { CONFIG_U64, CONFIG_BOOL, CONFIG_PATH, CONFIG_WORDS, CONFIG_SIGNAL, CONFIG_STRING };
 
-/* A word of a comma-separated list, and the bits it sets. */
+/* A word of a comma-separated list, and the bits it sets; "" ends a list. The word is held,
+ * not pointed to: a table of pointers is relocated by the loader in every process. */
 struct config_word {
-    const char *word;
+    char word[8];
     uint64_t bits;
 };
 
 static const struct config_word config_io_words[] = {
     { "pipe", LP_IO_PIPE }, { "fifo", LP_IO_FIFO }, { "eventfd", LP_IO_EVENTFD },
     { "mq", LP_IO_MQ }, { "msg", LP_IO_MSG }, { "socket", LP_IO_SOCKET },
-    { "file", LP_IO_FILE }, { "chr", LP_IO_CHR }, { "none", 0 }, { NULL, 0 },
+    { "file", LP_IO_FILE }, { "chr", LP_IO_CHR }, { "none", 0 }, { "", 0 },
 };
 
 #define SIGBIT(s) (1ULL << (s))
@@ -33,7 +34,7 @@ static const struct config_word config_signal_words[] = {
     { "ABRT", SIGBIT(SIGABRT) }, { "USR1", SIGBIT(SIGUSR1) }, { "USR2", SIGBIT(SIGUSR2) },
     { "PIPE", SIGBIT(SIGPIPE) }, { "ALRM", SIGBIT(SIGALRM) }, { "TERM", SIGBIT(SIGTERM) },
     { "XCPU", SIGBIT(SIGXCPU) }, { "XFSZ", SIGBIT(SIGXFSZ) }, { "VTALRM", SIGBIT(SIGVTALRM) },
-    { "PROF", SIGBIT(SIGPROF) }, { "none", 0 }, { NULL, 0 },
+    { "PROF", SIGBIT(SIGPROF) }, { "none", 0 }, { "", 0 },
 };
 
 struct config_var {
@@ -154,7 +155,7 @@ static void config_expected(const struct config_var *v, char *buf, size_t size)
         break;
     case CONFIG_WORDS: {
         size_t n = lp_fmt_sigsafe(buf, size, "expected a comma-separated list of ");
-        for (const struct config_word *w = v->words; w->word && n + 16 < size; w++)
+        for (const struct config_word *w = v->words; w->word[0] && n + 16 < size; w++)
             n += lp_fmt_sigsafe(buf + n, size - n, "%s%s", w == v->words ? "" : ", ",
                                 w->word);
         break;
@@ -206,7 +207,7 @@ static const struct config_word *config_word_find(const struct config_word *w, c
         s += 3;
         len -= 3;
     }
-    for (; w->word; w++)
+    for (; w->word[0]; w++)
         if (strlen(w->word) == len && strncasecmp(w->word, s, len) == 0)
             return w;
     return NULL;
@@ -236,7 +237,7 @@ static void config_words_show(const struct config_word *words, uint64_t bits, ch
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (const struct config_word *w = words; w->word; w++) {
+    for (const struct config_word *w = words; w->word[0]; w++) {
         if (!w->bits || (bits & w->bits) != w->bits)
             continue;
         int k = lp_fmt_sigsafe(buf + n, size - n, "%s%s", n ? "," : "", w->word);
@@ -252,9 +253,10 @@ static void config_words_show(const struct config_word *words, uint64_t bits, ch
  * LOCKPROF_SIGNAL: a signal a program can catch and that nothing else relies on — not KILL
  * and STOP (they cannot be caught), not the faults (SEGV, BUS, FPE, ILL, TRAP, SYS: a handler
  * that returns faults again), not glibc's two reserved real-time signals (32, 33), and not
- * the ones ordinary events send (config_signal_ok). The names are also for messages.
+ * the ones ordinary events send (config_signal_ok). The names are also for messages; ""
+ * for a number that has none (held, not pointed to: no relocations).
  */
-static const char *const config_signal_names[] = {
+static const char config_signal_names[][8] = {
     [SIGHUP] = "HUP", [SIGINT] = "INT", [SIGQUIT] = "QUIT", [SIGUSR1] = "USR1",
     [SIGUSR2] = "USR2", [SIGPIPE] = "PIPE", [SIGALRM] = "ALRM", [SIGTERM] = "TERM",
     [SIGCHLD] = "CHLD", [SIGCONT] = "CONT", [SIGTSTP] = "TSTP", [SIGTTIN] = "TTIN",
@@ -274,13 +276,13 @@ static bool config_signal_ok(uint64_t sig)
         sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGPIPE)
         return false;
     if (sig < CONFIG_NSIGNAMES)
-        return config_signal_names[sig] != NULL;
+        return config_signal_names[sig][0] != '\0';
     return sig >= (uint64_t)SIGRTMIN && sig <= (uint64_t)SIGRTMAX;
 }
 
 const char *lp_config_signal_name(int sig, char *buf, unsigned size)
 {
-    if (sig > 0 && (unsigned)sig < CONFIG_NSIGNAMES && config_signal_names[sig])
+    if (sig > 0 && (unsigned)sig < CONFIG_NSIGNAMES && config_signal_names[sig][0])
         lp_fmt_sigsafe(buf, size, "SIG%s", config_signal_names[sig]);
     else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
         lp_fmt_sigsafe(buf, size, "SIGRTMIN+%d", sig - SIGRTMIN);
@@ -302,7 +304,7 @@ LP_INIT_TEXT static bool config_parse_signal(const char *s, uint64_t *out)
     if (strncasecmp(s, "SIG", 3) == 0)
         s += 3;
     for (size_t i = 0; i < CONFIG_NSIGNAMES; i++)
-        if (config_signal_names[i] && strcasecmp(s, config_signal_names[i]) == 0) {
+        if (config_signal_names[i][0] && strcasecmp(s, config_signal_names[i]) == 0) {
             if (!config_signal_ok(i))
                 return false;
             *out = i;

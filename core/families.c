@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-static const char *const families_names[LP_NFAMILIES] = {
+/* (Names held, not pointed to: a table of pointers is relocated at every start.) */
+static const char families_names[LP_NFAMILIES][20] = {
     [LP_FAM_MUTEX] = "mutex",     [LP_FAM_RWLOCK] = "rwlock", [LP_FAM_COND] = "condition",
     [LP_FAM_SEM] = "semaphore",   [LP_FAM_THREAD] = "thread", [LP_FAM_IO] = "pipes and queues",
     [LP_FAM_FUTEX] = "futex",     [LP_FAM_OTHER] = "other",

@@ -112,7 +112,7 @@ static const char *view_syscall_name(long nr, enum view_sysarg *arg)
 {
     static const struct {
         long nr;
-        const char *name;
+        char name[16]; /* (held, not pointed to: no relocations at start) */
         enum view_sysarg arg;
     } table[] = {
         { SYS_futex, "futex", ARG_ADDR },

@@ -55,7 +55,7 @@ struct lp_writer_window {
     struct writer_weight base[];
 };
 
-static const char *const writer_suffix[LP_NPROFILES] = { "block", "mutex", "cpu" };
+static const char writer_suffix[LP_NPROFILES][8] = { "block", "mutex", "cpu" }; /* (no relocation) */
 
 /* (Not strncpy, which would write all of writer_prefix, a page or two, in every process.) */
 LP_INIT_TEXT static void writer_set_paths(const char *prefix)
@@ -830,7 +830,7 @@ int lp_writer_write(const char *why, bool final)
 /* A snapshot's files: the profiles (by enum lp_profile), then the threads view. */
 #define WRITER_SNAP_THREADS LP_NPROFILES
 #define WRITER_SNAP_FILES (LP_NPROFILES + 1)
-static const char *const writer_snapshot_suffix[WRITER_SNAP_FILES] = {
+static const char writer_snapshot_suffix[WRITER_SNAP_FILES][16] = {
     "block.pb.gz", "mutex.pb.gz", "cpu.pb.gz", "threads.txt"
 };
 

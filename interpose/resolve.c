@@ -15,7 +15,8 @@
 #undef LP_SYM_AS
 #undef LP_SYM_V
 
-const char *const lp_call_leaf[LP_NCALLS] = {
+/* Names held, not pointed to: a table of pointers is relocated by the loader at every start. */
+const char lp_call_leaf[LP_NCALLS][LP_CALL_LEAF_MAX] = {
 #define LP_SYM(ret, name, params) [LP_CALL_##name] = #name,
 #define LP_SYM_V(ret, name, tag, version, params) [LP_CALL_##name##_##tag] = #name,
 #include "symbols.def"

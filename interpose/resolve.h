@@ -46,7 +46,8 @@ enum lp_call_id {
 #undef LP_SYM_V
     LP_NCALLS
 };
-extern const char *const lp_call_leaf[LP_NCALLS];
+#define LP_CALL_LEAF_MAX 32
+extern const char lp_call_leaf[LP_NCALLS][LP_CALL_LEAF_MAX];
 
 /* Resolves the calls a signal handler or a vfork child may make (LP_SYM_AS). The constructor. */
 void lp_resolve_signal_safe(void);
