@@ -32,6 +32,17 @@ void lp_event_thread_descriptor_recheck(void)
         lp_event_thread_descriptor(0);
 }
 
+/* (No call: __builtin_thread_pointer is the descriptor's address on x86-64, what pthread_self
+ * returns; a fork child has not mapped libc's pthread_self yet.) */
+LP_FORK_TEXT int32_t lp_event_descriptor_tid(void)
+{
+    size_t off = __atomic_load_n(&event_tid_offset, __ATOMIC_RELAXED);
+    int32_t tid = 0;
+    if (off)
+        memcpy(&tid, (const char *)__builtin_thread_pointer() + off, sizeof tid);
+    return tid;
+}
+
 int32_t lp_thread_tid(void)
 {
     if (__builtin_expect(lp_self.tid == 0, 0)) {

@@ -53,6 +53,9 @@ void lp_event_thread_descriptor(size_t offset);
 /* In a new process: keeps the descriptor's place if the calling thread's descriptor holds its
  * own id there (glibc's fork updates it; a raw clone leaves the parent's), else forgets it. */
 void lp_event_thread_descriptor_recheck(void);
+/* The calling thread's id as its descriptor holds it, uncached; 0 when the place is unknown.
+ * No system call, no call into libc: for a fork handler. */
+int32_t lp_event_descriptor_tid(void);
 
 struct lp_wait {
     struct lp_waiter w;

@@ -99,6 +99,13 @@ LP_INIT_TEXT static void lifecycle_find_library(void)
         strcpy(lifecycle_library, "liblockprof.so");
 }
 
+/* The token ("children no fork handler ran in", below): until the process's first entry
+ * lp_lifecycle_token_ points at lifecycle_token_none; at a page of its own after; at the
+ * fallback when none could be mapped. */
+LP_INIT_DATA static uint32_t lifecycle_token_none; /* 0, for ever (read by every entry) */
+static uint32_t lifecycle_token_fallback = 1;      /* never zero */
+uint32_t *lp_lifecycle_token_ = &lifecycle_token_none;
+
 /* ---- the exit-time write ------------------------------------------------------------------ */
 
 LP_INIT_TEXT static bool lifecycle_recorded_nothing(void)
@@ -169,7 +176,10 @@ LP_INIT_TEXT static void lifecycle_exit_write(void)
      * would fault in to read, still says so) recorded nothing: it leaves no files. */
     if (lp_sys_getpid() != lp_lifecycle_pid())
         return;
-    lp_lifecycle_check();
+    /* (A process that never entered lockprof has no token to map now: its pid says it is
+     * lockprof's own.) */
+    if (lp_lifecycle_token_ != &lifecycle_token_none)
+        lp_lifecycle_check();
     /* A snapshot lockprof's thread is writing ends before the process does, and none starts
      * after this. One still going after the bound a fatal signal's profile has: the exit does
      * not wait longer for the final profile either. */
@@ -335,6 +345,8 @@ LP_FORK_TEXT int lp_lifecycle_before_exec(struct lp_lineage *next)
     next->may_map = true;
     if (lp_self.busy)
         return 1; /* exec from a handler that interrupted lockprof: no write, no deadlock */
+    if (lp_lifecycle_token_ == &lifecycle_token_none)
+        return 1; /* never entered lockprof: nothing recorded, nothing to adopt */
     lp_lifecycle_check();
     /* A final profile, unless this image recorded nothing (a shell that execs the program):
      * then there is nothing the next image could overwrite, and it keeps this image's name. */
@@ -359,6 +371,9 @@ LP_FORK_TEXT int lp_lifecycle_before_exec(struct lp_lineage *next)
 static __thread int lifecycle_prefork_skipped __attribute__((tls_model("initial-exec")));
 
 static bool lifecycle_token_wipes(void);
+/* The id of the thread that ran the fork handler in a child, as glibc's descriptor has it: the
+ * child's pid (lp_lifecycle_own_memory). */
+static __thread pid_t lifecycle_forked_tid __attribute__((tls_model("initial-exec")));
 
 /* The last prepare handler to run (the first registered) and the first child handler: no
  * code of the program's runs between them. Nothing runs in the parent after the fork. */
@@ -392,7 +407,10 @@ static void lifecycle_become_child(void)
     char prefix[LP_PATH_MAX];
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
     lp_writer_atfork_child(prefix);
-    __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
+    /* A child that has no token page yet maps its own at its next entry (its pid is lockprof's
+     * now: nothing more to do then). */
+    if (lp_lifecycle_token_ != &lifecycle_token_none)
+        __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
     /* No agent thread here: a thread would make the child multithreaded behind its back
      * (unshare(CLONE_NEWUSER) then fails, pids.max counts it). The child writes at exit and
      * through the API; a fatal signal ends it without a profile. */
@@ -416,14 +434,16 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
     /* A child sampled for the CPU profile becomes one now: its timer cannot wait for its first
      * entry into lockprof, which a CPU-bound child may never make, and its samples are its
      * profile's. */
-    if (lifecycle_prefork_skipped || !lifecycle_token_wipes() || lp_cpu_sampling()) {
+    if (lifecycle_prefork_skipped || lp_lifecycle_token_ == &lifecycle_token_fallback ||
+        lp_cpu_sampling()) {
         lifecycle_become_child();
         lp_self.busy--;
         return;
     }
+    lifecycle_forked_tid = lp_event_descriptor_tid();
     /* Most children exec or exit without entering lockprof again (a shell's commands, a
      * daemon's helpers): they become children when they first do (lp_lifecycle_adopt: the
-     * token reads 0 in a new process), not here, because every store to lockprof's memory here
+     * token reads 0 in a new process, or the pid is not lockprof's), not here, because every store to lockprof's memory here
      * copies a page the child shares with its parent. Locks a thread of the parent held at
      * the fork stay so until then; nothing takes them before (every path to them checks the
      * token first). Now: this thread's own state, and what cannot wait — the rates an HTTP
@@ -444,31 +464,60 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
  * zeroed (any clone without CLONE_VM): lockprof's entries read it, and a zero says "a new
  * process", which then becomes a child as after fork. A vfork child shares the parent's memory
  * and sees the parent's token (lp_lifecycle_before_exec tells it by its pid).
+ *
+ * The page is mapped at the process's first entry, not at start: most processes never enter
+ * (a shell's commands, a build's compilers), and the mapping costs two system calls and a page
+ * fault. Until then lp_lifecycle_token_ points at lifecycle_token_none, which reads 0: the
+ * first entry comes to lp_lifecycle_adopt, which tells a new process by its pid (one a fork or
+ * a raw clone made of a process that had not entered either), makes it a child, and maps.
  */
-static uint32_t lifecycle_token_fallback = 1; /* when the page cannot be mapped: never zero */
-uint32_t *lp_lifecycle_token_ = &lifecycle_token_fallback;
-
-LP_FORK_TEXT bool lp_lifecycle_own_memory(void)
+LP_FORK_TEXT bool lp_lifecycle_own_memory(pid_t pid)
 {
-    return lifecycle_token_wipes() && __atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 0;
+    if (lifecycle_token_wipes())
+        return __atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 0;
+    /* No page yet: the fork handler ran in this very process (a vfork child of it has another
+     * pid; a raw clone's child is not told apart from a vfork child). */
+    return lp_lifecycle_token_ == &lifecycle_token_none && pid != 0 &&
+           lifecycle_forked_tid == pid;
 }
 
+/* A page of the process's own, mapped. */
 LP_FORK_TEXT static bool lifecycle_token_wipes(void)
 {
-    return lp_lifecycle_token_ != &lifecycle_token_fallback;
+    return lp_lifecycle_token_ != &lifecycle_token_fallback &&
+           lp_lifecycle_token_ != &lifecycle_token_none;
 }
 
-LP_INIT_TEXT static void lifecycle_token_init(void)
+/* Maps the process's token page (reading 1), or settles for the fallback; one thread's page
+ * is kept when several race. */
+static void lifecycle_token_map(void)
 {
+    uint32_t *t = &lifecycle_token_fallback;
     void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return;
-    if (madvise(p, 4096, MADV_WIPEONFORK) != 0) {
-        munmap(p, 4096);
-        return;
+    if (p != MAP_FAILED) {
+        if (madvise(p, 4096, MADV_WIPEONFORK) == 0) {
+            *(uint32_t *)p = 1;
+            t = p;
+        } else {
+            munmap(p, 4096);
+        }
     }
-    *(uint32_t *)p = 1;
-    __atomic_store_n(&lp_lifecycle_token_, (uint32_t *)p, __ATOMIC_RELEASE);
+    uint32_t *expected = &lifecycle_token_none;
+    if (!__atomic_compare_exchange_n(&lp_lifecycle_token_, &expected, t, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+        t != &lifecycle_token_fallback)
+        munmap(t, 4096);
+}
+
+/* The first entry of a process that has no token page (above). A new process has one thread
+ * at its first entry (pthread_create enters first), so it adopts alone. */
+static void lifecycle_first_entry(void)
+{
+    if (lp_sys_getpid() != lifecycle_pid && !lp_lifecycle_restricted()) {
+        lp_event_thread_descriptor_recheck(); /* (as after a raw clone: see below) */
+        lifecycle_become_child();
+    }
+    lifecycle_token_map();
 }
 
 void lp_lifecycle_adopt(void)
@@ -478,6 +527,11 @@ void lp_lifecycle_adopt(void)
     bool nested = lp_self.busy != 0;
     struct lp_guard g;
     lp_guard_enter(&g); /* first: a handler on this thread must not come here and wait for us */
+    if (__atomic_load_n(&lp_lifecycle_token_, __ATOMIC_ACQUIRE) == &lifecycle_token_none) {
+        lifecycle_first_entry();
+        lp_guard_leave(&g);
+        return;
+    }
     uint32_t expected = 0;
     if (!__atomic_compare_exchange_n(lp_lifecycle_token_, &expected, 2, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -614,7 +668,6 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
         lifecycle_cwd_at_start[0] != '/')
         strcpy(lifecycle_cwd_at_start, "/");
     lifecycle_pid = lp_sys_getpid();
-    lifecycle_token_init();
     lifecycle_find_library();
     lifecycle_find_thread_id(lifecycle_pid);
     lifecycle_out_has_pid = lp_config_pattern_has(lifecycle_config.out, 'p');

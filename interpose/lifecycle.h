@@ -23,8 +23,9 @@
 #define LP_ENV_EXEC "LOCKPROF_EXEC"
 
 /* A process no fork handler ran in (a raw clone) finds out at its first entry into lockprof
- * (lp_lifecycle_check: a load) and becomes a child as after fork (lifecycle.c). Any thread
- * that is not busy, not a signal handler. */
+ * (lp_lifecycle_check: a load) and becomes a child as after fork (lifecycle.c); a process's
+ * first entry of all comes here too, and maps the token. Any thread that is not busy, not a
+ * signal handler. */
 extern uint32_t *lp_lifecycle_token_;
 void lp_lifecycle_adopt(void);
 static inline void lp_lifecycle_check(void)
@@ -76,10 +77,11 @@ struct lp_lineage {
 /* A decimal number that is the whole of [s, end) (at most 11 digits' worth); false otherwise. */
 bool lp_lifecycle_parse_long(const char *s, const char *end, long *out);
 
-/* In a process whose pid is not lockprof's (lp_lineage.other_pid): true when it has memory of
- * its own (a fork or raw clone child, whose token page reads 0), false in a vfork child (the
- * parent's memory). Reads the token's page, which a fork child faults in. */
-bool lp_lifecycle_own_memory(void);
+/* In a process whose pid is not lockprof's (lp_lineage.other_pid), pid: true when it has
+ * memory of its own (a fork or raw clone child, whose token page reads 0; a fork child of a
+ * process that had no token page yet), false in a vfork child (the parent's memory). Reads the
+ * token's page, which a fork child faults in. */
+bool lp_lifecycle_own_memory(pid_t pid);
 
 /* Before an exec: writes the final profile of this image if it recorded anything (then the
  * next image is the next generation), and says what the next image inherits. 1 with *next

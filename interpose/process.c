@@ -181,7 +181,7 @@ LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
      * is kept by hand. */
     if (n + 3 > EXEC_ENV_SMALL) {
         int err = errno;
-        copy = !next.may_map && !(next.other_pid && lp_lifecycle_own_memory())
+        copy = !next.may_map && !(next.other_pid && lp_lifecycle_own_memory((pid_t)next.pid))
                    ? MAP_FAILED
                    : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         errno = err;

@@ -209,14 +209,17 @@ for (['prog_longjmp', 'main'], ['prog_longjmp', 'worker'], ['prog_longjmp', 'alt
 }
 
 # ---- a raw clone ----------------------------------------------------------------------------------
-{
-    my $r = run_under(prog => 'prog_rawclone');
-    is($r->{exit}, 0, 'raw clone: the parent exits 0') or diag($r->{err});
+# Made by a process that has waited already, and by one that has not entered lockprof yet (it
+# has no token page of its own to be wiped in the child: lifecycle.c).
+for my $first (0, 1) {
+    my $w = $first ? 'raw clone before any wait' : 'raw clone';
+    my $r = run_under(prog => 'prog_rawclone', args => [$first ? ('first') : ()]);
+    is($r->{exit}, 0, "$w: the parent exits 0") or diag($r->{err});
     my ($child) = $r->{out} =~ /^child (\d+)$/m;
-    ok($child, 'raw clone: the parent made a child');
+    ok($child, "$w: the parent made a child");
     my $deadline = time + 30;
     sleep 1 while $child && kill(0, $child) && time < $deadline;
-    ok($child && !kill(0, $child), 'raw clone: the child has ended');
+    ok($child && !kill(0, $child), "$w: the child has ended");
     # The child's own measurements: it printed them to the same stdout.
     my %m;
     for (split /\n/, slurp($r->{outf}) // '') { $m{$1} = $2 if /^measure (\S+) (\d+)/ }
@@ -224,12 +227,14 @@ for (['prog_longjmp', 'main'], ['prog_longjmp', 'worker'], ['prog_longjmp', 'alt
     my ($pb) = total($p, frame => 'parent_before_wait');
     my ($pa) = total($p, frame => 'parent_after_wait');
     my ($pc) = total($p, frame => 'child_wait');
-    is("$pb $pa $pc", '2 2 0', "raw clone: the parent's profile has its own 4 waits, before and after the clone, and none of the child's");
+    my $before = $first ? 0 : 2;
+    is("$pb $pa $pc", "$before 2 0", "$w: the parent's profile has its own " . ($before + 2) .
+       " waits, before and after the clone, and none of the child's");
     my $cp = read_profile("$r->{prefix}.$child.block.pb.gz");
     my ($cb) = total($cp, frame => 'parent_before_wait');
     my ($cc, $cd) = total($cp, frame => 'child_wait');
-    is("$cb $cc", '0 2', "raw clone: the child's profile (PREFIX.$child) has its own 2 waits and none of its parent's");
-    within($cd, $m{child_total} // 0, 2, 'raw clone: the child\'s waits, as it measured them');
+    is("$cb $cc", '0 2', "$w: the child's profile (PREFIX.$child) has its own 2 waits and none of its parent's");
+    within($cd, $m{child_total} // 0, 2, "$w: the child's waits, as it measured them");
 }
 
 done_testing();

@@ -4,6 +4,8 @@
  * the parent has one before the clone and one after. The child waits until its parent has
  * exited (and written its profile), then has its convoy and exits. Prints "child PID" and the
  * measured waits of each convoy: measure NAME_total and NAME_count.
+ * Usage: prog_rawclone [first]   (first: no convoy before the clone, whose child is then made
+ * of a process that has not entered lockprof yet)
  */
 #include <signal.h>
 #include <sys/syscall.h>
@@ -48,10 +50,11 @@ static void convoy(const char *name, void (*fn)(void))
     measure(key, c.wait_count);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    convoy("parent_before", parent_before_wait);
+    if (!(argc > 1 && strcmp(argv[1], "first") == 0))
+        convoy("parent_before", parent_before_wait);
     pid_t parent = getpid();
     long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0)
