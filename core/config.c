@@ -214,7 +214,8 @@ static const struct config_word *config_word_find(const struct config_word *w, c
 }
 
 /* A comma-separated list of words: false on an empty list, an empty word or an unknown one. */
-LP_INIT_TEXT static bool config_parse_words(const struct config_word *words, const char *s, uint64_t *out)
+LP_INIT_TEXT static bool config_parse_words(const struct config_word *words, const char *s,
+                                            uint64_t *out)
 {
     uint64_t bits = 0;
     for (;;) {

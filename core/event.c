@@ -15,7 +15,8 @@
 __thread struct lp_thread lp_self __attribute__((tls_model("initial-exec")));
 
 
-LP_INIT_DATA static size_t event_tid_offset; /* where glibc's thread descriptor has the id; 0: unknown */
+/* Where glibc's thread descriptor has the id; 0: unknown. */
+LP_INIT_DATA static size_t event_tid_offset;
 
 LP_INIT_TEXT void lp_event_thread_descriptor(size_t offset)
 {

@@ -29,7 +29,7 @@ struct inflight_slot {
 
 LP_INIT_DATA static struct inflight_slot *inflight_slots; /* immutable after init */
 LP_INIT_DATA static unsigned inflight_mask;               /* immutable after init: slots - 1 */
-LP_INIT_DATA static unsigned inflight_shift;              /* immutable after init: 32 - log2(slots) */
+LP_INIT_DATA static unsigned inflight_shift; /* immutable after init: 32 - log2(slots) */
 static uint64_t inflight_dropped;            /* atomic */
 
 #define CTL(tid, seq) ((uint64_t)(uint32_t)(tid) | (uint64_t)(uint32_t)(seq) << 32)

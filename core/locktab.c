@@ -82,9 +82,9 @@ struct locktab_stripe {
 } __attribute__((aligned(64)));
 
 LP_INIT_DATA static struct locktab_stripe *locktab_stripes; /* immutable after init */
-LP_INIT_DATA static size_t locktab_bytes;                   /* immutable after init: the stripes and hints */
+LP_INIT_DATA static size_t locktab_bytes; /* immutable after init: the stripes and hints */
 uint64_t lp_locktab_live_;                     /* atomic: slots claimed, all stripes */
-LP_INIT_DATA uint32_t *lp_locktab_hint_;                    /* per stripe, atomic: lp_locktab_hint */
+LP_INIT_DATA uint32_t *lp_locktab_hint_; /* per stripe, atomic: lp_locktab_hint */
 LP_INIT_DATA uint64_t lp_locktab_mask_;                     /* immutable after init: stripes - 1 */
 static uint64_t locktab_not_registered;        /* atomic */
 static uint64_t locktab_retries;               /* atomic */

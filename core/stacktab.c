@@ -44,7 +44,8 @@ LP_INIT_DATA static struct {
     uint64_t count_fp, delay, events; /* atomic */
 } stacktab_overflow[LP_NPROFILES];
 LP_INIT_DATA static uint64_t stacktab_events[LP_NPROFILES]; /* atomic */
-LP_INIT_DATA static uint64_t stacktab_waits, stacktab_wait_ns; /* atomic: waits on a slot being filled */
+/* atomic: waits on a slot being filled */
+LP_INIT_DATA static uint64_t stacktab_waits, stacktab_wait_ns;
 LP_INIT_DATA static uint64_t stacktab_slow_waits;           /* atomic: those over LP_SLOW_WAIT_NS */
 /* The slot this thread is claiming or filling in, or NULL (lp_stacktab_abandon). A claimed slot's
  * state holds SLOT_CLAIMED and, above its two low bits, the claiming thread's tag: a thread

@@ -38,8 +38,8 @@ static int writer_error; /* the failure last warned about, 0 after a write that 
                            writer_lock */
 static char writer_note[208];                         /* under writer_lock; "" for none */
 static unsigned writer_snapshots;                     /* snapshots written, under writer_lock */
-LP_INIT_DATA static int64_t writer_claim_since;    /* the prefix is claimed at the first write if non-zero
-                                         (writer.h); under writer_lock */
+/* The prefix is claimed at the first write if non-zero (writer.h); under writer_lock. */
+LP_INIT_DATA static int64_t writer_claim_since;
 
 /* A window's start (writer.h): the weights of every entry then, by lp_stack_view.index. */
 struct writer_weight {

@@ -3,7 +3,8 @@
  *
  * The constructor reads the configuration, resolves the real functions, maps the tables,
  * loads the unwinder, starts lockprof's thread (agent.h), installs the fatal-signal handlers
- * (signals.h), and registers the fork handlers and the exit-time write.
+ * (signals.h), and registers the exit-time write (and the fork handlers, when it is time:
+ * lifecycle_fork_handlers).
  */
 #include "lifecycle.h"
 
@@ -118,6 +119,7 @@ LP_INIT_TEXT static bool lifecycle_recorded_nothing(void)
 }
 
 static bool lifecycle_is_origin(void);
+static void lifecycle_fork_handlers(void);
 
 LP_INIT_DATA uint32_t lp_lifecycle_restricted_;
 static bool lifecycle_restrict_wrote; /* the profiles were written at the restriction */
@@ -133,6 +135,7 @@ void lp_lifecycle_restrict(void)
     lp_clock_tsc_settle();
     lp_event_calibrate();
     lp_resolve_all();
+    lifecycle_fork_handlers();
     /* The profiles so far, written while the calls that takes are still the program's own;
      * nothing is written after (the exit write, snapshots). The same rule as at exit: a
      * process that is not the run's first and recorded nothing leaves no files. */
@@ -371,12 +374,8 @@ LP_FORK_TEXT int lp_lifecycle_before_exec(struct lp_lineage *next)
 static __thread int lifecycle_prefork_skipped __attribute__((tls_model("initial-exec")));
 
 static bool lifecycle_token_wipes(void);
-/* The id of the thread that ran the fork handler in a child, as glibc's descriptor has it: the
- * child's pid (lp_lifecycle_own_memory). */
-static __thread pid_t lifecycle_forked_tid __attribute__((tls_model("initial-exec")));
 
-/* The last prepare handler to run (the first registered) and the first child handler: no
- * code of the program's runs between them. Nothing runs in the parent after the fork. */
+/* The prepare handler and the child handler. Nothing runs in the parent after the fork. */
 LP_FORK_TEXT static void lifecycle_prefork(void)
 {
     lifecycle_prefork_skipped = lp_self.busy != 0;
@@ -440,15 +439,14 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
         lp_self.busy--;
         return;
     }
-    lifecycle_forked_tid = lp_event_descriptor_tid();
     /* Most children exec or exit without entering lockprof again (a shell's commands, a
      * daemon's helpers): they become children when they first do (lp_lifecycle_adopt: the
-     * token reads 0 in a new process, or the pid is not lockprof's), not here, because every store to lockprof's memory here
-     * copies a page the child shares with its parent. Locks a thread of the parent held at
-     * the fork stay so until then; nothing takes them before (every path to them checks the
-     * token first). Now: this thread's own state, and what cannot wait — the rates an HTTP
-     * window set (no thread here ends it; every draw reads them), the listener's sockets, a
-     * snapshot signal that has no thread here to serve it. */
+     * token reads 0 in a new process, or the pid is not lockprof's), not here, because every
+     * store to lockprof's memory here copies a page the child shares with its parent. Locks a
+     * thread of the parent held at the fork stay so until then; nothing takes them before
+     * (every path to them checks the token first). Now: this thread's own state, and what
+     * cannot wait — the rates an HTTP window set (no thread here ends it; every draw reads
+     * them), the listener's sockets, a snapshot signal that has no thread here to serve it. */
     lp_sync_held_ = 0;
     lp_event_atfork_child(); /* (this thread's id and draws: its own from here) */
     lp_rates_atfork_child();
@@ -475,10 +473,11 @@ LP_FORK_TEXT bool lp_lifecycle_own_memory(pid_t pid)
 {
     if (lifecycle_token_wipes())
         return __atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 0;
-    /* No page yet: the fork handler ran in this very process (a vfork child of it has another
-     * pid; a raw clone's child is not told apart from a vfork child). */
+    /* No page yet: glibc's fork (and only its fork) gives the child's thread descriptor the
+     * child's id, which is its pid; a vfork child, or a raw clone's, still has its parent's
+     * thread's there (a raw clone's child is not told apart from a vfork child then). */
     return lp_lifecycle_token_ == &lifecycle_token_none && pid != 0 &&
-           lifecycle_forked_tid == pid;
+           lp_event_descriptor_tid() == pid;
 }
 
 /* A page of the process's own, mapped. */
@@ -564,6 +563,7 @@ void lp_lifecycle_threads_begin(void)
         return;
     lp_lifecycle_check(); /* a raw clone child adopts while it still has one thread */
     lp_resolve_all();     /* while it has one thread (resolve.h) */
+    lifecycle_fork_handlers();
     if (!__atomic_load_n(&lifecycle_agent_deferred, __ATOMIC_ACQUIRE))
         return;
     if (!__atomic_exchange_n(&lifecycle_agent_deferred, 0, __ATOMIC_ACQ_REL))
@@ -591,6 +591,23 @@ LP_INIT_TEXT static void lifecycle_exit_write_cxa(void *arg)
 {
     (void)arg;
     lifecycle_exit_write();
+}
+
+/* The fork handlers, registered once, where no other library's fork handler can be running
+ * (glibc holds its handlers' lock while they run, and registering takes it): in the
+ * constructor when lockprof's thread starts there or the program has threads already, as the
+ * program starts its first thread, and before a restriction of system calls. A process that
+ * does none of these runs none at its forks: its children become children at their first
+ * entry, as those whose handler left them to it do (it has no thread, HTTP listener or
+ * snapshot signal of lockprof's for a handler to take down). Registering costs every process
+ * two page faults, glibc's table of handlers and its code, which most never need. */
+static void lifecycle_fork_handlers(void)
+{
+    static uint32_t registered; /* atomic */
+    if (__atomic_load_n(&registered, __ATOMIC_ACQUIRE) ||
+        __atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
+        return;
+    __register_atfork(lifecycle_prefork, NULL, lifecycle_postfork_child, __dso_handle);
 }
 
 /* LOCKPROF_OUT naming a directory (ending in "/", or an existing directory when it has no %)
@@ -714,12 +731,15 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     /* lockprof's thread starts now only for a live feature; otherwise with the program's first
      * thread of its own (lp_lifecycle_threads_begin): a program that never starts one stays
      * single-threaded (DESIGN §5). */
-    if (http[0] || lifecycle_config.interval || lifecycle_config.snapshot_signal || cpu_signal)
+    bool live = http[0] || lifecycle_config.interval || lifecycle_config.snapshot_signal ||
+                cpu_signal;
+    if (live || !__libc_single_threaded)
+        lifecycle_fork_handlers();
+    if (live)
         lp_agent_start(&lifecycle_config, http);
     else
         __atomic_store_n(&lifecycle_agent_deferred, 1, __ATOMIC_RELEASE);
     lifecycle_signals_init(cpu_signal);
-    __register_atfork(lifecycle_prefork, NULL, lifecycle_postfork_child, __dso_handle);
     __cxa_atexit(lifecycle_exit_write_cxa, NULL, __dso_handle);
     __cxa_at_quick_exit(lifecycle_exit_write_cxa, __dso_handle); /* a normal termination too */
 

@@ -233,7 +233,8 @@ for my $first (0, 1) {
     my $cp = read_profile("$r->{prefix}.$child.block.pb.gz");
     my ($cb) = total($cp, frame => 'parent_before_wait');
     my ($cc, $cd) = total($cp, frame => 'child_wait');
-    is("$cb $cc", '0 2', "$w: the child's profile (PREFIX.$child) has its own 2 waits and none of its parent's");
+    is("$cb $cc", '0 2',
+       "$w: the child's profile (PREFIX.$child) has its own 2 waits and none of its parent's");
     within($cd, $m{child_total} // 0, 2, "$w: the child's waits, as it measured them");
 }
 
