@@ -256,13 +256,18 @@ static void *agent_main(void *arg)
     return NULL;
 }
 
-LP_INIT_TEXT void lp_agent_init(void)
+void lp_agent_init(void)
 {
+    static bool done;
+    if (done)
+        return;
     agent_nthreads = (int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
+    done = true;
 }
 
 void lp_agent_start(const struct lp_config *cfg, const char *http_spec)
 {
+    lp_agent_init();
     agent_cfg = cfg;
     lp_fmt_sigsafe(agent_http, sizeof agent_http, "%s", http_spec);
     agent_seen_at_start = __atomic_load_n(&agent_req, __ATOMIC_ACQUIRE);

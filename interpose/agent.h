@@ -8,9 +8,9 @@
  * wake it: a futex, no descriptor on a signal path (DESIGN §6). lockprof's threads block every
  * signal from birth and are always busy (never profiled).
  *
- * Context: lp_agent_init in the constructor; lp_agent_start there or at the program's first
- * thread (lifecycle.c); the _sigsafe functions from any thread, signal
- * handlers included; lp_agent_atfork_child in a fork child.
+ * Context: lp_agent_init and lp_agent_start in the constructor or as the program starts its
+ * first thread (lifecycle.c); the _sigsafe functions from any thread, signal handlers
+ * included; lp_agent_atfork_child in a fork child.
  */
 #ifndef LP_AGENT_H
 #define LP_AGENT_H
@@ -20,11 +20,12 @@
 
 #include "config.h"
 
+/* Finds glibc's count of the program's threads, once: the loader's lock is taken here, which
+ * no other thread can hold while the process has one (resolve.h says why that matters). In
+ * the constructor when the program has threads already, else by lp_agent_start. */
+void lp_agent_init(void);
 /* Starts the agent with the settings in cfg (kept: immutable after the constructor). http_spec
  * is LOCKPROF_HTTP expanded (%p, %t), "" when this process serves no endpoint. */
-/* In the constructor: finds glibc's count of the program's threads (the loader's lock is taken
- * here, never inside a wrapper). */
-void lp_agent_init(void);
 void lp_agent_start(const struct lp_config *cfg, const char *http_spec);
 /* True when the agent runs in this process (not in a fork child, which has none). */
 bool lp_agent_here_sigsafe(void);

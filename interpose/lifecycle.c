@@ -9,6 +9,7 @@
 #include "lifecycle.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -57,13 +58,13 @@ const struct lp_config *lp_lifecycle_config(void)
     return &lifecycle_config;
 }
 
-/* In .bss, not .data: written at start, so a fork child shares the page (a page of .data
- * that was never written is not copied to a child, which faults it in to read it). */
-LP_INIT_DATA static char lifecycle_library[256]; /* immutable after the constructor */
+/* The base name in the loader's own copy of the path (the library is never unloaded), on a
+ * page the loader wrote, which a fork child shares. */
+LP_INIT_DATA static const char *lifecycle_library; /* immutable after the constructor */
 
 LP_FORK_TEXT const char *lp_lifecycle_library_name(void)
 {
-    return lifecycle_library[0] ? lifecycle_library : "liblockprof.so";
+    return lifecycle_library ? lifecycle_library : "liblockprof.so";
 }
 
 /* Where glibc keeps a thread's id in its thread descriptor (struct pthread, whose address is
@@ -86,18 +87,32 @@ LP_INIT_TEXT static void lifecycle_find_thread_id(pid_t pid)
     }
 }
 
-/* The file name this library was loaded from (dladdr on one of its own functions). */
+/* The file name this library was loaded from: the object whose segments hold one of its own
+ * functions (dl_iterate_phdr, which the unwinder's range asks too; dladdr does more). */
+LP_INIT_TEXT static int lifecycle_library_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t addr = (uintptr_t)lp_lifecycle_library_name;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + ph->p_memsz) {
+            *(const char **)arg = info->dlpi_name;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 LP_INIT_TEXT static void lifecycle_find_library(void)
 {
-    Dl_info info;
-    if (dladdr((const void *)lp_lifecycle_library_name, &info) && info.dli_fname) {
-        const char *base = strrchr(info.dli_fname, '/');
-        base = base ? base + 1 : info.dli_fname;
-        if (*base && strlen(base) < sizeof lifecycle_library)
-            strcpy(lifecycle_library, base);
-    }
-    if (!lifecycle_library[0])
-        strcpy(lifecycle_library, "liblockprof.so");
+    const char *path = NULL;
+    if (!dl_iterate_phdr(lifecycle_library_cb, &path) || !path)
+        return;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (*base)
+        lifecycle_library = base;
 }
 
 /* The token ("children no fork handler ran in", below): until the process's first entry
@@ -245,9 +260,11 @@ LP_INIT_TEXT bool lp_lifecycle_parse_long(const char *s, const char *end, long *
     return true;
 }
 
+static const char *lifecycle_getenv(const char *name);
+
 LP_INIT_TEXT static void lifecycle_lineage_init(long pid)
 {
-    const char *o = getenv(LP_ENV_ORIGIN);
+    const char *o = lifecycle_getenv(LP_ENV_ORIGIN);
     long origin;
     if (o && lp_lifecycle_parse_long(o, o + strlen(o), &origin) && origin > 0) {
         lifecycle_origin = origin;
@@ -259,7 +276,7 @@ LP_INIT_TEXT static void lifecycle_lineage_init(long pid)
         lp_fmt_sigsafe(v, sizeof v, "%ld", pid);
         setenv(LP_ENV_ORIGIN, v, 1);
     }
-    const char *e = getenv(LP_ENV_EXEC);
+    const char *e = lifecycle_getenv(LP_ENV_EXEC);
     const char *colon = e ? strchr(e, ':') : NULL;
     long epid, gen;
     if (colon && lp_lifecycle_parse_long(e, colon, &epid) && epid == pid &&
@@ -637,9 +654,49 @@ LP_INIT_TEXT static void lifecycle_out_directory(void)
 /* Waits in progress the threads view can name (one per waiting thread). */
 #define LIFECYCLE_INFLIGHT_SLOTS 4096
 
+/* The environment's LOCKPROF_ entries (past that prefix), gathered in one pass by the
+ * constructor: the configuration asks for each of its variables, and getenv would read the
+ * whole environment for every one. Set while the constructor runs (the array is on its
+ * stack). */
+#define LIFECYCLE_ENV_MAX 32
+#define LIFECYCLE_ENV_PREFIX "LOCKPROF_"
+LP_INIT_DATA static const char **lifecycle_env;
+LP_INIT_DATA static unsigned lifecycle_env_n; /* more than LIFECYCLE_ENV_MAX: ask getenv */
+
+/* The length of prefix when s begins with it, else 0. */
+LP_INIT_TEXT static size_t lifecycle_prefix(const char *s, const char *prefix)
+{
+    size_t n = 0;
+    for (; prefix[n]; n++)
+        if (s[n] != prefix[n])
+            return 0;
+    return n;
+}
+
+LP_INIT_TEXT static void lifecycle_env_gather(const char **env)
+{
+    unsigned n = 0;
+    for (char **e = environ; e && *e; e++) {
+        size_t k = lifecycle_prefix(*e, LIFECYCLE_ENV_PREFIX);
+        if (k && n++ < LIFECYCLE_ENV_MAX)
+            env[n - 1] = *e + k;
+    }
+    lifecycle_env = env;
+    lifecycle_env_n = n;
+}
+
+/* getenv(name), as getenv answers it: the first NAME= entry. */
 LP_INIT_TEXT static const char *lifecycle_getenv(const char *name)
 {
-    return getenv(name);
+    size_t k = lifecycle_prefix(name, LIFECYCLE_ENV_PREFIX);
+    if (!lifecycle_env || lifecycle_env_n > LIFECYCLE_ENV_MAX || !k || !name[k])
+        return getenv(name);
+    for (unsigned i = 0; i < lifecycle_env_n; i++) {
+        size_t n = lifecycle_prefix(lifecycle_env[i], name + k);
+        if (n && lifecycle_env[i][n] == '=')
+            return lifecycle_env[i] + n + 1;
+    }
+    return NULL;
 }
 
 /* Each signal has one role: the CPU profile's signal is not also a fatal or the snapshot
@@ -668,10 +725,14 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     if (getauxval(AT_SECURE))
         return; /* setuid and friends: dormant (DESIGN §4) */
     lp_self.busy++; /* (busy_at 0: never taken down by a jump) */
+    const char *env[LIFECYCLE_ENV_MAX];
+    lifecycle_env_gather(env);
     lp_log_init();
     lp_resolve_signal_safe();
-    if (!__libc_single_threaded)
-        lp_resolve_all(); /* threads started before lockprof: no later time is safe (resolve.h) */
+    if (!__libc_single_threaded) { /* threads started before lockprof: no later time is safe */
+        lp_resolve_all();
+        lp_agent_init();
+    }
     lp_config_load(&lifecycle_config, lifecycle_getenv);
     lifecycle_out_directory();
     if (lifecycle_config.show_config)
@@ -699,6 +760,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     if (lp_locktab_init((unsigned)lifecycle_config.lock_stripes) < 0 ||
         lp_stacktab_init(stacks * shares, stacks * 16 * shares) < 0) {
         lp_log_sigsafe("cannot map lockprof's tables: profiling is off");
+        lifecycle_env = NULL;
         lp_self.busy--;
         return;
     }
@@ -709,7 +771,6 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     if (lp_fdcache_init(lifecycle_config.io) < 0)
         lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
                        "profiled");
-    lp_agent_init();
     lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);
@@ -745,6 +806,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
 
     lp_futex_enable(lifecycle_config.futex);
     lp_cpu_start(); /* once its signal's handler is in place */
+    lifecycle_env = NULL;
     __atomic_store_n(&lp_ready_, 1, __ATOMIC_RELEASE);
     lp_self.busy--;
 }

@@ -94,8 +94,7 @@ LP_FORK_TEXT static int signals_install(int sig)
     sa.sa_sigaction = signals_role[sig] == SIGNALS_SNAPSHOT ? signals_snapshot_handler
                       : signals_role[sig] == SIGNALS_CPU    ? signals_cpu_handler
                                                             : signals_fatal_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_RESTART; /* (sa_mask: empty, cleared above) */
     if (signals_role[sig] == SIGNALS_CPU) {
         sa.sa_flags |= SA_ONSTACK;
         /* Every signal, glibc's own two included (sigfillset leaves out SIGCANCEL and
