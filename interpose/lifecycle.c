@@ -534,6 +534,8 @@ static void lifecycle_first_entry(void)
         lifecycle_become_child();
     }
     lifecycle_token_map();
+    if (!lp_lifecycle_restricted())
+        lp_signals_install();
 }
 
 void lp_lifecycle_adopt(void)
@@ -801,6 +803,12 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     else
         __atomic_store_n(&lifecycle_agent_deferred, 1, __ATOMIC_RELEASE);
     lifecycle_signals_init(cpu_signal);
+    /* The handlers now in the run's first process, whose profiles a fatal signal must leave
+     * even if it records nothing, and for a live feature (the CPU profile's among them); in the
+     * processes it starts, at their first entry: until one records something, its death leaves
+     * nothing to write. */
+    if (live || lifecycle_is_origin())
+        lp_signals_install();
     __cxa_atexit(lifecycle_exit_write_cxa, NULL, __dso_handle);
     __cxa_at_quick_exit(lifecycle_exit_write_cxa, __dso_handle); /* a normal termination too */
 

@@ -156,13 +156,23 @@ LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot, int cpu)
         signals_role[cpu] = SIGNALS_CPU;
         signals_cpu_sig = cpu;
     }
+}
+
+LP_INIT_DATA static uint32_t signals_installed; /* atomic; inherited by a fork child, as they are */
+
+LP_INIT_TEXT void lp_signals_install(void)
+{
+    if (__atomic_load_n(&signals_installed, __ATOMIC_ACQUIRE) ||
+        __atomic_exchange_n(&signals_installed, 1, __ATOMIC_ACQ_REL))
+        return;
     for (int sig = 1; sig < SIGNALS_MAX; sig++) {
         if (!signals_role[sig])
             continue;
         struct sigaction old;
         /* Only a signal the program has not claimed (inherited SIG_IGN is a claim too). */
-        if (REAL(sigaction)(sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
-            old.sa_handler == SIG_DFL)
+        if (REAL(sigaction)(sig, NULL, &old) != 0 || signals_ours(&old))
+            continue;
+        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL)
             signals_install(sig);
         else if (signals_role[sig] == SIGNALS_SNAPSHOT)
             signals_yield(sig);

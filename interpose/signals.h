@@ -15,7 +15,8 @@
  * setting anything else replaces it. sigwait, sigwaitinfo and sigtimedwait drop the CPU
  * profile's signals that a thread blocking them would otherwise take as the program's.
  *
- * Context: lp_signals_init in the constructor; lp_signals_atfork_child in a fork child.
+ * Context: lp_signals_init in the constructor; lp_signals_install there or at a process's first
+ * entry into lockprof (signal handlers included); lp_signals_atfork_child in a fork child.
  */
 #ifndef LP_SIGNALS_H
 #define LP_SIGNALS_H
@@ -25,8 +26,11 @@
 
 /* fatal: bit n for signal n (LOCKPROF_FATAL_SIGNALS); snapshot: LOCKPROF_SIGNAL, 0 for none;
  * cpu: the CPU profile's signal (cpu.h), 0 for none. A signal has one role: the caller gives
- * each at most one. */
+ * each at most one. Says which signals lockprof stands in for; lp_signals_install installs its
+ * handlers, once, on those the program has not claimed (the constructor, or a process's first
+ * entry). */
 void lp_signals_init(uint64_t fatal, int snapshot, int cpu);
+void lp_signals_install(void);
 /*
  * The CPU profile's signal. Its handler records a sample (cpuprof.h). When the program claims
  * the signal (at start, or later with sigaction or signal), lockprof stands aside: the timers

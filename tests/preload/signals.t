@@ -84,7 +84,7 @@ sub spawn {
         if (time > $deadline && !$timed_out) { kill 'KILL', $pid; $timed_out = 1 }
         sleep 0.005;
     }
-    my %r = (status => $st, out => $out, err => slurp($errf) // '', prefix => $prefix,
+    my %r = (status => $st, out => $out, err => slurp($errf) // '', prefix => $prefix, pid => $pid,
              block => "$prefix.block.pb.gz", mutex => "$prefix.mutex.pb.gz",
              sent => $sent, timed_out => $timed_out);
     $r{exit} = WIFEXITED($st) ? WEXITSTATUS($st) : undef;
@@ -133,6 +133,19 @@ for my $sig (qw(TERM INT)) {
         check_profiles($r->{block}, $r->{mutex}, %sigterm_profile);
     };
 }
+
+# A process the run's first started (LOCKPROF_ORIGIN in its environment) gets lockprof's handler
+# at its first entry (here its first thread), not at start: until it records something it has
+# nothing to write. Killed after its contention, it still leaves its profiles (named with its
+# pid), and dies by the signal.
+subtest "not the run's first process: an unhandled SIGTERM after its waits, profiles written" => sub {
+    my $r = spawn(prog => 'prog_sigterm', send => 'TERM', env => { LOCKPROF_ORIGIN => 1 });
+    ok($r->{sent}, 'the program got ready and was sent SIGTERM') or show($r);
+    is($r->{signal}, POSIX::SIGTERM(), 'it died by SIGTERM (WTERMSIG)') or show($r);
+    is($r->{err}, '', 'nothing on stderr');
+    check_profiles("$r->{prefix}.$r->{pid}.block.pb.gz", "$r->{prefix}.$r->{pid}.mutex.pb.gz",
+                   %sigterm_profile);
+};
 
 for my $mode (qw(handler signal-handler)) {
     subtest "the program's own SIGTERM handler ($mode) runs, lockprof stands aside" => sub {
