@@ -222,11 +222,28 @@ LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct
     if (sig <= 0 || sig >= SIGNALS_MAX || !signals_role[sig])
         return REAL(sigaction)(sig, act, old);
     struct sigaction prev;
+    /* SIG_DFL is a null handler, with or without SA_SIGINFO (the kernel reads one field). */
+    bool to_default = act && act->sa_handler == SIG_DFL;
+    if (act && !to_default && signals_role[sig] != SIGNALS_CPU) {
+        /* A disposition of the program's own replaces lockprof's in any case: one call sets
+         * it and says what was there (a shell does this around every command it runs). */
+        int rc = REAL(sigaction)(sig, act, &prev);
+        if (rc == 0) {
+            bool owned = signals_ours(&prev);
+            if (old && owned) {
+                memset(old, 0, sizeof *old);
+                old->sa_handler = SIG_DFL;
+            } else if (old) {
+                *old = prev;
+            }
+            if (owned && signals_role[sig] == SIGNALS_SNAPSHOT)
+                signals_yield(sig);
+        }
+        return rc;
+    }
     if (REAL(sigaction)(sig, NULL, &prev) < 0)
         return REAL(sigaction)(sig, act, old); /* its own error, as without lockprof */
     bool owned = signals_ours(&prev);
-    /* SIG_DFL is a null handler, with or without SA_SIGINFO (the kernel reads one field). */
-    bool to_default = act && act->sa_handler == SIG_DFL;
     if (!owned) {
         if (to_default && lp_ready() &&
             !(signals_role[sig] == SIGNALS_SNAPSHOT &&
@@ -245,15 +262,12 @@ LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct
         old->sa_handler = SIG_DFL;
     }
     if (!act || to_default)
-        return 0;
-    /* The CPU profile's timers go first: once the program's handler is there, each of their
-     * signals would be the program's. */
-    if (signals_role[sig] == SIGNALS_CPU && lp_ready())
+        return 0; /* a query, or SIG_DFL: lockprof's handler stays */
+    /* (The CPU profile's signal.) Its timers go first: once the program's handler is there,
+     * each of their signals would be the program's. */
+    if (lp_ready())
         signals_cpu_yield(sig, false);
-    int rc = REAL(sigaction)(sig, act, NULL);
-    if (rc == 0 && signals_role[sig] == SIGNALS_SNAPSHOT)
-        signals_yield(sig);
-    return rc;
+    return REAL(sigaction)(sig, act, NULL);
 }
 
 LP_FORK_TEXT LP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
