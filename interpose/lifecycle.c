@@ -526,16 +526,23 @@ static void lifecycle_token_map(void)
 }
 
 /* The first entry of a process that has no token page (above). A new process has one thread
- * at its first entry (pthread_create enters first), so it adopts alone. */
+ * at its first entry (pthread_create enters first), so it adopts alone. A restricted one
+ * (seccomp; not known to happen: the restriction enters first) makes no system call: it takes
+ * the fallback, which never reads 0. */
 static void lifecycle_first_entry(void)
 {
-    if (lp_sys_getpid() != lifecycle_pid && !lp_lifecycle_restricted()) {
+    if (lp_lifecycle_restricted()) {
+        uint32_t *expected = &lifecycle_token_none;
+        __atomic_compare_exchange_n(&lp_lifecycle_token_, &expected, &lifecycle_token_fallback,
+                                    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        return;
+    }
+    if (lp_sys_getpid() != lifecycle_pid) {
         lp_event_thread_descriptor_recheck(); /* (as after a raw clone: see below) */
         lifecycle_become_child();
     }
     lifecycle_token_map();
-    if (!lp_lifecycle_restricted())
-        lp_signals_install();
+    lp_signals_install();
 }
 
 void lp_lifecycle_adopt(void)
