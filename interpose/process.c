@@ -31,15 +31,26 @@
 extern char **environ;
 
 #define EXEC_ENV_SMALL 256
-/* (The copy first: the fields always written are then at the frame's top, where the caller's
- * frames are; a fork child that passes its environment on as it is writes no deeper page of
- * its stack, each of which is one more page fault.) */
+/* What an exec hands the new image: envp as the program gave it, or a copy with the lineage
+ * variables replaced, in a mapping or in the frame of exec_run_copied. */
 struct exec_env {
-    char *small[EXEC_ENV_SMALL]; /* the copy, when it fits: no system call */
+    char **envp;      /* what the real call gets */
+    size_t map_size;  /* the copy's mapping, 0 when envp is the caller's own or on the stack */
+    size_t n;         /* entries of the program's envp, when a copy is made on the stack */
+    struct lp_lineage next;
+    bool ours;        /* the new image preloads lockprof: it gets the lineage */
     char exec_var[48];
     char origin_var[48];
-    size_t map_size;  /* the copy's mapping, 0 when envp is the caller's own or in small */
-    char **envp;      /* what the real call gets */
+};
+
+/* One exec, whichever function the program called: which, and its arguments. */
+enum exec_kind { EXEC_VE, EXEC_VPE, EXEC_F, EXEC_AT };
+struct exec_call {
+    enum exec_kind kind;
+    int fd, flags;   /* fexecve's descriptor; execveat's directory and flags (else 0) */
+    const char *path;
+    char *const *argv;
+    char *const *envp; /* as the program gave it */
 };
 
 /* The names the exec path compares, in .data rather than .rodata: a page of .rodata is not
@@ -139,70 +150,85 @@ LP_FORK_TEXT static bool env_array_has_ours(char *const *envp)
     return false;
 }
 
-/* Prepares an exec: the final profile, then envp with the lineage variables replaced. On any
- * failure the caller's envp is used unchanged (the exec must not fail because of lockprof). */
-LP_FORK_TEXT static void exec_prepare(char *const *envp, struct exec_env *e)
+/* envp without the lineage variables, then this process's (when the new image is lockprof's
+ * too), into copy, which has room for them. */
+LP_FORK_TEXT static void exec_fill(char *const *envp, struct exec_env *e, char **copy)
+{
+    size_t k = 0;
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (!env_is(envp[i], exec_exec_name) && !env_is(envp[i], exec_origin_name))
+            copy[k++] = envp[i];
+    if (e->ours) {
+        env_put(e->exec_var, exec_exec_name, e->next.pid, (long)e->next.gen);
+        env_put(e->origin_var, exec_origin_name, e->next.origin, -1);
+        copy[k++] = e->exec_var;
+        copy[k++] = e->origin_var;
+    }
+    copy[k] = NULL;
+    e->envp = copy;
+}
+
+/* What exec_prepare leaves to its caller. */
+enum exec_plan { EXEC_READY, EXEC_COPY_ON_STACK };
+
+/* Prepares an exec: the final profile, then envp with the lineage variables replaced — in a
+ * mapping when it is large (EXEC_READY then, e->envp set), else by the caller on its stack
+ * (EXEC_COPY_ON_STACK, e->n entries). On any failure the caller's envp is used unchanged
+ * (the exec must not fail because of lockprof). */
+LP_FORK_TEXT static enum exec_plan exec_prepare(char *const *envp, struct exec_env *e)
 {
     e->envp = (char **)envp;
     e->map_size = 0;
-    struct lp_lineage next;
-    int running = lp_lifecycle_before_exec(&next);
+    int running = lp_lifecycle_before_exec(&e->next);
     lp_cpu_before_exec(); /* (after the final profile, which drains its samples) */
     if (running <= 0)
-        return;
+        return EXEC_READY;
     /* Guarded only where lockprof may act (a mapping, under its own pid); a process that has
      * not entered lockprof since fork only reads the environment here, and a guard's errno
      * save is one more function of libc's that a shell's child would touch. */
     struct lp_guard g;
-    if (next.may_map)
+    if (e->next.may_map)
         lp_guard_enter(&g);
     /* The new image reads the lineage only if it preloads lockprof too. */
-    bool ours = env_array_preloads_us(envp);
+    e->ours = env_array_preloads_us(envp);
+    enum exec_plan plan = EXEC_READY;
     /* Nothing to change: the image will not read the lineage and has none of it, or (the
      * usual child of fork-then-exec) what the child inherited says it all — the tree's origin,
      * and no generation of its own pid. */
-    if ((!ours && !env_array_has_ours(envp)) ||
-        (ours && !next.may_map && next.gen == 0 &&
-         env_array_number(envp, exec_origin_name, sizeof exec_origin_name) == next.origin &&
-         env_array_number(envp, exec_exec_name, sizeof exec_exec_name) != next.pid)) {
-        if (next.may_map)
-            lp_guard_leave(&g);
-        return;
-    }
+    if ((!e->ours && !env_array_has_ours(envp)) ||
+        (e->ours && !e->next.may_map && e->next.gen == 0 &&
+         env_array_number(envp, exec_origin_name, sizeof exec_origin_name) == e->next.origin &&
+         env_array_number(envp, exec_exec_name, sizeof exec_exec_name) != e->next.pid))
+        goto out;
     size_t n = 0;
     if (envp)
         while (envp[n])
             n++;
-    size_t size = (n + 3) * sizeof(char *);
-    char **copy = e->small;
+    e->n = n;
+    if (n + 3 <= EXEC_ENV_SMALL) {
+        plan = EXEC_COPY_ON_STACK;
+        goto out;
+    }
     /* A mapping only where one may be made: not in a vfork child (it would stay in the
      * parent), not under seccomp (a system call the program did not make). A fork child that
      * has not entered lockprof may (it has its own memory); it is not guarded here, so errno
      * is kept by hand. */
-    if (n + 3 > EXEC_ENV_SMALL) {
-        int err = errno;
-        copy = !next.may_map && !(next.other_pid && lp_lifecycle_own_memory((pid_t)next.pid))
-                   ? MAP_FAILED
-                   : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        errno = err;
-    }
+    size_t size = (n + 3) * sizeof(char *);
+    int err = errno;
+    char **copy = !e->next.may_map &&
+                          !(e->next.other_pid && lp_lifecycle_own_memory((pid_t)e->next.pid))
+                      ? MAP_FAILED
+                      : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                             -1, 0);
+    errno = err;
     if (copy != MAP_FAILED) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (!env_is(envp[i], exec_exec_name) && !env_is(envp[i], exec_origin_name))
-                copy[k++] = envp[i];
-        if (ours) {
-            env_put(e->exec_var, exec_exec_name, next.pid, (long)next.gen);
-            env_put(e->origin_var, exec_origin_name, next.origin, -1);
-            copy[k++] = e->exec_var;
-            copy[k++] = e->origin_var;
-        }
-        copy[k] = NULL;
-        e->envp = copy;
-        e->map_size = copy == e->small ? 0 : size;
+        exec_fill(envp, e, copy);
+        e->map_size = size;
     }
-    if (next.may_map)
+out:
+    if (e->next.may_map)
         lp_guard_leave(&g);
+    return plan;
 }
 
 /* After an exec that failed (it returned): the copy goes, errno stays the call's. */
@@ -220,47 +246,70 @@ LP_FORK_TEXT static int exec_failed(struct exec_env *e, int rc)
     return rc;
 }
 
-LP_FORK_TEXT LP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+LP_FORK_TEXT static int exec_real(const struct exec_call *c, char *const *envp)
+{
+    switch (c->kind) {
+    case EXEC_VPE:
+        return REAL(execvpe)(c->path, c->argv, envp);
+    case EXEC_F:
+        return REAL(fexecve)(c->fd, c->argv, envp);
+    case EXEC_AT:
+        return REAL(execveat)(c->fd, c->path, c->argv, envp, c->flags);
+    case EXEC_VE:
+        break;
+    }
+    return REAL(execve)(c->path, c->argv, envp);
+}
+
+/* An exec whose environment is copied on the stack: the copy is in this frame only, not in
+ * every exec's. A fork child that passes its environment on as it is (a shell's command) does
+ * not come here, and writes no page of its stack below what its own frames wrote (a child
+ * shares its parent's pages until it writes them: each is one more page fault). */
+LP_FORK_TEXT static __attribute__((noinline)) int exec_run_copied(const struct exec_call *c,
+                                                                 struct exec_env *e)
+{
+    char *small[EXEC_ENV_SMALL];
+    exec_fill(c->envp, e, small);
+    return exec_failed(e, exec_real(c, e->envp));
+}
+
+LP_FORK_TEXT static int exec_run(const struct exec_call *c)
 {
     struct exec_env e;
-    exec_prepare(envp, &e);
-    return exec_failed(&e, REAL(execve)(path, argv, e.envp));
+    if (exec_prepare(c->envp, &e) == EXEC_COPY_ON_STACK)
+        return exec_run_copied(c, &e);
+    return exec_failed(&e, exec_real(c, e.envp));
+}
+
+LP_FORK_TEXT LP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    return exec_run(&(const struct exec_call){ EXEC_VE, 0, 0, path, argv, envp });
 }
 
 LP_FORK_TEXT LP_EXPORT int execv(const char *path, char *const argv[])
 {
-    struct exec_env e;
-    exec_prepare(environ, &e);
-    return exec_failed(&e, REAL(execve)(path, argv, e.envp));
+    return exec_run(&(const struct exec_call){ EXEC_VE, 0, 0, path, argv, environ });
 }
 
 LP_FORK_TEXT LP_EXPORT int execvp(const char *file, char *const argv[])
 {
-    struct exec_env e;
-    exec_prepare(environ, &e);
-    return exec_failed(&e, REAL(execvpe)(file, argv, e.envp));
+    return exec_run(&(const struct exec_call){ EXEC_VPE, 0, 0, file, argv, environ });
 }
 
 LP_FORK_TEXT LP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    struct exec_env e;
-    exec_prepare(envp, &e);
-    return exec_failed(&e, REAL(execvpe)(file, argv, e.envp));
+    return exec_run(&(const struct exec_call){ EXEC_VPE, 0, 0, file, argv, envp });
 }
 
 LP_FORK_TEXT LP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    struct exec_env e;
-    exec_prepare(envp, &e);
-    return exec_failed(&e, REAL(fexecve)(fd, argv, e.envp));
+    return exec_run(&(const struct exec_call){ EXEC_F, fd, 0, NULL, argv, envp });
 }
 
 LP_FORK_TEXT LP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
                        int flags)
 {
-    struct exec_env e;
-    exec_prepare(envp, &e);
-    return exec_failed(&e, REAL(execveat)(dirfd, path, argv, e.envp, flags));
+    return exec_run(&(const struct exec_call){ EXEC_AT, dirfd, flags, path, argv, envp });
 }
 
 /* ---- the program's own environment --------------------------------------------------------
