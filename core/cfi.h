@@ -29,8 +29,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Maps the cache of unwinding rules (at start; without it every frame's rule is computed
- * from the unwind tables each time). 0 or -ENOMEM. */
+/* Maps the cache of unwinding rules (at a process's first entry into lockprof, or at start;
+ * without it every frame's rule is computed from the unwind tables each time). 0 or
+ * -ENOMEM. */
 int lp_cfi_init(void);
 
 /* Fills pcs with up to max return addresses, the caller of lp_cfi_backtrace first (as

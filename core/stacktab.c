@@ -78,11 +78,24 @@ LP_INIT_TEXT static void *stacktab_map(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
-LP_INIT_TEXT int lp_stacktab_init(unsigned capacity, unsigned frames)
+LP_INIT_DATA static uint64_t stacktab_planned; /* entries: set before the table is mapped */
+
+LP_INIT_TEXT static uint64_t stacktab_entries_for(unsigned capacity)
 {
     uint64_t n = 64;
     while (n < capacity)
         n <<= 1;
+    return n;
+}
+
+LP_INIT_TEXT void lp_stacktab_plan(unsigned capacity)
+{
+    stacktab_planned = stacktab_entries_for(capacity);
+}
+
+LP_INIT_TEXT int lp_stacktab_init(unsigned capacity, unsigned frames)
+{
+    uint64_t n = stacktab_entries_for(capacity);
     size_t slot_bytes = n * sizeof(struct stacktab_slot);
     stacktab_slots = stacktab_map(slot_bytes + stacktab_used_words(n) * sizeof(uint64_t));
     stacktab_used = stacktab_slots ? (uint64_t *)((char *)stacktab_slots + slot_bytes) : NULL;
@@ -283,7 +296,7 @@ uint64_t lp_stacktab_index_limit(void)
 LP_INIT_TEXT void lp_stacktab_stats(struct lp_stacktab_stats *st)
 {
     st->entries = __atomic_load_n(&stacktab_entries, __ATOMIC_RELAXED);
-    st->capacity = stacktab_slots ? stacktab_mask + 1 : 0;
+    st->capacity = stacktab_slots ? stacktab_mask + 1 : stacktab_planned;
     for (int p = 0; p < LP_NPROFILES; p++) {
         st->entries_of[p] = __atomic_load_n(&stacktab_share[p].entries, __ATOMIC_RELAXED);
         st->overflowed[p] = __atomic_load_n(&stacktab_overflow[p].events, __ATOMIC_RELAXED);

@@ -41,8 +41,7 @@ static int api_can_write(void)
         return -EAGAIN;
     if (lp_self.busy)
         return -EDEADLK;
-    lp_lifecycle_check();
-    return 0;
+    return lp_lifecycle_check() ? 0 : -EAGAIN;
 }
 
 LP_EXPORT int lockprof_write_profiles(void)

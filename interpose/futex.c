@@ -257,7 +257,8 @@ static __attribute__((noinline)) long futex_wake_profiled(const struct lp_call *
                                                           const void *word2, uint64_t arm,
                                                           uint64_t arm2)
 {
-    lp_lifecycle_check();
+    if (!lp_lifecycle_check())
+        return futex_call(c);
     struct lp_guard g;
     lp_guard_enter(&g);
     struct lp_weight wt = { 0, 0 }, wt2;

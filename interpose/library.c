@@ -32,11 +32,13 @@ LP_EXPORT int dlclose(void *handle)
     /* Before lockprof is ready nothing is recorded (and its first refresh sees every object
      * loaded then); when busy, the caller is lockprof itself. */
     if (!lp_wrap_off()) {
-        lp_lifecycle_check(); /* a new process's registry lock may be its parent's */
-        struct lp_guard g;
-        lp_guard_enter(&g);
-        lp_maps_refresh();
-        lp_guard_leave(&g);
+        /* (First: a new process's registry lock may be its parent's.) */
+        if (lp_lifecycle_check()) {
+            struct lp_guard g;
+            lp_guard_enter(&g);
+            lp_maps_refresh();
+            lp_guard_leave(&g);
+        }
     }
     int rc = REAL(dlclose)(handle);
     /* The unwinder's rules for the unloaded object's addresses would apply to whatever is

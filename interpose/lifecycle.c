@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cfi.h"
 #include "clock.h"
 #include "cpu.h"
 #include "cpuprof.h"
@@ -472,6 +473,46 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
     lp_self.busy--;
 }
 
+/* ---- lockprof's tables ----------------------------------------------------------------------
+ * The tables of locks with waiters, of stacks, of waits in progress and the unwinder's cache
+ * are mapped at the process's first entry (below), not at start: five mappings that most
+ * processes never use (a shell's commands, a build's compilers). Nothing reads them before:
+ * every path that records checks the token first, the unlocks look at a count of registered
+ * waiters that stays 0, and the writer and the views take an unmapped table for an empty one.
+ * In the constructor already for a process with threads of its own or a live feature. A
+ * process that finds no memory for them is not profiled: lockprof passes straight through
+ * from then on, as when the constructor could not map them. */
+#define LIFECYCLE_INFLIGHT_SLOTS 4096 /* waits in progress the threads view can name */
+LP_INIT_DATA static uint32_t lifecycle_tables_mapped; /* set once; a fork child inherits them */
+
+/* The CPU profile keeps as many stacks again, within a share of its own, so that it never
+ * crowds out the block and mutex profiles. */
+static unsigned lifecycle_stack_shares(void)
+{
+    return lifecycle_config.cpu_hz ? 2 : 1;
+}
+
+static bool lifecycle_tables_map(void)
+{
+    if (__atomic_load_n(&lifecycle_tables_mapped, __ATOMIC_ACQUIRE))
+        return true;
+    unsigned stacks = (unsigned)lifecycle_config.max_stacks;
+    unsigned shares = lifecycle_stack_shares();
+    if (lp_locktab_init((unsigned)lifecycle_config.lock_stripes) < 0 ||
+        lp_stacktab_init(stacks * shares, stacks * 16 * shares) < 0) {
+        lp_log_sigsafe("cannot map lockprof's tables: profiling is off");
+        __atomic_store_n(&lp_ready_, 0, __ATOMIC_RELEASE);
+        return false;
+    }
+    lp_stacktab_limit(LP_CPU, stacks, stacks * 16);
+    if (lp_inflight_init(LIFECYCLE_INFLIGHT_SLOTS) < 0)
+        lp_log_sigsafe("cannot map lockprof's table of waits in progress: the threads view "
+                       "shows system calls only");
+    lp_cfi_init(); /* (none: the unwinder works without its cache) */
+    __atomic_store_n(&lifecycle_tables_mapped, 1, __ATOMIC_RELEASE);
+    return true;
+}
+
 /* ---- children no fork handler ran in -------------------------------------------------------
  * A process made by a raw clone (syscall(SYS_clone, SIGCHLD, …)) runs no fork handler: it would
  * keep its parent's tables and output name, and at its exit overwrite the parent's profile.
@@ -525,27 +566,31 @@ static void lifecycle_token_map(void)
         munmap(t, 4096);
 }
 
-/* The first entry of a process that has no token page (above). A new process has one thread
- * at its first entry (pthread_create enters first), so it adopts alone. A restricted one
- * (seccomp; not known to happen: the restriction enters first) makes no system call: it takes
- * the fallback, which never reads 0. */
-static void lifecycle_first_entry(void)
+/* The first entry of a process that has no token page (above): its tables, its token, its
+ * signal handlers. A new process has one thread at its first entry (pthread_create enters
+ * first), so it adopts alone. A restricted one (seccomp; not known to happen: the restriction
+ * enters first) makes no system call: it takes the fallback, which never reads 0. False when
+ * the tables could not be mapped: lockprof is off. */
+static bool lifecycle_first_entry(void)
 {
     if (lp_lifecycle_restricted()) {
         uint32_t *expected = &lifecycle_token_none;
         __atomic_compare_exchange_n(&lp_lifecycle_token_, &expected, &lifecycle_token_fallback,
                                     false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        return;
+        return true;
     }
     if (lp_sys_getpid() != lifecycle_pid) {
         lp_event_thread_descriptor_recheck(); /* (as after a raw clone: see below) */
         lifecycle_become_child();
     }
+    if (!lifecycle_tables_map())
+        return false;
     lifecycle_token_map();
     lp_signals_install();
+    return true;
 }
 
-void lp_lifecycle_adopt(void)
+bool lp_lifecycle_adopt(void)
 {
     /* One thread adopts (0 -> 2, then 1); another that arrives meanwhile waits for it. The
      * child usually adopts while it has one thread: pthread_create checks first. */
@@ -553,9 +598,9 @@ void lp_lifecycle_adopt(void)
     struct lp_guard g;
     lp_guard_enter(&g); /* first: a handler on this thread must not come here and wait for us */
     if (__atomic_load_n(&lp_lifecycle_token_, __ATOMIC_ACQUIRE) == &lifecycle_token_none) {
-        lifecycle_first_entry();
+        bool on = lifecycle_first_entry();
         lp_guard_leave(&g);
-        return;
+        return on;
     }
     uint32_t expected = 0;
     if (!__atomic_compare_exchange_n(lp_lifecycle_token_, &expected, 2, false,
@@ -566,7 +611,7 @@ void lp_lifecycle_adopt(void)
         while (!nested && __atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) == 2)
             sched_yield();
         lp_guard_leave(&g);
-        return;
+        return true;
     }
     if (lp_lifecycle_restricted()) {
         /* A restricted child (seccomp) writes nothing: it need not become one, which takes
@@ -579,6 +624,7 @@ void lp_lifecycle_adopt(void)
         lifecycle_become_child();
     }
     lp_guard_leave(&g);
+    return true;
 }
 
 /* ---- lockprof's thread, when the program starts its own ---------------------------------- */
@@ -659,9 +705,6 @@ LP_INIT_TEXT static void lifecycle_out_directory(void)
         out[n++] = '/';
     strcpy(out + n, base);
 }
-
-/* Waits in progress the threads view can name (one per waiting thread). */
-#define LIFECYCLE_INFLIGHT_SLOTS 4096
 
 /* The environment's LOCKPROF_ entries (past that prefix), gathered in one pass by the
  * constructor: the configuration asks for each of its variables, and getenv would read the
@@ -762,21 +805,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     char prefix[LP_PATH_MAX];
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
 
-    /* The CPU profile keeps as many stacks again, within a share of its own, so that it never
-     * crowds out the block and mutex profiles. */
-    unsigned stacks = (unsigned)lifecycle_config.max_stacks;
-    unsigned shares = lifecycle_config.cpu_hz ? 2 : 1;
-    if (lp_locktab_init((unsigned)lifecycle_config.lock_stripes) < 0 ||
-        lp_stacktab_init(stacks * shares, stacks * 16 * shares) < 0) {
-        lp_log_sigsafe("cannot map lockprof's tables: profiling is off");
-        lifecycle_env = NULL;
-        lp_self.busy--;
-        return;
-    }
-    lp_stacktab_limit(LP_CPU, stacks, stacks * 16);
-    if (lp_inflight_init(LIFECYCLE_INFLIGHT_SLOTS) < 0)
-        lp_log_sigsafe("cannot map lockprof's table of waits in progress: the threads view "
-                       "shows system calls only");
+    lp_stacktab_plan((unsigned)lifecycle_config.max_stacks * lifecycle_stack_shares());
     if (lp_fdcache_init(lifecycle_config.io) < 0)
         lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
                        "profiled");
@@ -803,6 +832,11 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
      * single-threaded (DESIGN §5). */
     bool live = http[0] || lifecycle_config.interval || lifecycle_config.snapshot_signal ||
                 cpu_signal;
+    if ((live || !__libc_single_threaded) && !lifecycle_tables_map()) {
+        lifecycle_env = NULL;
+        lp_self.busy--;
+        return;
+    }
     if (live || !__libc_single_threaded)
         lifecycle_fork_handlers();
     if (live)

@@ -24,14 +24,16 @@
 
 /* A process no fork handler ran in (a raw clone) finds out at its first entry into lockprof
  * (lp_lifecycle_check: a load) and becomes a child as after fork (lifecycle.c); a process's
- * first entry of all comes here too, and maps the token. Any thread that is not busy, not a
- * signal handler. */
+ * first entry of all comes here too, and maps lockprof's tables and the token. False when
+ * that found no memory for the tables: lockprof is off from then on (lp_ready says so), and
+ * the caller passes straight through. Any thread that is not busy, not a signal handler. */
 extern uint32_t *lp_lifecycle_token_;
-void lp_lifecycle_adopt(void);
-static inline void lp_lifecycle_check(void)
+bool lp_lifecycle_adopt(void);
+static inline bool lp_lifecycle_check(void)
 {
     if (__builtin_expect(__atomic_load_n(lp_lifecycle_token_, __ATOMIC_ACQUIRE) != 1, 0))
-        lp_lifecycle_adopt();
+        return lp_lifecycle_adopt();
+    return true;
 }
 
 /* The program is about to start a thread (pthread_create, thrd_create): lockprof's thread

@@ -165,7 +165,6 @@ void lp_unwind_restrict(void)
 
 LP_INIT_TEXT int lp_unwind_load(bool use_libunwind)
 {
-    lp_cfi_init();
     if (!use_libunwind) {
         lp_unwinder = lp_cfi_backtrace;
         return 0;

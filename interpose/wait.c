@@ -42,7 +42,8 @@ void lp_wait_abandon(struct lp_waiting *w)
 void lp_wait_timed_slow(const struct lp_timed_family *f, const struct lp_call *c, long rc,
                         uint64_t start, uint64_t end)
 {
-    lp_lifecycle_check();
+    if (!lp_lifecycle_check())
+        return;
     struct lp_guard g;
     lp_guard_enter(&g);
     /* Sampled first: the family's checks may cost system calls, and at the default rate most

@@ -280,7 +280,10 @@ static inline __attribute__((always_inline)) long lp_wait_run(const struct lp_fa
         if (rc != LP_WOULD_WAIT)
             return rc;
     }
-    lp_lifecycle_check();
+    if (__builtin_expect(!lp_lifecycle_check(), 0)) {
+        errno = err;
+        return f->call(c);
+    }
     /* Field by field: an initializer would zero the event's stack buffer too, half a KiB of
      * stores on every wait (the unwind fills what it uses). */
     struct lp_waiting w;
@@ -372,7 +375,8 @@ static inline __attribute__((always_inline)) long lp_wait_timed(const struct lp_
 static inline __attribute__((always_inline)) long
 lp_release_run(const struct lp_call *c, uint64_t arm, long (*unlock)(const struct lp_call *c))
 {
-    lp_lifecycle_check();
+    if (__builtin_expect(!lp_lifecycle_check(), 0))
+        return unlock(c);
     struct lp_guard g;
     lp_guard_enter(&g);
     struct lp_weight wt;
