@@ -191,6 +191,12 @@ LP_INIT_TEXT static void lifecycle_exit_write(void)
      * Restricted (seccomp): writing needs system calls the program did not make. */
     if (lp_wrap_off() || lp_lifecycle_restricted())
         return;
+    /* Not the run's first process, nor made of it, and it never entered lockprof: nothing to
+     * write, whoever it is (no need to ask for its pid). No snapshot starts after this. */
+    if (lp_lifecycle_token_ == &lifecycle_token_none && !lifecycle_is_origin()) {
+        lp_writer_close(LIFECYCLE_CLOSE_WAIT_NS);
+        return;
+    }
     /* A process fork or a raw clone made that never entered lockprof (its token, which it
      * would fault in to read, still says so) recorded nothing: it leaves no files. */
     if (lp_sys_getpid() != lp_lifecycle_pid())
