@@ -46,13 +46,31 @@ LP_INIT_TEXT int lp_fdcache_init(uint64_t kinds)
     }
     if (!(kinds & fd_bits))
         return 0; /* LOCKPROF_IO names no descriptor: no table, reads pass straight through */
-    void *t = mmap(NULL, LP_FDCACHE_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (t == MAP_FAILED)
-        return -ENOMEM;
-    lp_fdcache_tab_ = t;
     lp_fdcache_size_ = LP_FDCACHE_SIZE;
     return 0;
+}
+
+/* The table, mapped by the first classification; NULL (and no table any more: every read
+ * passes straight through, said once) when it cannot be. One of racing mappers' is kept. */
+static uint8_t *fdcache_table(void)
+{
+    uint8_t *t = __atomic_load_n(&lp_fdcache_tab_, __ATOMIC_ACQUIRE);
+    if (t)
+        return t;
+    void *p = mmap(NULL, LP_FDCACHE_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        if (__atomic_exchange_n(&lp_fdcache_size_, 0, __ATOMIC_ACQ_REL))
+            lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
+                           "profiled");
+        return NULL;
+    }
+    if (!__atomic_compare_exchange_n(&lp_fdcache_tab_, &t, (uint8_t *)p, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        munmap(p, LP_FDCACHE_SIZE);
+        return t;
+    }
+    return p;
 }
 
 /* What /proc says fd is ("pipe:[123]", "anon_inode:[eventfd]", a path…), NUL-terminated, or
@@ -102,7 +120,10 @@ int8_t lp_fdcache_classify(int fd)
     if (u >= lp_fdcache_size_ || fstat(fd, &st) < 0)
         return LP_FD_OTHER;
     uint8_t b = fdcache_byte[fdcache_kind(fd, &st)];
-    __atomic_store_n(&lp_fdcache_tab_[u], b, __ATOMIC_RELAXED);
+    uint8_t *t = fdcache_table();
+    if (!t)
+        return LP_FD_OTHER;
+    __atomic_store_n(&t[u], b, __ATOMIC_RELAXED);
     unsigned high = __atomic_load_n(&fdcache_high, __ATOMIC_RELAXED);
     while (u >= high && !__atomic_compare_exchange_n(&fdcache_high, &high, u + 1, true,
                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))

@@ -2,8 +2,9 @@
  * fdcache.h — what each file descriptor is, without a syscall per read (DESIGN §2).
  *
  * Reads and writes are waits only on the kinds of descriptor LOCKPROF_IO names (pipes, FIFOs
- * and eventfds by default). The kind comes from one byte per descriptor in a table mapped once
- * (MAP_NORESERVE: only the pages of descriptors in use are ever touched): 0 is "unknown", and
+ * and eventfds by default). The kind comes from one byte per descriptor in a table mapped at the
+ * first classification (MAP_NORESERVE: only the pages of descriptors in use are ever touched;
+ * a process that reads and writes nothing through the wrappers maps none): 0 is "unknown", and
  * a descriptor is classified by fstat on first sight (plus one readlink of /proc/thread-self/fd
  * for an anonymous inode, which is how an eventfd shows itself). The byte is the kind, with
  * LP_FD_PROFILED set when LOCKPROF_IO names it: a read of a kind that is not profiled costs
@@ -21,9 +22,9 @@
  * Descriptors at or above LP_FDCACHE_SIZE (Linux's default fs.nr_open) are never profiled.
  *
  * Context: lp_fdcache_init once in the constructor, before any wrapper is live; every other
- * function from any thread (bytes are relaxed atomics). lp_fdcache_get and the forget calls
- * make no syscall and leave errno alone; classify and recheck make syscalls that may set errno
- * (the caller saves it).
+ * function from any thread (bytes are relaxed atomics; the table is published once).
+ * lp_fdcache_get and the forget calls make no syscall and leave errno alone; classify and
+ * recheck make syscalls that may set errno (the caller saves it).
  */
 #ifndef LP_FDCACHE_H
 #define LP_FDCACHE_H
@@ -47,15 +48,16 @@ enum lp_fd_kind {
 #define LP_FD_KIND_MASK 0x7f
 #define LP_FD_PROFILED 0x80
 
-/* The table and its bound: NULL and 0 until init, and for ever when LOCKPROF_IO names no kind
- * of descriptor (every read then passes straight through). Immutable after init. */
+/* The table and its bound: 0 until init, and for ever when LOCKPROF_IO names no kind of
+ * descriptor (every read then passes straight through), or when the table could not be mapped;
+ * the table NULL until the first classification maps it (atomic). */
 extern uint8_t *lp_fdcache_tab_;
 extern unsigned lp_fdcache_size_;
 /* The LP_IO_* bits of LOCKPROF_IO (config.h). Immutable after init. */
 extern uint64_t lp_fdcache_kinds_;
 
-/* kinds: the LP_IO_* bits of LOCKPROF_IO (config.h). 0 or -ENOMEM. Called once by the
- * constructor, before any wrapper is live. */
+/* kinds: the LP_IO_* bits of LOCKPROF_IO (config.h). 0 (the table is mapped later, by
+ * lp_fdcache_classify). Called once by the constructor, before any wrapper is live. */
 int lp_fdcache_init(uint64_t kinds);
 
 /* True when LOCKPROF_IO names bit (LP_IO_MQ, LP_IO_MSG: calls that need no cache). */
@@ -71,7 +73,8 @@ static inline int8_t lp_fdcache_get(int fd)
     unsigned u = (unsigned)fd;
     if (u >= lp_fdcache_size_)
         return LP_FD_OTHER;
-    return (int8_t)__atomic_load_n(&lp_fdcache_tab_[u], __ATOMIC_RELAXED);
+    const uint8_t *t = __atomic_load_n(&lp_fdcache_tab_, __ATOMIC_ACQUIRE);
+    return t ? (int8_t)__atomic_load_n(&t[u], __ATOMIC_RELAXED) : LP_FD_UNKNOWN;
 }
 
 /* Classifies fd now (fstat, and readlink for an anonymous inode) and caches the result. Returns
@@ -90,9 +93,10 @@ static inline bool lp_fdcache_recheck(int fd)
 static inline void lp_fdcache_forget(int fd)
 {
     unsigned u = (unsigned)fd;
+    uint8_t *t = __atomic_load_n(&lp_fdcache_tab_, __ATOMIC_ACQUIRE);
     /* Loaded first: a store would dirty (allocate) an untouched page of the table. */
-    if (u < lp_fdcache_size_ && __atomic_load_n(&lp_fdcache_tab_[u], __ATOMIC_RELAXED) != 0)
-        __atomic_store_n(&lp_fdcache_tab_[u], 0, __ATOMIC_RELAXED);
+    if (u < lp_fdcache_size_ && t && __atomic_load_n(&t[u], __ATOMIC_RELAXED) != 0)
+        __atomic_store_n(&t[u], 0, __ATOMIC_RELAXED);
 }
 
 /* The same for every descriptor in [first, last] (close_range, closefrom). Costs at most the

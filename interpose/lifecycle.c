@@ -812,9 +812,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
 
     lp_stacktab_plan((unsigned)lifecycle_config.max_stacks * lifecycle_stack_shares());
-    if (lp_fdcache_init(lifecycle_config.io) < 0)
-        lp_log_sigsafe("cannot map lockprof's descriptor table: reads and writes are not "
-                       "profiled");
+    lp_fdcache_init(lifecycle_config.io);
     lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);

@@ -138,7 +138,7 @@ for my $sig (qw(TERM INT)) {
 # at its first entry (here its first thread), not at start: until it records something it has
 # nothing to write. Killed after its contention, it still leaves its profiles (named with its
 # pid), and dies by the signal.
-subtest "not the run's first process: an unhandled SIGTERM after its waits, profiles written" => sub {
+subtest "not the run's first: an unhandled SIGTERM after its waits, profiles written" => sub {
     my $r = spawn(prog => 'prog_sigterm', send => 'TERM', env => { LOCKPROF_ORIGIN => 1 });
     ok($r->{sent}, 'the program got ready and was sent SIGTERM') or show($r);
     is($r->{signal}, POSIX::SIGTERM(), 'it died by SIGTERM (WTERMSIG)') or show($r);

@@ -27,7 +27,7 @@ static bool profiled(int fd)
 
 int main(void)
 {
-    plan(29);
+    plan(31);
     is_i64(lp_fdcache_init(LP_IO_MQ | LP_IO_MSG), 0, "init with queues only");
     is_u64(lp_fdcache_size_, 0, "no descriptor kind: no table, everything passes");
     ok(lp_fdcache_get(0) > 0, "and every descriptor reads as not profiled");
@@ -38,6 +38,8 @@ int main(void)
     is_i64(lp_fdcache_init(LP_IO_PIPE | LP_IO_FIFO | LP_IO_EVENTFD | LP_IO_MQ | LP_IO_MSG), 0,
            "init with the default LOCKPROF_IO");
     is_u64(lp_fdcache_size_, LP_FDCACHE_SIZE, "the table is mapped");
+    ok(lp_fdcache_tab_ == NULL && lp_fdcache_get(0) == 0,
+       "not before a descriptor is classified: every descriptor reads as unknown");
 
     int p[2], s[2];
     if (pipe(p) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0)
@@ -57,6 +59,7 @@ int main(void)
     is_i64(lp_fdcache_get(p[0]), 0, "a descriptor never seen is unknown");
     /* The FIFO first: pipefs's device is not known yet (/proc tells them apart), then it is. */
     is_i64(kind_of(ff), LP_FD_FIFO, "FIFO, seen before any pipe");
+    ok(lp_fdcache_tab_ != NULL, "the first classification maps the table");
     is_i64(kind_of(p[0]), LP_FD_PIPE, "pipe read end");
     is_i64(kind_of(p[1]), LP_FD_PIPE, "pipe write end");
     is_i64(kind_of(ff), LP_FD_FIFO, "FIFO, seen after a pipe");
