@@ -1,10 +1,12 @@
 /*
  * lifecycle.c — see lifecycle.h.
  *
- * The constructor reads the configuration, resolves the real functions, maps the tables,
- * loads the unwinder, starts lockprof's thread (agent.h), installs the fatal-signal handlers
- * (signals.h), and registers the exit-time write (and the fork handlers, when it is time:
- * lifecycle_fork_handlers).
+ * The constructor reads the configuration, resolves the functions a signal handler may call,
+ * chooses the unwinder and registers the exit-time write. What most processes never need waits
+ * for the process's first entry into lockprof (lifecycle_first_entry): the tables, the token,
+ * the fatal-signal handlers (signals.h; the run's first process installs them at start), and
+ * for its first thread: lockprof's thread (agent.h), the other functions' lookups, the fork
+ * handlers. A process with threads already, or a live feature, gets them in the constructor.
  */
 #include "lifecycle.h"
 
