@@ -79,7 +79,9 @@ LP_INIT_TEXT static void lifecycle_find_thread_id(pid_t pid)
     pid_t tid = lp_sys_gettid();
     if (tid != pid)
         return; /* not the main thread (loaded by dlopen from another): no way to tell */
-    const unsigned char *self = (const unsigned char *)pthread_self();
+    /* (The descriptor's address, what pthread_self returns on x86-64, without a call into libc:
+     * each function of libc's lockprof calls first at start is one more lookup.) */
+    const unsigned char *self = (const unsigned char *)__builtin_thread_pointer();
     for (size_t off = 0; off + sizeof(int32_t) <= 2048; off += sizeof(int32_t)) {
         int32_t v;
         memcpy(&v, self + off, sizeof v);
@@ -112,8 +114,10 @@ LP_INIT_TEXT static void lifecycle_find_library(void)
     const char *path = NULL;
     if (!dl_iterate_phdr(lifecycle_library_cb, &path) || !path)
         return;
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    const char *base = path;
+    for (const char *p = path; *p; p++)
+        if (*p == '/')
+            base = p + 1;
     if (*base)
         lifecycle_library = base;
 }
@@ -788,7 +792,7 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     const char *env[LIFECYCLE_ENV_MAX];
     lifecycle_env_gather(env);
     lp_log_init();
-    lp_resolve_signal_safe();
+    lp_resolve_vfork_safe();
     if (!__libc_single_threaded) { /* threads started before lockprof: no later time is safe */
         lp_resolve_all();
         lp_agent_init();

@@ -6,12 +6,15 @@
 #include "sys.h"
 #include "resolve.h"
 
-/* The pointers the constructor sets are with the rest of what every process touches at start. */
+/* The pointers the constructor sets, and those a shell sets and its children read, are with
+ * the rest of what every process touches at start. */
 #define LP_SYM(ret, name, params) ret(*real_##name) params;
+#define LP_SYM_VF(ret, name, params) LP_INIT_DATA ret(*real_##name) params;
 #define LP_SYM_AS(ret, name, params) LP_INIT_DATA ret(*real_##name) params;
 #define LP_SYM_V(ret, name, tag, version, params) ret(*real_##name##_##tag) params;
 #include "symbols.def"
 #undef LP_SYM
+#undef LP_SYM_VF
 #undef LP_SYM_AS
 #undef LP_SYM_V
 
@@ -108,8 +111,25 @@ void lp_resolve_all(void)
     __atomic_store_n(&resolve_all_done, true, __ATOMIC_RELEASE);
 }
 
-LP_INIT_TEXT void lp_resolve_signal_safe(void)
+LP_INIT_TEXT void lp_resolve_vfork_safe(void)
 {
+#define LP_SYM(ret, name, params)
+#define LP_SYM_V(ret, name, tag, version, params)
+#define LP_SYM_VF(ret, name, params)                                                           \
+    if (!real_##name)                                                                          \
+        lp_resolve(LP_CALL_##name);
+#include "symbols.def"
+#undef LP_SYM
+#undef LP_SYM_V
+#undef LP_SYM_VF
+}
+
+LP_INIT_DATA static uint32_t resolve_signal_safe_done; /* atomic */
+
+LP_FORK_TEXT void lp_resolve_signal_safe(void)
+{
+    if (__atomic_load_n(&resolve_signal_safe_done, __ATOMIC_ACQUIRE))
+        return;
 #define LP_SYM(ret, name, params)
 #define LP_SYM_V(ret, name, tag, version, params)
 #define LP_SYM_AS(ret, name, params)                                                           \
@@ -119,4 +139,5 @@ LP_INIT_TEXT void lp_resolve_signal_safe(void)
 #undef LP_SYM
 #undef LP_SYM_V
 #undef LP_SYM_AS
+    __atomic_store_n(&resolve_signal_safe_done, 1, __ATOMIC_RELEASE);
 }

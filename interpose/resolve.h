@@ -2,12 +2,12 @@
  * resolve.h — the interposed symbols, as interpose/symbols.def lists them: their next
  * definitions (real_<name>), and their call descriptors' ids and names (lp_call_id).
  *
- * REAL(name) is the next definition. The constructor resolves the calls a signal handler or a
- * vfork child may make (LP_SYM_AS in symbols.def); every other one is resolved at its first
- * call, and so is any call a wrapper makes before lockprof's constructor (other libraries'
- * constructors lock). A lookup that re-enters itself (dlsym calling a malloc that locks) falls
- * back to glibc's own __pthread_mutex_* entry points, which exist for exactly the calls an
- * allocator makes.
+ * REAL(name) is the next definition. The constructor resolves the calls a vfork child may make
+ * (LP_SYM_VF in symbols.def), the program's first signal handler those a handler may make
+ * (LP_SYM_AS); every other one is resolved at its first call, and so is any call a wrapper
+ * makes before lockprof's constructor (other libraries' constructors lock). A lookup that
+ * re-enters itself (dlsym calling a malloc that locks) falls back to glibc's own
+ * __pthread_mutex_* entry points, which exist for exactly the calls an allocator makes.
  */
 #ifndef LP_RESOLVE_H
 #define LP_RESOLVE_H
@@ -49,7 +49,10 @@ enum lp_call_id {
 #define LP_CALL_LEAF_MAX 32
 extern const char lp_call_leaf[LP_NCALLS][LP_CALL_LEAF_MAX];
 
-/* Resolves the calls a signal handler or a vfork child may make (LP_SYM_AS). The constructor. */
+/* Resolves the calls a vfork child may make (LP_SYM_VF). The constructor. */
+void lp_resolve_vfork_safe(void);
+/* Resolves the calls a signal handler may make (LP_SYM_AS), once: as the program installs a
+ * handler (signals.c), before any handler of its can run. */
 void lp_resolve_signal_safe(void);
 /* Resolves every call not yet resolved, once: while the process has one thread (the
  * constructor, or as the program starts its first thread). dlsym takes the loader's lock, which

@@ -219,6 +219,9 @@ LP_FORK_TEXT bool lp_signals_cpu_reinstall(void)
  * lockprof's handler, setting anything else replaces it. */
 LP_FORK_TEXT static int signals_set(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    /* The program's first handler: what a handler may call is looked up now, not in it. */
+    if (act && act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN)
+        lp_resolve_signal_safe();
     if (sig <= 0 || sig >= SIGNALS_MAX || !signals_role[sig])
         return REAL(sigaction)(sig, act, old);
     struct sigaction prev;

@@ -25,7 +25,7 @@ is($out, '', 'and says nothing');
 my (%interposed, @want);
 open my $def, '<', 'interpose/symbols.def' or die "interpose/symbols.def: $!";
 while (<$def>) {
-    if (/^\s*LP_SYM(?:_AS)?\(\s*[^,]+,\s*(\w+)\s*,/) {
+    if (/^\s*LP_SYM(?:_AS|_VF)?\(\s*[^,]+,\s*(\w+)\s*,/) {
         $interposed{$1} = 1;
         push @want, $1;
     } elsif (/^\s*LP_SYM_V\(\s*[^,]+,\s*(\w+)\s*,\s*\w+\s*,\s*"([^"]+)"/) {
