@@ -40,7 +40,7 @@ static __thread int resolve_depth __attribute__((tls_model("initial-exec")));
 
 /* Where call id's pointer is, and the name and version (NULL: any) to look it up by. A switch
  * rather than a table: a table of pointers is relocated by the loader in every process. */
-static void **resolve_slot(enum lp_call_id id, const char **name, const char **version)
+LP_INIT_TEXT static void **resolve_slot(enum lp_call_id id, const char **name, const char **version)
 {
     switch (id) {
 #define LP_SYM(ret, n, params)                                                                 \
@@ -65,7 +65,7 @@ static void **resolve_slot(enum lp_call_id id, const char **name, const char **v
 /* A lookup that re-enters lockprof this deep gives up (NULL) rather than recurse for ever. */
 #define RESOLVE_MAX_DEPTH 3
 
-void *lp_resolve(enum lp_call_id id)
+LP_INIT_TEXT void *lp_resolve(enum lp_call_id id)
 {
     const char *name = "", *version = NULL;
     void **slot = resolve_slot(id, &name, &version);
@@ -93,35 +93,43 @@ void *lp_resolve(enum lp_call_id id)
     return p;
 }
 
+/* Which calls a pass resolves: a mark of symbols.def, or all. */
+enum resolve_set { RESOLVE_VFORK_SAFE, RESOLVE_SIGNAL_SAFE, RESOLVE_ALL };
+
+/* Resolves every call of set still unresolved. */
+LP_INIT_TEXT static void resolve_set(enum resolve_set set)
+{
+#define RESOLVE_IF(in_set, id, ptr)                                                            \
+    if ((in_set) && !(ptr))                                                                    \
+        lp_resolve(id);
+#define LP_SYM(ret, name, params) RESOLVE_IF(set == RESOLVE_ALL, LP_CALL_##name, real_##name)
+#define LP_SYM_VF(ret, name, params)                                                           \
+    RESOLVE_IF(set != RESOLVE_SIGNAL_SAFE, LP_CALL_##name, real_##name)
+#define LP_SYM_AS(ret, name, params)                                                           \
+    RESOLVE_IF(set != RESOLVE_VFORK_SAFE, LP_CALL_##name, real_##name)
+#define LP_SYM_V(ret, name, tag, version, params)                                              \
+    RESOLVE_IF(set == RESOLVE_ALL, LP_CALL_##name##_##tag, real_##name##_##tag)
+#include "symbols.def"
+#undef LP_SYM
+#undef LP_SYM_VF
+#undef LP_SYM_AS
+#undef LP_SYM_V
+#undef RESOLVE_IF
+}
+
 static bool resolve_all_done; /* atomic */
 
 void lp_resolve_all(void)
 {
     if (__atomic_load_n(&resolve_all_done, __ATOMIC_ACQUIRE))
         return;
-#define LP_SYM(ret, name, params)                                                              \
-    if (!real_##name)                                                                          \
-        lp_resolve(LP_CALL_##name);
-#define LP_SYM_V(ret, name, tag, version, params)                                              \
-    if (!real_##name##_##tag)                                                                  \
-        lp_resolve(LP_CALL_##name##_##tag);
-#include "symbols.def"
-#undef LP_SYM
-#undef LP_SYM_V
+    resolve_set(RESOLVE_ALL);
     __atomic_store_n(&resolve_all_done, true, __ATOMIC_RELEASE);
 }
 
 LP_INIT_TEXT void lp_resolve_vfork_safe(void)
 {
-#define LP_SYM(ret, name, params)
-#define LP_SYM_V(ret, name, tag, version, params)
-#define LP_SYM_VF(ret, name, params)                                                           \
-    if (!real_##name)                                                                          \
-        lp_resolve(LP_CALL_##name);
-#include "symbols.def"
-#undef LP_SYM
-#undef LP_SYM_V
-#undef LP_SYM_VF
+    resolve_set(RESOLVE_VFORK_SAFE);
 }
 
 LP_INIT_DATA static uint32_t resolve_signal_safe_done; /* atomic */
@@ -130,14 +138,6 @@ LP_FORK_TEXT void lp_resolve_signal_safe(void)
 {
     if (__atomic_load_n(&resolve_signal_safe_done, __ATOMIC_ACQUIRE))
         return;
-#define LP_SYM(ret, name, params)
-#define LP_SYM_V(ret, name, tag, version, params)
-#define LP_SYM_AS(ret, name, params)                                                           \
-    if (!real_##name)                                                                          \
-        lp_resolve(LP_CALL_##name);
-#include "symbols.def"
-#undef LP_SYM
-#undef LP_SYM_V
-#undef LP_SYM_AS
+    resolve_set(RESOLVE_SIGNAL_SAFE);
     __atomic_store_n(&resolve_signal_safe_done, 1, __ATOMIC_RELEASE);
 }
