@@ -24,6 +24,8 @@
 #define PP_OUT_SIZE ((size_t)1 << 16)
 /* The most a demangled name takes in the text form; a longer one is cut, ending with "…". */
 #define PP_NAME_SIZE ((size_t)4096)
+/* A profile of at most this many samples is measured before it is compressed (lp_pprof_write). */
+#define PP_SMALL_SAMPLES 64
 
 /* ---- growable tables in the arena ---- */
 
@@ -536,8 +538,21 @@ int lp_pprof_write(int fd, struct lp_arena *a, const struct lp_pp_profile *p)
         err = -ENOMEM;
         goto out_close_sym;
     }
-    /* windowBits 16 + 15: a gzip wrapper, as pprof readers expect. */
-    int rc = deflateInit2(&k.z, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY);
+    /* deflate's state sized to the message: its default (a 32 KiB window, 256 KiB of state
+     * in all) is for large profiles; a small one (the empty profiles the run's first process
+     * writes at exit when it recorded nothing) gets a window of its own size, and the pages of
+     * state it does not need are not touched (each is a page fault, and one more page the
+     * arena zeroes again). The format is the same. */
+    int bits = 15;
+    if (p->nsamples <= PP_SMALL_SAMPLES) {
+        size_t size = lockprof__pprof__profile__get_packed_size(&msg);
+        bits = 9;
+        while (bits < 15 && ((size_t)1 << bits) < size)
+            bits++;
+    }
+    /* windowBits 16 + bits: a gzip wrapper, as pprof readers expect; memLevel 8 with the
+     * default window, less with a smaller one. */
+    int rc = deflateInit2(&k.z, 6, Z_DEFLATED, 16 + bits, bits - 7, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) {
         err = rc == Z_MEM_ERROR ? -ENOMEM : -EIO;
         goto out_close_sym;
