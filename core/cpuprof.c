@@ -19,7 +19,7 @@
 #define CPUPROF_RING_MIN 1024
 #define CPUPROF_RING_BYTES ((size_t)16 << 20)
 
-static unsigned cpuprof_hz;          /* immutable after init; 0: off */
+LP_INIT_DATA static unsigned cpuprof_hz; /* immutable after init; 0: off (read at start) */
 static uint64_t cpuprof_period;      /* immutable after init */
 static unsigned cpuprof_depth;       /* immutable after init */
 static int cpuprof_signo;            /* immutable after init */
@@ -51,7 +51,7 @@ LP_INIT_TEXT int lp_cpuprof_init(unsigned hz, int signo, unsigned depth, unsigne
     return 0;
 }
 
-bool lp_cpuprof_on(void)
+LP_INIT_TEXT bool lp_cpuprof_on(void)
 {
     return cpuprof_hz != 0;
 }

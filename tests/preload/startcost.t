@@ -6,8 +6,9 @@
 # its environment, LOCKPROF_OUT with %p), as make bench runs it, and as the same under the
 # bench's bare pass-through (tests/passthru.so):
 # - page faults (about 12 us each where this was measured): lockprof adds at most 4 to the mean
-#   of 40 runs (2.4 measured: the second page of relocated data, the second page of .data, a
-#   page of libc's code now and then; 8.3 before start-up was made lazy);
+#   of 40 runs (3.5 measured: the second and third pages of relocated data (the demanglers' and
+#   the profile format's tables of pointers), the second page of .data, a page of libc's code now
+#   and then);
 # - system calls (counted by strace, when it is installed): at most 6 more (5 measured: the
 #   mapping of the library's .bss, fstat of standard error (where a warning may go), getcwd
 #   (LOCKPROF_OUT is made absolute against it), getpid and gettid (the thread descriptor's
