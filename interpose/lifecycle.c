@@ -198,8 +198,11 @@ LP_INIT_TEXT static void lifecycle_exit_write(void)
     if (lp_wrap_off() || lp_lifecycle_restricted())
         return;
     /* Not the run's first process, nor made of it, and it never entered lockprof: nothing to
-     * write, whoever it is (no need to ask for its pid). No snapshot starts after this. */
-    if (lp_lifecycle_token_ == &lifecycle_token_none && !lifecycle_is_origin()) {
+     * write, whoever it is (no need to ask for its pid), unless the CPU profile sampled it (a
+     * fork child that never entered: lifecycle_postfork_child made it a child). No snapshot
+     * starts after this. */
+    if (lp_lifecycle_token_ == &lifecycle_token_none && !lifecycle_is_origin() &&
+        !lp_cpu_sampling()) {
         lp_writer_close(LIFECYCLE_CLOSE_WAIT_NS);
         return;
     }
