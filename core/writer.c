@@ -55,7 +55,8 @@ struct lp_writer_window {
     struct writer_weight base[];
 };
 
-static const char writer_suffix[LP_NPROFILES][8] = { "block", "mutex", "cpu" }; /* (no relocation) */
+/* (Strings held, not pointed to: no relocation.) */
+static const char writer_suffix[LP_NPROFILES][8] = { "block", "mutex", "cpu" };
 
 /* (Not strncpy, which would write all of writer_prefix, a page or two, in every process.) */
 LP_INIT_TEXT static void writer_set_paths(const char *prefix)

@@ -63,7 +63,12 @@ ok(scalar(@cond), 'block: futex_wait under g_cond_wait, called from the queue el
 my ($cc, $cd) = total($b, leaf => 'futex_wait', frame => 'gst_clock_id_wait');
 my $sink = total($b, leaf => 'futex_wait', frame => 'gst_base_sink_wait_clock');
 ok($cc > 0 && $sink == $cd,
-   'block: futex_wait under gst_clock_id_wait, called from gst_base_sink_wait_clock');
+   'block: futex_wait under gst_clock_id_wait, called from gst_base_sink_wait_clock')
+    or diag(join("\n", map { "  $_->{delay} ns: @{ $_->{frames} }" } grep {
+        my @f = @{ $_->{frames} };
+        $f[0] eq 'futex_wait' && (grep { $_ eq 'gst_clock_id_wait' } @f)
+            && !(grep { $_ eq 'gst_base_sink_wait_clock' } @f)
+    } @{ $b->{samples} }));
 
 # The sink (sync=true) renders buffer k when the clock reaches the pipeline's base time + k·T,
 # and the end of stream at N·T: its thread waits on the clock for all of N·T but for the time it
