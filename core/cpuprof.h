@@ -33,9 +33,14 @@
  * at most depth frames, a ring sized for ncpus CPUs busy. 0, or -ENOMEM (the profile stays
  * off). */
 int lp_cpuprof_init(unsigned hz, int signo, unsigned depth, unsigned ncpus);
-/* Initialised (LOCKPROF_CPU_HZ > 0 and the ring mapped); whether samples are taken is the
- * timers' business. */
+/* Initialised (LOCKPROF_CPU_HZ > 0, or the endpoint's windows, and the ring mapped); whether
+ * samples are taken is the timers' business. */
 bool lp_cpuprof_on(void);
+/* At start, after init: the profile is taken only for the endpoint's windows
+ * (/debug/pprof/profile), not for the whole run: no PREFIX.cpu.pb.gz is written. */
+void lp_cpuprof_windows_only(void);
+/* The profile covers the whole run (LOCKPROF_CPU_HZ > 0): it is written with the others. */
+bool lp_cpuprof_continuous(void);
 unsigned lp_cpuprof_hz(void);
 uint64_t lp_cpuprof_period_ns(void);
 int lp_cpuprof_signal(void);

@@ -27,7 +27,10 @@ struct endpoint_window {
     enum lp_profile profile;
     enum lp_writer_format format;
     struct lp_writer_window *w;
+    const struct lp_endpoint_hooks *cpu; /* a CPU window: ended through these */
 };
+/* The CPU window open now (one at a time, as Go's), or NULL. */
+static struct endpoint_window *endpoint_cpu_window;
 static struct endpoint_window endpoint_windows[LP_HTTPD_MAX_CLIENTS];
 
 int lp_endpoint_windows_open(void)
@@ -59,6 +62,7 @@ void lp_endpoint_atfork_child(void)
             lp_writer_window_end(endpoint_windows[i].w); /* the child's copy */
         memset(&endpoint_windows[i], 0, sizeof endpoint_windows[i]);
     }
+    endpoint_cpu_window = NULL; /* (the child's timers were never armed: cpu.h) */
     for (int p = 0; p < LP_NPROFILES; p++) {
         lp_writer_window_end(endpoint_deltas[p]); /* the child's copy: its profiles are new */
         endpoint_deltas[p] = NULL;
@@ -69,6 +73,10 @@ void lp_endpoint_atfork_child(void)
 
 static void endpoint_window_free(struct endpoint_window *win)
 {
+    if (win->cpu) {
+        win->cpu->cpu_window_end();
+        endpoint_cpu_window = NULL;
+    }
     if (win->sets_rates)
         lp_rates_window_end();
     lp_writer_window_end(win->w);
@@ -181,8 +189,9 @@ static void endpoint_answer_profile(struct lp_http_exchange *x, enum lp_profile 
                                     enum lp_writer_format f, const struct lp_writer_window *w)
 {
     endpoint_profile_written(x, lp_writer_encode_to(x->body_fd, p, f, w), f,
-                             p == LP_BLOCK ? (w ? "block-delta" : "block")
-                                           : (w ? "mutex-delta" : "mutex"));
+                             p == LP_CPU     ? "profile"
+                             : p == LP_BLOCK ? (w ? "block-delta" : "block")
+                                             : (w ? "mutex-delta" : "mutex"));
 }
 
 /*
@@ -222,14 +231,68 @@ static void endpoint_delta(struct lp_http_exchange *x, enum lp_profile p)
 static void endpoint_not_profiled(struct lp_http_exchange *x, const char *what)
 {
     endpoint_text(x, 404, "Unknown profile: lockprof profiles lock and blocking contention, "
-                  "not %s (it serves block, mutex, delta_block, delta_mutex and threads)", what);
+                  "not %s (it serves block, mutex, delta_block, delta_mutex, profile and "
+                  "threads)", what);
 }
 
-/* /debug/pprof/profile, Go's CPU profile of the next seconds=N (Alloy and Parca ask for it
- * with seconds=14 by default). */
-static void endpoint_cpu_profile(struct lp_http_exchange *x)
+/* A free window with its baseline taken (not yet marked used), or NULL after a 503. */
+static struct endpoint_window *endpoint_window_open(struct lp_http_exchange *x)
 {
-    endpoint_not_profiled(x, "CPU time");
+    struct endpoint_window *win = NULL;
+    for (int i = 0; i < LP_HTTPD_MAX_CLIENTS && !win; i++)
+        if (!endpoint_windows[i].used)
+            win = &endpoint_windows[i];
+    if (!win) {
+        endpoint_text(x, 503, "too many windows open at once");
+        return NULL;
+    }
+    win->w = lp_writer_window_begin();
+    if (!win->w) {
+        endpoint_text(x, 503, "cannot map the window's baseline: %s", strerrordesc_np(ENOMEM));
+        return NULL;
+    }
+    return win;
+}
+
+/*
+ * /debug/pprof/profile, Go's CPU profile of the next seconds=N (default 30; Alloy and Parca ask
+ * with seconds=14): the samples taken in the window, duration_nanos its length. One window at
+ * a time: another request meanwhile gets Go's answer for a busy profiler (500). Always pprof,
+ * as Go (debug is ignored).
+ */
+static void endpoint_cpu_profile(struct lp_http_exchange *x, const struct lp_endpoint_hooks *h)
+{
+    uint64_t seconds = 0;
+    bool has_seconds;
+    if (!endpoint_number(x->query, "seconds", ENDPOINT_MAX_SECONDS, &has_seconds, &seconds) ||
+        (has_seconds && seconds == 0))
+        return endpoint_text(x, 400, "invalid value for \"seconds\": expected a whole number "
+                             "from 1 to %d", ENDPOINT_MAX_SECONDS);
+    if (!has_seconds)
+        seconds = 30;
+    if (!h || !h->cpu_window_begin)
+        return endpoint_text(x, 500, "Could not enable CPU profiling: lockprof has no CPU "
+                             "profile here");
+    if (endpoint_cpu_window)
+        return endpoint_text(x, 500, "Could not enable CPU profiling: cpu profiling already "
+                             "in use");
+    struct endpoint_window *win = endpoint_window_open(x);
+    if (!win)
+        return;
+    const char *why = "";
+    if (h->cpu_window_begin(&why) < 0) {
+        lp_writer_window_end(win->w);
+        win->w = NULL;
+        return endpoint_text(x, 500, "Could not enable CPU profiling: %s", why);
+    }
+    win->used = true;
+    win->profile = LP_CPU;
+    win->format = LP_FORMAT_PPROF;
+    win->cpu = h;
+    win->changes = lp_rates_changes();
+    endpoint_cpu_window = win;
+    x->state = win;
+    x->resume_at_ns = x->now_ns + seconds * 1000000000ULL;
 }
 
 static const struct {
@@ -270,16 +333,9 @@ static void endpoint_profile(struct lp_http_exchange *x, enum lp_profile p)
     if (!has_seconds)
         return endpoint_answer_profile(x, p, f, NULL);
 
-    struct endpoint_window *win = NULL;
-    for (int i = 0; i < LP_HTTPD_MAX_CLIENTS && !win; i++)
-        if (!endpoint_windows[i].used)
-            win = &endpoint_windows[i];
+    struct endpoint_window *win = endpoint_window_open(x);
     if (!win)
-        return endpoint_text(x, 503, "too many windows open at once");
-    win->w = lp_writer_window_begin();
-    if (!win->w)
-        return endpoint_text(x, 503, "cannot map the window's baseline: %s",
-                             strerrordesc_np(ENOMEM));
+        return;
     win->used = true;
     win->profile = p;
     win->format = f;
@@ -352,6 +408,7 @@ static void endpoint_index(struct lp_http_exchange *x)
         "<tr><td>%llu</td><td><a href=\"mutex?debug=1\">mutex</a></td></tr>\n"
         "<tr><td></td><td><a href=\"delta_block\">delta_block</a></td></tr>\n"
         "<tr><td></td><td><a href=\"delta_mutex\">delta_mutex</a></td></tr>\n"
+        "<tr><td></td><td><a href=\"profile?seconds=30\">profile</a></td></tr>\n"
         "<tr><td></td><td><a href=\"threads\">threads</a></td></tr>\n"
         "</table>\n"
         "<p>block: stack traces that led to blocking on synchronization primitives "
@@ -365,7 +422,9 @@ static void endpoint_index(struct lp_http_exchange *x)
         "deadlocks first.<br>\n"
         "Parameters: debug=1 (text), seconds=N (a delta of the next N seconds), rate=R and "
         "fraction=F (with seconds: the rates for that window), format=json (threads).<br>\n"
-        "Not profiled (404): profile (CPU), allocs, heap, goroutine, threadcreate.</p>\n"
+        "profile: the CPU profile of the next seconds=N (default 30), one window at a "
+        "time.<br>\n"
+        "Not profiled (404): allocs, heap, goroutine, threadcreate.</p>\n"
         "</body>\n</html>\n",
         (int)getpid(), (unsigned long long)lp_rates_block(),
         (unsigned long long)lp_rates_fraction(), lp_endpoint_windows_open(),
@@ -378,7 +437,7 @@ static void endpoint_index(struct lp_http_exchange *x)
 
 void lp_endpoint_handle(struct lp_http_exchange *x, void *arg)
 {
-    (void)arg;
+    const struct lp_endpoint_hooks *hooks = arg;
     struct endpoint_window *win = x->state;
     if (x->phase == LP_HTTP_ABORT) {
         if (win)
@@ -387,8 +446,15 @@ void lp_endpoint_handle(struct lp_http_exchange *x, void *arg)
         return;
     }
     if (x->phase == LP_HTTP_RESUME && win) {
-        /* The window ends now: the answer first, then the rates go back. */
-        endpoint_window_label(win);
+        /* The window ends now: the answer first, then the rates go back. (A CPU window's
+         * timers go first: its samples are drained into the answer.) */
+        if (win->cpu) {
+            win->cpu->cpu_window_end();
+            win->cpu = NULL;
+            endpoint_cpu_window = NULL;
+        } else {
+            endpoint_window_label(win);
+        }
         endpoint_answer_profile(x, win->profile, win->format, win->w);
         endpoint_window_free(win);
         x->state = NULL;
@@ -412,11 +478,11 @@ void lp_endpoint_handle(struct lp_http_exchange *x, void *arg)
     if (strcmp(path, "/debug/pprof/delta_mutex") == 0)
         return endpoint_delta(x, LP_MUTEX);
     if (strcmp(path, "/debug/pprof/profile") == 0)
-        return endpoint_cpu_profile(x);
+        return endpoint_cpu_profile(x, hooks);
     for (size_t i = 0; i < sizeof endpoint_absent / sizeof endpoint_absent[0]; i++)
         if (strcmp(path, endpoint_absent[i].path) == 0)
             return endpoint_not_profiled(x, endpoint_absent[i].what);
     endpoint_text(x, 404, "unknown profile: %s (this endpoint serves /debug/pprof/block, "
-                  "/debug/pprof/mutex, /debug/pprof/delta_block, /debug/pprof/delta_mutex and "
-                  "/debug/pprof/threads)", path);
+                  "/debug/pprof/mutex, /debug/pprof/delta_block, /debug/pprof/delta_mutex, "
+                  "/debug/pprof/profile and /debug/pprof/threads)", path);
 }

@@ -14,7 +14,10 @@
  *                             answers what was recorded since the previous GET of that path
  *                             (the first: since lp_endpoint_init), in pprof; clients that
  *                             share a path share its deltas. HEAD does not move them.
- *   /debug/pprof/profile, allocs, heap, delta_heap, goroutine, threadcreate, trace
+ *   /debug/pprof/profile      the CPU profile of the next seconds=N (default 30), as Go's:
+ *                             one window at a time (another meanwhile: 500, Go's line);
+ *                             timers armed for the window only when LOCKPROF_CPU_HZ is 0
+ *   /debug/pprof/allocs, heap, delta_heap, goroutine, threadcreate, trace
  *                             what Go's servers have and lockprof does not (scrapers ask for
  *                             some by default): 404, one text line "Unknown profile: …"
  *   /debug/pprof/threads      the threads view (threads.h); format=json for JSON
@@ -34,7 +37,15 @@
  * the delta paths' first answers count from. */
 void lp_endpoint_init(void);
 
-/* The handler for lp_httpd_serve; arg is unused. */
+/* What the endpoint needs of the library around it: the CPU profile's windows (cpu.h's
+ * lp_cpu_window_begin and _end). */
+struct lp_endpoint_hooks {
+    int (*cpu_window_begin)(const char **why);
+    void (*cpu_window_end)(void);
+};
+
+/* The handler for lp_httpd_serve; arg: the hooks (const struct lp_endpoint_hooks *), or NULL
+ * (no CPU profile: /debug/pprof/profile answers 500). */
 void lp_endpoint_handle(struct lp_http_exchange *x, void *arg);
 
 /* After fork, in the child (no HTTP thread there): windows are forgotten, and rates a window

@@ -71,10 +71,10 @@ static void writer_profile_path(char *buf, size_t size, int p)
     lp_fmt_sigsafe(buf, size, "%s.%s.pb.gz", writer_prefix, writer_suffix[p]);
 }
 
-/* Whether profile p is written: the CPU profile only while it is on. */
+/* Whether profile p is written: the CPU profile only when it covers the whole run. */
 static bool writer_profile_on(int p)
 {
-    return p != LP_CPU || lp_cpuprof_on();
+    return p != LP_CPU || lp_cpuprof_continuous();
 }
 
 LP_INIT_TEXT void lp_writer_init(const char *prefix, const struct lp_writer_info *info)

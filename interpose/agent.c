@@ -150,7 +150,11 @@ static void *agent_http_main(void *arg)
         lp_log_sigsafe("serving http://%s/debug/pprof/ (pid %d)", addr, (int)getpid());
     lp_httpd_stop_on(h, &agent_ending);
     lp_endpoint_init();
-    int rc = lp_httpd_serve(h, lp_endpoint_handle, NULL);
+    static const struct lp_endpoint_hooks hooks = {
+        .cpu_window_begin = lp_cpu_window_begin,
+        .cpu_window_end = lp_cpu_window_end,
+    };
+    int rc = lp_httpd_serve(h, lp_endpoint_handle, (void *)&hooks);
     if (!__atomic_load_n(&agent_ending, __ATOMIC_ACQUIRE))
         lp_log_sigsafe("the endpoint stopped: %s", strerrordesc_np(rc < 0 ? -rc : EIO));
     __atomic_store_n(&agent_http_tid, 0, __ATOMIC_RELEASE);

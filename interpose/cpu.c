@@ -38,10 +38,11 @@ static uint32_t cpu_scan_asked;
  * timer takes one of, and which the user's other processes share), and 16384. */
 #define CPU_MAX_TIMERS 16384
 
-LP_INIT_TEXT int lp_cpu_init(const struct lp_config *cfg)
+LP_INIT_TEXT int lp_cpu_init(const struct lp_config *cfg, bool windows)
 {
-    if (!cfg->cpu_hz)
+    if (!cfg->cpu_hz && !windows)
         return 0;
+    unsigned hz = cfg->cpu_hz ? (unsigned)cfg->cpu_hz : LP_CPU_WINDOW_HZ;
     cpu_set_t set;
     unsigned ncpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
     struct rlimit rl;
@@ -50,12 +51,15 @@ LP_INIT_TEXT int lp_cpu_init(const struct lp_config *cfg)
         rl.rlim_cur / 4 < max)
         max = (unsigned)(rl.rlim_cur / 4);
     /* (The timers' table first: the profile is on once its ring is there.) */
-    if (lp_cputimer_init(1000000000ULL / cfg->cpu_hz, LP_CPU_SIGNAL, max ? max : 1) < 0 ||
-        lp_cpuprof_init((unsigned)cfg->cpu_hz, LP_CPU_SIGNAL, (unsigned)cfg->stack_depth,
-                        ncpus) < 0) {
-        lp_log_sigsafe("cannot map the CPU profile's memory: LOCKPROF_CPU_HZ is off");
+    if (lp_cputimer_init(1000000000ULL / hz, LP_CPU_SIGNAL, max ? max : 1) < 0 ||
+        lp_cpuprof_init(hz, LP_CPU_SIGNAL, (unsigned)cfg->stack_depth, ncpus) < 0) {
+        lp_log_sigsafe("cannot map the CPU profile's memory: %s",
+                       cfg->cpu_hz ? "LOCKPROF_CPU_HZ is off"
+                                   : "the endpoint serves no CPU profile");
         return 0;
     }
+    if (!cfg->cpu_hz)
+        lp_cpuprof_windows_only();
     return LP_CPU_SIGNAL;
 }
 
@@ -74,8 +78,58 @@ LP_INIT_TEXT void lp_cpu_start(void)
     if (!lp_cpuprof_on() || !lp_signals_cpu_ours())
         return;
     lp_cpuprof_set_waker(lp_agent_wake_sigsafe);
+    if (!lp_cpuprof_continuous())
+        return; /* armed for the endpoint's windows only (lp_cpu_window_begin) */
     cpu_begin_here();
     lp_agent_wake_sigsafe(); /* its first tick arms the threads already there */
+}
+
+/* A window of the endpoint's is open (at most one): set and cleared by lockprof's HTTP thread
+ * (and a fork child), read by a failed exec. Atomic. */
+static uint32_t cpu_window_open;
+
+int lp_cpu_window_begin(const char **why)
+{
+    *why = "";
+    if (!lp_cpuprof_on()) {
+        *why = "this process was not started with LOCKPROF_HTTP or LOCKPROF_CPU_HZ";
+        return -ENOTSUP;
+    }
+    if (__atomic_load_n(&cpu_window_open, __ATOMIC_ACQUIRE)) {
+        *why = "cpu profiling already in use";
+        return -EBUSY;
+    }
+    if (lp_cpuprof_stopped()[0]) {
+        *why = lp_cpuprof_stopped();
+        return -EPERM;
+    }
+    if (lp_lifecycle_restricted()) {
+        *why = "the program restricts its system calls (seccomp)";
+        return -EPERM;
+    }
+    if (!lp_cpuprof_continuous()) {
+        if (!lp_signals_cpu_ours()) {
+            *why = "the program handles SIGPROF itself";
+            return -EPERM;
+        }
+        __atomic_store_n(&cpu_pid, lp_sys_getpid(), __ATOMIC_RELEASE);
+        lp_cputimer_resume();
+        __atomic_store_n(&lp_cpu_sampling_, 1, __ATOMIC_RELEASE);
+        lp_cputimer_scan(); /* every thread there is but lockprof's */
+    }
+    __atomic_store_n(&cpu_window_open, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void lp_cpu_window_end(void)
+{
+    if (!__atomic_exchange_n(&cpu_window_open, 0, __ATOMIC_ACQ_REL))
+        return;
+    if (lp_cpuprof_continuous())
+        return;
+    __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
+    lp_cputimer_stop();
+    lp_cpuprof_drain();
 }
 
 /* The start routines on their way to new threads: a slot is taken by the creating thread and
@@ -175,9 +229,17 @@ LP_FORK_TEXT void lp_cpu_exec_failed(void)
         return;
     if (lp_cpuprof_stopped()[0] || !lp_signals_cpu_reinstall())
         return;
+    /* (For the endpoint's windows only: sampling resumes only if the window is still open.) */
+    if (!lp_cpuprof_continuous() && !__atomic_load_n(&cpu_window_open, __ATOMIC_ACQUIRE))
+        return;
     lp_cputimer_resume();
     __atomic_store_n(&lp_cpu_sampling_, 1, __ATOMIC_RELEASE);
     lp_cputimer_scan(); /* every thread there is, the caller included */
+    /* A window that ended meanwhile found nothing to stop: stopped here then. */
+    if (!lp_cpuprof_continuous() && !__atomic_load_n(&cpu_window_open, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
+        lp_cputimer_stop();
+    }
 }
 
 void lp_cpu_atfork_child(void)
@@ -190,6 +252,12 @@ void lp_cpu_atfork_child(void)
     lp_cpuprof_atfork_child();
     __atomic_store_n(&cpu_exec_stopped, 0, __ATOMIC_RELAXED);
     cpu_scanned_at = 0;
+    __atomic_store_n(&cpu_window_open, 0, __ATOMIC_RELAXED); /* (the parent's windows) */
+    if (!lp_cpuprof_continuous()) {
+        __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
+        lp_cputimer_stop(); /* (no timer to delete: arming is off) */
+        return;
+    }
     if (lp_cputimer_armed())
         cpu_begin_here();
 }

@@ -33,12 +33,27 @@
  * handler for it at start). */
 #define LP_CPU_SIGNAL SIGPROF
 
+/* The rate of the endpoint's windows when LOCKPROF_CPU_HZ is 0: Go's. */
+#define LP_CPU_WINDOW_HZ 100
+
 /* Constructor, before lockprof's threads start: the ring, the timers' table, the profile's
- * share of the stack table (sized by the caller). Returns the signal to install (0: the CPU
- * profile is off: LOCKPROF_CPU_HZ is 0, or its memory cannot be mapped, said once). */
-int lp_cpu_init(const struct lp_config *cfg);
+ * share of the stack table (sized by the caller). windows: the endpoint is on, so CPU windows
+ * (/debug/pprof/profile?seconds=N) may be asked for: with LOCKPROF_CPU_HZ 0, the memory is
+ * mapped (untouched until a window) and the signal's handler installed, but no timer is armed
+ * before a window. Returns the signal to install (0: the CPU profile is off: LOCKPROF_CPU_HZ
+ * is 0 and no endpoint, or its memory cannot be mapped, said once). */
+int lp_cpu_init(const struct lp_config *cfg, bool windows);
 /* Constructor, once the signal's handler is installed (or not: then nothing is armed). */
 void lp_cpu_start(void);
+
+/* The endpoint's CPU window (lockprof's thread only), one at a time. _begin: with
+ * LOCKPROF_CPU_HZ 0, every thread of the program armed now and every thread it starts until
+ * _end; with it set, nothing to arm (the window is a delta of the run's profile). 0, or
+ * -errno with *why saying why in Go's words (-EBUSY: a window is open already; -EPERM: the
+ * program took the signal, or sampling stopped for good; -ENOTSUP: no CPU profile in this
+ * process). _end: the timers the window armed deleted, and its samples drained. */
+int lp_cpu_window_begin(const char **why);
+void lp_cpu_window_end(void);
 
 /* Whether new threads are armed: one load. */
 extern uint32_t lp_cpu_sampling_;

@@ -500,11 +500,11 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
 #define LIFECYCLE_INFLIGHT_SLOTS 4096 /* waits in progress the threads view can name */
 LP_INIT_DATA static uint32_t lifecycle_tables_mapped; /* set once; a fork child inherits them */
 
-/* The CPU profile keeps as many stacks again, within a share of its own, so that it never
- * crowds out the block and mutex profiles. */
+/* The CPU profile (the run's, or the endpoint's windows) keeps as many stacks again, within a
+ * share of its own, so that it never crowds out the block and mutex profiles. */
 static unsigned lifecycle_stack_shares(void)
 {
-    return lifecycle_config.cpu_hz ? 2 : 1;
+    return lp_cpuprof_on() ? 2 : 1;
 }
 
 static bool lifecycle_tables_map(void)
@@ -773,6 +773,12 @@ LP_INIT_TEXT static void lifecycle_signals_init(int cpu)
     uint64_t fatal = lifecycle_config.fatal_signals;
     int snapshot = (int)lifecycle_config.snapshot_signal;
     char name[32];
+    /* For the endpoint's windows only, the signal stays what the user named it for. */
+    if (cpu && !lp_cpuprof_continuous() && (snapshot == cpu || (fatal & (1ULL << cpu)))) {
+        lp_cpu_stand_aside(snapshot == cpu ? "its signal is LOCKPROF_SIGNAL's"
+                                           : "its signal is one of LOCKPROF_FATAL_SIGNALS");
+        cpu = 0;
+    }
     if (cpu && snapshot == cpu) {
         lp_log_sigsafe("LOCKPROF_SIGNAL=%s is the CPU profile's signal (LOCKPROF_CPU_HZ): no "
                        "snapshots on it", lp_config_signal_name(cpu, name, sizeof name));
@@ -820,12 +826,15 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
     char prefix[LP_PATH_MAX];
     lifecycle_expand_out(prefix, sizeof prefix, (long)lifecycle_pid);
 
-    lp_stacktab_plan((unsigned)lifecycle_config.max_stacks * lifecycle_stack_shares());
     lp_fdcache_init(lifecycle_config.io);
     lp_stack_set_depth((unsigned)lifecycle_config.stack_depth);
     lp_unwind_add_self_range((const void *)lifecycle_init);
     lp_unwind_load(lifecycle_config.libunwind);
-    int cpu_signal = lp_cpu_init(&lifecycle_config);
+    char http[LP_HTTP_SPEC_MAX + 32];
+    lifecycle_http_spec(http, sizeof http);
+    /* (With the endpoint on, the CPU profile is ready for its windows.) */
+    int cpu_signal = lp_cpu_init(&lifecycle_config, http[0] != '\0');
+    lp_stacktab_plan((unsigned)lifecycle_config.max_stacks * lifecycle_stack_shares());
 
     /* A prefix without %p may be another process's too: the writer claims it at its first
      * write, against the files changed since now (the clock is read only for such a prefix). */
@@ -838,8 +847,6 @@ __attribute__((constructor(101))) static void lifecycle_init(void)
 
     /* The rates before lockprof's threads: an HTTP window that opens at once saves these. */
     lp_rates_init(lifecycle_config.block_rate, lifecycle_config.mutex_fraction);
-    char http[LP_HTTP_SPEC_MAX + 32];
-    lifecycle_http_spec(http, sizeof http);
     /* lockprof's thread starts now only for a live feature; otherwise with the program's first
      * thread of its own (lp_lifecycle_threads_begin): a program that never starts one stays
      * single-threaded (DESIGN §5). */

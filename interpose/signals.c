@@ -140,9 +140,13 @@ LP_FORK_TEXT static void signals_cpu_yield(int sig, bool at_start)
     if (__atomic_exchange_n(&signals_cpu_yielded, 1, __ATOMIC_ACQ_REL))
         return;
     char name[32];
-    lp_log_sigsafe("the program handles %s itself; the CPU profile (LOCKPROF_CPU_HZ) %s",
-                   lp_config_signal_name(sig, name, sizeof name),
-                   at_start ? "is off" : "takes no more samples");
+    if (lp_cpuprof_continuous())
+        lp_log_sigsafe("the program handles %s itself; the CPU profile (LOCKPROF_CPU_HZ) %s",
+                       lp_config_signal_name(sig, name, sizeof name),
+                       at_start ? "is off" : "takes no more samples");
+    else
+        lp_log_sigsafe("the program handles %s itself; the endpoint serves no CPU profile "
+                       "(/debug/pprof/profile)", lp_config_signal_name(sig, name, sizeof name));
 }
 
 LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot, int cpu)

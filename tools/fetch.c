@@ -33,6 +33,8 @@ static const char fetch_usage[] =
     "           the program printed: 'lockprof: serving http://HOST:PORT/debug/pprof/'\n"
     "  WHAT     mutex    who made threads wait, a pprof profile (the default)\n"
     "           block    where threads waited, a pprof profile\n"
+    "           profile  the CPU profile of the next --seconds (default 30), a\n"
+    "                    pprof profile (one at a time per program)\n"
     "           threads  what each thread waits for now, on which lock, held by\n"
     "                    whom; a deadlock is named at the top (text)\n"
     "           index    the endpoint's index page\n"
@@ -51,7 +53,8 @@ static const char fetch_usage_rest[] =
     "                     terminal); an existing directory DIR means a new file\n"
     "                     DIR/lockprof-fetch.WHAT.NNN.EXT\n"
     "  --seconds N        a delta: the waits of the next N seconds, not all since\n"
-    "                     the start (the answer comes after N seconds)\n"
+    "                     the start (the answer comes after N seconds); for\n"
+    "                     'profile', the CPU time of the next N seconds\n"
     "  --rate NS          with --seconds: the block profile rate for those seconds\n"
     "  --fraction N       with --seconds: the mutex profile fraction for those\n"
     "                     seconds (the program's own come back after: a program\n"
@@ -68,15 +71,21 @@ static const char fetch_usage_rest[] =
     "examples:\n"
     "  lockprof fetch 127.0.0.1:6060 threads\n"
     "  lockprof fetch --seconds 30 unix:/run/srv.sock    # lockprof-fetch.mutex.001.pb.gz\n"
-    "  lockprof fetch --seconds 10 --rate 1 --fraction 1 127.0.0.1:6060 block\n";
+    "  lockprof fetch --seconds 10 --rate 1 --fraction 1 127.0.0.1:6060 block\n"
+    "  lockprof fetch --seconds 10 127.0.0.1:6060 profile  # lockprof-fetch.profile.001.pb.gz\n";
 
 /* The largest answer taken, head and body as they come: the largest profile that
  * 'lockprof top' reads. It is also what a fetch holds in memory at most. */
 #define FETCH_MAX_ANSWER LP_PROFREAD_MAX_FILE
 
-enum fetch_kind { FETCH_BLOCK, FETCH_MUTEX, FETCH_THREADS, FETCH_INDEX, FETCH_PATH };
+enum fetch_kind {
+    FETCH_BLOCK, FETCH_MUTEX, FETCH_THREADS, FETCH_INDEX, FETCH_PROFILE, FETCH_PATH
+};
 
-static const char *const fetch_kind_names[] = { "block", "mutex", "threads", "index" };
+static const char *const fetch_kind_names[] = { "block", "mutex", "threads", "index", "profile" };
+#define FETCH_KINDS (sizeof fetch_kind_names / sizeof fetch_kind_names[0])
+/* Go's default window for the CPU profile. */
+#define FETCH_CPU_SECONDS 30
 
 /* The temporary file while it exists: removed at exit (lp_cli_fail() included) and on signals. */
 static char *volatile fetch_tmp;
@@ -295,11 +304,11 @@ static void fetch_describe(struct fetch_opts *o, const struct lp_httpc_addr *add
         path = o->what;
     } else if (o->what) {
         size_t k = 0;
-        while (k < 4 && strcmp(o->what, fetch_kind_names[k]) != 0)
+        while (k < FETCH_KINDS && strcmp(o->what, fetch_kind_names[k]) != 0)
             k++;
-        if (k == 4)
-            lp_cli_usage_error("fetch", "'%s': expected block, mutex, threads, index or a path "
-                               "starting with /", o->what);
+        if (k == FETCH_KINDS)
+            lp_cli_usage_error("fetch", "'%s': expected block, mutex, profile, threads, index or "
+                               "a path starting with /", o->what);
         kind = (enum fetch_kind)k;
     }
     if (path && o->qopt)
@@ -314,8 +323,13 @@ static void fetch_describe(struct fetch_opts *o, const struct lp_httpc_addr *add
     if (o->has_debug && !profile)
         lp_cli_usage_error("fetch", "--debug is for the block and mutex profiles%s",
                            kind == FETCH_THREADS ? " (--json for the threads view)" : "");
-    if (o->has_seconds && !profile)
-        lp_cli_usage_error("fetch", "--seconds is for the block and mutex profiles");
+    if (kind == FETCH_PROFILE && (o->has_debug || o->has_rate || o->has_fraction))
+        lp_cli_usage_error("fetch", "%s is for the block and mutex profiles: 'profile' takes "
+                           "--seconds only", o->has_debug  ? "--debug"
+                                             : o->has_rate ? "--rate"
+                                                           : "--fraction");
+    if (o->has_seconds && !profile && kind != FETCH_PROFILE)
+        lp_cli_usage_error("fetch", "--seconds is for the block, mutex and CPU profiles");
     if ((o->has_rate || o->has_fraction) && !o->has_seconds)
         lp_cli_usage_error("fetch", "%s needs --seconds: it sets the rate for that window only",
                            o->has_rate ? "--rate" : "--fraction");
@@ -331,8 +345,8 @@ static void fetch_describe(struct fetch_opts *o, const struct lp_httpc_addr *add
         char *f = fetch_query_value(path, "format");
         size_t plen = strcspn(path, "?");
         rq->pprof = false;
-        for (size_t k = FETCH_BLOCK; k <= FETCH_THREADS; k++)
-            if (plen == 13 + strlen(fetch_kind_names[k]) &&
+        for (size_t k = 0; k < FETCH_KINDS; k++)
+            if (k != FETCH_INDEX && plen == 13 + strlen(fetch_kind_names[k]) &&
                 strncmp(path, "/debug/pprof/", 13) == 0 &&
                 strncmp(path + 13, fetch_kind_names[k], plen - 13) == 0) {
                 rq->name = fetch_kind_names[k];
@@ -341,6 +355,8 @@ static void fetch_describe(struct fetch_opts *o, const struct lp_httpc_addr *add
         o->json = f && strcmp(f, "json") == 0;
         if (s && !lp_cli_parse_whole(s, 86400, &o->seconds))
             o->seconds = 0;
+        if (!s && strcmp(rq->name, "profile") == 0)
+            o->seconds = FETCH_CPU_SECONDS; /* (the endpoint's default window: Go's) */
         free(d);
         free(s);
         free(f);
@@ -349,6 +365,12 @@ static void fetch_describe(struct fetch_opts *o, const struct lp_httpc_addr *add
                                             : "/debug/pprof/threads");
         rq->what = lp_cli_xstrdup(o->json ? "threads view, JSON" : "threads view");
         rq->pprof = false;
+    } else if (kind == FETCH_PROFILE) {
+        if (!o->has_seconds)
+            o->seconds = FETCH_CPU_SECONDS;
+        rq->target = lp_cli_xasprintf("/debug/pprof/profile?seconds=%" PRIu64, o->seconds);
+        rq->what = lp_cli_xasprintf("CPU profile of %" PRIu64 " s", o->seconds);
+        rq->pprof = true;
     } else if (kind == FETCH_INDEX) {
         rq->target = lp_cli_xstrdup("/debug/pprof/");
         rq->what = lp_cli_xstrdup("index page");

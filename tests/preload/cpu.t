@@ -237,4 +237,26 @@ sub within10 {
        'beside its block profile and threads view');
 }
 
+# ---- the endpoint's window with LOCKPROF_CPU_HZ set: the run's profile, N seconds of it --------
+{
+    my $h = start_under(prog => 'prog_cpu', args => ['burn', 1500],
+                        env => { LOCKPROF_CPU_HZ => 100, LOCKPROF_HTTP => '127.0.0.1:0' });
+    my ($st, $head, $body) = http_get($h, '/debug/pprof/profile?seconds=1', timeout => 20);
+    is($st, 200, 'window: /debug/pprof/profile?seconds=1 answers 200') or diag($head // '');
+    my $f = "$h->{prefix}.window.pb.gz";
+    LP::spew($f, $body // '');
+    my $w = read_profile($f);
+    is($w->{sample_type}, 'samples/count cpu/nanoseconds', 'window: a CPU profile');
+    ok(abs(($w->{duration_nanos} // 0) - 1e9) < 0.25e9, 'window: duration_nanos 1 s')
+        or diag("duration_nanos $w->{duration_nanos}");
+    my $in = total($w, frame => 'cpu_burn_a') + total($w, frame => 'cpu_burn_b');
+    ok($in > 0, "window: the burning threads' samples ($in ns)");
+    my $r = finish($h);
+    is($r->{exit}, 0, 'window: exit 0');
+    my $p = cpu_profile($r);
+    my $all = total($p, frame => 'cpu_burn_a') + total($p, frame => 'cpu_burn_b');
+    ok($all >= $in, "window: the run's profile, written at exit, holds at least the window's "
+       . "($all ns)");
+}
+
 done_testing();

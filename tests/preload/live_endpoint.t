@@ -87,9 +87,9 @@ ok(wait_output($h, qr/^ready/m, 10), 'the program started');
                    \ not\ goroutines\ \([^\n]*\)\n\z/x,
          'goroutine: one line, beginning as Go\'s "Unknown profile"');
     like($head, qr/^X-Go-Pprof: 1\r?$/mi, '... marked as Go marks it, for go tool pprof to show it');
-    ($st, undef, $body) = http_get($h, '/debug/pprof/profile?seconds=14');
-    is($st, 404, 'the CPU profile: 404 at once');
-    like($body, qr/\AUnknown profile: [^\n]*not CPU time[^\n]*\n\z/, '... in one line');
+    ($st, undef, $body) = http_get($h, '/debug/pprof/profile?seconds=0');
+    is($st, 400, 'the CPU profile, seconds=0: 400');
+    like($body, qr/\Ainvalid value for "seconds": [^\n]*\n\z/, '... in one line');
     ($st) = http_get($h, '/nothing/here');
     is($st, 404, 'another: 404');
     ($st) = http_get($h, undef, raw => "GARBAGE\r\n\r\n");

@@ -10,11 +10,12 @@
  *   - round 3: the waker owns a priority-inheritance lock, the waiter sleeps in FUTEX_LOCK_PI,
  *     the waker unlocks with FUTEX_UNLOCK_PI (leaves futex_lock_pi; futex_unlock_pi).
  * So the block profile has two leaves on the waiter's one stack, the mutex profile four on the
- * waker's. The waker holds each round 1 ms after the waiter is asleep, then wakes it.
+ * waker's. The waker holds each round 1 ms after the waiter is asleep, then wakes it. A third
+ * thread, for the CPU profile, burns 2 ms of its CPU time in scrape_spin every 10 ms.
  *
  * Commands, one per line on stdin:
- *   run    starts the two threads; prints "running"
- *   stop   ends them after their round; prints "stopped ROUNDS" once both have returned
+ *   run    starts the three threads; prints "running"
+ *   stop   ends them after their round; prints "stopped ROUNDS" once all have returned
  *   exit   exits 0 (end of input too)
  * It prints "ready PID" first.
  */
@@ -111,18 +112,43 @@ static __attribute__((noinline)) void *scrape_waker(void *arg)
     return NULL;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static __attribute__((noinline)) void scrape_spin(void)
+{
+    uint64_t until = thread_cpu_ns() + 2000000;
+    while (thread_cpu_ns() < until)
+        ;
+}
+
+static void *scrape_spinner(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+        scrape_spin();
+        sleep_ms(8);
+    }
+    return NULL;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("ready %d\n", (int)getpid());
     char line[256];
-    pthread_t waiter, waker;
+    pthread_t waiter, waker, spinner;
     int rounds = 0;
     bool running = false;
     while (fgets(line, sizeof line, stdin)) {
         if (strncmp(line, "run", 3) == 0 && !running) {
             if (pthread_create(&waiter, NULL, scrape_waiter, NULL) ||
-                pthread_create(&waker, NULL, scrape_waker, &rounds))
+                pthread_create(&waker, NULL, scrape_waker, &rounds) ||
+                pthread_create(&spinner, NULL, scrape_spinner, NULL))
                 die("pthread_create");
             running = true;
             printf("running\n");
@@ -130,6 +156,7 @@ int main(void)
             __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
             pthread_join(waker, NULL);
             pthread_join(waiter, NULL);
+            pthread_join(spinner, NULL);
             running = false;
             printf("stopped %d\n", rounds);
         } else if (strncmp(line, "exit", 4) == 0) {

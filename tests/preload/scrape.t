@@ -7,6 +7,9 @@
 # delta_mutex and delta_block paths beside them, as Alloy's godeltaprof targets scrape them.
 #   - every profile answer is 200, non-empty, application/octet-stream and gzip (what Alloy
 #     accepts); what lockprof does not profile is a fast one-line 404;
+#   - the CPU window (the program runs with LOCKPROF_CPU_HZ unset): each answer comes after its
+#     N seconds, within Alloy's timeout, is Go's CPU profile format with duration_nanos N s, and
+#     holds the program's busy loop; no timer is left armed between windows;
 #   - no two samples of different stacks share one address list (Alloy's fastdelta tells
 #     samples apart by their locations' addresses and merges those that agree), an address
 #     list keeps its stack and a leaf its address from one answer to the next;
@@ -112,19 +115,51 @@ sub check_absent {
     push @bad404, "$r->{path}: $why" if defined $why;
 }
 
-# The CPU window: lockprof has no CPU profile to serve, so the one-line 404 above.
+# The CPU window: Go's CPU profile of the N seconds asked for, after them.
+my (@bad_cpu, $cpu_busy);
 sub check_cpu {
-    my ($r) = @_;
-    check_absent($r);
+    my ($r, $busy) = @_;
+    my $p = $r->{profile};
+    my $took = $r->{t1} - $r->{t0};
+    my $why = $r->{status} != 200                              ? "status $r->{status}: $r->{body}"
+            : $r->{type} !~ m{^application/octet-stream}       ? "Content-Type '$r->{type}'"
+            : substr($r->{body}, 0, 2) ne "\x1f\x8b"           ? 'not gzip'
+            : !$p || $p->{status} != 0                         ? 'it does not decode'
+            : $p->{sample_type} ne 'samples/count cpu/nanoseconds'
+                                                               ? "sample_type $p->{sample_type}"
+            : ($p->{period_type} // '') ne 'cpu/nanoseconds'   ? 'period_type'
+            : ($p->{period} // 0) != 1e7                       ? "period $p->{period}"
+            : abs(($p->{duration_nanos} // 0) - $cpu_seconds * 1e9) > 0.25e9
+                                                               ? "duration_nanos $p->{duration_nanos}"
+            : $took < $cpu_seconds - 0.05                      ? sprintf('early: %.2f s', $took)
+            : $took > $timeout + $cpu_seconds                  ? sprintf('too late: %.2f s', $took)
+            :                                                    undef;
+    push @bad_cpu, "$r->{path}: $why" if defined $why;
+    $cpu_busy += scalar(total($p, frame => 'scrape_spin')) if !defined $why && $busy;
+}
+# POSIX timers the program has now (/proc/PID/timers: one "ID:" line each).
+sub timers_now {
+    open(my $f, '<', "/proc/$h->{pid}/timers") or return -1;
+    return scalar grep { /^ID:/ } <$f>;
 }
 
 for my $p (qw(allocs heap goroutine threadcreate delta_heap)) {
     check_absent(alloy_get("/debug/pprof/$p"));
 }
-check_cpu(alloy_get("/debug/pprof/profile?seconds=$cpu_seconds",
-                    timeout => $timeout + $cpu_seconds));
 is_deeply(\@bad404, [],
-          'allocs, heap, goroutine, threadcreate, delta_heap, profile: a fast one-line 404 each');
+          'allocs, heap, goroutine, threadcreate, delta_heap: a fast one-line 404 each');
+is(timers_now(), 0, 'LOCKPROF_CPU_HZ unset: no timer before a CPU window');
+{
+    my $first = alloy_get_bg("/debug/pprof/profile?seconds=$cpu_seconds", $timeout + $cpu_seconds);
+    sleep(0.5);
+    ok(timers_now() > 0, 'timers armed during the window');
+    my $second = alloy_get("/debug/pprof/profile?seconds=1");
+    is($second->{status}, 500, 'a second window meanwhile: 500, as Go answers a busy profiler');
+    like($second->{body}, qr/\ACould not enable CPU profiling: cpu profiling already in use\n\z/,
+         "with Go's line");
+    check_cpu($first->());
+    is(timers_now(), 0, 'no timer left after the window');
+}
 
 # ---- the scrapes ----------------------------------------------------------------------------
 send_cmd($h, 'run');
@@ -139,7 +174,7 @@ for my $k (0 .. $rounds - 1) {
     push @{ $cum{$_} }, alloy_get("/debug/pprof/$_") for qw(mutex block);
     check_absent(alloy_get("/debug/pprof/$_")) for qw(allocs goroutine);
     push @{ $delta{$_} }, alloy_get("/debug/pprof/delta_$_") for qw(mutex block);
-    check_cpu($cpu->());
+    check_cpu($cpu->(), 1);
 }
 send_cmd($h, 'stop');
 my $n = wait_output($h, qr/^stopped (\d+)$/m, 30);
@@ -157,8 +192,11 @@ for my $kind (qw(mutex block)) {
 }
 is_deeply(\@bad, [], "every profile answer ($answers) is 200, non-empty, "
           . 'application/octet-stream, gzip, contentions/count + delay/nanoseconds');
-is_deeply(\@bad404, [], "allocs, goroutine and profile?seconds=$cpu_seconds: a fast one-line 404 "
-          . "in every round ($rounds)");
+is_deeply(\@bad404, [], "allocs and goroutine: a fast one-line 404 in every round ($rounds)");
+is_deeply(\@bad_cpu, [], "profile?seconds=$cpu_seconds: Go's CPU profile of $cpu_seconds s, after "
+          . "them, in every round ($rounds) and before");
+ok($cpu_busy > 0, "the CPU windows saw the program's busy loop ($cpu_busy samples)");
+is(timers_now(), 0, 'no timer left after the last window');
 is(scalar @{ $cum{mutex} }, $rounds + 1,
    "$rounds rounds of scrapes, and one after the program stopped");
 
@@ -297,6 +335,8 @@ my $r = finish($h);
 is($r->{exit}, 0, 'the program exits 0');
 like($r->{err}, qr{^lockprof: serving http://127\.0\.0\.1:\d+/debug/pprof/ \(pid \d+\)\n\z},
      'lockprof said one line: where it serves');
+ok(-s $r->{block} && -s $r->{mutex} && !-e "$r->{prefix}.cpu.pb.gz",
+   'at exit: the block and mutex profiles, no CPU profile (LOCKPROF_CPU_HZ unset: windows only)');
 
 # ---- fractional weights ---------------------------------------------------------------------
 # At a block rate above the waits (5 ms; they last about 1 ms), a recorded wait weighs rate/d

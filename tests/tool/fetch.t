@@ -179,7 +179,7 @@ my $index   = "<html><body>/debug/pprof/</body></html>\n";
 my $smart = stub(reply => sub {
     my ($line) = @_;
     return reply(200, 'application/octet-stream', $profile)
-        if $line =~ m{^GET /debug/pprof/(block|mutex)(\?(?!.*debug=[1-9])\S*)? };
+        if $line =~ m{^GET /debug/pprof/(block|mutex|profile)(\?(?!.*debug=[1-9])\S*)? };
     return reply(200, 'application/json', $json) if $line =~ m{format=json};
     return reply(200, 'text/plain; charset=utf-8', $threads) if $line =~ m{/threads };
     return reply(200, 'text/html; charset=utf-8', $index) if $line =~ m{/debug/pprof/ };
@@ -223,6 +223,8 @@ my @cases = (
     [[$A, 'threads'], '/debug/pprof/threads'],
     [['--json', $A, 'threads'], '/debug/pprof/threads?format=json'],
     [[$A, 'index'], '/debug/pprof/'],
+    [[$A, 'profile'], '/debug/pprof/profile?seconds=30'],
+    [['--seconds', '1', $A, 'profile'], '/debug/pprof/profile?seconds=1'],
     [[$A, '/debug/pprof/goroutine?debug=2'], '/debug/pprof/goroutine?debug=2'],
     [["http://$A/debug/pprof/"], '/debug/pprof/mutex'],
     [["http://$A", 'threads'], '/debug/pprof/threads'],
@@ -282,6 +284,9 @@ for my $c (@cases) {
     ($st, $out, $err) = fetch([$A, 'block'], dir => $d);
     is($err, "lockprof fetch: wrote $size bytes to lockprof-fetch.block.001.pb.gz (block profile)\n",
        'block: its own numbering');
+    ($st, $out, $err) = fetch(['--seconds', '1', $A, 'profile'], dir => $d);
+    is($err, "lockprof fetch: wrote $size bytes to lockprof-fetch.profile.001.pb.gz "
+             . "(CPU profile of 1 s)\n", 'profile: its own numbering, and what it is');
 
     ($st, $out, $err) = fetch(['-o', "$d/my.pb.gz", $A]);
     subtest '-o FILE' => sub {
@@ -581,7 +586,8 @@ usage_fails(['::1:6060'], qr/an IPv6 address goes in brackets/, 'IPv6 without br
 usage_fails(['[::1:6060'], qr/expected \[IPv6 ADDRESS\]:PORT/, 'unclosed bracket');
 usage_fails(['[nothex]:6060'], qr/'nothex' is not an IPv6 address/, 'bad IPv6 address');
 usage_fails(['bad!host:6060'], qr/'bad!host' is not a host name/, 'bad host name');
-usage_fails([$A, 'goroutine'], qr/'goroutine': expected block, mutex, threads, index or a path starting with \//,
+usage_fails([$A, 'goroutine'],
+            qr/'goroutine': expected block, mutex, profile, threads, index or a path starting with \//,
             'WHAT unknown');
 usage_fails([$A, 'mutex', 'more'], qr/unexpected argument 'more' after ADDRESS and WHAT/,
             'too many arguments');
@@ -597,10 +603,13 @@ usage_fails(['--json', $A], qr/--json is for the threads view/, '--json with mut
 usage_fails(['--json', $A, 'index'], qr/--json is for the threads view/, '--json with index');
 usage_fails(['--debug', '1', $A, 'threads'], qr/--debug is for the block and mutex profiles \(--json for the threads view\)/,
             '--debug with threads');
-usage_fails(['--seconds', '2', $A, 'threads'], qr/--seconds is for the block and mutex profiles/,
+usage_fails(['--seconds', '2', $A, 'threads'], qr/--seconds is for the block, mutex and CPU profiles/,
             '--seconds with threads');
-usage_fails(['--seconds', '2', $A, 'index'], qr/--seconds is for the block and mutex profiles/,
+usage_fails(['--seconds', '2', $A, 'index'], qr/--seconds is for the block, mutex and CPU profiles/,
             '--seconds with index');
+usage_fails(['--seconds', '2', '--rate', '1', $A, 'profile'],
+            qr/--rate is for the block and mutex profiles: 'profile' takes --seconds only/,
+            '--rate with profile');
 usage_fails(['--rate', '1', $A], qr/--rate needs --seconds/, '--rate without --seconds');
 usage_fails(['--fraction', '1', $A, 'block'], qr/--fraction needs --seconds/,
             '--fraction without --seconds');
