@@ -12,6 +12,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_combine(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 
 #endif

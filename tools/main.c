@@ -47,6 +47,7 @@ static const char main_usage[] =
     "  run        run a program under the profiler   (see 'lockprof run --help')\n"
     "  top        summarize a contention profile     (see 'lockprof top --help')\n"
     "  fetch      get a running program's profile    (see 'lockprof fetch --help')\n"
+    "  combine    CPU and block profile in one graph (see 'lockprof combine --help')\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -59,7 +60,8 @@ static const char main_usage[] =
 static const struct {
     const char *name;
     int (*cmd)(int argc, char **argv);
-} main_cmds[] = { { "run", cmd_run }, { "top", cmd_top }, { "fetch", cmd_fetch } };
+} main_cmds[] = { { "run", cmd_run }, { "top", cmd_top }, { "fetch", cmd_fetch },
+                  { "combine", cmd_combine } };
 
 /* The subcommand of that name; -1 if there is none. */
 static int main_find(const char *name)

@@ -544,7 +544,7 @@ static int64_t profread_delay_multiplier(const char *unit)
 #define PROFREAD_TYPES_SHOWN 8
 #define PROFREAD_TYPE_NAME_MAX 256
 
-/* "not a contention profile (sample types: TYPE/UNIT, ...)", the names escaped. */
+/* "not a contention or CPU profile (sample types: TYPE/UNIT, ...)", the names escaped. */
 static char *profread_not_contention(const Lockprof__Pprof__Profile *p)
 {
     size_t cap = 64, n = 0;
@@ -567,7 +567,7 @@ static char *profread_not_contention(const Lockprof__Pprof__Profile *p)
     char more[48] = "";
     if (p->n_sample_type > PROFREAD_TYPES_SHOWN)
         snprintf(more, sizeof more, ", … %zu more", p->n_sample_type - PROFREAD_TYPES_SHOWN);
-    char *msg = lp_cli_xasprintf("not a contention profile (sample types: %s%s)",
+    char *msg = lp_cli_xasprintf("not a contention or CPU profile (sample types: %s%s)",
                                  n ? types : "none", more);
     free(types);
     return msg;
@@ -729,6 +729,12 @@ static int profread_decode(struct lp_profread *r, uint8_t *data, size_t len, boo
     const Lockprof__Pprof__Profile *p = r->p;
     r->vi[0] = profread_sample_index(p, "contentions");
     r->vi[1] = profread_sample_index(p, "delay");
+    if (r->vi[0] < 0 && r->vi[1] < 0) {
+        /* A CPU profile (lockprof's, or Go's): samples and CPU time, read the same way. */
+        r->vi[0] = profread_sample_index(p, "samples");
+        r->vi[1] = profread_sample_index(p, "cpu");
+        r->cpu = true;
+    }
     if (r->vi[1] >= 0) {
         const char *unit = lp_profread_str(p, p->sample_type[r->vi[1]]->unit);
         r->delay_mul = profread_delay_multiplier(unit);

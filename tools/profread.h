@@ -104,8 +104,10 @@ struct lp_profread {
     struct lp_profread_mem mem;
     ProtobufCAllocator pbc;         /* protobuf-c's allocations, counted in mem */
     Lockprof__Pprof__Profile *p;
-    int vi[2];                      /* sample value index of contentions and delay */
+    int vi[2];                      /* sample value index of contentions and delay (of samples
+                                     * and cpu in a CPU profile) */
     int64_t delay_mul;              /* delay unit to nanoseconds */
+    bool cpu;                       /* a CPU profile (samples/count, cpu/nanoseconds) */
     struct lp_profread_loc *locs;   /* sorted by id */
     size_t nlocs;
     struct lp_profread_name *names;

@@ -39,8 +39,11 @@ static const char top_usage[] =
     "usage: lockprof top [OPTIONS] FILE...\n"
     "\n"
     "Prints the heaviest functions of a contention profile (lockprof's, or Go's block and\n"
-    "mutex profiles; gzip-compressed or not; '-' reads standard input), the way\n"
-    "'go tool pprof -top' does, then the heaviest stacks.\n"
+    "mutex profiles) or of a CPU profile (lockprof's or Go's: samples and CPU time),\n"
+    "gzip-compressed or not ('-' reads standard input), the way 'go tool pprof -top'\n"
+    "does, then the heaviest stacks. Given a CPU profile and a block profile (of one\n"
+    "run), it prints per function the CPU time and the time threads waited, side by\n"
+    "side (leaving out waits lockprof does not see and time runnable but not running).\n"
     "  flat = samples whose leaf frame is the function. In lockprof's profiles the leaf\n"
     "         is the blocking call itself (pthread_mutex_lock, pthread_cond_wait, ...).\n"
     "  cum  = samples whose stack contains the function anywhere.\n"
@@ -57,6 +60,7 @@ static const char top_usage[] =
     "options:\n"
     "  -n N                     show the N heaviest functions (default 20, 0 = all)\n"
     "  --by delay|contentions   sort by time waited (default) or by number of waits\n"
+    "                           (in a CPU profile: by CPU time or by samples)\n"
     "  --stacks                 show the N heaviest stacks (default: the 5 heaviest)\n"
     "  -h, --help               show this help\n";
 /* The frames top_usage states. */
@@ -225,18 +229,29 @@ static void top_header(FILE *out, const struct lp_profread *r, const char *path)
         fprintf(out, "Duration: %s\n", d);
     }
     top_fmt_ns(d, sizeof d, r->total[1]);
-    fprintf(out, "Total: %" PRId64 " contention%s, %s delay, in %zu sample%s\n", r->total[0],
-            r->total[0] == 1 ? "" : "s", d, p->n_sample, p->n_sample == 1 ? "" : "s");
+    if (r->cpu)
+        fprintf(out, "Total: %" PRId64 " sample%s, %s CPU time, in %zu stack%s\n", r->total[0],
+                r->total[0] == 1 ? "" : "s", d, p->n_sample, p->n_sample == 1 ? "" : "s");
+    else
+        fprintf(out, "Total: %" PRId64 " contention%s, %s delay, in %zu sample%s\n",
+                r->total[0], r->total[0] == 1 ? "" : "s", d, p->n_sample,
+                p->n_sample == 1 ? "" : "s");
     if (r->saturated)
         fprintf(out, "Note: the values add up to more than %" PRId64 "; the sums stop there\n",
                 INT64_MAX);
 }
 
+/* What the two values are called: in a contention profile, and in a CPU profile. */
+static const char *const top_what[2] = { "contentions", "delay" };
+static const char *const top_col[2] = { "cont", "delay" };
+static const char *const top_cpu_what[2] = { "samples", "CPU time" };
+static const char *const top_cpu_col[2] = { "samp", "cpu" };
+
 static void top_functions(FILE *out, const struct lp_profread *r, const struct lp_top_opts *o)
 {
     int by = o->by, other = 1 - by;
-    static const char *const what[2] = { "contentions", "delay" };
-    static const char *const col[2] = { "cont", "delay" };
+    const char *const *what = r->cpu ? top_cpu_what : top_what;
+    const char *const *col = r->cpu ? top_cpu_col : top_col;
     uint32_t *order = lp_cli_xmalloc(r->nnames * sizeof *order);
     size_t n = 0;
     for (size_t i = 0; i < r->nnames; i++)
@@ -288,7 +303,7 @@ static void top_stacks(FILE *out, const struct lp_profread *r, const struct lp_t
 {
     const Lockprof__Pprof__Profile *p = r->p;
     int by = o->by, other = 1 - by;
-    static const char *const what[2] = { "contentions", "delay" };
+    const char *const *what = r->cpu ? top_cpu_what : top_what;
 
     /* Samples with the same stack (they differ by labels) count as one stack. */
     Lockprof__Pprof__Sample **s = lp_cli_xmalloc(p->n_sample * sizeof *s);
@@ -314,8 +329,8 @@ static void top_stacks(FILE *out, const struct lp_profread *r, const struct lp_t
     for (size_t i = 0; i < shown; i++) {
         char b1[48], b2[48];
         top_fmt_ns(b1, sizeof b1, st[i].v[1]);
-        snprintf(b2, sizeof b2, "%" PRId64 " contention%s", st[i].v[0],
-                 st[i].v[0] == 1 ? "" : "s");
+        snprintf(b2, sizeof b2, "%" PRId64 " %s%s", st[i].v[0],
+                 r->cpu ? "sample" : "contention", st[i].v[0] == 1 ? "" : "s");
         fprintf(out, "%s%5zu. %s (%.2f%%), %s (%.2f%%)\n", i ? "\n" : "", i + 1,
                 by == 1 ? b1 : b2, top_pct(st[i].v[by], r->total[by]),
                 by == 1 ? b2 : b1, top_pct(st[i].v[other], r->total[other]));
@@ -358,6 +373,146 @@ void lp_top_report(FILE *out, const struct lp_profread *r, const char *path,
         top_functions(out, r, o);
         top_stacks(out, r, o);
     }
+}
+
+/* One function of the side-by-side report: its CPU time and its waits (flat, cum). */
+struct top_both {
+    const char *name;
+    int64_t cpu_flat, cpu_cum, wait_flat, wait_cum;
+};
+
+static int top_cmp_both_name(const void *a, const void *b)
+{
+    return strcmp(((const struct top_both *)a)->name, ((const struct top_both *)b)->name);
+}
+
+static int top_cmp_both(const void *a, const void *b)
+{
+    const struct top_both *x = a, *y = b;
+    int64_t fx = lp_profread_add(x->cpu_flat, x->wait_flat, NULL);
+    int64_t fy = lp_profread_add(y->cpu_flat, y->wait_flat, NULL);
+    if (fx != fy)
+        return fx > fy ? -1 : 1;
+    int64_t cx = lp_profread_add(x->cpu_cum, x->wait_cum, NULL);
+    int64_t cy = lp_profread_add(y->cpu_cum, y->wait_cum, NULL);
+    if (cx != cy)
+        return cx > cy ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+void lp_top_side_by_side(FILE *out, const struct lp_profread *cpu, const char *cpu_path,
+                         const struct lp_profread *blk, const char *blk_path,
+                         const struct lp_top_opts *o)
+{
+    char d1[32], d2[32];
+    fputs("CPU profile:   ", out);
+    top_put_name(out, cpu_path);
+    fputs("\nBlock profile: ", out);
+    top_put_name(out, blk_path);
+    top_fmt_ns(d1, sizeof d1, cpu->total[1]);
+    top_fmt_ns(d2, sizeof d2, blk->total[1]);
+    fprintf(out, "\nTotal: %s on CPU (%" PRId64 " samples), %s waited (%" PRId64
+            " contentions)\n", d1, cpu->total[0], d2, blk->total[0]);
+    fputs("Left out: waits lockprof does not interpose, and time runnable but not running.\n",
+          out);
+
+    size_t n = cpu->nnames + blk->nnames, k = 0;
+    struct top_both *t = lp_cli_xcalloc(n ? n : 1, sizeof *t);
+    for (size_t i = 0; i < cpu->nnames; i++)
+        t[k++] = (struct top_both){ cpu->names[i].name, cpu->names[i].flat[1],
+                                    cpu->names[i].cum[1], 0, 0 };
+    for (size_t i = 0; i < blk->nnames; i++)
+        t[k++] = (struct top_both){ blk->names[i].name, 0, 0, blk->names[i].flat[1],
+                                    blk->names[i].cum[1] };
+    /* One row per name: the CPU profile's and the block profile's merged. */
+    qsort(t, k, sizeof *t, top_cmp_both_name);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (m && strcmp(t[m - 1].name, t[i].name) == 0) {
+            t[m - 1].cpu_flat = lp_profread_add(t[m - 1].cpu_flat, t[i].cpu_flat, NULL);
+            t[m - 1].cpu_cum = lp_profread_add(t[m - 1].cpu_cum, t[i].cpu_cum, NULL);
+            t[m - 1].wait_flat = lp_profread_add(t[m - 1].wait_flat, t[i].wait_flat, NULL);
+            t[m - 1].wait_cum = lp_profread_add(t[m - 1].wait_cum, t[i].wait_cum, NULL);
+        } else if (t[i].cpu_cum || t[i].wait_cum) {
+            t[m++] = t[i];
+        }
+    }
+    qsort(t, m, sizeof *t, top_cmp_both);
+    size_t shown = o->n && o->n < m ? o->n : m;
+    fprintf(out, "Showing the top %zu of %zu functions, by flat CPU time + flat waits (flat: the "
+            "leaf frame; cum: anywhere in the stack)\n", shown, m);
+    fprintf(out, "  cpu flat   cpu cum   waited flat  waited cum  function\n");
+    for (size_t i = 0; i < shown; i++) {
+        char b[48];
+        top_fmt_ns(b, sizeof b, t[i].cpu_flat);
+        top_put_right(out, b, 10);
+        top_fmt_ns(b, sizeof b, t[i].cpu_cum);
+        top_put_right(out, b, 10);
+        top_fmt_ns(b, sizeof b, t[i].wait_flat);
+        top_put_right(out, b, 14);
+        top_fmt_ns(b, sizeof b, t[i].wait_cum);
+        top_put_right(out, b, 12);
+        fputs("  ", out);
+        top_put_name(out, t[i].name);
+        fputc('\n', out);
+    }
+    free(t);
+}
+
+/* lockprof top CPU BLOCK: both read, and reported side by side. 0, or LP_CLI_USAGE after a
+ * one-line error. */
+static int top_both(const char *cpu_path, const char *blk_path, const struct lp_top_opts *o)
+{
+    struct lp_profread c, b;
+    char *err = NULL;
+    int status = LP_CLI_USAGE;
+    bool bopen = false;
+    const char *bad = cpu_path;
+    if (lp_profread_open(&c, cpu_path, &err) < 0)
+        goto out;
+    bad = blk_path;
+    bopen = true;
+    if (lp_profread_open(&b, blk_path, &err) < 0)
+        goto out;
+    lp_top_side_by_side(stdout, &c, cpu_path, &b, blk_path, o);
+    fflush(stdout);
+    status = 0;
+out:
+    if (status) {
+        char *name = lp_cli_escape(bad);
+        lp_cli_message("top", "%s: %s", name, err);
+        free(name);
+    }
+    free(err);
+    lp_profread_close(&c);
+    if (bopen)
+        lp_profread_close(&b);
+    return status;
+}
+
+/* Whether path is a CPU profile (1), a block profile (0), or neither or unreadable (-1): read
+ * once more by the report; the files are small next to what a report costs. */
+static int top_kind(const char *path)
+{
+    struct lp_profread r;
+    char *err = NULL;
+    int kind = -1;
+    if (strcmp(path, "-") == 0)
+        return -1;
+    if (lp_profread_open(&r, path, &err) == 0) {
+        if (r.cpu)
+            kind = 1;
+        else if (r.p->n_comment && strstr(lp_profread_str(r.p, r.p->comment[0]), "block profile"))
+            kind = 0;
+        else if (r.p->n_sample_type &&
+                 strcmp(lp_profread_str(r.p, r.p->sample_type[0]->type), "contentions") == 0 &&
+                 !(r.p->n_comment && strstr(lp_profread_str(r.p, r.p->comment[0]),
+                                            "mutex profile")))
+            kind = 0;
+    }
+    free(err);
+    lp_profread_close(&r);
+    return kind;
 }
 
 /* Reports one file. 0, or LP_CLI_USAGE after a one-line error. */
@@ -426,6 +581,15 @@ int cmd_top(int argc, char **argv)
 
     int status = 0;
     bool printed = false;
+    /* A CPU profile and a block profile (of one run): side by side. */
+    int k0 = nfiles == 2 ? top_kind(files[0]) : -1, k1 = nfiles == 2 ? top_kind(files[1]) : -1;
+    if (nfiles == 2 && k0 >= 0 && k1 >= 0 && k0 != k1) {
+        status = k0 ? top_both(files[0], files[1], &o) : top_both(files[1], files[0], &o);
+        free(files);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            lp_cli_fail(LP_CLI_USAGE, "top", "writing the report: %s", strerror(errno));
+        return status;
+    }
     for (size_t i = 0; i < nfiles; i++)
         if (top_one(files[i], &o, &printed) != 0)
             status = LP_CLI_USAGE;

@@ -21,6 +21,11 @@ struct lp_top_opts {
     bool stacks;           /* n stacks rather than the 5 heaviest */
 };
 
+/* Prints, per function, the CPU time of cpu (a CPU profile) and the waits of blk (a block
+ * profile of the same run), side by side. */
+void lp_top_side_by_side(FILE *out, const struct lp_profread *cpu, const char *cpu_path,
+                         const struct lp_profread *blk, const char *blk_path,
+                         const struct lp_top_opts *o);
 /* Prints r's report, headed by path, to out. */
 void lp_top_report(FILE *out, const struct lp_profread *r, const char *path,
                    const struct lp_top_opts *o);

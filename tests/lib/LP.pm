@@ -278,8 +278,9 @@ sub read_profile {
     my %p = (samples => [], comments => [], mappings => [], status => $?, raw => join('', @lines));
     for (@lines) {
         chomp;
-        if (/^sample (-?\d+) (-?\d+) ?(.*)$/) {
-            push @{ $p{samples} }, { count => $1, delay => $2, frames => [ split /;/, $3 ] };
+        if (/^sample (-?\d+)(?: (-?\d+)(?= |$))? ?(.*)$/) {
+            # (A profile of one value, lockprof combine's: count and delay are that value.)
+            push @{ $p{samples} }, { count => $1, delay => $2 // $1, frames => [ split /;/, $3 ] };
         } elsif (/^sample_addresses ?(.*)$/) {
             $p{samples}[-1]{addresses} = [ split ' ', $1 ] if @{ $p{samples} };
         } elsif (/^comment (.*)$/) {

@@ -85,6 +85,14 @@ sub within10 {
         like($top, qr/\bcpu_burn_b\b/, 'go tool pprof -top names cpu_burn_b');
     }
 
+    # lockprof top reads it as it reads the contention profiles: samples and CPU time.
+    my $lp = build_dir() . '/lockprof';
+    my $ltop = `'$lp' top '$r->{prefix}.cpu.pb.gz' 2>&1`;
+    like($ltop, qr/^Total: \d+ samples, ([\d.]+)(?:s| ?ms) CPU time, in \d+ stacks$/m,
+         'lockprof top: the total in samples and CPU time') or diag($ltop);
+    my ($cum_a) = $ltop =~ /^\s+\S+\s+\S+\s+\S+\s+(\S+)\s+\S+\s+\d+\s+\d+\s+cpu_burn_a$/m;
+    ok(defined $cum_a, 'lockprof top lists cpu_burn_a with its CPU time') or diag($ltop);
+
     my $off = run_under(prog => 'prog_cpu', args => ['burn', 20]);
     is($off->{exit}, 0, 'LOCKPROF_CPU_HZ unset: exit 0');
     ok(!-e "$off->{prefix}.cpu.pb.gz" && -s $off->{block},
@@ -257,6 +265,50 @@ sub within10 {
     my $all = total($p, frame => 'cpu_burn_a') + total($p, frame => 'cpu_burn_b');
     ok($all >= $in, "window: the run's profile, written at exit, holds at least the window's "
        . "($all ns)");
+}
+
+# ---- one picture: CPU time and waits of one run, side by side and in one profile ------------
+{
+    my $r = run_under(prog => 'prog_cpu', args => ['burn', 300],
+                      env => { LOCKPROF_CPU_HZ => 100 });
+    is($r->{exit}, 0, 'one picture: exit 0');
+    my $lp = build_dir() . '/lockprof';
+    my $cpuf = "$r->{prefix}.cpu.pb.gz";
+    my $c = read_profile($cpuf);
+    my $b = read_profile($r->{block});
+    my (undef, $cpu_all) = total($c);
+    my (undef, $wait_all) = total($b);
+    my (undef, $join) = total($b, leaf => 'pthread_join');
+    ok($join > 0, 'one picture: main waited in pthread_join for the burners');
+
+    my $side = `'$lp' top '$r->{block}' '$cpuf' 2>&1`;
+    like($side, qr/^\s+\S+\s+\S+\s+\S+\s+\S+\s+cpu_burn_a$/m,
+         'lockprof top CPU BLOCK: one table, cpu_burn_a in it') or diag($side);
+    my ($wf) = $side =~ /^\s+0\s+0\s+(\S+)\s+\S+\s+pthread_join$/m;
+    ok(defined $wf && $wf ne '0', "pthread_join: no CPU time, its wait ($wf)") or diag($side);
+    like($side, qr/^Left out: waits lockprof does not interpose, and time runnable but not running\.$/m,
+         'it says what it leaves out');
+
+    my $out = "$r->{prefix}.time.pb.gz";
+    my ($st, undef, $err) = LP::run_cmd($lp, 'combine', $cpuf, $r->{block});
+    is($st, 0, 'lockprof combine CPU BLOCK: exit 0') or diag($err);
+    like($err, qr/^lockprof combine: wrote \Q$out\E /, 'it says where it wrote');
+    my $t = read_profile($out);
+    is($t->{sample_type}, 'time/nanoseconds', 'combined: one value, time/nanoseconds');
+    my (undef, $on) = total($t, frame => '[on CPU]');
+    my (undef, $waiting) = total($t, frame => '[waiting]');
+    my (undef, $kind) = total($t, frame => '[waiting: thread]');
+    is($on, $cpu_all, 'combined: [on CPU] holds the CPU profile\'s time');
+    is($waiting, $wait_all, 'combined: [waiting] holds the block profile\'s waits');
+    is($kind, $join, 'combined: [waiting: thread] holds the join\'s');
+    my (undef, $a_ns) = total($c, frame => 'cpu_burn_a');
+    is(scalar((total($t, frame => 'cpu_burn_a'))[1]), $a_ns, 'combined: cpu_burn_a\'s time kept');
+    SKIP: {
+        skip('go is not installed (golang-go)', 1) unless `command -v go 2>/dev/null`;
+        my $top = `go tool pprof -top '$out' 2>&1`;
+        like($top, qr/\[on CPU\].*\n(?:.*\n)*.*\[waiting\]|\[waiting\].*\n(?:.*\n)*.*\[on CPU\]/,
+             'go tool pprof reads it: [on CPU] and [waiting]') or diag($top);
+    }
 }
 
 done_testing();

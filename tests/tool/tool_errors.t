@@ -136,9 +136,37 @@ SKIP: {
         like($out, qr/No samples/, 'says so');
     };
 
-    fails_with(['top', "$tmp/cpu.pb.gz"],
-               qr/^lockprof top: \Q$tmp\E\/cpu\.pb\.gz: not a contention profile \(sample types: samples\/count, cpu\/nanoseconds\)$/,
-               'top of a CPU profile');
+    ($st, $out, $err) = run_cmd($lockprof, 'top', "$tmp/cpu.pb.gz");
+    subtest 'top of a CPU profile' => sub {
+        is($st, 0, 'exit 0') or diag($err);
+        like($out, qr/^Total: 30 samples, 600ms CPU time, in 1 stack$/m, 'samples and CPU time');
+        like($out, qr/^\s+600ms\s+100\.00%\s+100\.00%\s+600ms\s+100\.00%\s+30\s+30\s+pthread_mutex_lock$/m,
+             'the function, by CPU time, with its samples');
+        like($out, qr/^    1\. 600ms \(100\.00%\), 30 samples \(100\.00%\)$/m, 'its stack');
+    };
+
+    # lockprof combine: one CPU profile and one block profile, in either order.
+    ($st, $out, $err) = run_cmd($lockprof, 'combine', '--help');
+    ok($st == 0 && $out =~ /^usage: lockprof combine \[-o FILE\] CPU\.pb\.gz BLOCK\.pb\.gz$/m,
+       'combine --help');
+    fails_with(['combine', "$tmp/cpu.pb.gz"],
+               qr/^lockprof combine: expected a CPU profile and a block profile; try 'lockprof combine --help'$/,
+               'combine with one file');
+    fails_with(['combine', "$tmp/block.pb.gz", "$tmp/raw.pb.gz"],
+               qr/^lockprof combine: expected a CPU profile and a block profile: neither is a CPU profile$/,
+               'combine of two contention profiles');
+    fails_with(['combine', "$tmp/cpu.pb.gz", "$tmp/cpu.pb.gz"],
+               qr/^lockprof combine: expected a CPU profile and a block profile: both are CPU profiles$/,
+               'combine of two CPU profiles');
+    fails_with(['combine', "$tmp/cpu.pb.gz", "$tmp/nosuch.pb.gz"],
+               qr/^lockprof combine: \Q$tmp\E\/nosuch\.pb\.gz: /, 'combine of a missing file');
+    ($st, $out, $err) = run_cmd($lockprof, 'combine', '-o', "$tmp/t.pb.gz", "$tmp/block.pb.gz",
+                                "$tmp/cpu.pb.gz");
+    ok($st == 0 && -s "$tmp/t.pb.gz", 'combine BLOCK CPU -o FILE: written') or diag($err);
+    ($st, $out, $err) = run_cmd($lockprof, 'combine', '-o', "$tmp/no/such/dir/t.pb.gz",
+                                "$tmp/block.pb.gz", "$tmp/cpu.pb.gz");
+    ok($st >> 8 == 1 && $err =~ /^lockprof combine: cannot write \Q$tmp\E\/no\/such\/dir\/t\.pb\.gz: No such file or directory$/,
+       'combine into a missing directory: exit 1, one line') or diag($err);
 
     my $good = slurp("$tmp/block.pb.gz");
     spew("$tmp/trunc.pb.gz", substr($good, 0, int(length($good) / 2)));

@@ -230,7 +230,7 @@ subtest 'a mapping\'s file name of 1 MB in 50,000 locations: read at once' => su
 spew("$tmp/types10k.pb.gz", gz(profile(strings => ['', $mb, 'ns'], types => [([1, 2]) x 10_000])));
 my $t256 = ('f' x 256) . "\x{e2}\x{80}\x{a6}";
 fails_with(640 << 10, 'types10k.pb.gz',
-           qr/not a contention profile \(sample types: (?:$t256\/ns, ){8}\x{e2}\x{80}\x{a6} / .
+           qr/not a contention or CPU profile \(sample types: (?:$t256\/ns, ){8}\x{e2}\x{80}\x{a6} / .
            qr/9992 more\)/, '10,000 sample types of 1 MB names: a message of one short line');
 
 # ---------------------------------------------------------------------------- values
@@ -304,7 +304,7 @@ subtest 'names with control characters are printed escaped' => sub {
 
 # Names also reach stderr, in the messages about a file that is not a contention profile.
 spew("$tmp/types.pb.gz", gz(profile(strings => ['', "cpu\e[5m", 'ns'], types => [[1, 2]])));
-fails_with(undef, 'types.pb.gz', qr/not a contention profile \(sample types: cpu\\x1b\[5m\/ns\)/,
+fails_with(undef, 'types.pb.gz', qr/not a contention or CPU profile \(sample types: cpu\\x1b\[5m\/ns\)/,
            'a sample type\'s name, escaped in the message');
 
 done_testing();
