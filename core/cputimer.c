@@ -29,6 +29,24 @@ static uint32_t timer_max;               /* immutable after init: entries at mos
 static uint64_t timer_period;            /* immutable after init */
 static int timer_signo;                  /* immutable after init */
 static uint32_t timer_on;                /* atomic; written under timer_lock */
+static uint32_t timer_holds; /* execs in progress (lp_cputimer_hold); under timer_lock */
+static bool timer_done;      /* lp_cputimer_hold(…, true): for ever; under timer_lock */
+
+/* timer_lock is taken with every signal blocked (the raw call: glibc's own two included): a
+ * program's handler that runs on a thread holding it and calls sigaction for the signal, or
+ * exec, would take it again (lp_cputimer_hold) and never return. */
+static void timer_enter(uint64_t *old)
+{
+    uint64_t all = ~0ULL;
+    lp_sys_sigprocmask(SIG_SETMASK, &all, old);
+    lp_lock(&timer_lock);
+}
+
+static void timer_leave(const uint64_t *old)
+{
+    lp_unlock(&timer_lock);
+    lp_sys_sigprocmask(SIG_SETMASK, old, NULL);
+}
 /* Under timer_lock: */
 static uint32_t timer_count, timer_own, timer_sweep_at, timer_scan_gen; /* own: lockprof's */
 static struct lp_rng timer_rng;
@@ -236,11 +254,12 @@ int lp_cputimer_arm(int32_t tid)
 {
     if (!timer_slots || tid <= 0)
         return -EINVAL;
-    lp_lock(&timer_lock);
+    uint64_t old_mask;
+    timer_enter(&old_mask);
     if (timer_on && timer_count + 1 > timer_sweep_at)
         timer_scan_locked(); /* (arms tid too: it is listed) */
     int rc = timer_arm_locked(tid);
-    lp_unlock(&timer_lock);
+    timer_leave(&old_mask);
     return rc;
 }
 
@@ -265,33 +284,61 @@ int lp_cputimer_scan(void)
 {
     if (!timer_slots)
         return -EINVAL;
-    lp_lock(&timer_lock);
+    uint64_t old_mask;
+    timer_enter(&old_mask);
     int rc = timer_scan_locked();
-    lp_unlock(&timer_lock);
+    timer_leave(&old_mask);
     return rc;
 }
 
-void lp_cputimer_stop(void)
+static void timer_stop_locked(void)
 {
-    if (!timer_slots)
-        return;
-    lp_lock(&timer_lock);
     __atomic_store_n(&timer_on, 0, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i <= timer_mask && timer_count; i++)
         while (timer_slots[i].tid && timer_slots[i].timer >= 0) {
             lp_syscall1(SYS_timer_delete, timer_slots[i].timer);
             timer_remove_at(i);
         }
-    lp_unlock(&timer_lock);
 }
 
-void lp_cputimer_resume(void)
+void lp_cputimer_stop(void)
 {
     if (!timer_slots)
         return;
-    lp_lock(&timer_lock);
-    __atomic_store_n(&timer_on, 1, __ATOMIC_RELEASE);
-    lp_unlock(&timer_lock);
+    uint64_t old_mask;
+    timer_enter(&old_mask);
+    timer_stop_locked();
+    timer_leave(&old_mask);
+}
+
+bool lp_cputimer_resume(void)
+{
+    if (!timer_slots)
+        return false;
+    uint64_t old_mask;
+    timer_enter(&old_mask);
+    bool on = timer_holds == 0 && !timer_done;
+    if (on)
+        __atomic_store_n(&timer_on, 1, __ATOMIC_RELEASE);
+    timer_leave(&old_mask);
+    return on;
+}
+
+void lp_cputimer_hold(bool hold, bool for_ever)
+{
+    if (!timer_slots)
+        return;
+    uint64_t old_mask;
+    timer_enter(&old_mask);
+    if (for_ever)
+        timer_done = true;
+    else if (hold)
+        timer_holds++;
+    else if (timer_holds)
+        timer_holds--;
+    if (hold || for_ever)
+        timer_stop_locked();
+    timer_leave(&old_mask);
 }
 
 bool lp_cputimer_armed(void)
@@ -301,10 +348,11 @@ bool lp_cputimer_armed(void)
 
 void lp_cputimer_stats(struct lp_cputimer_stats *s)
 {
-    lp_lock(&timer_lock);
+    uint64_t old_mask;
+    timer_enter(&old_mask);
     *s = timer_st;
     s->live = timer_count - timer_own;
-    lp_unlock(&timer_lock);
+    timer_leave(&old_mask);
 }
 
 void lp_cputimer_atfork_child(void)
@@ -316,6 +364,7 @@ void lp_cputimer_atfork_child(void)
     madvise(timer_slots, (size_t)(timer_mask + 1) * sizeof(struct timer_slot), MADV_DONTNEED);
     timer_count = 0;
     timer_own = 0;
+    timer_holds = 0; /* (execs in progress in the parent's other threads: not the child's) */
     timer_sweep_at = TIMER_SWEEP_MIN;
     uint64_t max = timer_st.max_threads;
     memset(&timer_st, 0, sizeof timer_st);

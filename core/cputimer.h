@@ -52,8 +52,15 @@ int lp_cputimer_scan(void);
 /* Deletes every timer, and arms none until lp_cputimer_resume (an exec, or the program taking
  * the signal for itself). */
 void lp_cputimer_stop(void);
-/* Arming is on; the caller scans to arm the threads there are. */
-void lp_cputimer_resume(void);
+/* Arming is on, unless a hold is in force (then false); the caller scans to arm the threads
+ * there are. */
+bool lp_cputimer_resume(void);
+/* hold: every timer deleted, and no resume succeeds until as many releases (hold false) as
+ * holds: an exec in progress holds until it fails (a fork child has no hold of its parent's);
+ * for_ever: every timer deleted and no resume succeeds again, in this process and its children
+ * (the program took the signal for itself). Atomic against lp_cputimer_resume: a resume that
+ * races with a hold either comes first (and the hold deletes what it armed) or fails. */
+void lp_cputimer_hold(bool hold, bool for_ever);
 bool lp_cputimer_armed(void);
 
 struct lp_cputimer_stats {

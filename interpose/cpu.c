@@ -68,7 +68,8 @@ static void cpu_begin_here(void)
 {
     __atomic_store_n(&cpu_pid, lp_sys_getpid(), __ATOMIC_RELEASE);
     lp_cpuprof_begin(lp_clock_realtime());
-    lp_cputimer_resume();
+    if (!lp_cputimer_resume())
+        return; /* (the program took the signal for itself) */
     __atomic_store_n(&lp_cpu_sampling_, 1, __ATOMIC_RELEASE);
     lp_cputimer_arm((int32_t)lp_sys_gettid());
 }
@@ -92,7 +93,7 @@ int lp_cpu_window_begin(const char **why)
 {
     *why = "";
     if (!lp_cpuprof_on()) {
-        *why = "this process was not started with LOCKPROF_HTTP or LOCKPROF_CPU_HZ";
+        *why = "the CPU profile's memory could not be mapped at start";
         return -ENOTSUP;
     }
     if (__atomic_load_n(&cpu_window_open, __ATOMIC_ACQUIRE)) {
@@ -113,7 +114,13 @@ int lp_cpu_window_begin(const char **why)
             return -EPERM;
         }
         __atomic_store_n(&cpu_pid, lp_sys_getpid(), __ATOMIC_RELEASE);
-        lp_cputimer_resume();
+        /* (Refused while a thread is in an exec wrapper, between its timers' deletion and the
+         * signal's default action: a timer armed then would kill the process.) */
+        if (!lp_cputimer_resume()) {
+            *why = lp_cpuprof_stopped()[0] ? lp_cpuprof_stopped()
+                                           : "the program is starting another program (exec)";
+            return -EBUSY;
+        }
         __atomic_store_n(&lp_cpu_sampling_, 1, __ATOMIC_RELEASE);
         lp_cputimer_scan(); /* every thread there is but lockprof's */
     }
@@ -216,7 +223,7 @@ LP_FORK_TEXT void lp_cpu_before_exec(void)
     if (!pid || !lp_cputimer_armed() || pid != lp_sys_getpid())
         return;
     __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
-    lp_cputimer_stop();
+    lp_cputimer_hold(true, false); /* (until lp_cpu_exec_failed, if it fails) */
     lp_signals_cpu_flush();
     __atomic_store_n(&cpu_exec_stopped, 1, __ATOMIC_RELEASE);
 }
@@ -227,12 +234,14 @@ LP_FORK_TEXT void lp_cpu_exec_failed(void)
     if (!__atomic_load_n(&cpu_exec_stopped, __ATOMIC_ACQUIRE) ||
         !__atomic_exchange_n(&cpu_exec_stopped, 0, __ATOMIC_ACQ_REL))
         return;
+    lp_cputimer_hold(false, false);
     if (lp_cpuprof_stopped()[0] || !lp_signals_cpu_reinstall())
         return;
     /* (For the endpoint's windows only: sampling resumes only if the window is still open.) */
     if (!lp_cpuprof_continuous() && !__atomic_load_n(&cpu_window_open, __ATOMIC_ACQUIRE))
         return;
-    lp_cputimer_resume();
+    if (!lp_cputimer_resume())
+        return;
     __atomic_store_n(&lp_cpu_sampling_, 1, __ATOMIC_RELEASE);
     lp_cputimer_scan(); /* every thread there is, the caller included */
     /* A window that ended meanwhile found nothing to stop: stopped here then. */
@@ -253,6 +262,9 @@ void lp_cpu_atfork_child(void)
     __atomic_store_n(&cpu_exec_stopped, 0, __ATOMIC_RELAXED);
     cpu_scanned_at = 0;
     __atomic_store_n(&cpu_window_open, 0, __ATOMIC_RELAXED); /* (the parent's windows) */
+    /* Start slots taken by threads of the parent that were being created: not the child's. */
+    for (uint32_t i = 0; i < CPU_START_SLOTS; i++)
+        __atomic_store_n(&cpu_starts[i].busy, 0, __ATOMIC_RELAXED);
     if (!lp_cpuprof_continuous()) {
         __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
         lp_cputimer_stop(); /* (no timer to delete: arming is off) */
@@ -268,5 +280,5 @@ void lp_cpu_stand_aside(const char *why)
         return;
     __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
     lp_cpuprof_stop_note(why);
-    lp_cputimer_stop();
+    lp_cputimer_hold(false, true); /* (no window arms them again either) */
 }

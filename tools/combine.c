@@ -37,7 +37,8 @@ static const char combine_usage[] =
     "value, time/nanoseconds: 'go tool pprof -http=: FILE' shows it as one flame graph.\n"
     "It leaves out what neither profile holds: waits lockprof does not interpose (see\n"
     "the manual), time a thread was runnable but not running, and the waits the block\n"
-    "rate did not sample (the others are weighted for them).\n"
+    "rate did not sample (the others are weighted for them). Samples' labels are not\n"
+    "kept.\n"
     "\n"
     "options:\n"
     "  -o, --output FILE  the file to write (default: the CPU profile's name with\n"
@@ -74,6 +75,42 @@ static uint64_t combine_max_id(void *const *items, size_t n, size_t id_offset)
             m = id;
     }
     return m;
+}
+
+/* memcpy of n items, none from a NULL array (an empty table). */
+static void combine_copy(void *dst, const void *src, size_t n, size_t size)
+{
+    if (n)
+        memcpy(dst, src, n * size);
+}
+
+/* Ids pprof can use, and that stay apart once moved: none 0, none near the top of the range.
+ * NULL, or what is wrong. */
+static const char *combine_check_ids(const Lockprof__Pprof__Profile *p)
+{
+    static const struct {
+        size_t n_off, arr_off, id_off;
+    } tables[] = {
+        { offsetof(Lockprof__Pprof__Profile, n_mapping),
+          offsetof(Lockprof__Pprof__Profile, mapping), offsetof(Lockprof__Pprof__Mapping, id) },
+        { offsetof(Lockprof__Pprof__Profile, n_function),
+          offsetof(Lockprof__Pprof__Profile, function), offsetof(Lockprof__Pprof__Function, id) },
+        { offsetof(Lockprof__Pprof__Profile, n_location),
+          offsetof(Lockprof__Pprof__Profile, location), offsetof(Lockprof__Pprof__Location, id) },
+    };
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        size_t n;
+        void **items;
+        memcpy(&n, (const char *)p + tables[t].n_off, sizeof n);
+        memcpy(&items, (const char *)p + tables[t].arr_off, sizeof items);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t id;
+            memcpy(&id, (const char *)items[i] + tables[t].id_off, sizeof id);
+            if (id == 0 || id > UINT64_MAX / 4)
+                return "an id of 0, or above 2^62 (not a profile pprof reads)";
+        }
+    }
+    return NULL;
 }
 
 /* A string of the block profile's, as an index of the output's table. */
@@ -151,8 +188,8 @@ static void combine_build(struct combine *c, const struct lp_profread *cpu,
 
     o->n_mapping = a->n_mapping + b->n_mapping;
     o->mapping = lp_cli_xcalloc(o->n_mapping + 1, sizeof *o->mapping);
-    memcpy(o->mapping, a->mapping, a->n_mapping * sizeof *o->mapping);
-    memcpy(o->mapping + a->n_mapping, b->mapping, b->n_mapping * sizeof *o->mapping);
+    combine_copy(o->mapping, a->mapping, a->n_mapping, sizeof *o->mapping);
+    combine_copy(o->mapping + a->n_mapping, b->mapping, b->n_mapping, sizeof *o->mapping);
 
     /* The roots: a function and a location each, no mapping, address 0. */
     static Lockprof__Pprof__Function root_fn[COMBINE_ROOTS];
@@ -181,14 +218,14 @@ static void combine_build(struct combine *c, const struct lp_profread *cpu,
     }
     o->n_function = a->n_function + b->n_function + COMBINE_ROOTS;
     o->function = lp_cli_xcalloc(o->n_function, sizeof *o->function);
-    memcpy(o->function, a->function, a->n_function * sizeof *o->function);
-    memcpy(o->function + a->n_function, b->function, b->n_function * sizeof *o->function);
+    combine_copy(o->function, a->function, a->n_function, sizeof *o->function);
+    combine_copy(o->function + a->n_function, b->function, b->n_function, sizeof *o->function);
     for (int i = 0; i < COMBINE_ROOTS; i++)
         o->function[a->n_function + b->n_function + (size_t)i] = &root_fn[i];
     o->n_location = a->n_location + b->n_location + COMBINE_ROOTS;
     o->location = lp_cli_xcalloc(o->n_location, sizeof *o->location);
-    memcpy(o->location, a->location, a->n_location * sizeof *o->location);
-    memcpy(o->location + a->n_location, b->location, b->n_location * sizeof *o->location);
+    combine_copy(o->location, a->location, a->n_location, sizeof *o->location);
+    combine_copy(o->location + a->n_location, b->location, b->n_location, sizeof *o->location);
     for (int i = 0; i < COMBINE_ROOTS; i++)
         o->location[a->n_location + b->n_location + (size_t)i] = &root_loc[i];
 
@@ -349,6 +386,19 @@ int cmd_combine(int argc, char **argv)
                                                      "mutex profile")
                           ? "the other is a mutex profile: the waits are in the block profile"
                           : NULL;
+    const char *bad_ids = NULL;
+    int bad_at = -1;
+    for (int i = 0; i < 2 && !why && !bad_ids; i++)
+        if ((bad_ids = combine_check_ids(r[i].p)))
+            bad_at = i;
+    if (bad_ids) {
+        char *name = lp_cli_escape(files[bad_at]);
+        lp_cli_message("combine", "%s: %s", name, bad_ids);
+        free(name);
+        lp_profread_close(&r[0]);
+        lp_profread_close(&r[1]);
+        return LP_CLI_USAGE;
+    }
     if (why) {
         lp_cli_message("combine", "expected a CPU profile and a block profile: %s", why);
         lp_profread_close(&r[0]);

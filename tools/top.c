@@ -43,7 +43,8 @@ static const char top_usage[] =
     "gzip-compressed or not ('-' reads standard input), the way 'go tool pprof -top'\n"
     "does, then the heaviest stacks. Given a CPU profile and a block profile (of one\n"
     "run), it prints per function the CPU time and the time threads waited, side by\n"
-    "side (leaving out waits lockprof does not see and time runnable but not running).\n"
+    "side (leaving out waits lockprof does not see and time runnable but not running;\n"
+    "-n applies, --by and --stacks do not).\n"
     "  flat = samples whose leaf frame is the function. In lockprof's profiles the leaf\n"
     "         is the blocking call itself (pthread_mutex_lock, pthread_cond_wait, ...).\n"
     "  cum  = samples whose stack contains the function anywhere.\n"
@@ -411,8 +412,9 @@ void lp_top_side_by_side(FILE *out, const struct lp_profread *cpu, const char *c
     top_put_name(out, blk_path);
     top_fmt_ns(d1, sizeof d1, cpu->total[1]);
     top_fmt_ns(d2, sizeof d2, blk->total[1]);
-    fprintf(out, "\nTotal: %s on CPU (%" PRId64 " samples), %s waited (%" PRId64
-            " contentions)\n", d1, cpu->total[0], d2, blk->total[0]);
+    fprintf(out, "\nTotal: %s on CPU (%" PRId64 " sample%s), %s waited (%" PRId64
+            " contention%s)\n", d1, cpu->total[0], cpu->total[0] == 1 ? "" : "s", d2,
+            blk->total[0], blk->total[0] == 1 ? "" : "s");
     fputs("Left out: waits lockprof does not interpose, and time runnable but not running.\n",
           out);
 
@@ -542,7 +544,9 @@ out:
 int cmd_top(int argc, char **argv)
 {
     struct lp_top_opts o = { .n = TOP_DEFAULT_N, .by = 1, .stacks = false };
-    char **files = lp_cli_xcalloc((size_t)argc, sizeof *files);
+    /* (Held in a static too: a usage error exits with it still reachable, not leaked.) */
+    static char **volatile top_files;
+    char **files = top_files = lp_cli_xcalloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
     bool opts_done = false;
 
