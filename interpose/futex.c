@@ -4,8 +4,9 @@
  * glibc's own pthread code makes its futex calls with inline system calls, never through
  * syscall(): nothing is seen twice.
  *
- * syscall is interposed for SYS_futex only. Its entry (below, in assembly) jumps on to glibc's
- * syscall for every other number, and for every futex call while the family is off
+ * syscall is interposed for SYS_futex (and SYS_seccomp: process.c, lp_seccomp_syscall, as
+ * prctl's PR_SET_SECCOMP). Its entry (below, in assembly) jumps on to glibc's syscall for every
+ * other number, and for every futex call while the family is off
  * (LOCKPROF_FUTEX=0, before the constructor, under secure execution): no frame of lockprof's is
  * under the call, so that clone, clone3 and vfork made through syscall() return on the child's
  * stack through glibc's code exactly as without lockprof, and SYS_exit leaves nothing of
@@ -73,6 +74,7 @@ LP_INIT_DATA uint32_t lp_futex_on_;
 /* ---- the entry ------------------------------------------------------------------------------ */
 
 long lp_futex_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long lp_seccomp_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
 #if defined(__CET__)
 #define FUTEX_ENDBR "endbr64\n\t"
@@ -81,6 +83,7 @@ long lp_futex_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long
 #endif
 
 _Static_assert(SYS_futex == 202, "the entry compares with SYS_futex as a literal");
+_Static_assert(SYS_seccomp == 317, "the entry compares with SYS_seccomp as a literal");
 
 /* syscall(number, a0 … a5): rdi, rsi, rdx, rcx, r8, r9, 8(%rsp). Only r11 is used, which no
  * argument occupies and every call may clobber. */
@@ -96,6 +99,8 @@ __asm__(".text\n\t"
         "cmpl $0, lp_futex_on_(%rip)\n\t"
         "jne lp_futex_syscall\n"
         "1:\n\t"
+        "cmpq $317, %rdi\n\t" /* SYS_seccomp */
+        "je lp_seccomp_syscall\n\t"
         "movq real_syscall(%rip), %r11\n\t"
         "testq %r11, %r11\n\t"
         "jz 2f\n\t"

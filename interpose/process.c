@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -367,6 +369,36 @@ LP_EXPORT int prctl(int option, ...)
     if (restrict_now)
         lp_lifecycle_restrict();
     int rc = REAL(prctl)(option, a2, a3, a4, a5);
+    if (restrict_now && rc != 0) {
+        int err = errno;
+        lp_lifecycle_unrestrict();
+        errno = err;
+    }
+    return rc;
+}
+
+/* syscall(SYS_seccomp, operation, flags, args), as libseccomp and some sandboxes restrict a
+ * program: the same as prctl's, for the two operations that restrict. Reached by a jump from
+ * syscall's entry (futex.c), possibly before the constructor. */
+long lp_seccomp_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long lp_seccomp_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    unsigned op = (unsigned)a0; /* (an unsigned int, as the kernel reads it) */
+    bool restrict_now = (op == SECCOMP_SET_MODE_STRICT || op == SECCOMP_SET_MODE_FILTER) &&
+                        !lp_wrap_off() && !lp_lifecycle_restricted();
+    if (restrict_now)
+        lp_lifecycle_restrict();
+    long (*real)(long, ...) = __atomic_load_n(&real_syscall, __ATOMIC_RELAXED);
+    long rc;
+    if (real) {
+        rc = real(nr, a0, a1, a2, a3, a4, a5);
+    } else {
+        rc = lp_syscall6(nr, a0, a1, a2, a3, a4, a5);
+        if ((unsigned long)rc > -4096UL) {
+            errno = (int)-rc;
+            rc = -1;
+        }
+    }
     if (restrict_now && rc != 0) {
         int err = errno;
         lp_lifecycle_unrestrict();

@@ -147,13 +147,17 @@ SKIP: {
 }
 
 # ---- seccomp ----------------------------------------------------------------------------------------
-for my $mode (qw(strict filter thread-fork exec sysexit)) {
-    my $plain = run_under(prog => 'prog_seccomp', args => [$mode], preload => 0);
-    is($plain->{exit}, $mode =~ /^(exec|sysexit)$/ ? 0 : 7, "seccomp $mode without the preload: its own exit")
+# (Each mode through prctl, and strict, filter and thread-fork through syscall(SYS_seccomp) too.)
+for my $run ((map { [$_] } qw(strict filter thread-fork exec sysexit)),
+             (map { [$_, 'syscall'] } qw(strict filter thread-fork))) {
+    my ($mode) = @$run;
+    my $how = @$run > 1 ? ' (syscall)' : '';
+    my $plain = run_under(prog => 'prog_seccomp', args => $run, preload => 0);
+    is($plain->{exit}, $mode =~ /^(exec|sysexit)$/ ? 0 : 7, "seccomp $mode$how without the preload: its own exit")
         or diag($plain->{err});
     for my $env ({}, { LOCKPROF_BLOCK_RATE => 1, LOCKPROF_MUTEX_FRACTION => 1 }) {
-        my $what = "seccomp $mode" . (%$env ? ' (every wait)' : '');
-        my $r = run_under(prog => 'prog_seccomp', args => [$mode], env => $env, timeout => 30);
+        my $what = "seccomp $mode$how" . (%$env ? ' (every wait)' : '');
+        my $r = run_under(prog => 'prog_seccomp', args => $run, env => $env, timeout => 30);
         same_as_plain($r, $plain, $what);
         my $p = read_profile($r->{block});
         ok((grep { /restricted its system calls/ } @{ $p->{comments} }),

@@ -1,6 +1,6 @@
 /*
  * prog_seccomp — a program that restricts its own system calls (host_life.t).
- * Usage: prog_seccomp strict|filter|thread-fork|exec|sysexit
+ * Usage: prog_seccomp strict|filter|thread-fork|exec|sysexit [syscall]
  *   strict  reads a pipe once, enters SECCOMP_MODE_STRICT (read, write, exit, sigreturn only),
  *           reads the rest of the pipe, writes it to stdout and leaves with SYS_exit(7)
  *   filter  starts a worker and contends with it on a mutex 20 times in contend_before (waits
@@ -12,7 +12,9 @@
  *   exec    a sandbox launcher: a filter, then execve of /bin/echo with an empty environment
  *   sysexit starts a worker, installs a filter that allows every call, and leaves main by
  *           pthread_exit; the worker ends the process with SYS_exit 100 ms later (status 0)
- * Any call outside the list kills the process with SIGSYS.
+ * Any call outside the list kills the process with SIGSYS. With "syscall", the restriction is
+ * made with syscall(SYS_seccomp, ...) rather than prctl(PR_SET_SECCOMP, ...), as libseccomp
+ * and some sandboxes make it.
  */
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -22,6 +24,17 @@
 #include <sys/wait.h>
 
 #include "progutil.h"
+
+static int by_syscall; /* the restriction through syscall(SYS_seccomp), not prctl */
+
+static int restrict_calls(unsigned mode, void *prog)
+{
+    if (by_syscall)
+        return (int)syscall(SYS_seccomp, mode == SECCOMP_MODE_STRICT ? SECCOMP_SET_MODE_STRICT
+                                                                     : SECCOMP_SET_MODE_FILTER,
+                            0, prog);
+    return prctl(PR_SET_SECCOMP, mode, prog);
+}
 
 static void strict_mode(void)
 {
@@ -34,7 +47,7 @@ static void strict_mode(void)
     char c;
     if (read(p[0], &c, 1) != 1) /* the pipe is read once before: known to be a pipe */
         die("read");
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+    if (restrict_calls(SECCOMP_MODE_STRICT, NULL) != 0)
         die("prctl");
     char buf[64];
     ssize_t n;
@@ -97,7 +110,7 @@ static void install_filter(const int *allowed, int n)
     f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     struct sock_fprog prog = { .len = (unsigned short)k, .filter = f };
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        restrict_calls(SECCOMP_MODE_FILTER, &prog) != 0)
         die("prctl");
 }
 
@@ -186,7 +199,7 @@ static void sysexit_mode(void)
     struct sock_filter f[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
     struct sock_fprog prog = { .len = 1, .filter = f };
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        restrict_calls(SECCOMP_MODE_FILTER, &prog) != 0)
         die("prctl");
     pthread_exit(NULL);
 }
@@ -195,6 +208,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return 2;
+    by_syscall = argc > 2 && !strcmp(argv[2], "syscall");
     if (!strcmp(argv[1], "strict"))
         strict_mode();
     if (!strcmp(argv[1], "filter"))
