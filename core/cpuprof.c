@@ -108,12 +108,12 @@ int64_t lp_cpuprof_began(void)
     return __atomic_load_n(&cpuprof_began_at, __ATOMIC_ACQUIRE);
 }
 
-void lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext)
+bool lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext)
 {
     if (!cpuprof_hz || si->si_code != SI_TIMER ||
         si->si_value.sival_int != LP_CPUTIMER_COOKIE) {
         __atomic_fetch_add(&cpuprof_st.foreign, 1, __ATOMIC_RELAXED);
-        return;
+        return false;
     }
     /* Periods that passed before the signal could be delivered: a tick's worth weigh on this
      * sample (the tick is 1 to 10 ms, CONFIG_HZ 1000 to 100, so it covers at most hz / 100
@@ -132,7 +132,7 @@ void lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext)
     if (!pcs) {
         __atomic_fetch_add(&cpuprof_st.lost, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&cpuprof_st.lost_periods, weight, __ATOMIC_RELAXED);
-        return;
+        return true;
     }
     int n = lp_cfi_backtrace_context_sigsafe(pcs, (int)cpuprof_depth + 1, ucontext);
     bool truncated = n > (int)cpuprof_depth;
@@ -145,6 +145,7 @@ void lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext)
     void (*wake)(void) = __atomic_load_n(&cpuprof_waker, __ATOMIC_ACQUIRE);
     if (wake && lp_cpuring_used_sigsafe(ticket) == lp_cpuring_records() / 2)
         wake();
+    return true;
 }
 
 static void cpuprof_record(const uintptr_t *pcs, unsigned depth, bool truncated, uint32_t weight,

@@ -52,9 +52,9 @@ const char *lp_cpuprof_stopped(void);
 /* What a handler calls when the ring is half full (lockprof's thread's wake-up), or NULL. */
 void lp_cpuprof_set_waker(void (*wake)(void));
 
-/* The handler's work: si and the ucontext_t the handler got. A signal that is not one of
- * lockprof's timers' (cputimer.h's cookie) is counted and otherwise ignored. */
-void lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext);
+/* The handler's work: si and the ucontext_t the handler got. False for a signal that is not
+ * one of lockprof's timers' (cputimer.h's cookie): counted, and left to the caller. */
+bool lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext);
 
 /* The ring into the stack table; any thread, one at a time. */
 void lp_cpuprof_drain(void);

@@ -445,7 +445,11 @@ static void lifecycle_become_child(void)
         __atomic_store_n(lp_lifecycle_token_, 1, __ATOMIC_RELEASE);
     /* No agent thread here: a thread would make the child multithreaded behind its back
      * (unshare(CLONE_NEWUSER) then fails, pids.max counts it). The child writes at exit and
-     * through the API; a fatal signal ends it without a profile. */
+     * through the API; a fatal signal ends it without a profile. Unless the CPU profile
+     * samples it (LOCKPROF_CPU_HZ, a live feature, DESIGN §5): its samples need lockprof's
+     * thread to drain the ring as it fills, or all but the ring's worth would be lost. */
+    if (lp_cpu_sampling())
+        lp_agent_start(&lifecycle_config, "");
 }
 
 LP_FORK_TEXT static void lifecycle_postfork_child(void)

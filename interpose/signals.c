@@ -81,10 +81,13 @@ static void signals_snapshot_handler(int sig, siginfo_t *si, void *uc)
  * alternate stack where it has one (Go's threads in a cgo program require it). */
 static void signals_cpu_handler(int sig, siginfo_t *si, void *uc)
 {
-    (void)sig;
     int saved = errno;
-    lp_cpuprof_sample_sigsafe(si, uc);
+    bool ours = lp_cpuprof_sample_sigsafe(si, uc);
     errno = saved;
+    /* Somebody else's (kill -PROF): the program left the signal at its default action, which
+     * ends the process; so it does, with the profile written as for a fatal signal. */
+    if (!ours)
+        signals_fatal_handler(sig, si, uc);
 }
 
 LP_FORK_TEXT static int signals_install(int sig)
@@ -140,13 +143,12 @@ LP_FORK_TEXT static void signals_cpu_yield(int sig, bool at_start)
     if (__atomic_exchange_n(&signals_cpu_yielded, 1, __ATOMIC_ACQ_REL))
         return;
     char name[32];
+    /* (For the endpoint's windows only, nothing is said: nobody asked for a CPU profile yet,
+     * and a window asked for later is answered with the reason.) */
     if (lp_cpuprof_continuous())
         lp_log_sigsafe("the program handles %s itself; the CPU profile (LOCKPROF_CPU_HZ) %s",
                        lp_config_signal_name(sig, name, sizeof name),
                        at_start ? "is off" : "takes no more samples");
-    else
-        lp_log_sigsafe("the program handles %s itself; the endpoint serves no CPU profile "
-                       "(/debug/pprof/profile)", lp_config_signal_name(sig, name, sizeof name));
 }
 
 LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot, int cpu)

@@ -146,8 +146,19 @@ sub within10 {
     is($s->{exit}, 0, 'SIGPROF sent to a thread blocked in read: exit 0');
     like($s->{out}, qr/^read returned 1$/m, 'the read went on and returned its byte (SA_RESTART)');
     like($s->{out}, qr/^errno after a SIGPROF: unchanged$/m, 'the handler left errno as it was');
-    like(comment(cpu_profile($s), qr/^signals that were not/), qr/: 21$/,
-         'the 21 signals that were not lockprof\'s timers\' were counted and ignored');
+    like(comment(cpu_profile($s), qr/^signals that were not/), qr/: 0$/,
+         'they were taken for lockprof\'s timers\' (none counted as somebody else\'s)');
+
+    # Somebody else's SIGPROF (kill -PROF) to a program that left it at its default: it ends
+    # the process, as without lockprof, which writes its profiles first.
+    my $plain = run_under(prog => 'prog_cpu', args => ['foreign', 200], preload => 0);
+    is($plain->{signal}, 27, 'a plain SIGPROF without lockprof: the process dies of it');
+    my $f = run_under(prog => 'prog_cpu', args => ['foreign', 200],
+                      env => { LOCKPROF_CPU_HZ => 100 });
+    same_as_plain($f, $plain, 'a plain SIGPROF under the CPU profile');
+    my (undef, $fa) = total(cpu_profile($f), frame => 'cpu_burn_a');
+    ok($fa > 0 && -s $f->{block}, 'and its profiles are written first (cpu_burn_a: '
+       . sprintf('%.0f ms', $fa / 1e6) . ')');
 }
 
 # ---- a daemon that takes its signals with sigwait --------------------------------------------
@@ -223,6 +234,29 @@ sub within10 {
     my (undef, $cc) = total($c, frame => 'cpu_burn_child');
     within10($cc, $m->{child}, 'fork: the child\'s: its burn within 10 %');
     is(scalar(total($c, frame => 'cpu_burn_a')), 0, 'fork: none of the parent\'s samples');
+}
+
+# ---- a single-threaded fork child that burns longer than its ring holds ---------------------
+# Pinned to one CPU, at 250 Hz (at most 250 signals a second, whatever the kernel's tick), the
+# ring holds 1024 samples (its floor): 4.1 s of CPU. The child burns 5 s; lockprof's thread,
+# which the child starts for its CPU profile, drains the ring as it fills.
+SKIP: {
+    my $taskset = (grep { -x "$_/taskset" } split /:/, $ENV{PATH} // '')[0];
+    skip('taskset is not installed (util-linux)', 3) unless $taskset;
+    my $mask = `'$taskset/taskset' -p $$`;
+    my ($was) = $mask =~ /:\s*([0-9a-f,]+)\s*$/;
+    system("$taskset/taskset", '-p', '1', $$) == 0 or skip('taskset -p failed', 3);
+    my $r = run_under(prog => 'prog_cpu', args => ['forkonly', 5000],
+                      env => { LOCKPROF_CPU_HZ => 250 });
+    system("$taskset/taskset", '-p', $was, $$) if defined $was;
+    my $m = $r->{measure};
+    is($r->{exit}, 0, 'long fork child: exit 0');
+    my $c = read_profile("$r->{prefix}.$m->{child_pid}.cpu.pb.gz");
+    my (undef, $cc) = total($c, frame => 'cpu_burn_child');
+    within10($cc, $m->{child}, 'long fork child: its 5 s burn within 10 %, though its ring '
+             . 'holds 4 s');
+    like(comment($c, qr/^samples not recorded/), qr/^samples not recorded: 0 /,
+         'long fork child: no sample lost');
 }
 
 # ---- exec: the new image is never killed by the profile's signal ----------------------------

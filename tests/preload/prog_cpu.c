@@ -23,6 +23,8 @@
  *   fork MS          burns MS ms in cpu_burn_a, forks a child that burns 2 × MS ms in
  *                    cpu_burn_child and exits, waits for it, burns MS ms more (measure a,
  *                    child, child_pid)
+ *   forkonly MS      forks a child that burns MS ms in cpu_burn_child and exits; the parent
+ *                    (one thread, as the child) only waits for it (measure child, child_pid)
  *   exec N MS        N times: forks a child that burns MS ms in cpu_burn_b then execs this
  *                    program ("plain MS") with LD_PRELOAD taken out of its environment; prints
  *                    how many children died of a signal (measure killed)
@@ -33,10 +35,14 @@
  *                    with no timeout after raising SIGWINCH; prints what each returned
  *   freed N          starts N detached threads, each of which first frees the memory its
  *                    pthread_t was stored in; prints "freed: done"
- *   restart N        sends N SIGPROFs (pthread_sigqueue, not a timer's) to a thread blocked in
- *                    a read of an empty pipe, then writes a byte to it; prints what the read
- *                    returned, and whether errno was the same after a SIGPROF it sent itself.
- *                    Only under lockprof: without a handler, SIGPROF ends the process
+ *   restart N        sends N SIGPROFs made to look like lockprof's timers' (si_code SI_TIMER,
+ *                    its cookie: rt_tgsigqueueinfo lets a process send itself those) to a thread
+ *                    blocked in a read of an empty pipe, then writes a byte to it; prints what
+ *                    the read returned, and whether errno was the same after such a SIGPROF it
+ *                    sent itself. Only under lockprof: without a handler, SIGPROF ends the
+ *                    process
+ *   foreign MS       burns MS ms in cpu_burn_a, then sends itself a plain SIGPROF (kill), which
+ *                    ends it (the default action); prints "survived" if it does not
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -307,6 +313,23 @@ static int mode_fork(uint64_t ms)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 98;
 }
 
+static int mode_forkonly(uint64_t ms)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        uint64_t c = cpu_burn_child(ms);
+        printf("measure child %llu\n", (unsigned long long)c);
+        exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    measure("child_pid", (uint64_t)pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 98;
+}
+
 static int mode_exec(const char *self, int n, uint64_t ms)
 {
     /* The new image's environment: this one without LD_PRELOAD. */
@@ -420,6 +443,26 @@ static void *restart_reader(void *arg)
     return NULL;
 }
 
+/* A SIGPROF as lockprof's timers send it (cputimer.h's cookie, 0x6c707266), to thread tid. */
+static void timer_like_sigprof(int tid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGPROF;
+    si.si_code = SI_TIMER;
+    si.si_value.sival_int = 0x6c707266;
+    syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, &si);
+}
+
+static int mode_foreign(uint64_t ms)
+{
+    measure("a", cpu_burn_a(ms));
+    fflush(stdout);
+    kill(getpid(), SIGPROF);
+    printf("survived\n");
+    return 0;
+}
+
 static int mode_restart(int n)
 {
     if (pipe(restart_fds) != 0)
@@ -431,7 +474,7 @@ static int mode_restart(int n)
     for (int i = 0; i < n && !__atomic_load_n(&restart_done, __ATOMIC_ACQUIRE); i++) {
         while (!thread_sleeping(restart_tid) && !__atomic_load_n(&restart_done, __ATOMIC_ACQUIRE))
             sleep_ms(1);
-        pthread_sigqueue(t, SIGPROF, (union sigval){ .sival_int = i });
+        timer_like_sigprof(restart_tid);
         sleep_ms(2);
     }
     if (write(restart_fds[1], "x", 1) != 1)
@@ -439,8 +482,8 @@ static int mode_restart(int n)
     pthread_join(t, NULL);
     fflush(stdout);
     errno = 4242;
-    pthread_sigqueue(pthread_self(), SIGPROF, (union sigval){ .sival_int = -1 });
-    int after = errno; /* (delivered before pthread_sigqueue returned) */
+    timer_like_sigprof(thread_id());
+    int after = errno; /* (delivered before the system call returned) */
     printf("errno after a SIGPROF: %s\n", after == 4242 ? "unchanged" : strerror(after));
     return 0;
 }
@@ -459,6 +502,10 @@ int main(int argc, char **argv)
         return mode_own(strtoull(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "fork") == 0)
         return mode_fork(strtoull(argv[2], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "foreign") == 0)
+        return mode_foreign(strtoull(argv[2], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "forkonly") == 0)
+        return mode_forkonly(strtoull(argv[2], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "exec") == 0)
         return mode_exec(argv[0], atoi(argv[2]), strtoull(argv[3], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "sigwait") == 0)
