@@ -36,10 +36,13 @@ LP_INIT_DATA static uintptr_t *stacktab_pool;             /* immutable after ini
 LP_INIT_DATA static uint32_t stacktab_pool_size;          /* immutable after init */
 static uint32_t stacktab_pool_used;          /* atomic */
 LP_INIT_DATA static uint64_t stacktab_entries;            /* atomic */
-static struct {
+struct stacktab_share {
     uint32_t entries, frames;  /* atomic */
     uint32_t max_entries, max_frames; /* immutable after lp_stacktab_limit; 0: no limit */
-} stacktab_share[LP_NPROFILES];
+};
+static struct stacktab_share stacktab_share[LP_NPROFILES];
+/* The block and mutex profiles together (lp_stacktab_limit_contention). */
+static struct stacktab_share stacktab_contention;
 LP_INIT_DATA static struct {
     uint64_t count_fp, delay, events; /* atomic */
 } stacktab_overflow[LP_NPROFILES];
@@ -113,18 +116,49 @@ LP_INIT_TEXT void lp_stacktab_limit(enum lp_profile prof, unsigned entries, unsi
     stacktab_share[prof].max_frames = frames;
 }
 
-/* Takes one entry and depth frames of prof's share; false (nothing taken) when it is spent. */
-static bool stacktab_share_take(enum lp_profile prof, unsigned depth)
+LP_INIT_TEXT void lp_stacktab_limit_contention(unsigned entries, unsigned frames)
 {
-    uint32_t me = stacktab_share[prof].max_entries, mf = stacktab_share[prof].max_frames;
-    uint32_t e = __atomic_add_fetch(&stacktab_share[prof].entries, 1, __ATOMIC_RELAXED);
-    uint32_t f = __atomic_add_fetch(&stacktab_share[prof].frames, depth, __ATOMIC_RELAXED);
+    stacktab_contention.max_entries = entries;
+    stacktab_contention.max_frames = frames;
+}
+
+static void stacktab_give(struct stacktab_share *sh, unsigned depth)
+{
+    __atomic_fetch_sub(&sh->entries, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&sh->frames, depth, __ATOMIC_RELAXED);
+}
+
+static bool stacktab_take(struct stacktab_share *sh, unsigned depth)
+{
+    uint32_t me = sh->max_entries, mf = sh->max_frames;
+    uint32_t e = __atomic_add_fetch(&sh->entries, 1, __ATOMIC_RELAXED);
+    uint32_t f = __atomic_add_fetch(&sh->frames, depth, __ATOMIC_RELAXED);
     if ((me && e > me) || (mf && f > mf)) {
-        __atomic_fetch_sub(&stacktab_share[prof].entries, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_sub(&stacktab_share[prof].frames, depth, __ATOMIC_RELAXED);
+        stacktab_give(sh, depth);
         return false;
     }
     return true;
+}
+
+/* Takes one entry and depth frames of prof's share (and of the block and mutex profiles'
+ * together, for those two); false (nothing taken) when one is spent. */
+static bool stacktab_share_take(enum lp_profile prof, unsigned depth)
+{
+    if (!stacktab_take(&stacktab_share[prof], depth))
+        return false;
+    if (prof != LP_CPU && !stacktab_take(&stacktab_contention, depth)) {
+        stacktab_give(&stacktab_share[prof], depth);
+        return false;
+    }
+    return true;
+}
+
+/* What stacktab_share_take took, given back. */
+static void stacktab_share_give(enum lp_profile prof, unsigned depth)
+{
+    stacktab_give(&stacktab_share[prof], depth);
+    if (prof != LP_CPU)
+        stacktab_give(&stacktab_contention, depth);
 }
 
 static uint64_t stacktab_hash(enum lp_profile prof, const char *leaf, const uintptr_t *pcs,
@@ -191,7 +225,7 @@ void lp_stacktab_add(enum lp_profile prof, const char *leaf, const uintptr_t *pc
                 uint32_t off = __atomic_fetch_add(&stacktab_pool_used, depth, __ATOMIC_RELAXED);
                 if ((uint64_t)off + depth > stacktab_pool_size) {
                     /* The pool is spent: give the slot back and count the event aside. */
-                    __atomic_fetch_sub(&stacktab_share[prof].entries, 1, __ATOMIC_RELAXED);
+                    stacktab_share_give(prof, depth);
                     __atomic_store_n(&s->state, SLOT_EMPTY, __ATOMIC_RELEASE);
                     stacktab_filling = prev;
                     stacktab_overflow_add(prof, w);
@@ -331,6 +365,7 @@ void lp_stacktab_atfork_child(void)
     stacktab_entries = 0;
     for (int p = 0; p < LP_NPROFILES; p++)
         stacktab_share[p].entries = stacktab_share[p].frames = 0;
+    stacktab_contention.entries = stacktab_contention.frames = 0;
     memset(stacktab_overflow, 0, sizeof stacktab_overflow);
     memset(stacktab_events, 0, sizeof stacktab_events);
 }

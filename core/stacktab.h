@@ -35,6 +35,8 @@ int lp_stacktab_init(unsigned capacity, unsigned frames);
 /* Profile prof takes at most entries entries and frames frames of the pool (0: no limit); past
  * that its events are counted under the overflow entry. Call after init, before any event. */
 void lp_stacktab_limit(enum lp_profile prof, unsigned entries, unsigned frames);
+/* The same for the block and mutex profiles together. */
+void lp_stacktab_limit_contention(unsigned entries, unsigned frames);
 /* The capacity the table will have (lp_stacktab_stats reports it until lp_stacktab_init maps
  * the table, which a process may never need). */
 void lp_stacktab_plan(unsigned capacity);

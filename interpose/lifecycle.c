@@ -524,6 +524,7 @@ static bool lifecycle_tables_map(void)
         return false;
     }
     lp_stacktab_limit(LP_CPU, stacks, stacks * 16);
+    lp_stacktab_limit_contention(stacks, stacks * 16); /* (LOCKPROF_MAX_STACKS: both together) */
     if (lp_inflight_init(LIFECYCLE_INFLIGHT_SLOTS) < 0)
         lp_log_sigsafe("cannot map lockprof's table of waits in progress: the threads view "
                        "shows system calls only");

@@ -189,6 +189,33 @@ static void backwards(void)
     lp_clock_source = lp_clock_monotonic;
 }
 
+/* The block and mutex profiles share one limit (lp_stacktab_limit_contention), the CPU profile
+ * has its own (lp_stacktab_limit): 3 block and 3 mutex stacks into a contention limit of 4, and
+ * 3 CPU stacks beside them, stored. */
+static void shares(void)
+{
+    lp_stacktab_atfork_child();
+    lp_stacktab_limit_contention(4, 0);
+    struct lp_weight w = { LP_COUNT_ONE, 10 };
+    uintptr_t pcs[3] = { 0x1000, 0x2000, 0x3000 };
+    for (int p = 0; p < 3; p++)
+        for (int i = 0; i < 3; i++) {
+            pcs[0] = 0x1000 + 0x10 * (uintptr_t)(10 * p + i);
+            lp_stacktab_add((enum lp_profile)p, leaf, pcs, 3, false, &w);
+        }
+    struct lp_stacktab_stats st;
+    lp_stacktab_stats(&st);
+    ok(st.entries_of[LP_BLOCK] + st.entries_of[LP_MUTEX] == 4 &&
+           st.overflowed[LP_BLOCK] + st.overflowed[LP_MUTEX] == 2,
+       "block and mutex together: 4 stacks kept, 2 counted aside (got %llu + %llu, %llu + %llu)",
+       (unsigned long long)st.entries_of[LP_BLOCK], (unsigned long long)st.entries_of[LP_MUTEX],
+       (unsigned long long)st.overflowed[LP_BLOCK], (unsigned long long)st.overflowed[LP_MUTEX]);
+    ok(st.entries_of[LP_CPU] == 3 && st.overflowed[LP_CPU] == 0,
+       "the CPU profile's 3 beside them, outside that limit (got %llu)",
+       (unsigned long long)st.entries_of[LP_CPU]);
+    lp_stacktab_limit_contention(0, 0);
+}
+
 int main(void)
 {
     if (lp_stacktab_init(64, 64 * 16) || lp_locktab_init(64)) {
@@ -199,5 +226,6 @@ int main(void)
     overflow();
     pipeline();
     backwards();
+    shares();
     return done_testing();
 }
