@@ -30,7 +30,7 @@ static uint64_t timer_period;            /* immutable after init */
 static int timer_signo;                  /* immutable after init */
 static uint32_t timer_on;                /* atomic; written under timer_lock */
 static uint32_t timer_holds; /* execs in progress (lp_cputimer_hold); under timer_lock */
-static bool timer_done;      /* lp_cputimer_hold(…, true): for ever; under timer_lock */
+static bool timer_done;      /* lp_cputimer_stop_for_good; under timer_lock */
 
 /* timer_lock is taken with every signal blocked (the raw call: glibc's own two included): a
  * program's handler that runs on a thread holding it and calls sigaction for the signal, or
@@ -324,21 +324,37 @@ bool lp_cputimer_resume(void)
     return on;
 }
 
-void lp_cputimer_hold(bool hold, bool for_ever)
+/* delta: +1 a hold, -1 a release, 0 the hold for ever. */
+static void timer_hold(int delta)
 {
     if (!timer_slots)
         return;
     uint64_t old_mask;
     timer_enter(&old_mask);
-    if (for_ever)
+    if (delta == 0)
         timer_done = true;
-    else if (hold)
+    else if (delta > 0)
         timer_holds++;
     else if (timer_holds)
         timer_holds--;
-    if (hold || for_ever)
+    if (delta >= 0)
         timer_stop_locked();
     timer_leave(&old_mask);
+}
+
+void lp_cputimer_hold(void)
+{
+    timer_hold(+1);
+}
+
+void lp_cputimer_release(void)
+{
+    timer_hold(-1);
+}
+
+void lp_cputimer_stop_for_good(void)
+{
+    timer_hold(0);
 }
 
 bool lp_cputimer_armed(void)

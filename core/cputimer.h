@@ -55,12 +55,14 @@ void lp_cputimer_stop(void);
 /* Arming is on, unless a hold is in force (then false); the caller scans to arm the threads
  * there are. */
 bool lp_cputimer_resume(void);
-/* hold: every timer deleted, and no resume succeeds until as many releases (hold false) as
- * holds: an exec in progress holds until it fails (a fork child has no hold of its parent's);
- * for_ever: every timer deleted and no resume succeeds again, in this process and its children
- * (the program took the signal for itself). Atomic against lp_cputimer_resume: a resume that
- * races with a hold either comes first (and the hold deletes what it armed) or fails. */
-void lp_cputimer_hold(bool hold, bool for_ever);
+/* _hold: every timer deleted, and no resume succeeds until as many _release calls as holds
+ * (an exec in progress holds until it fails; a fork child has no hold of its parent's).
+ * _stop_for_good: every timer deleted and no resume succeeds again, in this process and its
+ * children (the program took the signal for itself). Atomic against lp_cputimer_resume: a
+ * resume that races with either comes first (and what it armed is deleted) or fails. */
+void lp_cputimer_hold(void);
+void lp_cputimer_release(void);
+void lp_cputimer_stop_for_good(void);
 bool lp_cputimer_armed(void);
 
 struct lp_cputimer_stats {

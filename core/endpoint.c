@@ -289,7 +289,6 @@ static void endpoint_cpu_profile(struct lp_http_exchange *x, const struct lp_end
     win->profile = LP_CPU;
     win->format = LP_FORMAT_PPROF;
     win->cpu = h;
-    win->changes = lp_rates_changes();
     endpoint_cpu_window = win;
     x->state = win;
     x->resume_at_ns = x->now_ns + seconds * 1000000000ULL;

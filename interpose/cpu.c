@@ -223,7 +223,7 @@ LP_FORK_TEXT void lp_cpu_before_exec(void)
     if (!pid || !lp_cputimer_armed() || pid != lp_sys_getpid())
         return;
     __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
-    lp_cputimer_hold(true, false); /* (until lp_cpu_exec_failed, if it fails) */
+    lp_cputimer_hold(); /* (until lp_cpu_exec_failed, if it fails) */
     lp_signals_cpu_flush();
     __atomic_store_n(&cpu_exec_stopped, 1, __ATOMIC_RELEASE);
 }
@@ -234,7 +234,7 @@ LP_FORK_TEXT void lp_cpu_exec_failed(void)
     if (!__atomic_load_n(&cpu_exec_stopped, __ATOMIC_ACQUIRE) ||
         !__atomic_exchange_n(&cpu_exec_stopped, 0, __ATOMIC_ACQ_REL))
         return;
-    lp_cputimer_hold(false, false);
+    lp_cputimer_release();
     if (lp_cpuprof_stopped()[0] || !lp_signals_cpu_reinstall())
         return;
     /* (For the endpoint's windows only: sampling resumes only if the window is still open.) */
@@ -280,5 +280,5 @@ void lp_cpu_stand_aside(const char *why)
         return;
     __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
     lp_cpuprof_stop_note(why);
-    lp_cputimer_hold(false, true); /* (no window arms them again either) */
+    lp_cputimer_stop_for_good(); /* (no window arms them again either) */
 }

@@ -461,60 +461,42 @@ void lp_top_side_by_side(FILE *out, const struct lp_profread *cpu, const char *c
     free(t);
 }
 
-/* lockprof top CPU BLOCK: both read, and reported side by side. 0, or LP_CLI_USAGE after a
- * one-line error. */
-static int top_both(const char *cpu_path, const char *blk_path, const struct lp_top_opts *o)
+/* Whether r, read, is a CPU profile (1), a block profile (0) or neither (-1). */
+static int top_kind(const struct lp_profread *r)
 {
-    struct lp_profread c, b;
-    char *err = NULL;
-    int status = LP_CLI_USAGE;
-    bool bopen = false;
-    const char *bad = cpu_path;
-    if (lp_profread_open(&c, cpu_path, &err) < 0)
-        goto out;
-    bad = blk_path;
-    bopen = true;
-    if (lp_profread_open(&b, blk_path, &err) < 0)
-        goto out;
-    lp_top_side_by_side(stdout, &c, cpu_path, &b, blk_path, o);
-    fflush(stdout);
-    status = 0;
-out:
-    if (status) {
-        char *name = lp_cli_escape(bad);
-        lp_cli_message("top", "%s: %s", name, err);
-        free(name);
-    }
-    free(err);
-    lp_profread_close(&c);
-    if (bopen)
-        lp_profread_close(&b);
-    return status;
+    if (r->cpu)
+        return 1;
+    const char *first = r->p->n_comment ? lp_profread_str(r->p, r->p->comment[0]) : "";
+    if (strstr(first, "block profile"))
+        return 0;
+    if (r->p->n_sample_type &&
+        strcmp(lp_profread_str(r->p, r->p->sample_type[0]->type), "contentions") == 0 &&
+        !strstr(first, "mutex profile"))
+        return 0;
+    return -1;
 }
 
-/* Whether path is a CPU profile (1), a block profile (0), or neither or unreadable (-1): read
- * once more by the report; the files are small next to what a report costs. */
-static int top_kind(const char *path)
+/* Reports path, which lp_profread_open read into r (rc, err: what it returned and said), and
+ * closes it. 0, or LP_CLI_USAGE after a one-line error. */
+static int top_report_read(const char *path, struct lp_profread *r, int rc, char *err,
+                           const struct lp_top_opts *o, bool *printed)
 {
-    struct lp_profread r;
-    char *err = NULL;
-    int kind = -1;
-    if (strcmp(path, "-") == 0)
-        return -1;
-    if (lp_profread_open(&r, path, &err) == 0) {
-        if (r.cpu)
-            kind = 1;
-        else if (r.p->n_comment && strstr(lp_profread_str(r.p, r.p->comment[0]), "block profile"))
-            kind = 0;
-        else if (r.p->n_sample_type &&
-                 strcmp(lp_profread_str(r.p, r.p->sample_type[0]->type), "contentions") == 0 &&
-                 !(r.p->n_comment && strstr(lp_profread_str(r.p, r.p->comment[0]),
-                                            "mutex profile")))
-            kind = 0;
+    int status = LP_CLI_USAGE;
+    if (rc < 0) {
+        char *name = lp_cli_escape(path);
+        lp_cli_message("top", "%s: %s", name, err);
+        free(name);
+    } else {
+        if (*printed)
+            putchar('\n');
+        *printed = true;
+        lp_top_report(stdout, r, path, o);
+        fflush(stdout);
+        status = 0;
     }
     free(err);
-    lp_profread_close(&r);
-    return kind;
+    lp_profread_close(r);
+    return status;
 }
 
 /* Reports one file. 0, or LP_CLI_USAGE after a one-line error. */
@@ -522,22 +504,33 @@ static int top_one(const char *path, const struct lp_top_opts *o, bool *printed)
 {
     struct lp_profread r;
     char *err = NULL;
-    int status = LP_CLI_USAGE;
-    if (lp_profread_open(&r, path, &err) < 0) {
-        char *name = lp_cli_escape(path);
-        lp_cli_message("top", "%s: %s", name, err);
-        free(name);
-        goto out;
+    int rc = lp_profread_open(&r, path, &err);
+    return top_report_read(path, &r, rc, err, o, printed);
+}
+
+/* Two files, each read once: a CPU profile and a block profile (of one run) side by side,
+ * anything else one by one. 0, or LP_CLI_USAGE after a one-line error. */
+static int top_two(char *const files[2], const struct lp_top_opts *o, bool *printed)
+{
+    struct lp_profread r[2];
+    char *err[2] = { NULL, NULL };
+    int rc[2], kind[2] = { -1, -1 };
+    for (int i = 0; i < 2; i++) {
+        rc[i] = lp_profread_open(&r[i], files[i], &err[i]);
+        if (rc[i] >= 0)
+            kind[i] = top_kind(&r[i]);
     }
-    if (*printed)
-        putchar('\n');
-    *printed = true;
-    lp_top_report(stdout, &r, path, o);
-    fflush(stdout);
-    status = 0;
-out:
-    free(err);
-    lp_profread_close(&r);
+    if (kind[0] >= 0 && kind[1] >= 0 && kind[0] != kind[1]) {
+        int c = kind[0] == 1 ? 0 : 1;
+        lp_top_side_by_side(stdout, &r[c], files[c], &r[1 - c], files[1 - c], o);
+        fflush(stdout);
+        for (int i = 0; i < 2; i++)
+            lp_profread_close(&r[i]);
+        return 0;
+    }
+    int status = top_report_read(files[0], &r[0], rc[0], err[0], o, printed);
+    if (top_report_read(files[1], &r[1], rc[1], err[1], o, printed) != 0)
+        status = LP_CLI_USAGE;
     return status;
 }
 
@@ -585,10 +578,8 @@ int cmd_top(int argc, char **argv)
 
     int status = 0;
     bool printed = false;
-    /* A CPU profile and a block profile (of one run): side by side. */
-    int k0 = nfiles == 2 ? top_kind(files[0]) : -1, k1 = nfiles == 2 ? top_kind(files[1]) : -1;
-    if (nfiles == 2 && k0 >= 0 && k1 >= 0 && k0 != k1) {
-        status = k0 ? top_both(files[0], files[1], &o) : top_both(files[1], files[0], &o);
+    if (nfiles == 2) {
+        status = top_two(files, &o, &printed);
         free(files);
         if (fflush(stdout) != 0 || ferror(stdout))
             lp_cli_fail(LP_CLI_USAGE, "top", "writing the report: %s", strerror(errno));

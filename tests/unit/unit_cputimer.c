@@ -190,11 +190,11 @@ int main(void)
     /* Holds: an exec in progress, then a program that took the signal. */
     ok(lp_cputimer_resume(), "resume");
     ok(lp_cputimer_arm(gettid_()) == 0 && timers_now() == base + 1, "armed again");
-    lp_cputimer_hold(true, false);
+    lp_cputimer_hold();
     ok(timers_now() == base && !lp_cputimer_armed(), "a hold deletes every timer");
     ok(!lp_cputimer_resume(), "no resume while an exec holds");
-    lp_cputimer_hold(true, false);
-    lp_cputimer_hold(false, false);
+    lp_cputimer_hold();
+    lp_cputimer_release();
     ok(!lp_cputimer_resume(), "nor while a second one does");
     pid = fork();
     if (pid == 0) {
@@ -203,11 +203,11 @@ int main(void)
     }
     waitpid(pid, &status, 0);
     ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a fork child has no hold of its parent's");
-    lp_cputimer_hold(false, false);
+    lp_cputimer_release();
     ok(lp_cputimer_resume(), "resume once every hold is released");
-    lp_cputimer_hold(false, true);
+    lp_cputimer_stop_for_good();
     ok(!lp_cputimer_resume() && timers_now() == base, "for ever: no resume, no timer");
-    lp_cputimer_hold(false, false);
+    lp_cputimer_release();
     ok(!lp_cputimer_resume(), "whatever is released after");
     done_testing();
     return tap_failed != 0;
