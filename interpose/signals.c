@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 
 #include "agent.h"
@@ -402,6 +403,36 @@ LP_EXPORT int sigwait(const sigset_t *set, int *sig)
         *sig = got;
     errno = saved;
     return rc;
+}
+
+/* A signalfd whose mask holds the CPU profile's signal reads it whenever it is pending on the
+ * reading thread or the process, its handler never running (the program blocks it): a sample
+ * pending there would be read as the program's own signal, and no read can tell it from one
+ * without changing what a poll said. So the program owns the signal, as if it had installed a
+ * handler: the timers go for good, samples pending are discarded, the signal's action goes
+ * back to the default the program believes it has, and lockprof says so once. */
+static void signals_cpu_signalfd(void)
+{
+    lp_cpu_stand_aside("the program reads the signal from a signalfd");
+    lp_signals_cpu_flush();
+    signals_role[signals_cpu_sig] = SIGNALS_NONE;
+    if (__atomic_exchange_n(&signals_cpu_yielded, 1, __ATOMIC_ACQ_REL))
+        return;
+    char name[32];
+    if (lp_cpuprof_continuous())
+        lp_log_sigsafe("the program reads %s from a signalfd; the CPU profile (LOCKPROF_CPU_HZ) "
+                       "takes no more samples",
+                       lp_config_signal_name(signals_cpu_sig, name, sizeof name));
+}
+
+LP_EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+    if (signals_waits_for_cpu(mask) && signals_role[signals_cpu_sig] == SIGNALS_CPU) {
+        int saved = errno;
+        signals_cpu_signalfd();
+        errno = saved;
+    }
+    return REAL(signalfd)(fd, mask, flags);
 }
 
 /* Every signal lockprof stands in for gets its default action back, as the program believes

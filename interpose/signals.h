@@ -13,7 +13,8 @@
  * (signal() calls glibc's internal sigaction, not the interposed one), so that a signal
  * lockprof stands in for reads back as SIG_DFL, setting SIG_DFL keeps lockprof's handler, and
  * setting anything else replaces it. sigwait, sigwaitinfo and sigtimedwait drop the CPU
- * profile's signals that a thread blocking them would otherwise take as the program's.
+ * profile's signals that a thread blocking them would otherwise take as the program's; a
+ * signalfd that reads the CPU profile's signal makes it the program's, as a handler would.
  *
  * Context: lp_signals_init in the constructor; lp_signals_install there or at a process's first
  * entry into lockprof (signal handlers included); lp_signals_atfork_child in a fork child.

@@ -174,6 +174,26 @@ sub within10 {
                   . 'sigtimedwait: the CPU profile\'s signals, pending, are never among them');
 }
 
+# ---- a daemon that takes its signals from a signalfd -------------------------------------------
+# The signalfd reads SIGPROF as the program's: lockprof stands aside as for a handler of the
+# program's (before, the samples pending on the blocked thread were read as SIGPROFs).
+{
+    my $plain = run_under(prog => 'prog_cpu', args => ['signalfd', 200], preload => 0);
+    my $want = join("\n", 'signalfd: USR1', 'signalfd: USR2',
+                    'signalfd: then Resource temporarily unavailable');
+    like($plain->{out}, qr/^\Q$want\E$/m, 'signalfd: without lockprof, SIGUSR1 and SIGUSR2');
+    my $r = run_under(prog => 'prog_cpu', args => ['signalfd', 200],
+                      env => { LOCKPROF_CPU_HZ => 100 });
+    same_as_plain($r, $plain, 'every signal blocked and read from a signalfd: no SIGPROF among '
+                  . 'them', stderr => 1);
+    like($r->{err}, qr/^lockprof: the program reads SIGPROF from a signalfd; the CPU profile \(LOCKPROF_CPU_HZ\) takes no more samples$/m,
+         'signalfd: lockprof says once that the CPU profile stops');
+    is(() = $r->{err} =~ /^lockprof:/mg, 1, 'signalfd: and says nothing else');
+    my $p = cpu_profile($r);
+    like(comment($p, qr/^cpu sampling stopped/), qr/the program reads the signal from a signalfd/,
+         'signalfd: the CPU profile says why it stopped');
+}
+
 # ---- threads that free the memory holding their pthread_t as they start ----------------------
 # The wrapper reads nothing through the caller's pthread_t after the call: the new thread may
 # have freed it (a wrapper that armed the thread from *t after the call died of SIGSEGV here).

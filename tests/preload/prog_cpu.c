@@ -33,6 +33,10 @@
  *                    burns MS ms, then sigtimedwait (200 ms) on every signal, then sigwait after
  *                    raising SIGUSR1, then sigwaitinfo after raising SIGUSR2, then sigtimedwait
  *                    with no timeout after raising SIGWINCH; prints what each returned
+ *   signalfd MS      as a daemon that takes its signals from a signalfd: blocks every signal,
+ *                    burns MS ms, opens a non-blocking signalfd on every signal, raises SIGUSR1,
+ *                    burns MS ms more, raises SIGUSR2, then prints each signal it reads, until
+ *                    the descriptor has none left
  *   freed N          starts N detached threads, each of which first frees the memory its
  *                    pthread_t was stored in; prints "freed: done"
  *   restart N        sends N SIGPROFs made to look like lockprof's timers' (si_code SI_TIMER,
@@ -53,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -395,6 +400,26 @@ static int mode_sigwait(uint64_t ms)
     return 0;
 }
 
+static int mode_signalfd(uint64_t ms)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    cpu_burn_a(ms);
+    int fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        die("signalfd");
+    raise(SIGUSR1);
+    cpu_burn_a(ms);
+    raise(SIGUSR2);
+    struct signalfd_siginfo si;
+    ssize_t n;
+    while ((n = read(fd, &si, sizeof si)) == (ssize_t)sizeof si)
+        printf("signalfd: %s\n", sigabbrev_np((int)si.ssi_signo));
+    printf("signalfd: then %s\n", n < 0 ? strerror(errno) : "a short read");
+    return 0;
+}
+
 /* ---- threads that free the memory their pthread_t was stored in ---- */
 
 struct freed_job {
@@ -510,6 +535,8 @@ int main(int argc, char **argv)
         return mode_exec(argv[0], atoi(argv[2]), strtoull(argv[3], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "sigwait") == 0)
         return mode_sigwait(strtoull(argv[2], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "signalfd") == 0)
+        return mode_signalfd(strtoull(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "freed") == 0)
         return mode_freed((unsigned)strtoul(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "restart") == 0)
@@ -518,7 +545,7 @@ int main(int argc, char **argv)
         cpu_burn_a(strtoull(argv[2], NULL, 10));
         return 0;
     }
-    fprintf(stderr, "usage: prog_cpu burn|early|churn|syscalls|own|fork|exec|plain|sigwait|"
+    fprintf(stderr, "usage: prog_cpu burn|early|churn|syscalls|own|fork|exec|plain|sigwait|signalfd|"
             "restart ...\n");
     return 2;
 }
