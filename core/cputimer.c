@@ -51,8 +51,12 @@ static void timer_leave(const uint64_t *old)
 static uint32_t timer_count, timer_own, timer_sweep_at, timer_scan_gen; /* own: lockprof's */
 static struct lp_rng timer_rng;
 static struct lp_cputimer_stats timer_st;
+/* Set (under timer_lock) by an arming that took the table past timer_sweep_at, cleared by the
+ * next scan; read without the lock (lp_cputimer_sweep_wanted). Atomic. */
+static uint32_t timer_sweep_wanted;
 
-/* Sweep (scan) when an arming would take the table past this: twice what the last scan left. */
+/* A sweep (scan) is wanted once an arming takes the table past this: twice what the last scan
+ * left. */
 #define TIMER_SWEEP_MIN 64
 
 LP_INIT_TEXT int lp_cputimer_init(uint64_t period_ns, int signo, unsigned max_threads)
@@ -247,6 +251,7 @@ static int timer_scan_locked(void)
             timer_remove_at(i);
         }
     timer_sweep_at = 2 * timer_count > TIMER_SWEEP_MIN ? 2 * timer_count : TIMER_SWEEP_MIN;
+    __atomic_store_n(&timer_sweep_wanted, 0, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -256,11 +261,16 @@ int lp_cputimer_arm(int32_t tid)
         return -EINVAL;
     uint64_t old_mask;
     timer_enter(&old_mask);
-    if (timer_on && timer_count + 1 > timer_sweep_at)
-        timer_scan_locked(); /* (arms tid too: it is listed) */
     int rc = timer_arm_locked(tid);
+    if (timer_on && (timer_count >= timer_sweep_at || rc == -ENOSPC))
+        __atomic_store_n(&timer_sweep_wanted, 1, __ATOMIC_RELAXED);
     timer_leave(&old_mask);
     return rc;
+}
+
+bool lp_cputimer_sweep_wanted(void)
+{
+    return __atomic_load_n(&timer_sweep_wanted, __ATOMIC_RELAXED) != 0;
 }
 
 void lp_cputimer_own_begin(void)

@@ -12,8 +12,10 @@
  * the user's RLIMIT_SIGPENDING. So a table (tid → timer, bounded, lp_lock'ed) keeps every
  * timer, and lp_cputimer_scan lists /proc/self/task: the timers of threads that are gone are
  * deleted, and threads without one (started before profiling, or out of lockprof's sight) are
- * armed. Arming sweeps too, when the table has doubled since the last scan, so a program that
- * starts and ends threads without end holds about twice its live threads' timers at most.
+ * armed. An arming that doubles the table since the last scan asks for one at once
+ * (lp_cputimer_sweep_wanted), which lockprof's thread makes, not the program's thread that
+ * armed: so a program that starts and ends threads without end holds about twice its live
+ * threads' timers at most, and its threads never list /proc/self/task.
  * A thread that exits while its timer is armed is harmless meanwhile: a dead timer never fires.
  *
  * Threads of lockprof's own are registered as such (lp_cputimer_own_*) and never armed.
@@ -39,6 +41,9 @@ int lp_cputimer_init(uint64_t period_ns, int signo, unsigned max_threads);
  * lockprof's), -ECANCELED (arming is off), -ENOSPC (the table is full), or timer_create's
  * error (-EAGAIN: RLIMIT_SIGPENDING; -EINVAL: no such thread, it has ended). */
 int lp_cputimer_arm(int32_t tid);
+/* An arming took the table to twice what the last scan left, or found it full: a scan is
+ * wanted now (read without the lock, by the thread that armed and by lockprof's thread). */
+bool lp_cputimer_sweep_wanted(void);
 
 /* lockprof starts a thread of its own: _begin before pthread_create, _end after it with the
  * new thread's id (0 if it did not start). No scan runs in between, so none arms it. */

@@ -160,6 +160,8 @@ static void *cpu_thread_start(void *p)
         struct lp_guard g; /* (errno kept; anything lockprof calls passes straight through) */
         lp_guard_enter(&g);
         lp_cputimer_arm((int32_t)lp_sys_gettid());
+        if (lp_cputimer_sweep_wanted())
+            lp_agent_wake_sigsafe(); /* (lockprof's thread scans: lp_cpu_tick) */
         lp_guard_leave(&g);
     }
     return fn(arg);
@@ -208,7 +210,8 @@ void lp_cpu_tick(void)
     if (!lp_cputimer_armed() || lp_lifecycle_restricted())
         return;
     uint64_t now = lp_clock_monotonic();
-    uint64_t every = __atomic_load_n(&cpu_scan_asked, __ATOMIC_ACQUIRE) ? CPU_SCAN_SOON_NS
+    uint64_t every = lp_cputimer_sweep_wanted()                          ? 0
+                     : __atomic_load_n(&cpu_scan_asked, __ATOMIC_ACQUIRE) ? CPU_SCAN_SOON_NS
                                                                          : CPU_SCAN_NS;
     if (cpu_scanned_at && now - cpu_scanned_at < every)
         return;

@@ -120,8 +120,9 @@ sub within10 {
     my $m = $r->{measure};
     is($r->{exit}, 0, 'churn: 300 threads that end with their timer armed: exit 0');
     is($r->{err}, '', 'churn: nothing on stderr');
-    # Arming sweeps once the table has doubled since the last sweep (at least 64 entries):
-    # a few threads live at a time, so at most 64 timers and the few live ones remain.
+    # An arming that doubles the table since the last sweep (at least 64 entries) has
+    # lockprof's thread sweep at once: a few threads live at a time, so at most 64 timers and
+    # the few live ones remain.
     cmp_ok($m->{timers}, '<=', 64 + 4, 'churn: the timers of ended threads are deleted (at most '
            . '64 + the live threads\' remain)');
     my $p = cpu_profile($r);

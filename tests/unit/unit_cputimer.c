@@ -167,6 +167,27 @@ int main(void)
     __atomic_store_n(&o.go, 1, __ATOMIC_RELEASE);
     pthread_join(to, NULL);
 
+    /* Threads that end armed, one after another: the arming that fills the table to its sweep
+     * mark (64 entries) asks for a scan and makes none itself; the scan deletes their timers. */
+    ok(!lp_cputimer_sweep_wanted(), "no sweep wanted after a scan");
+    int ended = 0;
+    for (int i = 0; i < 70; i++) {
+        pthread_t tc;
+        struct worker c;
+        start_worker(&tc, &c, 0);
+        ended += lp_cputimer_arm(c.tid) == 0;
+        __atomic_store_n(&c.go, 1, __ATOMIC_RELEASE);
+        pthread_join(tc, NULL);
+    }
+    lp_cputimer_stats(&st);
+    ok(lp_cputimer_sweep_wanted(), "a table at its sweep mark wants a sweep (%d armed, %llu "
+       "not: full)", ended, (unsigned long long)st.table_full);
+    ok(ended >= 60 && timers_now() == base + threads + ended,
+       "and arming swept nothing: the %d ended threads' timers are all there", ended);
+    lp_cputimer_scan();
+    ok(!lp_cputimer_sweep_wanted() && timers_now() == base + threads,
+       "the scan deletes them and wants no other");
+
     /* A fork child: no timers of its own, an empty table, arming as it was. */
     fflush(stdout);
     pid_t pid = fork();
