@@ -380,10 +380,9 @@ int cmd_combine(int argc, char **argv)
     }
     /* Either order; one of each. */
     int ci = r[0].cpu ? 0 : 1, bi = 1 - ci;
-    const char *why = !r[ci].cpu               ? "neither is a CPU profile"
-                      : r[bi].cpu              ? "both are CPU profiles"
-                      : r[bi].p->n_comment && strstr(lp_profread_str(r[bi].p, r[bi].p->comment[0]),
-                                                     "mutex profile")
+    const char *why = !r[ci].cpu ? "neither is a CPU profile"
+                      : r[bi].cpu ? "both are CPU profiles"
+                      : lp_profread_kind(&r[bi]) == LP_PROFREAD_MUTEX
                           ? "the other is a mutex profile: the waits are in the block profile"
                           : NULL;
     const char *bad_ids = NULL;

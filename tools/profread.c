@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -880,4 +881,40 @@ void lp_profread_close(struct lp_profread *r)
     if (r->p)
         lockprof__pprof__profile__free_unpacked(r->p, &r->pbc);
     memset(r, 0, sizeof *r);
+}
+
+/* Whether function name is a release's, as the first frame of a Go mutex profile's stacks is:
+ * sync.(*Mutex).Unlock, sync.(*RWMutex).RUnlock, runtime.unlock (the last part of the name,
+ * after its last '.', begins with "unlock" or "runlock", in any case). */
+static bool profread_release_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    const char *last = dot ? dot + 1 : name;
+    return strncasecmp(last, "unlock", 6) == 0 || strncasecmp(last, "runlock", 7) == 0;
+}
+
+/* Whether some stack of r begins at a release: a mutex profile, which Go's files do not say
+ * they are (its block and mutex profiles have the same types and period, and no comments). */
+static bool profread_begins_at_release(const struct lp_profread *r)
+{
+    for (size_t i = 0; i < r->p->n_sample; i++) {
+        const Lockprof__Pprof__Sample *s = r->p->sample[i];
+        const struct lp_profread_loc *l =
+            s->n_location_id ? lp_profread_find_loc(r, s->location_id[0]) : NULL;
+        if (l && l->nframes && profread_release_name(r->names[l->frames[0].name].name))
+            return true;
+    }
+    return false;
+}
+
+enum lp_profread_kind lp_profread_kind(const struct lp_profread *r)
+{
+    if (r->cpu)
+        return LP_PROFREAD_CPU;
+    const char *first = r->p->n_comment ? lp_profread_str(r->p, r->p->comment[0]) : "";
+    if (strstr(first, "block profile"))
+        return LP_PROFREAD_BLOCK;
+    if (strstr(first, "mutex profile") || profread_begins_at_release(r))
+        return LP_PROFREAD_MUTEX;
+    return LP_PROFREAD_BLOCK;
 }

@@ -44,7 +44,9 @@ static const char top_usage[] =
     "does, then the heaviest stacks. Given a CPU profile and a block profile (of one\n"
     "run), it prints per function the CPU time and the time threads waited, side by\n"
     "side (leaving out waits lockprof does not see and time runnable but not running;\n"
-    "-n applies, --by and --stacks do not).\n"
+    "-n applies, --by and --stacks do not). A mutex profile is shown on its own: Go's\n"
+    "files do not say which they are, and one whose stacks begin at an unlock\n"
+    "(sync.(*Mutex).Unlock) is taken for a mutex profile.\n"
     "  flat = samples whose leaf frame is the function. In lockprof's profiles the leaf\n"
     "         is the blocking call itself (pthread_mutex_lock, pthread_cond_wait, ...).\n"
     "  cum  = samples whose stack contains the function anywhere.\n"
@@ -461,21 +463,6 @@ void lp_top_side_by_side(FILE *out, const struct lp_profread *cpu, const char *c
     free(t);
 }
 
-/* Whether r, read, is a CPU profile (1), a block profile (0) or neither (-1). */
-static int top_kind(const struct lp_profread *r)
-{
-    if (r->cpu)
-        return 1;
-    const char *first = r->p->n_comment ? lp_profread_str(r->p, r->p->comment[0]) : "";
-    if (strstr(first, "block profile"))
-        return 0;
-    if (r->p->n_sample_type &&
-        strcmp(lp_profread_str(r->p, r->p->sample_type[0]->type), "contentions") == 0 &&
-        !strstr(first, "mutex profile"))
-        return 0;
-    return -1;
-}
-
 /* Reports path, which lp_profread_open read into r (rc, err: what it returned and said), and
  * closes it. 0, or LP_CLI_USAGE after a one-line error. */
 static int top_report_read(const char *path, struct lp_profread *r, int rc, char *err,
@@ -514,14 +501,16 @@ static int top_two(char *const files[2], const struct lp_top_opts *o, bool *prin
 {
     struct lp_profread r[2];
     char *err[2] = { NULL, NULL };
-    int rc[2], kind[2] = { -1, -1 };
+    int rc[2];
+    enum lp_profread_kind kind[2] = { LP_PROFREAD_MUTEX, LP_PROFREAD_MUTEX };
     for (int i = 0; i < 2; i++) {
         rc[i] = lp_profread_open(&r[i], files[i], &err[i]);
         if (rc[i] >= 0)
-            kind[i] = top_kind(&r[i]);
+            kind[i] = lp_profread_kind(&r[i]);
     }
-    if (kind[0] >= 0 && kind[1] >= 0 && kind[0] != kind[1]) {
-        int c = kind[0] == 1 ? 0 : 1;
+    if ((kind[0] == LP_PROFREAD_CPU && kind[1] == LP_PROFREAD_BLOCK) ||
+        (kind[0] == LP_PROFREAD_BLOCK && kind[1] == LP_PROFREAD_CPU)) {
+        int c = kind[0] == LP_PROFREAD_CPU ? 0 : 1;
         lp_top_side_by_side(stdout, &r[c], files[c], &r[1 - c], files[1 - c], o);
         fflush(stdout);
         for (int i = 0; i < 2; i++)
