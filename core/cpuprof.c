@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cfi.h"
 #include "cpuring.h"
@@ -148,12 +149,176 @@ bool lp_cpuprof_sample_sigsafe(const siginfo_t *si, const void *ucontext)
     return true;
 }
 
+/* ---- a window's own table (for the endpoint's windows only) ---------------------------------
+ * The stack table never removes an entry (its profiles are cumulative), and a window's samples
+ * are wanted only until it has been answered: a daemon scraped every few seconds for days would
+ * fill the table with stacks nobody asks for again. So, for the windows only, the samples go to
+ * a table of the window's own, mapped (NORESERVE: pages as they are used) when it opens and
+ * given back when it ends, as large as the CPU profile's share would be (LOCKPROF_MAX_STACKS
+ * entries and 16 frames each); past that, samples are counted under LP_LEAF_TABLE_FULL.
+ * Written by the drain and read by the writer, each under cpuprof_drain_lock. */
+#define CPUWIN_MAX_PROBE 64
+
+struct cpuwin_slot {
+    uint64_t hash;
+    const char *leaf;
+    uint32_t frames; /* offset in the pool */
+    uint16_t depth;
+    uint8_t used, truncated;
+    uint64_t count_fp, delay;
+};
+
+static unsigned cpuwin_max_entries, cpuwin_max_frames; /* set at start */
+static struct {
+    struct cpuwin_slot *slots; /* NULL: no window open */
+    uintptr_t *pool;
+    size_t bytes;
+    uint64_t mask;
+    uint32_t entries, pool_used;
+    struct lp_cpuprof_window_stats st;
+    uint64_t over_count_fp, over_delay;
+} cpuwin; /* under cpuprof_drain_lock */
+
+void lp_cpuprof_window_size(unsigned entries, unsigned frames)
+{
+    cpuwin_max_entries = entries ? entries : 1;
+    cpuwin_max_frames = frames;
+}
+
+static uint64_t cpuwin_hash(const char *leaf, const uintptr_t *pcs, unsigned depth,
+                            bool truncated)
+{
+    uint64_t h = (uint64_t)(uintptr_t)leaf ^ ((uint64_t)depth << 1 | truncated);
+    for (unsigned i = 0; i < depth; i++)
+        h = (h ^ pcs[i]) * 0x100000001b3ULL;
+    return h ^ h >> 29;
+}
+
+static void cpuwin_add(const char *leaf, const uintptr_t *pcs, unsigned depth, bool truncated,
+                       const struct lp_weight *w)
+{
+    if (!cpuwin.slots)
+        return; /* (drained after the window ended: nobody wants them) */
+    cpuwin.st.samples++;
+    uint64_t h = cpuwin_hash(leaf, pcs, depth, truncated);
+    for (uint64_t k = 0; k < CPUWIN_MAX_PROBE; k++) {
+        struct cpuwin_slot *sl = &cpuwin.slots[(h + k) & cpuwin.mask];
+        if (sl->used && (sl->hash != h || sl->leaf != leaf || sl->depth != depth ||
+                         sl->truncated != truncated ||
+                         memcmp(cpuwin.pool + sl->frames, pcs, depth * sizeof *pcs) != 0))
+            continue;
+        if (!sl->used) {
+            if (cpuwin.entries >= cpuwin_max_entries ||
+                cpuwin.pool_used + depth > cpuwin_max_frames)
+                break;
+            sl->used = 1;
+            sl->hash = h;
+            sl->leaf = leaf;
+            sl->depth = (uint16_t)depth;
+            sl->truncated = truncated;
+            sl->frames = cpuwin.pool_used;
+            memcpy(cpuwin.pool + sl->frames, pcs, depth * sizeof *pcs);
+            cpuwin.pool_used += depth;
+            cpuwin.entries++;
+        }
+        sl->count_fp += w->count_fp;
+        sl->delay += w->delay;
+        return;
+    }
+    cpuwin.st.overflowed++;
+    cpuwin.over_count_fp += w->count_fp;
+    cpuwin.over_delay += w->delay;
+}
+
+int lp_cpuprof_window_open(void)
+{
+    if (!cpuprof_windowed)
+        return 0;
+    uint64_t n = 64;
+    while (n < 2 * (uint64_t)cpuwin_max_entries)
+        n <<= 1;
+    size_t slot_bytes = n * sizeof(struct cpuwin_slot);
+    size_t bytes = slot_bytes + (size_t)cpuwin_max_frames * sizeof(uintptr_t);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    lp_lock(&cpuprof_drain_lock);
+    if (cpuwin.slots)
+        munmap(cpuwin.slots, cpuwin.bytes);
+    memset(&cpuwin, 0, sizeof cpuwin);
+    cpuwin.slots = p;
+    cpuwin.pool = (uintptr_t *)((char *)p + slot_bytes);
+    cpuwin.bytes = bytes;
+    cpuwin.mask = n - 1;
+    cpuwin.st.capacity = cpuwin_max_entries;
+    lp_unlock(&cpuprof_drain_lock);
+    return 0;
+}
+
+void lp_cpuprof_window_close(void)
+{
+    if (!cpuprof_windowed)
+        return;
+    lp_lock(&cpuprof_drain_lock);
+    if (cpuwin.slots)
+        munmap(cpuwin.slots, cpuwin.bytes);
+    memset(&cpuwin, 0, sizeof cpuwin);
+    lp_unlock(&cpuprof_drain_lock);
+}
+
+void lp_cpuprof_window_foreach(lp_stack_visit_fn fn, void *arg)
+{
+    lp_lock(&cpuprof_drain_lock);
+    for (uint64_t i = 0; cpuwin.slots && i <= cpuwin.mask; i++) {
+        const struct cpuwin_slot *sl = &cpuwin.slots[i];
+        if (!sl->used)
+            continue;
+        struct lp_stack_view v = {
+            .index = UINT64_MAX, /* (no baseline: everything here is the window's) */
+            .leaf = sl->leaf,
+            .pcs = cpuwin.pool + sl->frames,
+            .depth = sl->depth,
+            .truncated = sl->truncated,
+            .count_fp = sl->count_fp,
+            .delay = sl->delay,
+        };
+        fn(&v, arg);
+    }
+    if (cpuwin.slots && cpuwin.over_count_fp) {
+        struct lp_stack_view v = { .index = UINT64_MAX, .leaf = LP_LEAF_TABLE_FULL,
+                                   .count_fp = cpuwin.over_count_fp,
+                                   .delay = cpuwin.over_delay };
+        fn(&v, arg);
+    }
+    lp_unlock(&cpuprof_drain_lock);
+}
+
+void lp_cpuprof_window_stats(struct lp_cpuprof_window_stats *s)
+{
+    lp_lock(&cpuprof_drain_lock);
+    *s = cpuwin.st;
+    s->entries = cpuwin.entries;
+    lp_unlock(&cpuprof_drain_lock);
+}
+
+/* ---- the drain ------------------------------------------------------------------------------ */
+
+static void cpuprof_add(const char *leaf, const uintptr_t *pcs, unsigned depth, bool truncated,
+                        const struct lp_weight *w)
+{
+    if (cpuprof_windowed)
+        cpuwin_add(leaf, pcs, depth, truncated, w);
+    else
+        lp_stacktab_add(LP_CPU, leaf, pcs, depth, truncated, w);
+}
+
 static void cpuprof_record(const uintptr_t *pcs, unsigned depth, bool truncated, uint32_t weight,
                            void *arg)
 {
     (void)arg;
     struct lp_weight w = { weight * LP_COUNT_ONE, weight * cpuprof_period };
-    lp_stacktab_add(LP_CPU, NULL, pcs, depth, truncated, &w);
+    cpuprof_add(NULL, pcs, depth, truncated, &w);
 }
 
 void lp_cpuprof_drain(void)
@@ -166,7 +331,7 @@ void lp_cpuprof_drain(void)
     if (lost > cpuprof_lost_drained) {
         uint64_t k = lost - cpuprof_lost_drained;
         struct lp_weight w = { k * LP_COUNT_ONE, k * cpuprof_period };
-        lp_stacktab_add(LP_CPU, LP_LEAF_CPU_LOST, NULL, 0, false, &w);
+        cpuprof_add(LP_LEAF_CPU_LOST, NULL, 0, false, &w);
         cpuprof_lost_drained = lost;
     }
     lp_unlock(&cpuprof_drain_lock);
@@ -188,6 +353,9 @@ void lp_cpuprof_atfork_child(void)
     if (!cpuprof_hz)
         return;
     lp_lock_reset(&cpuprof_drain_lock);
+    if (cpuwin.slots) /* (the parent's window, not the child's) */
+        munmap(cpuwin.slots, cpuwin.bytes);
+    memset(&cpuwin, 0, sizeof cpuwin);
     lp_cpuring_atfork_child();
     memset(&cpuprof_st, 0, sizeof cpuprof_st);
     cpuprof_lost_drained = 0;

@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stacktab.h"
+
 #define LP_LEAF_CPU_LOST "lockprof::cpu_samples_lost"
 
 /* At start: hz samples a second of each thread's CPU time, carried by signal signo, stacks of
@@ -74,6 +76,25 @@ struct lp_cpuprof_stats {
     uint64_t blocked_periods; /* periods that passed while a thread blocked the signal */
 };
 void lp_cpuprof_stats(struct lp_cpuprof_stats *s);
+
+/*
+ * The endpoint's windows, when the profile is taken for them only (lp_cpuprof_windows_only):
+ * their samples go to a table of the open window's own, not to the stack table, and are given
+ * back when it ends. _size at start (entries, frames: what the CPU profile's share of the
+ * stack table would be); _open when a window opens (0, or -ENOMEM), _close when it has been
+ * answered; _foreach visits its entries as lp_stacktab_foreach does (index UINT64_MAX: they
+ * have no baseline), LP_LEAF_TABLE_FULL's included. Nothing of this for a continuous profile.
+ */
+struct lp_cpuprof_window_stats {
+    uint64_t entries, capacity; /* stacks in the window's table, and the most it takes */
+    uint64_t samples;           /* drained into it (lost samples' entry included) */
+    uint64_t overflowed;        /* ... of them counted under LP_LEAF_TABLE_FULL */
+};
+void lp_cpuprof_window_size(unsigned entries, unsigned frames);
+int lp_cpuprof_window_open(void);
+void lp_cpuprof_window_close(void);
+void lp_cpuprof_window_foreach(lp_stack_visit_fn fn, void *arg);
+void lp_cpuprof_window_stats(struct lp_cpuprof_window_stats *s);
 
 /* In a fork child, its only thread the caller, before its first sample: the ring and the counts
  * start from zero (the stack table is reset by its own atfork). */

@@ -1,6 +1,8 @@
 /* endpoint.c — see endpoint.h. */
 #include "endpoint.h"
 
+#include "cpuprof.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -77,6 +79,8 @@ static void endpoint_window_free(struct endpoint_window *win)
         win->cpu->cpu_window_end();
         endpoint_cpu_window = NULL;
     }
+    if (win->profile == LP_CPU)
+        lp_cpuprof_window_close(); /* (answered, or abandoned: its samples are wanted no more) */
     if (win->sets_rates)
         lp_rates_window_end();
     lp_writer_window_end(win->w);

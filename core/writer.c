@@ -304,11 +304,21 @@ static size_t writer_cpu_comments(struct lp_arena *a, const char **comments, siz
     comments[nc++] = writer_comment(
         a, "signals that were not lockprof's timers', ignored: %llu",
         (unsigned long long)cs.foreign);
-    comments[nc++] = writer_comment(
-        a, "stack table: %llu of %llu entries, %llu of them this profile's; %llu samples "
-        "counted under %s", (unsigned long long)st.entries, (unsigned long long)st.capacity,
-        (unsigned long long)st.entries_of[LP_CPU], (unsigned long long)st.overflowed[LP_CPU],
-        LP_LEAF_TABLE_FULL);
+    if (lp_cpuprof_continuous()) {
+        comments[nc++] = writer_comment(
+            a, "stack table: %llu of %llu entries, %llu of them this profile's; %llu samples "
+            "counted under %s", (unsigned long long)st.entries, (unsigned long long)st.capacity,
+            (unsigned long long)st.entries_of[LP_CPU], (unsigned long long)st.overflowed[LP_CPU],
+            LP_LEAF_TABLE_FULL);
+    } else {
+        struct lp_cpuprof_window_stats ws;
+        lp_cpuprof_window_stats(&ws);
+        comments[nc++] = writer_comment(
+            a, "the window's stack table: %llu of %llu entries (given back when the window "
+            "ends); %llu samples counted under %s", (unsigned long long)ws.entries,
+            (unsigned long long)ws.capacity, (unsigned long long)ws.overflowed,
+            LP_LEAF_TABLE_FULL);
+    }
     comments[nc++] = writer_comment(a, "stack depth: %u (%llu samples cut there)",
                                     writer_info.stack_depth, (unsigned long long)cs.truncated);
     return nc;
@@ -324,6 +334,16 @@ static void writer_cpu_kind(struct lp_pp_kind *k)
         .period_unit = "nanoseconds",
         .period = (int64_t)lp_cpuprof_period_ns(),
     };
+}
+
+/* Visits profile p's entries: the stack table's, or for a CPU profile taken for the endpoint's
+ * windows only, the open window's own table (cpuprof.h). */
+static void writer_foreach(enum lp_profile p, lp_stack_visit_fn fn, void *arg)
+{
+    if (p == LP_CPU && !lp_cpuprof_continuous())
+        lp_cpuprof_window_foreach(fn, arg);
+    else
+        lp_stacktab_foreach(p, fn, arg);
 }
 
 /* Writes profile p to fd: cumulative (w NULL) or the delta of w. advance (w itself, or NULL):
@@ -342,13 +362,13 @@ static int writer_encode_locked(int fd, enum lp_profile p, enum lp_writer_format
     lp_maps_refresh();
 
     struct writer_collect c = { .w = w };
-    lp_stacktab_foreach(p, writer_count, &c);
+    writer_foreach(p, writer_count, &c);
     c.samples = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.samples);
     if (w && w->chained)
         c.moved = lp_arena_calloc(a, c.cap ? c.cap : 1, sizeof *c.moved);
     if (!c.samples || (w && w->chained && !c.moved))
         return -ENOMEM;
-    lp_stacktab_foreach(p, writer_collect_one, &c);
+    writer_foreach(p, writer_collect_one, &c);
     int64_t now = lp_clock_realtime();
     uint64_t now_mono = lp_clock_monotonic();
 
@@ -447,7 +467,7 @@ static const char *writer_synth_name(struct writer_synth *s, struct lp_arena *a,
             return NULL;
         s->names[s->n++] = LP_TAIL_TRUNCATED;
         for (int p = 0; p < LP_NPROFILES; p++)
-            lp_stacktab_foreach((enum lp_profile)p, writer_synth_visit, s);
+            writer_foreach((enum lp_profile)p, writer_synth_visit, s);
     }
     for (size_t i = 0; i < s->n; i++)
         if (lp_pprof_synthetic_address(s->names[i]) == (addr & ~(uint64_t)0xf))

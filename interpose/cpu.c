@@ -114,9 +114,14 @@ int lp_cpu_window_begin(const char **why)
             return -EPERM;
         }
         __atomic_store_n(&cpu_pid, lp_sys_getpid(), __ATOMIC_RELEASE);
+        if (lp_cpuprof_window_open() < 0) {
+            *why = "cannot map the window's stack table";
+            return -ENOMEM;
+        }
         /* (Refused while a thread is in an exec wrapper, between its timers' deletion and the
          * signal's default action: a timer armed then would kill the process.) */
         if (!lp_cputimer_resume()) {
+            lp_cpuprof_window_close();
             *why = lp_cpuprof_stopped()[0] ? lp_cpuprof_stopped()
                                            : "the program is starting another program (exec)";
             return -EBUSY;
@@ -136,7 +141,7 @@ void lp_cpu_window_end(void)
         return;
     __atomic_store_n(&lp_cpu_sampling_, 0, __ATOMIC_RELEASE);
     lp_cputimer_stop();
-    lp_cpuprof_drain();
+    lp_cpuprof_drain(); /* (into the window's table, given back once answered: endpoint.c) */
 }
 
 /* The start routines on their way to new threads: a slot is taken by the creating thread and

@@ -504,11 +504,12 @@ LP_FORK_TEXT static void lifecycle_postfork_child(void)
 #define LIFECYCLE_INFLIGHT_SLOTS 4096 /* waits in progress the threads view can name */
 LP_INIT_DATA static uint32_t lifecycle_tables_mapped; /* set once; a fork child inherits them */
 
-/* The CPU profile (the run's, or the endpoint's windows) keeps as many stacks again, within a
- * share of its own, so that it never crowds out the block and mutex profiles. */
+/* The run's CPU profile keeps as many stacks again, within a share of its own, so that it never
+ * crowds out the block and mutex profiles. (The endpoint's windows have a table of their own,
+ * as large, for as long as each is open: cpuprof.h.) */
 static unsigned lifecycle_stack_shares(void)
 {
-    return lp_cpuprof_on() ? 2 : 1;
+    return lp_cpuprof_continuous() ? 2 : 1;
 }
 
 static bool lifecycle_tables_map(void)
@@ -524,6 +525,7 @@ static bool lifecycle_tables_map(void)
         return false;
     }
     lp_stacktab_limit(LP_CPU, stacks, stacks * 16);
+    lp_cpuprof_window_size(stacks, stacks * 16);
     lp_stacktab_limit_contention(stacks, stacks * 16); /* (LOCKPROF_MAX_STACKS: both together) */
     if (lp_inflight_init(LIFECYCLE_INFLIGHT_SLOTS) < 0)
         lp_log_sigsafe("cannot map lockprof's table of waits in progress: the threads view "

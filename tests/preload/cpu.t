@@ -322,6 +322,40 @@ SKIP: {
        . "($all ns)");
 }
 
+# ---- windows only, one after another: each window's stacks are given back --------------------
+# With LOCKPROF_CPU_HZ unset, the endpoint's windows keep their samples in a table of their own
+# for as long as each is open. A program whose stacks change every half second (another path
+# down a descent), at LOCKPROF_MAX_STACKS=64: each 1 s window holds fewer stacks than that,
+# all of them together far more (before, the windows' stacks stayed in the stack table, and
+# once it was full the later windows counted their samples under lockprof::stack_table_full).
+{
+    my $h = start_under(prog => 'prog_cpu', args => ['phases', 12],
+                        env => { LOCKPROF_HTTP => '127.0.0.1:0', LOCKPROF_MAX_STACKS => 64 });
+    my ($stacks, $full, $windows) = (0, 0, 0);
+    for my $i (1 .. 8) {
+        my ($st, $head, $body) = http_get($h, '/debug/pprof/profile?seconds=1', timeout => 20);
+        last unless ($st // 0) == 200;
+        $windows++;
+        my $f = "$h->{prefix}.phases$i.pb.gz";
+        LP::spew($f, $body // '');
+        my $w = read_profile($f);
+        my (undef, $ns) = total($w, frame => 'cpu_burn_a');
+        my (undef, $lost) = total($w, frame => 'lockprof::stack_table_full');
+        $full += $lost;
+        $stacks += scalar @{ $w->{samples} };
+        diag(sprintf("window %d: %d stacks, cpu_burn_a %.0f ms, under stack_table_full %.0f ms",
+                     $i, scalar @{ $w->{samples} }, $ns / 1e6, $lost / 1e6));
+        like(comment($w, qr/^the window's stack table/), qr/^the window's stack table: \d+ of 64 entries/,
+             "phases: window $i says its own table's size");
+    }
+    is($windows, 8, 'phases: eight windows, one after another, each answered');
+    cmp_ok($stacks, '>', 64, "phases: $stacks stacks in all, more than the table would hold");
+    is($full, 0, 'phases: no window counted a sample under lockprof::stack_table_full');
+    my $r = finish($h);
+    is($r->{exit}, 0, 'phases: exit 0');
+    ok(!-e "$r->{prefix}.cpu.pb.gz", 'phases: windows only: no CPU profile at exit');
+}
+
 # ---- one picture: CPU time and waits of one run, side by side and in one profile ------------
 {
     my $r = run_under(prog => 'prog_cpu', args => ['burn', 300],

@@ -37,6 +37,10 @@
  *                    burns MS ms, opens a non-blocking signalfd on every signal, raises SIGUSR1,
  *                    burns MS ms more, raises SIGUSR2, then prints each signal it reads, until
  *                    the descriptor has none left
+ *   phases S         for S seconds burns in cpu_burn_a, 2 ms at a time, at the bottom of a
+ *                    descent 8 levels deep through cpu_left and cpu_right that spells a
+ *                    path in binary: in each half second (number k) paths 4k … 4k+3 in turn;
+ *                    so the stacks sampled in one second are few, and those of a run many
  *   freed N          starts N detached threads, each of which first frees the memory its
  *                    pthread_t was stored in; prints "freed: done"
  *   restart N        sends N SIGPROFs made to look like lockprof's timers' (si_code SI_TIMER,
@@ -420,6 +424,45 @@ static int mode_signalfd(uint64_t ms)
     return 0;
 }
 
+static void cpu_descend(unsigned path, int level);
+
+/* The two ways down: a stack spells its path in binary. */
+static __attribute__((noinline)) void cpu_left(unsigned path, int level)
+{
+    cpu_descend(path, level);
+    __asm__ volatile("" ::: "memory"); /* (no tail call: every level keeps its frame) */
+}
+
+static __attribute__((noinline)) void cpu_right(unsigned path, int level)
+{
+    cpu_descend(path, level);
+    __asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void cpu_descend(unsigned path, int level)
+{
+    if (level == 0)
+        cpu_burn_a(2);
+    else if (path & 1)
+        cpu_right(path >> 1, level - 1);
+    else
+        cpu_left(path >> 1, level - 1);
+    __asm__ volatile("" ::: "memory");
+}
+
+static int mode_phases(uint64_t seconds)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 0;; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t ms = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= (int64_t)seconds * 1000)
+            return 0;
+        cpu_descend((unsigned)(ms / 500) * 4 + i % 4, 8);
+    }
+}
+
 /* ---- threads that free the memory their pthread_t was stored in ---- */
 
 struct freed_job {
@@ -535,6 +578,8 @@ int main(int argc, char **argv)
         return mode_exec(argv[0], atoi(argv[2]), strtoull(argv[3], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "sigwait") == 0)
         return mode_sigwait(strtoull(argv[2], NULL, 10));
+    if (argc >= 3 && strcmp(argv[1], "phases") == 0)
+        return mode_phases(strtoull(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "signalfd") == 0)
         return mode_signalfd(strtoull(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "freed") == 0)
@@ -545,7 +590,7 @@ int main(int argc, char **argv)
         cpu_burn_a(strtoull(argv[2], NULL, 10));
         return 0;
     }
-    fprintf(stderr, "usage: prog_cpu burn|early|churn|syscalls|own|fork|exec|plain|sigwait|signalfd|"
+    fprintf(stderr, "usage: prog_cpu burn|early|churn|syscalls|own|fork|exec|plain|sigwait|signalfd|phases|"
             "restart ...\n");
     return 2;
 }
