@@ -6,7 +6,8 @@
 #   make bench           benchmarks (ratios with / without the profiler)
 #   make variants        the bench's ablation builds and the tests' slow-unwinder build
 #   make check-exports   compare the exported symbols with tests/preload/exports.txt
-#   make install         PREFIX=/usr/local by default
+#   make install         PREFIX=/usr/local by default: bin/, lib/, include/ and the manual
+#                        in share/man/man1 and man3 (MANDIR=PREFIX/share/man)
 #
 # Knobs: V=1 shows full commands, WERROR=1 turns warnings into errors,
 # CFLAGS/LDFLAGS are appended, never replace ours.
@@ -393,11 +394,18 @@ deps:
 test-deps:
 	@tools/install-deps test
 
+# The manual: lockprof(1), the command, and lockprof(3), the library (tests/tool/manpages.t
+# renders both; tests/unit/unit_config.c holds lockprof(3)'s variables to core/config.c).
+MANDIR  ?= $(PREFIX)/share/man
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/lockprof
 	install -m 0644 $(SO) $(DESTDIR)$(PREFIX)/lib/liblockprof.so
 	install -m 0644 include/lockprof.h $(DESTDIR)$(PREFIX)/include/lockprof.h
+	install -m 0644 tools/lockprof.1 $(DESTDIR)$(MANDIR)/man1/lockprof.1
+	install -m 0644 include/lockprof.3 $(DESTDIR)$(MANDIR)/man3/lockprof.3
 
 # The sanitizer trees by their default names, removed with the default tree: they are made
 # beside it by `make check SANITIZE=...`, and a clean checkout has none of them.

@@ -49,7 +49,7 @@ struct config_var {
 };
 
 /*
- * The defaults, from issue #5's measurements (README, Performance). Block rate 100 us: every
+ * The defaults, from the measurements of tests/bench/README.md. Block rate 100 us: every
  * wait of 100 us or more is recorded exactly, shorter ones in proportion to their length
  * (expected totals stay exact). The rate's value matters only where recording is most of the
  * cost: a contended lock's waiter is unwound before it blocks at any rate, but a pipe read is
@@ -445,6 +445,11 @@ const char *lp_config_default(const char *name, char *buf, size_t size)
     if (v->type == CONFIG_STRING)
         return v->def_str;
     return config_default_text(v, buf, size);
+}
+
+const char *lp_config_name(size_t i)
+{
+    return i < sizeof config_vars / sizeof config_vars[0] ? config_vars[i].name : NULL;
 }
 
 void lp_config_show(const struct lp_config *c)

@@ -77,6 +77,9 @@ bool lp_config_parse_u64(const char *s, uint64_t *out);
 bool lp_config_range(const char *name, uint64_t *min, uint64_t *max);
 /* The default of variable name as text ("100000", "lockprof.%p"); NULL if there is none. */
 const char *lp_config_default(const char *name, char *buf, size_t size);
+/* The name of the table's i-th variable, in the table's order; NULL past its end. For the
+ * test that holds lockprof(3) to the table. */
+const char *lp_config_name(size_t i);
 
 /*
  * The one expander of %-patterns (LOCKPROF_OUT, LOCKPROF_HTTP, the command's -o): %p becomes

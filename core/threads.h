@@ -7,7 +7,7 @@
  * Sources: /proc/self/task and the lock words themselves (procthreads.h), and the in-flight
  * table (inflight.h); deadlocks are the waits-for graph's cycles (waitgraph.h).
  *
- * Formats (specified in threadsview.h, shown in the README): LP_THREADS_TEXT, a line format,
+ * Formats (specified in threadsview.h, shown in lockprof(3)): LP_THREADS_TEXT, a line format,
  * and LP_THREADS_JSON. lockprof's own threads (named "lockprof", "lockprof-…") are listed,
  * marked as lockprof's.
  * Context: lockprof's own threads, or an API caller; never a signal handler. No malloc: the

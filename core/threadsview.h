@@ -1,7 +1,7 @@
 /*
  * threadsview.h — the threads view's renderers, text and JSON, and the view they render:
  * every thread of the process as threads.c found it (threads.h). The formats below are their
- * contract with the people and programs that read them (README "The threads view").
+ * contract with the people and programs that read them (lockprof(3), "The threads view").
  *
  * Text, one line each, fields separated by single spaces:
  *

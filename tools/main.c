@@ -2,10 +2,12 @@
  * main.c — the lockprof command (DESIGN §7, tools/): its usage, --help and --version, and the
  * dispatch to one subcommand (cmds.h).
  *
- *   lockprof run [--block-rate NS] [--mutex-fraction N] [-o PREFIX] [--] PROGRAM ARGS...
+ *   lockprof run [--block-rate NS] [--mutex-fraction N] [--cpu[=HZ]] [-o PREFIX] [--]
+ *                PROGRAM ARGS...
  *   lockprof top [-n N] [--by delay|contentions] [--stacks] FILE...
  *   lockprof fetch [-o FILE] [--seconds N [--rate NS] [--fraction N]] [--debug 1] [--json]
  *                  [--timeout S] ADDRESS [WHAT]
+ *   lockprof combine [-o FILE] CPU.pb.gz BLOCK.pb.gz
  *
  * `run` (run.c) starts PROGRAM with liblockprof.so preloaded, passes on the termination
  * signals sent to lockprof itself, says where the profiles went and leaves with PROGRAM's
@@ -14,7 +16,9 @@
  * prints its heaviest functions, as `go tool pprof -top` does, then its heaviest stacks, for
  * machines without Go. `fetch` (fetch.c, httpc.c) gets a profile or the threads view from a
  * running program's LOCKPROF_HTTP endpoint into a file, as `go tool pprof http://...` would,
- * also for machines without Go.
+ * also for machines without Go. `combine` (combine.c) merges a run's CPU and block profiles
+ * into one profile of where its threads' time went. The manual is tools/lockprof.1 and
+ * include/lockprof.3.
  *
  * This program is not inside the profiled process: it may use malloc and stdio. Messages are
  * one line each, "lockprof CMD: ..." (cli.h). Exit status 2 for usage errors and for files
@@ -32,6 +36,7 @@ static const char main_usage[] =
     "usage: lockprof run [OPTIONS] [--] PROGRAM [ARGS...]\n"
     "       lockprof top [OPTIONS] FILE...\n"
     "       lockprof fetch [OPTIONS] ADDRESS [WHAT]\n"
+    "       lockprof combine [-o FILE] CPU.pb.gz BLOCK.pb.gz\n"
     "       lockprof --help | --version\n"
     "\n"
     "lockprof finds lock contention in unmodified programs that use POSIX threads.\n"
@@ -55,7 +60,11 @@ static const char main_usage[] =
     "\n"
     "example:\n"
     "  lockprof run -o /tmp/srv -- ./server --port 8080\n"
-    "  lockprof top /tmp/srv.mutex.pb.gz\n";
+    "  lockprof top /tmp/srv.mutex.pb.gz\n"
+    "\n"
+    "The manual: 'man lockprof' (this command, its files and signals) and\n"
+    "'man 3 lockprof' (the library: what is profiled, its LOCKPROF_* variables, the\n"
+    "C API, the HTTP endpoint).\n";
 
 static const struct {
     const char *name;

@@ -62,7 +62,8 @@ static void run_usage(void)
            "\n"
            "Without --block-rate, --mutex-fraction and --cpu, $LOCKPROF_BLOCK_RATE,\n"
            "$LOCKPROF_MUTEX_FRACTION and $LOCKPROF_CPU_HZ apply if set; other LOCKPROF_*\n"
-           "variables pass through.\n"
+           "variables pass through ('man 3 lockprof' lists them), but not $LOCKPROF_OUT:\n"
+           "-o sets it.\n"
            "Exit status: PROGRAM's; 127 if PROGRAM was not found, 126 if it could not be\n"
            "executed, 2 if lockprof itself failed.\n",
            run_default("LOCKPROF_BLOCK_RATE", rate, sizeof rate),

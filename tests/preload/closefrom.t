@@ -16,7 +16,7 @@ my $rd = dir('ref');
 my $ref = run_under(prog => 'prog_closefrom', args => ['closefrom', $rd], preload => 0);
 is($ref->{exit}, 0, 'closefrom, without lockprof: exit 0');
 # Both unwinders: lockprof's own opens nothing; libunwind (LOCKPROF_LIBUNWIND=1) keeps a pipe
-# of its own, which lockprof moves out of the program's way and guards (README).
+# of its own, which lockprof moves out of the program's way and guards (lockprof(3), SAFETY).
 for my $uw (0, 1) {
     local $ENV{LOCKPROF_LIBUNWIND} = $uw;
     my $t = $uw ? 'closefrom, libunwind' : 'closefrom';

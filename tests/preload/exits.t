@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # How a program ends (DESIGN §5): every ending behaves exactly as without
 # lockprof (the same exit status or signal, the same output), and leaves a profile when the
-# README says it does: return, exit from any thread, quick_exit and the end of the last thread
+# manual (lockprof(1), FILES) says it does: return, exit from any thread, quick_exit and the
+# end of the last thread
 # (pthread_exit or SYS_exit from main or a worker) do; _exit does not; a
 # default-fatal signal does when it is in LOCKPROF_FATAL_SIGNALS (INT,TERM by default; HUP,
 # QUIT, PIPE, ABRT, … on request), and does not otherwise.
@@ -29,7 +30,7 @@ sub case {
         within($d, $r->{measure}{wait_total}, 2, "$what: and their measured delay");
         ok(-s $r->{mutex}, "$what: a mutex profile was written");
     } else {
-        ok(!-e $r->{block} && !-e $r->{mutex}, "$what: no profile (as the README says)");
+        ok(!-e $r->{block} && !-e $r->{mutex}, "$what: no profile (as lockprof(1) says)");
     }
     return $ref;
 }
