@@ -122,7 +122,17 @@ sub snapshot_numbers {
     my @n;
     while (time < $deadline) {
         @n = snapshot_numbers($h->{prefix});
-        last if @n && $n[-1] >= 4 && await_snapshot($h->{prefix}, $n[-1]);
+        if (@n && $n[-1] >= 4 && await_snapshot($h->{prefix}, $n[-1])) {
+            # The newest set is whole; the oldest goes right after its last file (and the next
+            # set may be on its way): look again until at most 3 are there, for 2 s at most.
+            my $settle = time + 2;
+            @n = snapshot_numbers($h->{prefix});
+            while (@n > 3 && time < $settle) {
+                sleep 0.02;
+                @n = snapshot_numbers($h->{prefix});
+            }
+            last;
+        }
         sleep 0.05;
     }
     ok(@n && $n[-1] >= 4, "4 snapshots within 15 s (newest: @{[ $n[-1] // 'none' ]})");
