@@ -302,7 +302,8 @@ static size_t writer_cpu_comments(struct lp_arena *a, const char **comments, siz
         ts.last_error ? ": " : "", ts.last_error ? strerrordesc_np(-ts.last_error) : "",
         (unsigned long long)ts.table_full, (unsigned long long)ts.max_threads);
     comments[nc++] = writer_comment(
-        a, "signals that were not lockprof's timers', ignored: %llu",
+        a, "signals that were not lockprof's timers' (somebody else's SIGPROF: it ends the "
+        "process, as without lockprof, once the profiles are written): %llu",
         (unsigned long long)cs.foreign);
     if (lp_cpuprof_continuous()) {
         comments[nc++] = writer_comment(
