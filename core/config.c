@@ -79,7 +79,7 @@ static const struct config_var config_vars[] = {
       64, 1, 512, NULL, "frames kept per stack", NULL, NULL },
     { "LOCKPROF_MAX_STACKS", CONFIG_U64, offsetof(struct lp_config, max_stacks),
       65536, 64, 4194304, NULL, "distinct stacks kept, the block and mutex profiles together "
-      "(the CPU profile, when on, keeps as many more)", NULL, NULL },
+      "(the CPU profile, or each CPU window of the endpoint's, keeps as many more)", NULL, NULL },
     { "LOCKPROF_LOCK_STRIPES", CONFIG_U64, offsetof(struct lp_config, lock_stripes),
       1024, 16, 1048576, NULL, "stripes of the table of locks with waiters (6 locks each)", NULL, NULL },
     { "LOCKPROF_IO", CONFIG_WORDS, offsetof(struct lp_config, io),

@@ -85,7 +85,9 @@ int lp_cpuprof_signal(void)
 
 void lp_cpuprof_stop_note(const char *why)
 {
-    __atomic_store_n(&cpuprof_stop_why, why, __ATOMIC_RELEASE);
+    const char *none = NULL; /* (the first reason is the one) */
+    __atomic_compare_exchange_n(&cpuprof_stop_why, &none, why, false, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
 }
 
 const char *lp_cpuprof_stopped(void)
@@ -244,8 +246,8 @@ int lp_cpuprof_window_open(void)
     if (p == MAP_FAILED)
         return -ENOMEM;
     lp_lock(&cpuprof_drain_lock);
-    if (cpuwin.slots)
-        munmap(cpuwin.slots, cpuwin.bytes);
+    void *old = cpuwin.slots;
+    size_t old_bytes = cpuwin.bytes;
     memset(&cpuwin, 0, sizeof cpuwin);
     cpuwin.slots = p;
     cpuwin.pool = (uintptr_t *)((char *)p + slot_bytes);
@@ -253,6 +255,8 @@ int lp_cpuprof_window_open(void)
     cpuwin.mask = n - 1;
     cpuwin.st.capacity = cpuwin_max_entries;
     lp_unlock(&cpuprof_drain_lock);
+    if (old) /* (forgotten first: a fork meanwhile must not find it to unmap again) */
+        munmap(old, old_bytes);
     return 0;
 }
 
@@ -261,10 +265,12 @@ void lp_cpuprof_window_close(void)
     if (!cpuprof_windowed)
         return;
     lp_lock(&cpuprof_drain_lock);
-    if (cpuwin.slots)
-        munmap(cpuwin.slots, cpuwin.bytes);
+    void *old = cpuwin.slots;
+    size_t old_bytes = cpuwin.bytes;
     memset(&cpuwin, 0, sizeof cpuwin);
     lp_unlock(&cpuprof_drain_lock);
+    if (old) /* (forgotten first: a fork meanwhile must not find it to unmap again) */
+        munmap(old, old_bytes);
 }
 
 void lp_cpuprof_window_foreach(lp_stack_visit_fn fn, void *arg)

@@ -46,8 +46,8 @@ bool lp_cpuprof_continuous(void);
 unsigned lp_cpuprof_hz(void);
 uint64_t lp_cpuprof_period_ns(void);
 int lp_cpuprof_signal(void);
-/* Sampling stopped for good, and why (a static string, for the profile's comments); "" while
- * it has not. */
+/* Sampling stopped for good, and why (a static string, for the profile's comments; the first
+ * reason given is kept); "" while it has not. */
 void lp_cpuprof_stop_note(const char *why);
 const char *lp_cpuprof_stopped(void);
 
@@ -83,7 +83,9 @@ void lp_cpuprof_stats(struct lp_cpuprof_stats *s);
  * back when it ends. _size at start (entries, frames: what the CPU profile's share of the
  * stack table would be); _open when a window opens (0, or -ENOMEM), _close when it has been
  * answered; _foreach visits its entries as lp_stacktab_foreach does (index UINT64_MAX: they
- * have no baseline), LP_LEAF_TABLE_FULL's included. Nothing of this for a continuous profile.
+ * have no baseline), LP_LEAF_TABLE_FULL's included. The views' pcs point into the window's
+ * table, valid until _close: one thread (the endpoint's) opens a window, encodes its profile
+ * and closes it. Nothing of this for a continuous profile.
  */
 struct lp_cpuprof_window_stats {
     uint64_t entries, capacity; /* stacks in the window's table, and the most it takes */

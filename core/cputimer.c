@@ -54,6 +54,9 @@ static struct lp_cputimer_stats timer_st;
 /* Set (under timer_lock) by an arming that took the table past timer_sweep_at, cleared by the
  * next scan; read without the lock (lp_cputimer_sweep_wanted). Atomic. */
 static uint32_t timer_sweep_wanted;
+/* Under timer_lock: the entries the last scan left (a full table that has gained none since
+ * has nothing a sweep could delete). */
+static uint32_t timer_scan_left;
 
 /* A sweep (scan) is wanted once an arming takes the table past this: twice what the last scan
  * left. */
@@ -251,6 +254,7 @@ static int timer_scan_locked(void)
             timer_remove_at(i);
         }
     timer_sweep_at = 2 * timer_count > TIMER_SWEEP_MIN ? 2 * timer_count : TIMER_SWEEP_MIN;
+    timer_scan_left = timer_count;
     __atomic_store_n(&timer_sweep_wanted, 0, __ATOMIC_RELAXED);
     return 0;
 }
@@ -262,7 +266,10 @@ int lp_cputimer_arm(int32_t tid)
     uint64_t old_mask;
     timer_enter(&old_mask);
     int rc = timer_arm_locked(tid);
-    if (timer_on && (timer_count >= timer_sweep_at || rc == -ENOSPC))
+    /* (A table the last scan left full of live threads is not swept again for each thread
+     * that finds it full: only once it has gained entries, which may have ended since.) */
+    if (timer_on && (timer_count >= timer_sweep_at ||
+                     (rc == -ENOSPC && timer_count > timer_scan_left)))
         __atomic_store_n(&timer_sweep_wanted, 1, __ATOMIC_RELAXED);
     timer_leave(&old_mask);
     return rc;
@@ -392,6 +399,8 @@ void lp_cputimer_atfork_child(void)
     timer_own = 0;
     timer_holds = 0; /* (execs in progress in the parent's other threads: not the child's) */
     timer_sweep_at = TIMER_SWEEP_MIN;
+    timer_scan_left = 0;
+    __atomic_store_n(&timer_sweep_wanted, 0, __ATOMIC_RELAXED);
     uint64_t max = timer_st.max_threads;
     memset(&timer_st, 0, sizeof timer_st);
     timer_st.max_threads = max;

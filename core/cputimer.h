@@ -12,10 +12,13 @@
  * the user's RLIMIT_SIGPENDING. So a table (tid → timer, bounded, lp_lock'ed) keeps every
  * timer, and lp_cputimer_scan lists /proc/self/task: the timers of threads that are gone are
  * deleted, and threads without one (started before profiling, or out of lockprof's sight) are
- * armed. An arming that doubles the table since the last scan asks for one at once
- * (lp_cputimer_sweep_wanted), which lockprof's thread makes, not the program's thread that
- * armed: so a program that starts and ends threads without end holds about twice its live
- * threads' timers at most, and its threads never list /proc/self/task.
+ * armed. An arming that doubles the table since the last scan (or finds it full, when it has
+ * gained entries since) asks for one at once (lp_cputimer_sweep_wanted), which lockprof's
+ * thread makes, not the program's thread that armed: so a program that starts and ends threads
+ * without end holds about twice its live threads' timers, and its threads never list
+ * /proc/self/task. About: while lockprof's thread is busy (writing a profile) the table may
+ * grow up to its bound (timers beyond it are not made, and counted), and in a fork child whose
+ * thread of lockprof's could not start nothing sweeps it.
  * A thread that exits while its timer is armed is harmless meanwhile: a dead timer never fires.
  *
  * Threads of lockprof's own are registered as such (lp_cputimer_own_*) and never armed.

@@ -409,8 +409,10 @@ LP_EXPORT int sigwait(const sigset_t *set, int *sig)
  * reading thread or the process, its handler never running (the program blocks it): a sample
  * pending there would be read as the program's own signal, and no read can tell it from one
  * without changing what a poll said. So the program owns the signal, as if it had installed a
- * handler: the timers go for good, samples pending are discarded, the signal's action goes
- * back to the default the program believes it has, and lockprof says so once. */
+ * handler: once the signalfd is made (before the call returns to the program), the timers go
+ * for good, samples pending are discarded, the signal's action goes back to the default the
+ * program believes it has, and lockprof says so once. (A signalfd made before lockprof was
+ * loaded, or through syscall(SYS_signalfd4), is not seen.) */
 static void signals_cpu_signalfd(void)
 {
     lp_cpu_stand_aside("the program reads the signal from a signalfd");
@@ -427,12 +429,14 @@ static void signals_cpu_signalfd(void)
 
 LP_EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 {
-    if (signals_waits_for_cpu(mask) && signals_role[signals_cpu_sig] == SIGNALS_CPU) {
+    bool cpu = signals_waits_for_cpu(mask) && signals_role[signals_cpu_sig] == SIGNALS_CPU;
+    int rc = REAL(signalfd)(fd, mask, flags);
+    if (cpu && rc >= 0) { /* (a call that failed reads nothing) */
         int saved = errno;
         signals_cpu_signalfd();
         errno = saved;
     }
-    return REAL(signalfd)(fd, mask, flags);
+    return rc;
 }
 
 /* Every signal lockprof stands in for gets its default action back, as the program believes

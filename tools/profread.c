@@ -883,14 +883,27 @@ void lp_profread_close(struct lp_profread *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Whether function name is a release's, as the first frame of a Go mutex profile's stacks is:
+/* The leaves of lockprof's mutex profile that no block profile has (a profile whose comments
+ * were taken out on the way, by a tool that keeps only the samples). */
+static const char *const profread_lockprof_releases[] = {
+    "pthread_mutex_unlock", "pthread_rwlock_unlock", "mtx_unlock",   "futex_wake",
+    "futex_wake_op",        "futex_requeue",         "futex_unlock_pi",
+};
+
+/* Whether function name is a release's, as the first frame of a mutex profile's stacks is: Go's
  * sync.(*Mutex).Unlock, sync.(*RWMutex).RUnlock, runtime.unlock (the last part of the name,
- * after its last '.', begins with "unlock" or "runlock", in any case). */
+ * after its last '.', begins with "unlock" or "runlock", in any case), or one of lockprof's. */
 static bool profread_release_name(const char *name)
 {
     const char *dot = strrchr(name, '.');
     const char *last = dot ? dot + 1 : name;
-    return strncasecmp(last, "unlock", 6) == 0 || strncasecmp(last, "runlock", 7) == 0;
+    if (strncasecmp(last, "unlock", 6) == 0 || strncasecmp(last, "runlock", 7) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof profread_lockprof_releases / sizeof *profread_lockprof_releases;
+         i++)
+        if (strcmp(name, profread_lockprof_releases[i]) == 0)
+            return true;
+    return false;
 }
 
 /* Whether some stack of r begins at a release: a mutex profile, which Go's files do not say

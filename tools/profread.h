@@ -149,8 +149,10 @@ int64_t lp_profread_add(int64_t a, int64_t b, bool *saturated);
 /* What a profile lp_profread_open accepted is. lockprof's say so in their first comment; Go's
  * block and mutex profiles have the same types and period and no comments: a contention
  * profile whose stacks begin at a release (a function whose name's last part, after its last
- * '.', begins with "unlock" or "runlock" in any case: sync.(*Mutex).Unlock, runtime.unlock)
- * is taken for a mutex profile, any other for a block profile. */
+ * '.', begins with "unlock" or "runlock" in any case: sync.(*Mutex).Unlock, runtime.unlock;
+ * or a release leaf of lockprof's: pthread_mutex_unlock, futex_wake, ..., for one of its
+ * profiles whose comments were taken out) is taken for a mutex profile, any other for a block
+ * profile. */
 enum lp_profread_kind { LP_PROFREAD_CPU, LP_PROFREAD_BLOCK, LP_PROFREAD_MUTEX };
 enum lp_profread_kind lp_profread_kind(const struct lp_profread *r);
 

@@ -11,7 +11,7 @@
  *   churn N MS       N short threads one after another, each burning about MS ms in
  *                    cpu_burn_b and ending with its timer armed, while main burns in cpu_burn_a
  *                    (measure threads, timers: the POSIX timers left at the end, from
- *                    /proc/self/timers)
+ *                    /proc/self/timers, once their count has settled)
  *   syscalls N       N rounds, in each of two threads, of: burn about 1 ms, then a read of a
  *                    pipe that holds data, an epoll_wait of 1 ms on an empty pipe, a nanosleep
  *                    of 200 us; the results are printed (the same with or without lockprof),
@@ -34,11 +34,12 @@
  *                    raising SIGUSR1, then sigwaitinfo after raising SIGUSR2, then sigtimedwait
  *                    with no timeout after raising SIGWINCH; prints what each returned
  *   signalfd MS      as a daemon that takes its signals from a signalfd: blocks every signal,
- *                    burns MS ms, opens a non-blocking signalfd on every signal, raises SIGUSR1,
+ *                    burns MS ms, opens a non-blocking signalfd on every signal (says so at
+ *                    once: "signalfd: made"), raises SIGUSR1,
  *                    burns MS ms more, raises SIGUSR2, then prints each signal it reads, until
  *                    the descriptor has none left
  *   phases S         for S seconds burns in cpu_burn_a, 2 ms at a time, at the bottom of a
- *                    descent 8 levels deep through cpu_left and cpu_right that spells a
+ *                    descent 6 levels deep through cpu_left and cpu_right that spells a
  *                    path in binary: in each half second (number k) paths 4k … 4k+3 in turn;
  *                    so the stacks sampled in one second are few, and those of a run many
  *   freed N          starts N detached threads, each of which first frees the memory its
@@ -194,8 +195,18 @@ static int mode_churn(int n, uint64_t ms)
     while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
         cpu_burn_a(5);
     pthread_join(t, NULL);
+    /* The timers once they have settled: a sweep that the last thread asked for is made by
+     * lockprof's thread, a moment later (unchanged for 200 ms, 3 s at most). */
+    int timers = count_timers(), same = 0;
+    for (int i = 0; i < 300 && same < 20; i++) {
+        struct timespec tick = { 0, 10000000 };
+        nanosleep(&tick, NULL);
+        int now = count_timers();
+        same = now == timers ? same + 1 : 0;
+        timers = now;
+    }
     measure("threads", (uint64_t)n);
-    measure("timers", (uint64_t)count_timers());
+    measure("timers", (uint64_t)timers);
     return 0;
 }
 
@@ -413,6 +424,8 @@ static int mode_signalfd(uint64_t ms)
     int fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
         die("signalfd");
+    printf("signalfd: made\n");
+    fflush(stdout);
     raise(SIGUSR1);
     cpu_burn_a(ms);
     raise(SIGUSR2);
@@ -459,7 +472,7 @@ static int mode_phases(uint64_t seconds)
         int64_t ms = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
         if (ms >= (int64_t)seconds * 1000)
             return 0;
-        cpu_descend((unsigned)(ms / 500) * 4 + i % 4, 8);
+        cpu_descend((unsigned)(ms / 500) * 4 + i % 4, 6);
     }
 }
 

@@ -188,6 +188,36 @@ int main(void)
     ok(!lp_cputimer_sweep_wanted() && timers_now() == base + threads,
        "the scan deletes them and wants no other");
 
+    /* A table full of live threads: a scan leaves it full, and a thread that then finds it full
+     * asks for no sweep (there is nothing to delete; one per thread started would list
+     * /proc/self/task for each). */
+    enum { LIVE = 70 };
+    static pthread_t tl[LIVE];
+    static struct worker wl[LIVE];
+    int full = 0;
+    for (int i = 0; i < LIVE; i++) {
+        start_worker(&tl[i], &wl[i], 0);
+        full += lp_cputimer_arm(wl[i].tid) == -ENOSPC;
+    }
+    lp_cputimer_scan();
+    lp_cputimer_stats(&st);
+    ok(full > 0 && st.live == 64 && !lp_cputimer_sweep_wanted(),
+       "a table full of live threads: the scan leaves it full (%llu) and wants no other",
+       (unsigned long long)st.live);
+    pthread_t tx;
+    struct worker x;
+    start_worker(&tx, &x, 0);
+    is_i64(lp_cputimer_arm(x.tid), -ENOSPC, "one more thread finds it full");
+    ok(!lp_cputimer_sweep_wanted(), "and asks for no sweep: nothing in it has ended");
+    __atomic_store_n(&x.go, 1, __ATOMIC_RELEASE);
+    pthread_join(tx, NULL);
+    for (int i = 0; i < LIVE; i++) {
+        __atomic_store_n(&wl[i].go, 1, __ATOMIC_RELEASE);
+        pthread_join(tl[i], NULL);
+    }
+    lp_cputimer_scan();
+    ok(timers_now() == base + threads, "once they end, a scan deletes their timers");
+
     /* A fork child: no timers of its own, an empty table, arming as it was. */
     fflush(stdout);
     pid_t pid = fork();
