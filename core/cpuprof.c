@@ -24,7 +24,7 @@ LP_INIT_DATA static unsigned cpuprof_hz; /* immutable after init; 0: off (read a
 static uint64_t cpuprof_period;      /* immutable after init */
 static unsigned cpuprof_depth;       /* immutable after init */
 static int cpuprof_signo;            /* immutable after init */
-static bool cpuprof_windowed;        /* immutable after init: for the endpoint's windows only */
+LP_INIT_DATA static bool cpuprof_windowed; /* immutable after init: the endpoint's windows only */
 static const char *cpuprof_stop_why; /* atomic: a static string, NULL while sampling */
 static void (*cpuprof_waker)(void);  /* atomic */
 static int64_t cpuprof_began_at;     /* atomic */
@@ -63,7 +63,7 @@ LP_INIT_TEXT void lp_cpuprof_windows_only(void)
     cpuprof_windowed = true;
 }
 
-bool lp_cpuprof_continuous(void)
+LP_INIT_TEXT bool lp_cpuprof_continuous(void)
 {
     return cpuprof_hz != 0 && !cpuprof_windowed;
 }
