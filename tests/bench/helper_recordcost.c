@@ -112,7 +112,9 @@ int main(int argc, char **argv)
         return 2;
     }
     samples = malloc(sizeof *samples * (size_t)nevents);
-    if (!samples || lp_stacktab_init(4096, 4096 * 16) < 0) {
+    /* (The unwinder's cache, as the library maps it with its tables: without it every frame's
+     * rule is looked up in the ELF file's tables again.) */
+    if (!samples || lp_stacktab_init(4096, 4096 * 16) < 0 || lp_cfi_init() < 0) {
         fprintf(stderr, "helper_recordcost: out of memory\n");
         return 1;
     }
