@@ -171,15 +171,15 @@ struct cpuwin_slot {
 };
 
 static unsigned cpuwin_max_entries, cpuwin_max_frames; /* set at start */
-static struct {
+struct cpuwin {
     struct cpuwin_slot *slots; /* NULL: no window open */
     uintptr_t *pool;
     size_t bytes;
     uint64_t mask;
     uint32_t entries, pool_used;
-    struct lp_cpuprof_window_stats st;
-    uint64_t over_count_fp, over_delay;
-} cpuwin; /* under cpuprof_drain_lock */
+    uint64_t overflowed, over_count_fp, over_delay; /* under LP_LEAF_TABLE_FULL */
+};
+static struct cpuwin cpuwin; /* under cpuprof_drain_lock */
 
 void lp_cpuprof_window_size(unsigned entries, unsigned frames)
 {
@@ -201,7 +201,6 @@ static void cpuwin_add(const char *leaf, const uintptr_t *pcs, unsigned depth, b
 {
     if (!cpuwin.slots)
         return; /* (drained after the window ended: nobody wants them) */
-    cpuwin.st.samples++;
     uint64_t h = cpuwin_hash(leaf, pcs, depth, truncated);
     for (uint64_t k = 0; k < CPUWIN_MAX_PROBE; k++) {
         struct cpuwin_slot *sl = &cpuwin.slots[(h + k) & cpuwin.mask];
@@ -227,9 +226,21 @@ static void cpuwin_add(const char *leaf, const uintptr_t *pcs, unsigned depth, b
         sl->delay += w->delay;
         return;
     }
-    cpuwin.st.overflowed++;
+    cpuwin.overflowed++;
     cpuwin.over_count_fp += w->count_fp;
     cpuwin.over_delay += w->delay;
+}
+
+/* Puts next in the window's place, and unmaps the one it replaces once it is forgotten (a fork
+ * meanwhile must not find it, to unmap it again). */
+static void cpuwin_replace(const struct cpuwin *next)
+{
+    lp_lock(&cpuprof_drain_lock);
+    struct cpuwin old = cpuwin;
+    cpuwin = *next;
+    lp_unlock(&cpuprof_drain_lock);
+    if (old.slots)
+        munmap(old.slots, old.bytes);
 }
 
 int lp_cpuprof_window_open(void)
@@ -245,32 +256,17 @@ int lp_cpuprof_window_open(void)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -ENOMEM;
-    lp_lock(&cpuprof_drain_lock);
-    void *old = cpuwin.slots;
-    size_t old_bytes = cpuwin.bytes;
-    memset(&cpuwin, 0, sizeof cpuwin);
-    cpuwin.slots = p;
-    cpuwin.pool = (uintptr_t *)((char *)p + slot_bytes);
-    cpuwin.bytes = bytes;
-    cpuwin.mask = n - 1;
-    cpuwin.st.capacity = cpuwin_max_entries;
-    lp_unlock(&cpuprof_drain_lock);
-    if (old) /* (forgotten first: a fork meanwhile must not find it to unmap again) */
-        munmap(old, old_bytes);
+    cpuwin_replace(&(struct cpuwin){ .slots = p,
+                                     .pool = (uintptr_t *)((char *)p + slot_bytes),
+                                     .bytes = bytes,
+                                     .mask = n - 1 });
     return 0;
 }
 
 void lp_cpuprof_window_close(void)
 {
-    if (!cpuprof_windowed)
-        return;
-    lp_lock(&cpuprof_drain_lock);
-    void *old = cpuwin.slots;
-    size_t old_bytes = cpuwin.bytes;
-    memset(&cpuwin, 0, sizeof cpuwin);
-    lp_unlock(&cpuprof_drain_lock);
-    if (old) /* (forgotten first: a fork meanwhile must not find it to unmap again) */
-        munmap(old, old_bytes);
+    if (cpuprof_windowed)
+        cpuwin_replace(&(struct cpuwin){ 0 });
 }
 
 void lp_cpuprof_window_foreach(lp_stack_visit_fn fn, void *arg)
@@ -303,8 +299,9 @@ void lp_cpuprof_window_foreach(lp_stack_visit_fn fn, void *arg)
 void lp_cpuprof_window_stats(struct lp_cpuprof_window_stats *s)
 {
     lp_lock(&cpuprof_drain_lock);
-    *s = cpuwin.st;
     s->entries = cpuwin.entries;
+    s->capacity = cpuwin.slots ? cpuwin_max_entries : 0;
+    s->overflowed = cpuwin.overflowed;
     lp_unlock(&cpuprof_drain_lock);
 }
 

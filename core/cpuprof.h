@@ -89,8 +89,7 @@ void lp_cpuprof_stats(struct lp_cpuprof_stats *s);
  */
 struct lp_cpuprof_window_stats {
     uint64_t entries, capacity; /* stacks in the window's table, and the most it takes */
-    uint64_t samples;           /* drained into it (lost samples' entry included) */
-    uint64_t overflowed;        /* ... of them counted under LP_LEAF_TABLE_FULL */
+    uint64_t overflowed;        /* samples counted under LP_LEAF_TABLE_FULL */
 };
 void lp_cpuprof_window_size(unsigned entries, unsigned frames);
 int lp_cpuprof_window_open(void);

@@ -274,8 +274,6 @@ static size_t writer_cpu_comments(struct lp_arena *a, const char **comments, siz
     lp_cpuprof_stats(&cs);
     struct lp_cputimer_stats ts;
     lp_cputimer_stats(&ts);
-    struct lp_stacktab_stats st;
-    lp_stacktab_stats(&st);
     char sig[32];
     comments[nc++] = writer_comment(
         a, "cpu sampling: %u Hz of each thread's CPU time (a sample every %llu ns of it), "
@@ -306,6 +304,8 @@ static size_t writer_cpu_comments(struct lp_arena *a, const char **comments, siz
         "process, as without lockprof, once the profiles are written): %llu",
         (unsigned long long)cs.foreign);
     if (lp_cpuprof_continuous()) {
+        struct lp_stacktab_stats st;
+        lp_stacktab_stats(&st);
         comments[nc++] = writer_comment(
             a, "stack table: %llu of %llu entries, %llu of them this profile's; %llu samples "
             "counted under %s", (unsigned long long)st.entries, (unsigned long long)st.capacity,
