@@ -135,21 +135,32 @@ LP_FORK_TEXT static void signals_yield(int sig)
                    lp_config_signal_name(sig, name, sizeof name));
 }
 
-/* The program claimed the CPU profile's signal: the timers go before the program's handler
- * comes (it would get lockprof's signals), and lockprof says so once. */
-LP_FORK_TEXT static void signals_cpu_yield(int sig, bool at_start)
+/* The program took the CPU profile's signal (why: for the profile's comments and a window's
+ * answer; "the program VERB SIG HOW" for the line said): the timers go for good, and lockprof
+ * says so once. */
+LP_FORK_TEXT static void signals_cpu_give_up(int sig, const char *why, const char *verb,
+                                             const char *how, bool at_start)
 {
-    lp_cpu_stand_aside(at_start ? "the program handles the signal itself"
-                                : "the program installed a handler for the signal");
+    lp_cpu_stand_aside(why);
     if (__atomic_exchange_n(&signals_cpu_yielded, 1, __ATOMIC_ACQ_REL))
         return;
     char name[32];
     /* (For the endpoint's windows only, nothing is said: nobody asked for a CPU profile yet,
      * and a window asked for later is answered with the reason.) */
     if (lp_cpuprof_continuous())
-        lp_log_sigsafe("the program handles %s itself; the CPU profile (LOCKPROF_CPU_HZ) %s",
-                       lp_config_signal_name(sig, name, sizeof name),
+        lp_log_sigsafe("the program %s %s %s; the CPU profile (LOCKPROF_CPU_HZ) %s", verb,
+                       lp_config_signal_name(sig, name, sizeof name), how,
                        at_start ? "is off" : "takes no more samples");
+}
+
+/* The program claimed the CPU profile's signal with a handler: the timers go before the
+ * program's handler comes (it would get lockprof's signals). */
+LP_FORK_TEXT static void signals_cpu_yield(int sig, bool at_start)
+{
+    signals_cpu_give_up(sig,
+                        at_start ? "the program handles the signal itself"
+                                 : "the program installed a handler for the signal",
+                        "handles", "itself", at_start);
 }
 
 LP_INIT_TEXT void lp_signals_init(uint64_t fatal, int snapshot, int cpu)
@@ -415,16 +426,11 @@ LP_EXPORT int sigwait(const sigset_t *set, int *sig)
  * loaded, or through syscall(SYS_signalfd4), is not seen.) */
 static void signals_cpu_signalfd(void)
 {
-    lp_cpu_stand_aside("the program reads the signal from a signalfd");
+    int sig = signals_cpu_sig;
+    signals_cpu_give_up(sig, "the program reads the signal from a signalfd", "reads",
+                        "from a signalfd", false);
     lp_signals_cpu_flush();
-    signals_role[signals_cpu_sig] = SIGNALS_NONE;
-    if (__atomic_exchange_n(&signals_cpu_yielded, 1, __ATOMIC_ACQ_REL))
-        return;
-    char name[32];
-    if (lp_cpuprof_continuous())
-        lp_log_sigsafe("the program reads %s from a signalfd; the CPU profile (LOCKPROF_CPU_HZ) "
-                       "takes no more samples",
-                       lp_config_signal_name(signals_cpu_sig, name, sizeof name));
+    signals_role[sig] = SIGNALS_NONE;
 }
 
 LP_EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
