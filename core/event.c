@@ -84,7 +84,8 @@ void lp_event_wait_begin_buf(struct lp_wait *ev, const char *leaf, enum lp_famil
      * first, so that time spent unwinding — or preempted while unwinding — is part of the
      * wait and of what the holder is charged. */
     bool charge = charge_lock && lp_rates_fraction() != 0;
-    lp_locktab_wait_begin(&ev->w, charge_lock, charge, charge ? lp_event_arm() : 0);
+    lp_locktab_wait_begin(&ev->w, charge_lock, charge, charge ? lp_event_arm() : 0,
+                          family == LP_FAM_FUTEX); /* a futex word's entry is kept (locktab.h) */
     /* Visible to the threads view from now on, with the same start. */
     ev->inflight = lp_inflight_begin(lp_thread_tid(), leaf, object, ev->w.start);
     /* Unwind before blocking: the stack is the same, and the cost overlaps the wait. */

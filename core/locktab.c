@@ -72,7 +72,8 @@ typedef unsigned __int128 locktab_word;
 struct locktab_slot {
     locktab_word st; /* atomic, by cmpxchg16b: the entry's state, packed as above */
     uint64_t frac;   /* atomic: the fraction the entry was armed at; meaningful while ARMED */
-    uint64_t pad_;
+    uint64_t keep;   /* atomic: non-zero while the slot holds a kept entry (locktab.h); set by
+                        its claimer before the swap that makes it LIVE, cleared by the next */
 };
 
 struct locktab_stripe {
@@ -140,6 +141,20 @@ static inline bool locktab_word_due(locktab_word v)
     return locktab_live(v) && (v & (LOCKTAB_ARMED | LOCKTAB_OWED)) != 0;
 }
 
+/* A LIVE word with no waiter and nothing owed: a kept entry at rest, which a claim may free. */
+static inline bool locktab_word_idle(locktab_word v)
+{
+    return locktab_live(v) && (v & LOCKTAB_OWED) == 0 &&
+           ((uint64_t)(v >> LOCKTAB_W_SHIFT) & LOCKTAB_W_MAX) == 0;
+}
+
+/* Whether slot sl's entry is kept when idle, read once per operation after its word: its
+ * claimer stored it before the swap that published the LIVE word. */
+static inline bool locktab_kept(const struct locktab_slot *sl)
+{
+    return __atomic_load_n(&sl->keep, __ATOMIC_RELAXED) != 0;
+}
+
 /* T as a full time: the one within 2^55 ns of now whose low 56 bits are stored. */
 static inline uint64_t locktab_time(locktab_word v, uint64_t now)
 {
@@ -184,12 +199,13 @@ static inline void locktab_arm(struct locktab_slot *sl, uint64_t arm)
         __atomic_store_n(&sl->frac, arm, __ATOMIC_RELAXED);
 }
 
-/* The word of a state: LIVE, or the free word (T kept) once it is idle. Q is kept in range:
- * registrations that would take it above are refused, and what is owed saturates below. */
-static locktab_word locktab_pack(const struct lp_charge *c)
+/* The word of a state: LIVE, or the free word (T kept) once it is idle, unless the entry is
+ * kept (keep): then a LIVE word with no waiter. Q is kept in range: registrations that would
+ * take it above are refused, and what is owed saturates below. */
+static locktab_word locktab_pack(const struct lp_charge *c, bool keep)
 {
     locktab_word v = c->T & LOCKTAB_T_MASK;
-    if (lp_charge_idle(c))
+    if (lp_charge_idle(c) && !keep)
         return v;
     int64_t q = c->Q < LOCKTAB_Q_MIN ? LOCKTAB_Q_MIN : c->Q > LOCKTAB_Q_MAX ? LOCKTAB_Q_MAX : c->Q;
     v |= (locktab_word)(c->W & LOCKTAB_W_MAX) << LOCKTAB_W_SHIFT | LOCKTAB_LIVE;
@@ -278,12 +294,31 @@ static bool locktab_commit(struct locktab_stripe *s, unsigned i, locktab_word *v
     return true;
 }
 
+/* Frees one kept entry of s that is at rest, for a claim that found every slot taken: the
+ * same swap to the free word as the last waiter's leave of an entry that is not kept. Which
+ * one does not depend on any draw (an armed one loses its draw, and the lock's next entry
+ * draws afresh at its creation), so the releases picked stay 1 in n. True when one was. */
+static bool locktab_evict(struct locktab_stripe *s)
+{
+    for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
+        if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) == NULL || !locktab_kept(&s->slot[i]))
+            continue;
+        locktab_word v = locktab_load(&s->slot[i].st);
+        if (locktab_word_idle(v) && locktab_commit(s, i, &v, v & LOCKTAB_T_MASK))
+            return true;
+    }
+    return false;
+}
+
 /* Claims a free slot of s for lock and makes it LIVE with w's registration at the clock read
- * then. False when every slot is taken (or being freed). */
-static bool locktab_claim(struct locktab_stripe *s, const void *lock, uint64_t arm,
+ * then; a kept entry when keep. When every slot is taken, frees a kept entry at rest and tries
+ * once more. False when every slot is taken (or being freed). */
+static bool locktab_claim(struct locktab_stripe *s, const void *lock, uint64_t arm, bool keep,
                           struct lp_waiter *w)
 {
     uint32_t *hint = locktab_hint_of(s);
+    bool evicted = false;
+again:
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
         if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) != NULL)
             continue;
@@ -299,6 +334,7 @@ static bool locktab_claim(struct locktab_stripe *s, const void *lock, uint64_t a
         }
         /* The slot is ours: its word is free (its key was cleared after the word was), and
          * only its claimer revives a free word. */
+        __atomic_store_n(&s->slot[i].keep, (uint64_t)keep, __ATOMIC_RELAXED);
         locktab_word v = locktab_load(&s->slot[i].st);
         for (;;) {
             uint64_t now = lp_now();
@@ -307,7 +343,7 @@ static bool locktab_claim(struct locktab_stripe *s, const void *lock, uint64_t a
             w->e = lp_charge_register(&c, now);
             w->start = now;
             locktab_arm(&s->slot[i], arm);
-            if (locktab_commit(s, i, &v, locktab_pack(&c)))
+            if (locktab_commit(s, i, &v, locktab_pack(&c, keep)))
                 break;
             /* Not expected (nobody else swaps a free word whose key is set); a word that
              * changed is reread, and a LIVE one would not be ours: give the slot up. */
@@ -318,12 +354,17 @@ static bool locktab_claim(struct locktab_stripe *s, const void *lock, uint64_t a
         w->registered = true;
         return true;
     }
+    if (!evicted && locktab_evict(s)) {
+        evicted = true;
+        goto again;
+    }
     return false;
 }
 
 /* ---- operations -------------------------------------------------------------------------- */
 
-void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm)
+void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm,
+                           bool keep)
 {
     w->lock = lock;
     w->registered = false;
@@ -337,6 +378,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
         if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
+        bool kept = locktab_kept(&s->slot[i]);
         do {
             uint64_t now = lp_now();
             struct lp_charge c;
@@ -344,7 +386,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
             uint64_t e = lp_charge_register(&c, now);
             if (c.W > LOCKTAB_W_MAX || c.Q > LOCKTAB_Q_MAX)
                 goto out_full; /* out of the word's range: not registered, counted */
-            if (locktab_commit(s, i, &v, locktab_pack(&c))) {
+            if (locktab_commit(s, i, &v, locktab_pack(&c, kept))) {
                 w->start = now;
                 w->e = e;
                 w->way = i;
@@ -354,7 +396,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
         } while (locktab_still_entry(s, i, lock, v));
         /* Freed under us: look again from the next slot, then claim one. */
     }
-    if (locktab_claim(s, lock, arm, w))
+    if (locktab_claim(s, lock, arm, keep, w))
         return;
 out_full:
     __atomic_fetch_add(&locktab_not_registered, 1, __ATOMIC_RELAXED);
@@ -373,6 +415,7 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
     if (!locktab_load_entry(s, i, w->lock, &v))
         return lp_now();
     uint64_t frac = locktab_frac(&s->slot[i]);
+    bool kept = locktab_kept(&s->slot[i]);
     for (;;) {
         uint64_t now = lp_now();
         struct lp_charge c;
@@ -381,7 +424,7 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
             lp_charge_cancel(&c, w->e);
         else
             lp_charge_leave(&c, w->e, now, outcome == LP_ACQUIRED);
-        if (locktab_commit(s, i, &v, locktab_pack(&c)))
+        if (locktab_commit(s, i, &v, locktab_pack(&c, kept)))
             return now;
         if (!locktab_still_entry(s, i, w->lock, v))
             return now;
@@ -404,6 +447,7 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
         if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
+        bool kept = locktab_kept(&s->slot[i]);
         do {
             if (!arm && !locktab_word_due(v))
                 break;
@@ -413,7 +457,7 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
             locktab_unpack(v, now, &frac, &s->slot[i], &c);
             bool p = lp_charge_release_sampled(&c, now, arm, &ch, &f);
             locktab_arm(&s->slot[i], arm);
-            if (locktab_commit(s, i, &v, locktab_pack(&c))) {
+            if (locktab_commit(s, i, &v, locktab_pack(&c, kept))) {
                 if (p) {
                     sum += ch;
                     if (!picked)
@@ -439,13 +483,14 @@ void lp_locktab_rebase(const void *lock)
         if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
+        bool kept = locktab_kept(&s->slot[i]);
         do {
             uint64_t now = lp_now();
             struct lp_charge c;
             bool charged;
             locktab_unpack(v, now, &frac, &s->slot[i], &c);
             (void)lp_charge_release(&c, now, &charged); /* armed stays as it is */
-            if (locktab_commit(s, i, &v, locktab_pack(&c)))
+            if (locktab_commit(s, i, &v, locktab_pack(&c, kept)))
                 break;
         } while (locktab_still_entry(s, i, lock, v));
     }

@@ -2,9 +2,18 @@
  * locktab.h — per-lock charge state (charge.h) for the locks that have waiters right now.
  *
  * A lock has an entry only while it has registered waiters or pending time (DESIGN §3.3), so
- * the table stays small however many locks a program has. (Keeping idle entries across
- * hand-offs was tried: once it stopped biasing the sampled releases, see unit_locktab.t, it no
- * longer measured faster, and it is not done.)
+ * the table stays small however many locks a program has. (Keeping a mutex's idle entries
+ * across hand-offs was tried: once it stopped biasing the sampled releases, see unit_locktab.t,
+ * it no longer measured faster, and it is not done: every unlock of a lock with an entry looks
+ * at it, contended or not.) The exception is a kept entry, asked for by a registration that
+ * creates it (keep): it stays when its last waiter leaves, at rest (no waiter, nothing owed,
+ * still LIVE, its draw for the next release kept), until a registration for another lock finds
+ * its stripe full and frees it. It is for a futex word (interpose/futex.c), whose releases are
+ * FUTEX_WAKE system calls that look at the table anyway, and whose waiters come and go
+ * thousands of times a second when a FUTEX_WAIT finds the word already changed (a spinning
+ * lock under contention): creating and freeing the entry each time writes the table's shared
+ * counts on every one of those calls. A kept entry's releases are sampled as any other's: the
+ * chain of draws goes on across its rest, and freeing one does not depend on its draw.
  *
  * The table is striped: a lock's address picks one stripe of a few slots. It takes no lock:
  * an entry's whole state is one 16-byte word (locktab.c says how it is packed), and every
@@ -63,8 +72,10 @@ int lp_locktab_init(unsigned stripes);
 
 /* Starts a wait on lock. With charge, registers a waiter (reading the clock for it);
  * otherwise only reads the clock. Sets w->start. arm: the fraction the lock's first release is
- * picked at if this creates its entry, or 0 (charge.h: sampled releases). */
-void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm);
+ * picked at if this creates its entry, or 0 (charge.h: sampled releases). keep: an entry this
+ * creates is kept when idle (above). */
+void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm,
+                           bool keep);
 /* Ends it; returns the time it ended (read for the leave when registered). */
 uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome);
 

@@ -1,8 +1,9 @@
 /*
  * unit_locktab — the lock table's entries and its stripe hint (locktab.h), with a scripted
  * clock, on one stripe of six ways: what a release can skip, what it must do, that every
- * charge event is picked at 1 in n whatever came before it, and that entries go with their
- * waiters.
+ * charge event is picked at 1 in n whatever came before it, that entries go with their
+ * waiters, and that a kept entry (a futex word's) stays at rest, is charged as any other and
+ * gives its slot up when the stripe is full.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -32,11 +33,18 @@ static uint64_t not_registered(void)
     return st.not_registered;
 }
 
-/* A waiter that registers at begin and leaves at end, on the scripted clock. */
+/* A waiter that registers at begin and leaves at end, on the scripted clock; wait_kept's
+ * registration asks for a kept entry. */
 static void wait_at(struct lp_waiter *w, const void *lock, uint64_t begin, uint64_t arm)
 {
     fake_now = begin;
-    lp_locktab_wait_begin(w, lock, true, arm);
+    lp_locktab_wait_begin(w, lock, true, arm, false);
+}
+
+static void wait_kept(struct lp_waiter *w, const void *lock, uint64_t begin, uint64_t arm)
+{
+    fake_now = begin;
+    lp_locktab_wait_begin(w, lock, true, arm, true);
 }
 
 static void end_at(struct lp_waiter *w, uint64_t end, enum lp_wait_outcome outcome)
@@ -57,7 +65,7 @@ int main(void)
 {
     lp_clock_source = fake_clock;
     ok(lp_locktab_init(1) == 0, "one stripe mapped");
-    static char locks[100];
+    static char locks[200];
     const void *a = &locks[0], *b = &locks[8];
     struct lp_waiter w, w2;
     uint64_t charge, fraction;
@@ -108,19 +116,21 @@ int main(void)
      * is a charge event. A table that kept or freed entries according to a draw's value would
      * pick those at another rate (an attempt at keeping idle entries picked 11,829 of 200,000,
      * where 20,000 is right). */
-    {
+    for (int kept = 0; kept < 2; kept++) {
         struct lp_rng r;
         lp_rng_seed(&r, 42);
         const uint64_t n = 10, cycles = 200000;
         const void *h = &locks[16];
         uint64_t events = 0, picks = 0, t = 10000;
+        void (*wait)(struct lp_waiter *, const void *, uint64_t, uint64_t) =
+            kept ? wait_kept : wait_at;
 #define DRAW() (lp_sample_mutex_pick(&r, n) ? n : 0)
         for (uint64_t i = 0; i < cycles; i++) {
-            wait_at(&w, h, t += 10, DRAW());
+            wait(&w, h, t += 10, DRAW());
             end_at(&w, t += 10, LP_ACQUIRED);
             if (lp_rng_below(&r, 2)) /* the release before anyone registers: idle entry */
                 (void)release_at(h, t += 10, DRAW(), &charge, &fraction);
-            wait_at(&w2, h, t += 10, DRAW());
+            wait(&w2, h, t += 10, DRAW());
             events++;
             if (release_at(h, t += 10, DRAW(), &charge, &fraction))
                 picks++;
@@ -130,8 +140,71 @@ int main(void)
         double want = (double)events / (double)n;
         double sd = sqrt((double)events * (1.0 / (double)n) * (1.0 - 1.0 / (double)n));
         near((double)picks, want, 6 * sd,
-             "hand-offs, releases between them: %" PRIu64 " of %" PRIu64 " charge events picked, "
-             "1 in %" PRIu64 " (within 6 sd)", picks, events, n);
+             "%s, hand-offs, releases between them: %" PRIu64 " of %" PRIu64 " charge events "
+             "picked, 1 in %" PRIu64 " (within 6 sd)", kept ? "kept entry" : "entries freed",
+             picks, events, n);
+        is_u64(live(), (uint64_t)kept, "... %s", kept ? "the kept entry stays" : "none left");
+        if (kept) { /* gone again, for what follows: a non-kept waiter on a full stripe */
+            struct lp_waiter six[6];
+            for (int i = 0; i < 6; i++)
+                wait_at(&six[i], &locks[60 + i], t += 10, 0);
+            for (int i = 0; i < 6; i++)
+                end_at(&six[i], t += 10, LP_ACQUIRED);
+            is_u64(live(), 0, "... and gives its slot up to a full stripe's sixth waiter");
+        }
+    }
+
+    /* ---- a kept entry: at rest between waiters, charged as any other ---- */
+    {
+        const void *k = &locks[24];
+        const uint64_t K = 1000000000; /* after the times above: a slot's T only grows */
+        wait_kept(&w, k, K + 6000, 0);
+        end_at(&w, K + 6010, LP_ACQUIRED);
+        is_u64(live(), 1, "kept: the last waiter left, the entry stays");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... at rest: USED, not DUE");
+        ok(!release_at(k, K + 6020, 10, &charge, &fraction), "... a release at rest arms the next");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED | LP_LOCKTAB_DUE, "... DUE");
+        ok(!release_at(k, K + 6030, 0, &charge, &fraction),
+           "... the armed release, with nobody waiting, is no charge event");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... DUE cleared");
+        wait_at(&w, k, K + 6100, 0); /* not kept itself: the entry is found, not created */
+        is_u64(live(), 1, "... the next waiter finds it (no second entry)");
+        ok(!release_at(k, K + 6120, 10, &charge, &fraction), "... a release arms the next");
+        wait_at(&w2, k, K + 6130, 0);
+        ok(release_at(k, K + 6150, 0, &charge, &fraction), "... the armed release is picked");
+        is_u64(charge, 30 + 20, "... charged from the arming release: 30 + 20 ns");
+        end_at(&w, K + 6160, LP_ACQUIRED);
+        end_at(&w2, K + 6170, LP_ACQUIRED);
+        wait_at(&w, k, K + 6200, 0);
+        end_at(&w, K + 6230, LP_GAVE_UP);
+        ok(lp_locktab_hint(k) & LP_LOCKTAB_DUE, "... a waiter gave up: owed, DUE");
+        ok(!release_at(k, K + 6240, 0, &charge, &fraction), "... the owed release is not picked");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... paid: at rest again, still there");
+
+        /* Five more kept entries fill the stripe, the first of them armed; a waiter for a
+         * seventh lock frees one of them, and no waiter is turned away. */
+        uint64_t before = not_registered();
+        for (int i = 0; i < 5; i++) {
+            wait_kept(&w, &locks[32 + 8 * i], K + 6300 + 10 * (uint64_t)i, i == 0 ? 10 : 0);
+            end_at(&w, K + 6305 + 10 * (uint64_t)i, LP_ACQUIRED);
+        }
+        is_u64(live(), 6, "six kept entries at rest fill the stripe");
+        ok(lp_locktab_hint(k) & LP_LOCKTAB_DUE, "... one of them armed: DUE");
+        wait_at(&w, &locks[96], K + 6400, 0);
+        ok(w.registered, "a seventh lock's waiter registers: a kept entry gave its slot up");
+        is_u64(live(), 6, "... six entries");
+        struct lp_waiter more[5];
+        for (int i = 0; i < 5; i++)
+            wait_at(&more[i], &locks[100 + i], K + 6410, 0);
+        for (int i = 0; i < 5; i++)
+            ok(more[i].registered, "... and waiter %d of five more for other locks", i);
+        is_u64(not_registered() - before, 0, "... none turned away");
+        is_u64(lp_locktab_hint(k) & LP_LOCKTAB_DUE, 0, "... the armed one freed: not DUE");
+        end_at(&w, K + 6420, LP_ACQUIRED);
+        for (int i = 0; i < 5; i++)
+            end_at(&more[i], K + 6420, LP_ACQUIRED);
+        is_u64(live(), 0, "... and once they leave, no entry is left");
+        is_u64(lp_locktab_hint(k), 0, "... hint back to 0");
     }
 
     /* ---- entries go with their waiters ---- */

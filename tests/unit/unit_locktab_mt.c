@@ -6,8 +6,9 @@
  * release that charges is charged at most what its waiters waited (Σ charges <= Σ registered
  * waits, at fraction 1), no charge is absurd (an underflow), and once everyone is gone no
  * entry and no count of the stripe's hint is left behind. The same at a sampled fraction,
- * once the clock may have moved to the time-stamp counter, and with releases that race the
- * next holder's (as a rwlock's readers' race each other).
+ * once the clock may have moved to the time-stamp counter, with releases that race the next
+ * holder's (as a rwlock's readers' race each other), and with kept entries (a futex word's),
+ * which stay at rest once everyone is gone and give their slots up to other locks' waiters.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +31,7 @@ struct worker {
     long ops;
     uint64_t fraction; /* 1: every release draws "arm" */
     bool racing;       /* releases without holding the mutex, as readers do */
+    bool keep;         /* registrations ask for kept entries, as a futex word's do */
 };
 
 /* Work that the compiler keeps: a volatile of the thread's own (threads share no sink). */
@@ -76,7 +78,7 @@ static void *worker_main(void *arg)
         bool held = pthread_mutex_trylock(m) == 0;
         if (!held) {
             struct lp_waiter w;
-            lp_locktab_wait_begin(&w, m, true, draw(&r, wk->fraction));
+            lp_locktab_wait_begin(&w, m, true, draw(&r, wk->fraction), wk->keep);
             if (!w.registered)
                 __atomic_fetch_add(&unregistered, 1, __ATOMIC_RELAXED);
             int rc;
@@ -117,14 +119,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void run(const char *what, long ops, uint64_t fraction, bool racing)
+static void run(const char *what, long ops, uint64_t fraction, bool racing, bool keep)
 {
     sum_waits = sum_charges = max_charge = charges = gave_up = unregistered = 0;
     pthread_t th[THREADS];
     struct worker wk[THREADS];
     uint64_t t0 = lp_now();
     for (int i = 0; i < THREADS; i++) {
-        wk[i] = (struct worker){ i, ops, fraction, racing };
+        wk[i] = (struct worker){ i, ops, fraction, racing, keep };
         if (pthread_create(&th[i], NULL, worker_main, &wk[i]) != 0) {
             ok(false, "%s: pthread_create", what);
             return;
@@ -146,6 +148,23 @@ static void run(const char *what, long ops, uint64_t fraction, bool racing)
     cmp_ok_u64(sum_charges, "<=", sum_waits, "%s: Σ charges <= Σ registered waits", what);
     cmp_ok_u64(max_charge, "<=", (THREADS - 1) * elapsed,
                "%s: no charge above (threads - 1) x the run's time (no underflow)", what);
+    if (keep) {
+        /* Kept entries stay, at rest: six waiters on other locks of the stripe, at once, all
+         * find a slot (each kept entry freed for one of them, which it could not be if a
+         * waiter or owed time were left in it), and once they leave nothing is left. */
+        cmp_ok_u64(st.live, "<=", LOCKS, "%s: at most one kept entry per lock stays", what);
+        static char others[6];
+        struct lp_waiter w[6];
+        uint64_t before = st.not_registered;
+        for (int i = 0; i < 6; i++)
+            lp_locktab_wait_begin(&w[i], &others[i], true, 0, false);
+        lp_locktab_stats(&st);
+        is_u64(st.not_registered - before, 0,
+               "%s: six new waiters registered over the kept entries (they were at rest)", what);
+        for (int i = 0; i < 6; i++)
+            lp_locktab_wait_end(&w[i], LP_ACQUIRED);
+        lp_locktab_stats(&st);
+    }
     is_u64(st.live, 0, "%s: every entry went with its waiters", what);
     for (int i = 0; i < LOCKS; i++)
         is_u64(lp_locktab_hint(&mutexes[i]), 0, "%s: the stripe's hint back to 0 (lock %d)",
@@ -158,13 +177,15 @@ int main(void)
     ok(lp_locktab_init(1) == 0, "one stripe: the three mutexes share it");
     for (int i = 0; i < LOCKS; i++)
         pthread_mutex_init(&mutexes[i], NULL);
-    run("fraction 1", 100000, 1, false);
-    run("fraction 4", 100000, 4, false);
+    run("fraction 1", 100000, 1, false, false);
+    run("fraction 4", 100000, 4, false, false);
     /* The clock switches to the time-stamp counter 50 ms after lp_clock_tsc_init, where the
      * kernel's clock source is the counter (clock.h); elsewhere this is the same clock. */
     struct timespec ms60 = { 0, 60 * 1000 * 1000 };
     nanosleep(&ms60, NULL);
-    run("after the clock's calibration, fraction 1", 100000, 1, false);
-    run("racing releases, fraction 3", 100000, 3, true);
+    run("after the clock's calibration, fraction 1", 100000, 1, false, false);
+    run("racing releases, fraction 3", 100000, 3, true, false);
+    run("kept entries, fraction 1", 100000, 1, false, true);
+    run("kept entries, racing releases, fraction 3", 100000, 3, true, true);
     return done_testing();
 }
