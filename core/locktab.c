@@ -141,15 +141,18 @@ static inline bool locktab_word_due(locktab_word v)
     return locktab_live(v) && (v & (LOCKTAB_ARMED | LOCKTAB_OWED)) != 0;
 }
 
-/* A LIVE word with no waiter and nothing owed: a kept entry at rest, which a claim may free. */
+/* A LIVE word with no waiter and nothing owed: a kept entry at rest (locktab_rest), which a
+ * claim may free. */
 static inline bool locktab_word_idle(locktab_word v)
 {
     return locktab_live(v) && (v & LOCKTAB_OWED) == 0 &&
            ((uint64_t)(v >> LOCKTAB_W_SHIFT) & LOCKTAB_W_MAX) == 0;
 }
 
-/* Whether slot sl's entry is kept when idle, read once per operation after its word: its
- * claimer stored it before the swap that published the LIVE word. */
+/* Whether slot sl's entry is kept when idle, read after its word each time the word is
+ * (re)loaded: its claimer stored it before the swap that published the LIVE word, and a word
+ * found after a failed swap may be a later entry's of the same lock, claimed by another
+ * family. */
 static inline bool locktab_kept(const struct locktab_slot *sl)
 {
     return __atomic_load_n(&sl->keep, __ATOMIC_RELAXED) != 0;
@@ -197,6 +200,19 @@ static inline void locktab_arm(struct locktab_slot *sl, uint64_t arm)
 {
     if (arm && __atomic_load_n(&sl->frac, __ATOMIC_RELAXED) != arm)
         __atomic_store_n(&sl->frac, arm, __ATOMIC_RELAXED);
+}
+
+/* A kept entry's state once nobody waits and nothing is owed: at rest. It keeps no draw (the
+ * next registration draws, as an entry's creation does: a release at rest is no charge event,
+ * and its draw would only make the stripe DUE for nothing), and its T moves up to the
+ * operation's time, so that a long rest never leaves T 2^55 ns behind the clock. */
+static inline void locktab_rest(struct lp_charge *c, uint64_t now)
+{
+    if (!lp_charge_idle(c))
+        return;
+    c->armed = 0;
+    if (now > c->T)
+        c->T = now;
 }
 
 /* The word of a state: LIVE, or the free word (T kept) once it is idle, unless the entry is
@@ -298,26 +314,34 @@ static bool locktab_commit(struct locktab_stripe *s, unsigned i, locktab_word *v
  * same swap to the free word as the last waiter's leave of an entry that is not kept. Which
  * one does not depend on any draw (an armed one loses its draw, and the lock's next entry
  * draws afresh at its creation), so the releases picked stay 1 in n. True when one was. */
+#define LOCKTAB_EVICT_TRIES 4
 static bool locktab_evict(struct locktab_stripe *s)
 {
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
-        if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) == NULL || !locktab_kept(&s->slot[i]))
+        if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) == NULL)
             continue;
         locktab_word v = locktab_load(&s->slot[i].st);
-        if (locktab_word_idle(v) && locktab_commit(s, i, &v, v & LOCKTAB_T_MASK))
-            return true;
+        /* A swap that fails against a waiter coming and going (a FUTEX_WAIT that found the
+         * word changed) may find the entry at rest again: a few tries, then the next way. */
+        for (unsigned t = 0; t < LOCKTAB_EVICT_TRIES; t++) {
+            if (!locktab_word_idle(v) || !locktab_kept(&s->slot[i]))
+                break;
+            if (locktab_commit(s, i, &v, v & LOCKTAB_T_MASK))
+                return true;
+        }
     }
     return false;
 }
 
 /* Claims a free slot of s for lock and makes it LIVE with w's registration at the clock read
  * then; a kept entry when keep. When every slot is taken, frees a kept entry at rest and tries
- * once more. False when every slot is taken (or being freed). */
+ * again (another claimer may take the slot first: at most once per way). False when every
+ * slot is taken (or being freed) and none is at rest. */
 static bool locktab_claim(struct locktab_stripe *s, const void *lock, uint64_t arm, bool keep,
                           struct lp_waiter *w)
 {
     uint32_t *hint = locktab_hint_of(s);
-    bool evicted = false;
+    unsigned evicted = 0;
 again:
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
         if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) != NULL)
@@ -354,8 +378,8 @@ again:
         w->registered = true;
         return true;
     }
-    if (!evicted && locktab_evict(s)) {
-        evicted = true;
+    if (evicted < LOCKTAB_WAYS && locktab_evict(s)) {
+        evicted++;
         goto again;
     }
     return false;
@@ -378,11 +402,20 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
         if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
-        bool kept = locktab_kept(&s->slot[i]);
         do {
             uint64_t now = lp_now();
             struct lp_charge c;
             locktab_unpack(v, now, &frac, &s->slot[i], &c);
+            bool kept = locktab_kept(&s->slot[i]);
+            if (kept && lp_charge_idle(&c)) {
+                /* At rest: this registration draws for the next release, as a creation does,
+                 * and T is the rest's start unless that is further ahead than clocks skew (a
+                 * rest of 2^55 ns read back as the future). */
+                if (c.T > now && c.T - now >= LOCKTAB_SKEW_NS)
+                    c.T = now;
+                c.armed = arm;
+                locktab_arm(&s->slot[i], arm);
+            }
             uint64_t e = lp_charge_register(&c, now);
             if (c.W > LOCKTAB_W_MAX || c.Q > LOCKTAB_Q_MAX)
                 goto out_full; /* out of the word's range: not registered, counted */
@@ -415,20 +448,40 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
     if (!locktab_load_entry(s, i, w->lock, &v))
         return lp_now();
     uint64_t frac = locktab_frac(&s->slot[i]);
-    bool kept = locktab_kept(&s->slot[i]);
     for (;;) {
         uint64_t now = lp_now();
         struct lp_charge c;
         locktab_unpack(v, now, &frac, &s->slot[i], &c);
+        bool kept = locktab_kept(&s->slot[i]);
         if (outcome == LP_NOT_A_WAIT)
             lp_charge_cancel(&c, w->e);
         else
             lp_charge_leave(&c, w->e, now, outcome == LP_ACQUIRED);
+        if (kept)
+            locktab_rest(&c, now);
         if (locktab_commit(s, i, &v, locktab_pack(&c, kept)))
             return now;
         if (!locktab_still_entry(s, i, w->lock, v))
             return now;
     }
+}
+
+/* Frees slot i's entry if it is another lock's kept entry that has been at rest for
+ * LOCKTAB_REST_NS (its T is when the rest began): a word nobody waits on any more, whose
+ * entry would otherwise make every release in the stripe draw (locktab.h). *now: the clock,
+ * read here the first time it is needed. One try: a word that changes is in use. */
+#define LOCKTAB_REST_NS UINT64_C(10000000)
+static void locktab_tidy(struct locktab_stripe *s, unsigned i, uint64_t *now)
+{
+    if (__atomic_load_n(&s->key[i], __ATOMIC_RELAXED) == NULL)
+        return;
+    locktab_word v = locktab_load(&s->slot[i].st);
+    if (!locktab_word_idle(v) || !locktab_kept(&s->slot[i]))
+        return;
+    if (*now == 0)
+        *now = lp_now();
+    if (*now - locktab_time(v, *now) >= LOCKTAB_REST_NS)
+        (void)locktab_commit(s, i, &v, v & LOCKTAB_T_MASK);
 }
 
 bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64_t *fraction)
@@ -437,26 +490,34 @@ bool lp_locktab_release(const void *lock, uint64_t arm, uint64_t *charge, uint64
         return false;
     struct locktab_stripe *s = locktab_stripe_of(lock);
     bool picked = false;
-    uint64_t sum = 0;
+    uint64_t sum = 0, tidy_now = 0;
     /* Every entry of the lock (there may be two, locktab.h): most releases of a lock with
      * waiters find theirs neither armed nor owed and do not arm the next (charge.h): nothing to
      * change, no clock. Relaxed loads: an entry created concurrently is missed, and a waiter
      * registering while the release runs is one this release could not have made wait. */
     for (unsigned i = 0; i < LOCKTAB_WAYS; i++) {
         locktab_word v;
-        if (!locktab_find_entry(s, i, lock, &v))
+        if (!locktab_find_entry(s, i, lock, &v)) {
+            /* A release that draws (one in n) also frees the stripe's long rests. */
+            if (arm)
+                locktab_tidy(s, i, &tidy_now);
             continue;
+        }
         uint64_t frac = locktab_frac(&s->slot[i]);
-        bool kept = locktab_kept(&s->slot[i]);
         do {
             if (!arm && !locktab_word_due(v))
                 break;
+            bool kept = locktab_kept(&s->slot[i]);
+            if (kept && locktab_word_idle(v))
+                break; /* at rest: nothing to charge, and no draw kept (locktab_rest) */
             uint64_t now = lp_now();
             struct lp_charge c;
             uint64_t ch = 0, f = 0;
             locktab_unpack(v, now, &frac, &s->slot[i], &c);
             bool p = lp_charge_release_sampled(&c, now, arm, &ch, &f);
-            locktab_arm(&s->slot[i], arm);
+            if (kept)
+                locktab_rest(&c, now);
+            locktab_arm(&s->slot[i], c.armed);
             if (locktab_commit(s, i, &v, locktab_pack(&c, kept))) {
                 if (p) {
                     sum += ch;
@@ -483,13 +544,15 @@ void lp_locktab_rebase(const void *lock)
         if (!locktab_find_entry(s, i, lock, &v))
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
-        bool kept = locktab_kept(&s->slot[i]);
         do {
             uint64_t now = lp_now();
             struct lp_charge c;
             bool charged;
             locktab_unpack(v, now, &frac, &s->slot[i], &c);
+            bool kept = locktab_kept(&s->slot[i]);
             (void)lp_charge_release(&c, now, &charged); /* armed stays as it is */
+            if (kept)
+                locktab_rest(&c, now);
             if (locktab_commit(s, i, &v, locktab_pack(&c, kept)))
                 break;
         } while (locktab_still_entry(s, i, lock, v));

@@ -1,19 +1,25 @@
 /*
- * locktab.h — per-lock charge state (charge.h) for the locks that have waiters right now.
+ * locktab.h — per-lock charge state (charge.h) for the locks that have waiters right now, and
+ * for futex words that had some (kept entries, below).
  *
  * A lock has an entry only while it has registered waiters or pending time (DESIGN §3.3), so
  * the table stays small however many locks a program has. (Keeping a mutex's idle entries
  * across hand-offs was tried: once it stopped biasing the sampled releases, see unit_locktab.t,
  * it no longer measured faster, and it is not done: every unlock of a lock with an entry looks
  * at it, contended or not.) The exception is a kept entry, asked for by a registration that
- * creates it (keep): it stays when its last waiter leaves, at rest (no waiter, nothing owed,
- * still LIVE, its draw for the next release kept), until a registration for another lock finds
- * its stripe full and frees it. It is for a futex word (interpose/futex.c), whose releases are
- * FUTEX_WAKE system calls that look at the table anyway, and whose waiters come and go
- * thousands of times a second when a FUTEX_WAIT finds the word already changed (a spinning
- * lock under contention): creating and freeing the entry each time writes the table's shared
- * counts on every one of those calls. A kept entry's releases are sampled as any other's: the
- * chain of draws goes on across its rest, and freeing one does not depend on its draw.
+ * creates it (keep): it stays when its last waiter leaves, at rest (LIVE, no waiter, nothing
+ * owed, no draw), until a registration for another lock finds its stripe full and frees it.
+ * It is for a futex word (interpose/futex.c), whose releases are FUTEX_WAKE system calls that
+ * look at the table anyway, and whose waiters come and go thousands of times a second when a
+ * FUTEX_WAIT finds the word already changed (a spinning lock under contention): creating and
+ * freeing the entry each time writes the table's shared counts on every one of those calls.
+ * For sampling an entry at rest is no entry: a release finds nothing to charge and keeps no
+ * draw, and the registration that ends the rest draws for the next release as a creation
+ * does; so which entry at rest a claim frees does not matter. The price: a stripe that holds
+ * an entry at rest says USED, so an unlock of another lock in it makes its draw (mutex.c),
+ * and the table is not empty (lp_locktab_busy). So a release that draws for the next (one in
+ * n) also frees the entries of its stripe that have been at rest for 10 ms: the words of a
+ * lock no longer contended, or of memory the program has freed, do not stay in the way.
  *
  * The table is striped: a lock's address picks one stripe of a few slots. It takes no lock:
  * an entry's whole state is one 16-byte word (locktab.c says how it is packed), and every

@@ -2,8 +2,8 @@
  * unit_locktab — the lock table's entries and its stripe hint (locktab.h), with a scripted
  * clock, on one stripe of six ways: what a release can skip, what it must do, that every
  * charge event is picked at 1 in n whatever came before it, that entries go with their
- * waiters, and that a kept entry (a futex word's) stays at rest, is charged as any other and
- * gives its slot up when the stripe is full.
+ * waiters, and that a kept entry (a futex word's) stays at rest, is charged as any other,
+ * gives its slot up when the stripe is full, and goes after a long rest.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -115,19 +115,28 @@ int main(void)
      * before the next waiter registers, then a waiter registers and the release that follows
      * is a charge event. A table that kept or freed entries according to a draw's value would
      * pick those at another rate (an attempt at keeping idle entries picked 11,829 of 200,000,
-     * where 20,000 is right). */
+     * where 20,000 is right). The same with a kept entry, which a full stripe sometimes frees
+     * while it is at rest. */
+    uint64_t t = 10000;
     for (int kept = 0; kept < 2; kept++) {
         struct lp_rng r;
         lp_rng_seed(&r, 42);
         const uint64_t n = 10, cycles = 200000;
         const void *h = &locks[16];
-        uint64_t events = 0, picks = 0, t = 10000;
+        uint64_t events = 0, picks = 0;
         void (*wait)(struct lp_waiter *, const void *, uint64_t, uint64_t) =
             kept ? wait_kept : wait_at;
 #define DRAW() (lp_sample_mutex_pick(&r, n) ? n : 0)
         for (uint64_t i = 0; i < cycles; i++) {
             wait(&w, h, t += 10, DRAW());
             end_at(&w, t += 10, LP_ACQUIRED);
+            if (kept && lp_rng_below(&r, 4) == 0) { /* six other locks' waiters fill the stripe */
+                struct lp_waiter six[6];
+                for (int j = 0; j < 6; j++)
+                    wait_at(&six[j], &locks[60 + j], t += 1, 0);
+                for (int j = 0; j < 6; j++)
+                    end_at(&six[j], t += 1, LP_ACQUIRED);
+            }
             if (lp_rng_below(&r, 2)) /* the release before anyone registers: idle entry */
                 (void)release_at(h, t += 10, DRAW(), &charge, &fraction);
             wait(&w2, h, t += 10, DRAW());
@@ -144,7 +153,7 @@ int main(void)
              "picked, 1 in %" PRIu64 " (within 6 sd)", kept ? "kept entry" : "entries freed",
              picks, events, n);
         is_u64(live(), (uint64_t)kept, "... %s", kept ? "the kept entry stays" : "none left");
-        if (kept) { /* gone again, for what follows: a non-kept waiter on a full stripe */
+        if (kept) { /* gone, for what follows: a full stripe's waiters free it */
             struct lp_waiter six[6];
             for (int i = 0; i < 6; i++)
                 wait_at(&six[i], &locks[60 + i], t += 10, 0);
@@ -158,52 +167,93 @@ int main(void)
     {
         const void *k = &locks[24];
         const uint64_t K = 1000000000; /* after the times above: a slot's T only grows */
-        wait_kept(&w, k, K + 6000, 0);
+        wait_kept(&w, k, K + 6000, 10);
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED | LP_LOCKTAB_DUE, "kept, created armed: DUE");
         end_at(&w, K + 6010, LP_ACQUIRED);
-        is_u64(live(), 1, "kept: the last waiter left, the entry stays");
-        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... at rest: USED, not DUE");
-        ok(!release_at(k, K + 6020, 10, &charge, &fraction), "... a release at rest arms the next");
-        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED | LP_LOCKTAB_DUE, "... DUE");
-        ok(!release_at(k, K + 6030, 0, &charge, &fraction),
-           "... the armed release, with nobody waiting, is no charge event");
-        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... DUE cleared");
-        wait_at(&w, k, K + 6100, 0); /* not kept itself: the entry is found, not created */
+        is_u64(live(), 1, "... the last waiter left, the entry stays");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... at rest: USED, its draw dropped");
+        ok(!release_at(k, K + 6020, 10, &charge, &fraction), "... a release at rest: no charge");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... and it keeps no draw: not DUE");
+        wait_at(&w, k, K + 6100, 10); /* not kept itself: the entry is found, not created */
         is_u64(live(), 1, "... the next waiter finds it (no second entry)");
-        ok(!release_at(k, K + 6120, 10, &charge, &fraction), "... a release arms the next");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED | LP_LOCKTAB_DUE,
+               "... and draws for the next release, as a creation does: DUE");
         wait_at(&w2, k, K + 6130, 0);
         ok(release_at(k, K + 6150, 0, &charge, &fraction), "... the armed release is picked");
-        is_u64(charge, 30 + 20, "... charged from the arming release: 30 + 20 ns");
+        is_u64(charge, 50 + 20, "... charged both waits from their starts: 50 + 20 ns");
+        is_u64(fraction, 10, "... at the registration's fraction");
         end_at(&w, K + 6160, LP_ACQUIRED);
         end_at(&w2, K + 6170, LP_ACQUIRED);
         wait_at(&w, k, K + 6200, 0);
         end_at(&w, K + 6230, LP_GAVE_UP);
         ok(lp_locktab_hint(k) & LP_LOCKTAB_DUE, "... a waiter gave up: owed, DUE");
-        ok(!release_at(k, K + 6240, 0, &charge, &fraction), "... the owed release is not picked");
-        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... paid: at rest again, still there");
+        ok(!release_at(k, K + 6240, 10, &charge, &fraction),
+           "... the owed release is not picked");
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... paid: at rest again, no draw kept");
+        is_u64(live(), 1, "... still there");
 
-        /* Five more kept entries fill the stripe, the first of them armed; a waiter for a
-         * seventh lock frees one of them, and no waiter is turned away. */
+        /* Five more kept entries fill the stripe; waiters for other locks free those at rest,
+         * and none is turned away while one is. */
         uint64_t before = not_registered();
         for (int i = 0; i < 5; i++) {
-            wait_kept(&w, &locks[32 + 8 * i], K + 6300 + 10 * (uint64_t)i, i == 0 ? 10 : 0);
+            wait_kept(&w, &locks[32 + 8 * i], K + 6300 + 10 * (uint64_t)i, 10);
             end_at(&w, K + 6305 + 10 * (uint64_t)i, LP_ACQUIRED);
         }
         is_u64(live(), 6, "six kept entries at rest fill the stripe");
-        ok(lp_locktab_hint(k) & LP_LOCKTAB_DUE, "... one of them armed: DUE");
-        wait_at(&w, &locks[96], K + 6400, 0);
-        ok(w.registered, "a seventh lock's waiter registers: a kept entry gave its slot up");
-        is_u64(live(), 6, "... six entries");
-        struct lp_waiter more[5];
-        for (int i = 0; i < 5; i++)
-            wait_at(&more[i], &locks[100 + i], K + 6410, 0);
-        for (int i = 0; i < 5; i++)
-            ok(more[i].registered, "... and waiter %d of five more for other locks", i);
+        is_u64(lp_locktab_hint(k), LP_LOCKTAB_USED, "... none DUE, though created armed");
+        struct lp_waiter more[6];
+        for (int i = 0; i < 6; i++)
+            wait_at(&more[i], &locks[100 + i], K + 6400, 0);
+        for (int i = 0; i < 6; i++)
+            ok(more[i].registered, "waiter %d for another lock registers over an entry at rest",
+               i);
         is_u64(not_registered() - before, 0, "... none turned away");
-        is_u64(lp_locktab_hint(k) & LP_LOCKTAB_DUE, 0, "... the armed one freed: not DUE");
-        end_at(&w, K + 6420, LP_ACQUIRED);
-        for (int i = 0; i < 5; i++)
+        is_u64(live(), 6, "... six entries, all theirs");
+        for (int i = 0; i < 6; i++)
             end_at(&more[i], K + 6420, LP_ACQUIRED);
         is_u64(live(), 0, "... and once they leave, no entry is left");
+        is_u64(lp_locktab_hint(k), 0, "... hint back to 0");
+
+        /* An entry with a waiter, or owed, is not at rest: it keeps its slot. */
+        wait_kept(&w, &locks[32], K + 6500, 0); /* stays registered */
+        wait_kept(&w2, &locks[40], K + 6500, 0);
+        end_at(&w2, K + 6510, LP_GAVE_UP); /* owed */
+        for (int i = 0; i < 4; i++) {
+            wait_kept(&more[i], &locks[48 + 8 * i], K + 6520, 0);
+            end_at(&more[i], K + 6530, LP_ACQUIRED);
+        }
+        before = not_registered();
+        for (int i = 0; i < 5; i++)
+            wait_at(&more[i], &locks[100 + i], K + 6540, 0);
+        for (int i = 0; i < 4; i++)
+            ok(more[i].registered, "waiter %d of five registers over an entry at rest", i);
+        ok(!more[4].registered, "... the fifth finds only an entry with a waiter and an owed one");
+        is_u64(not_registered() - before, 1, "... and is counted");
+        for (int i = 0; i < 5; i++)
+            end_at(&more[i], K + 6550, LP_ACQUIRED);
+        end_at(&w, K + 6560, LP_ACQUIRED);
+        ok(!release_at(&locks[40], K + 6570, 0, &charge, &fraction), "the owed one paid");
+        struct lp_waiter six[6];
+        for (int i = 0; i < 6; i++)
+            wait_at(&six[i], &locks[100 + i], K + 6600, 0);
+        for (int i = 0; i < 6; i++)
+            end_at(&six[i], K + 6610, LP_ACQUIRED);
+        is_u64(live(), 0, "... and six waiters for other locks free both, now at rest");
+
+        /* A release of another lock in the stripe that draws frees an entry at rest for 10 ms,
+         * not one at rest for less, and a release that does not draw frees none. */
+        const void *other = &locks[120];
+        wait_kept(&w, k, K + 7000, 0);
+        end_at(&w, K + 7010, LP_ACQUIRED);
+        ok(!release_at(other, K + 7010 + 9999999, 10, &charge, &fraction),
+           "another lock's release, 10 ms less 1 ns into a rest: nothing to charge");
+        is_u64(live(), 1, "... and the entry at rest stays");
+        ok(!release_at(other, K + 7010 + 20000000, 0, &charge, &fraction),
+           "another lock's release that does not draw, 20 ms into the rest");
+        is_u64(live(), 1, "... leaves it");
+        ok(!release_at(other, K + 7010 + 20000001, 10, &charge, &fraction),
+           "another lock's release that draws, 20 ms into the rest");
+        is_u64(live(), 0, "... frees it");
         is_u64(lp_locktab_hint(k), 0, "... hint back to 0");
     }
 
