@@ -30,8 +30,9 @@
  *
  * A slot's life: a claimer swaps its key from NULL to the lock (locktab_claim), then makes the
  * state LIVE with its own registration (T strictly above the free state's T); the operation
- * that leaves an entry with no waiter and nothing owed swaps in the free state (LIVE clear,
- * T kept) and only then clears the key. So a LIVE state always has its lock in the key, and a
+ * that leaves an entry with no waiter and nothing owed (for a kept entry at rest, a claim
+ * that needs its slot or a release that tidies the stripe) swaps in the free state (LIVE
+ * clear, T kept) and only then clears the key. So a LIVE state always has its lock in the key, and a
  * thread that loads a LIVE word and then reads its lock's address in the key operates on that
  * lock's entry if its swap succeeds: had the entry been freed and its slot claimed again in
  * between, the word would differ (T only grows over a slot's life). Nobody but the claimer
@@ -409,9 +410,11 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
             bool kept = locktab_kept(&s->slot[i]);
             if (kept && lp_charge_idle(&c)) {
                 /* At rest: this registration draws for the next release, as a creation does,
-                 * and T is the rest's start unless that is further ahead than clocks skew (a
-                 * rest of 2^55 ns read back as the future). */
-                if (c.T > now && c.T - now >= LOCKTAB_SKEW_NS)
+                 * and starts T afresh at its own time (nobody is registered or owed, so no
+                 * charge depends on T): a long rest adds nothing to Q, and one of 2^55 ns,
+                 * read back as the future, is no future. Only a T a little ahead (another
+                 * CPU's clock) is kept, so that T never goes back. */
+                if (c.T <= now || c.T - now >= LOCKTAB_SKEW_NS)
                     c.T = now;
                 c.armed = arm;
                 locktab_arm(&s->slot[i], arm);
@@ -480,7 +483,8 @@ static void locktab_tidy(struct locktab_stripe *s, unsigned i, uint64_t *now)
         return;
     if (*now == 0)
         *now = lp_now();
-    if (*now - locktab_time(v, *now) >= LOCKTAB_REST_NS)
+    uint64_t t = locktab_time(v, *now); /* may be after *now: a rest begun since it was read */
+    if (t <= *now && *now - t >= LOCKTAB_REST_NS)
         (void)locktab_commit(s, i, &v, v & LOCKTAB_T_MASK);
 }
 
@@ -545,11 +549,13 @@ void lp_locktab_rebase(const void *lock)
             continue;
         uint64_t frac = locktab_frac(&s->slot[i]);
         do {
+            bool kept = locktab_kept(&s->slot[i]);
+            if (kept && locktab_word_idle(v))
+                break; /* at rest: nobody's wait to forget */
             uint64_t now = lp_now();
             struct lp_charge c;
             bool charged;
             locktab_unpack(v, now, &frac, &s->slot[i], &c);
-            bool kept = locktab_kept(&s->slot[i]);
             (void)lp_charge_release(&c, now, &charged); /* armed stays as it is */
             if (kept)
                 locktab_rest(&c, now);

@@ -255,6 +255,25 @@ int main(void)
            "another lock's release that draws, 20 ms into the rest");
         is_u64(live(), 0, "... frees it");
         is_u64(lp_locktab_hint(k), 0, "... hint back to 0");
+
+        /* A long rest adds nothing to what the next waiters are charged, nor to Q: after a
+         * rest of 2^54 ns (208 days, Q's range) the next 60 waiters all register, and the
+         * first charge is theirs alone. */
+        const uint64_t L = K + 8000 + (UINT64_C(1) << 54);
+        wait_kept(&w, k, K + 8000, 0);
+        end_at(&w, K + 8000, LP_ACQUIRED);
+        struct lp_waiter sixty[60];
+        before = not_registered();
+        for (int i = 0; i < 60; i++)
+            wait_at(&sixty[i], k, L + (uint64_t)i, i == 0 ? 10 : 0);
+        is_u64(not_registered() - before, 0, "after a 208-day rest, 60 waiters all register");
+        ok(release_at(k, L + 100, 0, &charge, &fraction), "... the armed release is picked");
+        is_u64(charge, 60 * 100 - 59 * 60 / 2, "... charged their waits since they began");
+        for (int i = 0; i < 60; i++)
+            end_at(&sixty[i], L + 200, LP_ACQUIRED);
+        ok(!release_at(&locks[120], L + 200 + 10000000, 10, &charge, &fraction),
+           "... at rest again, 10 ms on");
+        is_u64(live(), 0, "... and tidied away");
     }
 
     /* ---- entries go with their waiters ---- */
