@@ -32,14 +32,15 @@
  * state LIVE with its own registration (T strictly above the free state's T); the operation
  * that leaves an entry with no waiter and nothing owed (for a kept entry at rest, a claim
  * that needs its slot or a release that tidies the stripe) swaps in the free state (LIVE
- * clear, T kept) and only then clears the key. So a LIVE state always has its lock in the key, and a
- * thread that loads a LIVE word and then reads its lock's address in the key operates on that
- * lock's entry if its swap succeeds: had the entry been freed and its slot claimed again in
- * between, the word would differ (T only grows over a slot's life). Nobody but the claimer
- * revives a free state, so a slot being claimed or freed is simply passed over. (Within one
- * entry a word can come back bit for bit — a waiter registers and another leaves whose
- * registrations were read at the same nanosecond — and an operation stalled across both would
- * then swap with an early time; the charge saturates at 0 rather than go negative.)
+ * clear, T kept) and only then clears the key. So a LIVE state always has its lock in the
+ * key, and a thread that loads a LIVE word and then reads its lock's address in the key
+ * operates on that lock's entry if its swap succeeds: had the entry been freed and its slot
+ * claimed again in between, the word would differ (T only grows over a slot's life). Nobody
+ * but the claimer revives a free state, so a slot being claimed or freed is simply passed
+ * over. (Within one entry a word can come back bit for bit — a waiter registers and another
+ * leaves whose registrations were read at the same nanosecond — and an operation stalled
+ * across both would then swap with an early time; the charge saturates at 0 rather than go
+ * negative.)
  */
 #include "locktab.h"
 #include "sys.h"
@@ -74,7 +75,7 @@ struct locktab_slot {
     locktab_word st; /* atomic, by cmpxchg16b: the entry's state, packed as above */
     uint64_t frac;   /* atomic: the fraction the entry was armed at; meaningful while ARMED */
     uint64_t keep;   /* atomic: non-zero while the slot holds a kept entry (locktab.h); set by
-                        its claimer before the swap that makes it LIVE, cleared by the next */
+                        each claimer before the swap that makes its entry LIVE */
 };
 
 struct locktab_stripe {
@@ -312,9 +313,9 @@ static bool locktab_commit(struct locktab_stripe *s, unsigned i, locktab_word *v
 }
 
 /* Frees one kept entry of s that is at rest, for a claim that found every slot taken: the
- * same swap to the free word as the last waiter's leave of an entry that is not kept. Which
- * one does not depend on any draw (an armed one loses its draw, and the lock's next entry
- * draws afresh at its creation), so the releases picked stay 1 in n. True when one was. */
+ * same swap to the free word as the last waiter's leave of an entry that is not kept. An
+ * entry at rest holds no draw (locktab_rest), so which one goes is of no consequence to the
+ * releases picked. True when one was. */
 #define LOCKTAB_EVICT_TRIES 4
 static bool locktab_evict(struct locktab_stripe *s)
 {
