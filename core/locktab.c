@@ -239,7 +239,10 @@ static locktab_word locktab_pack(const struct lp_charge *c, bool keep)
  * word's T, so that no word of the slot's earlier entries can come back (a slot's life, at
  * the top). The free word's T is the clock read of the operation that freed it, made before
  * the claimer saw the key cleared, so it is at most now, unless the counters of two CPUs
- * disagree by a few cycles; a never-used slot's T is 0, and is not a time at all. */
+ * disagree by a few cycles; a never-used slot's T is 0, and is not a time at all. The same
+ * for a kept entry revived from rest (v its word at rest, T when the rest began): however long
+ * the rest, the entry starts afresh, and a T read back from 2^55 ns ago as the future is no
+ * future. */
 #define LOCKTAB_SKEW_NS (UINT64_C(1) << 30)
 static uint64_t locktab_revival_time(locktab_word v, uint64_t now)
 {
@@ -410,14 +413,9 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
             locktab_unpack(v, now, &frac, &s->slot[i], &c);
             bool kept = locktab_kept(&s->slot[i]);
             if (kept && lp_charge_idle(&c)) {
-                /* At rest: this registration draws for the next release, as a creation does,
-                 * and starts T afresh at its own time (nobody is registered or owed, so no
-                 * charge depends on T): a long rest adds nothing to Q, and one of 2^55 ns,
-                 * read back as the future, is no future. Only a T a little ahead (another
-                 * CPU's clock) is kept, so that T never goes back. */
-                if (c.T <= now || c.T - now >= LOCKTAB_SKEW_NS)
-                    c.T = now;
-                c.armed = arm;
+                /* At rest (nobody registered or owed, no draw): revived as a claimer revives
+                 * a free word, with this registration's draw for the next release. */
+                lp_charge_init(&c, locktab_revival_time(v, now), arm);
                 locktab_arm(&s->slot[i], arm);
             }
             uint64_t e = lp_charge_register(&c, now);
