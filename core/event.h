@@ -118,7 +118,7 @@ static inline void lp_event_wait_begin(struct lp_wait *ev, const char *leaf,
     lp_event_wait_begin_obj(ev, leaf, family, lock, lock);
 }
 /* Ends the wait; records it in the block profile unless outcome is LP_NOT_A_WAIT. Returns
- * when it ended. */
+ * when it ended (for LP_NOT_A_WAIT, possibly 0: lp_locktab_wait_end). */
 uint64_t lp_event_wait_end(struct lp_wait *ev, enum lp_wait_outcome outcome);
 /* Ends a wait that is not recorded: the thread was cancelled inside the call, so
  * lp_event_wait_end never ran. Its in-flight entry goes, and a registered waiter leaves the

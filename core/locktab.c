@@ -35,12 +35,15 @@
  * clear, T kept) and only then clears the key. So a LIVE state always has its lock in the
  * key, and a thread that loads a LIVE word and then reads its lock's address in the key
  * operates on that lock's entry if its swap succeeds: had the entry been freed and its slot
- * claimed again in between, the word would differ (T only grows over a slot's life). Nobody
- * but the claimer revives a free state, so a slot being claimed or freed is simply passed
- * over. (Within one entry a word can come back bit for bit — a waiter registers and another
- * leaves whose registrations were read at the same nanosecond — and an operation stalled
- * across both would then swap with an early time; the charge saturates at 0 rather than go
- * negative.)
+ * claimed again in between, the word would differ (an entry's T starts above every T of the
+ * slot's earlier entries; only an undo moves it back, and only to a word of the same entry).
+ * Nobody but the claimer revives a free state, so a slot being claimed or freed is simply
+ * passed over. (Within one entry a word can come back bit for bit — a waiter registers and
+ * another leaves whose registrations were read at the same nanosecond — and an operation
+ * stalled across both would then swap with an early time; the charge saturates at 0 rather
+ * than go negative. An undo puts back the word before a registration whose waiter turned out
+ * not to wait (lp_locktab_wait_end): an operation stalled across it swaps as it would have
+ * before that registration, which is then as if it had never been.)
  */
 #include "locktab.h"
 #include "sys.h"
@@ -397,6 +400,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
 {
     w->lock = lock;
     w->registered = false;
+    w->undo = false;
     if (!charge || !locktab_stripes) {
         w->start = lp_now_nofence();
         return;
@@ -421,7 +425,11 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
             uint64_t e = lp_charge_register(&c, now);
             if (c.W > LOCKTAB_W_MAX || c.Q > LOCKTAB_Q_MAX)
                 goto out_full; /* out of the word's range: not registered, counted */
-            if (locktab_commit(s, i, &v, locktab_pack(&c, kept))) {
+            locktab_word nv = locktab_pack(&c, kept);
+            if (locktab_commit(s, i, &v, nv)) {
+                w->before = v; /* a swap that succeeds leaves v as it was */
+                w->after = nv;
+                w->undo = true;
                 w->start = now;
                 w->e = e;
                 w->way = i;
@@ -441,11 +449,22 @@ out_full:
 uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
 {
     if (!w->registered)
-        return lp_now_nofence();
+        return outcome == LP_NOT_A_WAIT ? 0 : lp_now_nofence();
     w->registered = false;
     struct locktab_stripe *s = locktab_stripe_of(w->lock);
     unsigned i = w->way;
     locktab_word v;
+    /* Not a wait, and the entry's word still the one this registration put: nothing happened
+     * on the entry since, and the word before it is the state without this waiter, exactly
+     * (the whole state is the word: a waiter that came and went meanwhile left it as it
+     * found it). Swapped back, it needs no clock. A thread that loaded that earlier word and
+     * swaps now operates as it would have before this registration. The entry cannot have
+     * been freed meanwhile, since this waiter kept it LIVE. */
+    if (outcome == LP_NOT_A_WAIT && w->undo) {
+        v = locktab_load(&s->slot[i].st);
+        if (v == w->after && locktab_commit(s, i, &v, w->before))
+            return 0;
+    }
     /* Its registration keeps the entry LIVE: it is gone only if a fork dropped the table. */
     if (!locktab_load_entry(s, i, w->lock, &v))
         return lp_now();

@@ -59,6 +59,9 @@ struct lp_waiter {
     uint64_t e;       /* the registration time of charge.h */
     uint32_t way;     /* the slot of its lock's stripe it is registered in */
     bool registered;
+    bool undo;        /* registered on an entry that existed: before and after are the words
+                         its swap replaced and put (lp_locktab_wait_end's undo) */
+    unsigned __int128 before, after;
 };
 
 enum lp_wait_outcome {
@@ -82,7 +85,10 @@ int lp_locktab_init(unsigned stripes);
  * creates is kept when idle (above). */
 void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm,
                            bool keep);
-/* Ends it; returns the time it ended (read for the leave when registered). */
+/* Ends it; returns the time it ended (read for the leave when registered). For LP_NOT_A_WAIT,
+ * which needs no time, 0 unless the clock was read anyway: a registration that nothing has
+ * followed on its entry (the word is still the one it swapped in) is undone by swapping the
+ * word it replaced back, with no clock; so is a FUTEX_WAIT that found its word changed. */
 uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome);
 
 /* A release of lock, sampled (charge.h): true when it is picked and is a charge event (the lock

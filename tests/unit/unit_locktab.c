@@ -3,7 +3,8 @@
  * clock, on one stripe of six ways: what a release can skip, what it must do, that every
  * charge event is picked at 1 in n whatever came before it, that entries go with their
  * waiters, and that a kept entry (a futex word's) stays at rest, is charged as any other,
- * gives its slot up when the stripe is full, and goes after a long rest.
+ * gives its slot up when the stripe is full, and goes after a long rest; and that a wait that
+ * was not one is undone without the clock when nothing happened on its entry since.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -13,9 +14,10 @@
 #include "sample.h"
 #include "tap.h"
 
-static uint64_t fake_now;
+static uint64_t fake_now, clock_reads;
 static uint64_t fake_clock(void)
 {
+    clock_reads++;
     return fake_now;
 }
 
@@ -274,6 +276,61 @@ int main(void)
         ok(!release_at(&locks[120], L + 200 + 10000000, 10, &charge, &fraction),
            "... at rest again, 10 ms on");
         is_u64(live(), 0, "... and tidied away");
+    }
+
+    /* ---- a wait that was not one (a FUTEX_WAIT that found its word changed) ---- */
+    {
+        const void *u = &locks[136];
+        const uint64_t U = 3000000000; /* after the times above */
+        wait_kept(&w, u, U, 0);
+        end_at(&w, U + 10, LP_ACQUIRED);
+        is_u64(lp_locktab_hint(u), LP_LOCKTAB_USED, "an entry at rest");
+        wait_at(&w, u, U + 100, 10); /* revives it, armed */
+        wait_at(&w2, u, U + 110, 0);
+        uint64_t reads = clock_reads;
+        fake_now = U + 115;
+        is_u64(lp_locktab_wait_end(&w2, LP_NOT_A_WAIT), 0,
+               "not a wait, nothing since its registration: undone, no time returned");
+        is_u64(clock_reads - reads, 0, "... and no clock read");
+        ok(release_at(u, U + 150, 0, &charge, &fraction), "... the armed release is picked");
+        is_u64(charge, 50, "... and charges only the waiter that stayed: 50 ns");
+        end_at(&w, U + 160, LP_ACQUIRED);
+        is_u64(lp_locktab_hint(u), LP_LOCKTAB_USED, "... at rest again");
+
+        wait_at(&w, u, U + 200, 0); /* revives it, not armed */
+        is_u64(lp_locktab_hint(u), LP_LOCKTAB_USED, "revived unarmed: not DUE");
+        end_at(&w, U + 205, LP_NOT_A_WAIT);
+        is_u64(lp_locktab_hint(u), LP_LOCKTAB_USED, "... undone: at rest");
+        wait_at(&w, u, U + 210, 10); /* revives it, armed */
+        is_u64(lp_locktab_hint(u), LP_LOCKTAB_USED | LP_LOCKTAB_DUE, "revived armed: DUE");
+        end_at(&w, U + 215, LP_NOT_A_WAIT);
+        is_u64(lp_locktab_hint(u), LP_LOCKTAB_USED, "... undone: at rest, its draw gone");
+        ok(!release_at(u, U + 220, 0, &charge, &fraction), "... a release at rest: no charge");
+
+        /* A release between the registration and the end: the end is a cancel, on the clock. */
+        wait_at(&w, u, U + 300, 10);
+        wait_at(&w2, u, U + 310, 0);
+        ok(release_at(u, U + 350, 10, &charge, &fraction), "two waiters, the armed release");
+        is_u64(charge, 50 + 40, "... charges both: 50 + 40 ns");
+        reads = clock_reads;
+        end_at(&w2, U + 360, LP_NOT_A_WAIT);
+        ok(clock_reads > reads, "not a wait, after a release: a cancel, with the clock");
+        ok(release_at(u, U + 400, 0, &charge, &fraction), "... the next release, armed by that one");
+        is_u64(charge, 50, "... charges only the waiter that stayed, since the last release");
+        end_at(&w, U + 410, LP_ACQUIRED);
+
+        /* An entry that is not kept: undone, it still goes with its last waiter. */
+        const void *m = &locks[144];
+        wait_at(&w, m, U + 500, 0);
+        wait_at(&w2, m, U + 510, 0);
+        uint64_t n = live();
+        end_at(&w2, U + 515, LP_NOT_A_WAIT);
+        is_u64(live(), n, "a mutex's second waiter was not one: undone, the entry stays");
+        end_at(&w, U + 520, LP_ACQUIRED);
+        is_u64(live(), n - 1, "... and goes with its last waiter");
+        ok(!release_at(&locks[120], U + 410 + 10000000, 10, &charge, &fraction),
+           "the kept entry, 10 ms at rest: another lock's release that draws");
+        is_u64(live(), 0, "... tidies it away");
     }
 
     /* ---- entries go with their waiters ---- */

@@ -1,7 +1,8 @@
 /*
  * unit_locktab_mt — the lock table (locktab.h) under real threads and the real clock: four
  * threads contend on three mutexes that share one stripe, in the order the wrappers make the
- * calls (try; register; wait; leave; release the entry, then the mutex), some waits timed out.
+ * calls (try; register; wait; leave; release the entry, then the mutex), some waits timed out,
+ * some not waits after all (the mutex found free once registered: undone or cancelled).
  * The table takes no lock, so what this checks is that its compare-and-swaps compose: every
  * release that charges is charged at most what its waiters waited (Σ charges <= Σ registered
  * waits, at fraction 1), no charge is absurd (an underflow), and once everyone is gone no
@@ -27,7 +28,7 @@
 #define LOCKS_KEPT 8 /* ... and with: more than the stripe's six ways, so claims free them */
 
 static pthread_mutex_t mutexes[LOCKS_KEPT];
-static uint64_t sum_waits, sum_charges, max_charge, charges, gave_up, unregistered;
+static uint64_t sum_waits, sum_charges, max_charge, charges, gave_up, unregistered, not_waits;
 
 struct worker {
     int id;
@@ -86,6 +87,17 @@ static void *worker_main(void *arg)
             if (!w.registered)
                 __atomic_fetch_add(&unregistered, 1, __ATOMIC_RELAXED);
             int rc;
+            if (lp_rng_below(&r, 8) == 1 && pthread_mutex_trylock(m) == 0) {
+                /* Free after all (a FUTEX_WAIT that found its word changed): not a wait. Its
+                 * registered time bounds what releases meanwhile charged it. */
+                bool registered = w.registered;
+                lp_locktab_wait_end(&w, LP_NOT_A_WAIT);
+                if (registered) {
+                    account_wait(&w, lp_now());
+                    __atomic_fetch_add(&not_waits, 1, __ATOMIC_RELAXED);
+                }
+                goto hold;
+            }
             if (lp_rng_below(&r, 8) == 0) { /* a short timeout: some of these give up */
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -106,6 +118,7 @@ static void *worker_main(void *arg)
                 __atomic_fetch_add(&gave_up, 1, __ATOMIC_RELAXED);
                 continue;
             }
+        hold:
             held = true;
         }
         spin(50 + (unsigned)lp_rng_below(&r, 200));
@@ -125,7 +138,7 @@ static void *worker_main(void *arg)
 
 static void run(const char *what, long ops, uint64_t fraction, bool racing, bool keep)
 {
-    sum_waits = sum_charges = max_charge = charges = gave_up = unregistered = 0;
+    sum_waits = sum_charges = max_charge = charges = gave_up = unregistered = not_waits = 0;
     pthread_t th[THREADS];
     struct worker wk[THREADS];
     uint64_t t0 = lp_now();
@@ -147,6 +160,7 @@ static void run(const char *what, long ops, uint64_t fraction, bool racing, bool
          (unsigned long long)gave_up, (unsigned long long)unregistered,
          (unsigned long long)st.retries);
     cmp_ok_u64(charges, ">", 100, "%s: the threads contended (charges made)", what);
+    cmp_ok_u64(not_waits, ">", 0, "%s: some registered waiters were not waits after all", what);
     /* Picked charges are some of the releases' charges, unweighted: at any fraction their sum
      * is at most that of every release's, which is at most the registered waits. */
     cmp_ok_u64(sum_charges, "<=", sum_waits, "%s: Σ charges <= Σ registered waits", what);
