@@ -35,15 +35,13 @@
  * clear, T kept) and only then clears the key. So a LIVE state always has its lock in the
  * key, and a thread that loads a LIVE word and then reads its lock's address in the key
  * operates on that lock's entry if its swap succeeds: had the entry been freed and its slot
- * claimed again in between, the word would differ (an entry's T starts above every T of the
- * slot's earlier entries; only an undo moves it back, and only to a word of the same entry).
- * Nobody but the claimer revives a free state, so a slot being claimed or freed is simply
- * passed over. (Within one entry a word can come back bit for bit — a waiter registers and
- * another leaves whose registrations were read at the same nanosecond — and an operation
- * stalled across both would then swap with an early time; the charge saturates at 0 rather
- * than go negative. An undo puts back the word before a registration whose waiter turned out
- * not to wait (lp_locktab_wait_end): an operation stalled across it swaps as it would have
- * before that registration, which is then as if it had never been.)
+ * claimed again in between, the word would differ (T only grows over a slot's life). Nobody
+ * but the claimer revives a free state, so a slot being claimed or freed is simply passed
+ * over. (Within one entry a word can come back bit for bit — a waiter registers and another
+ * leaves whose registrations were read at the same nanosecond, or a registration is undone
+ * (lp_locktab_wait_end) — and an operation stalled across both would then swap with an early
+ * time; the charge saturates at 0 rather than go negative. After an undo that is exact: the
+ * stalled operation swaps as it would have before the registration undone.)
  */
 #include "locktab.h"
 #include "sys.h"
@@ -457,14 +455,16 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
     /* Not a wait, and the entry's word still the one this registration put: nothing happened
      * on the entry since, and the word before it is the state without this waiter, exactly
      * (the whole state is the word: a waiter that came and went meanwhile left it as it
-     * found it). Swapped back, it needs no clock. A thread that loaded that earlier word and
-     * swaps now operates as it would have before this registration. The entry cannot have
-     * been freed meanwhile, since this waiter kept it LIVE. */
-    if (outcome == LP_NOT_A_WAIT && w->undo) {
-        v = locktab_load(&s->slot[i].st);
-        if (v == w->after && locktab_commit(s, i, &v, w->before))
-            return 0;
-    }
+     * found it). Swapped back, it needs no clock. It goes back with the registration's T,
+     * which differs only where the registration revived an entry at rest: the rest then
+     * begins at the revival (as locktab_rest would have it), and a slot's T never goes down
+     * (a slot's life, at the top). Otherwise it is the word before, and a thread that loaded
+     * that and swaps now operates as it would have before this registration. */
+    if (outcome == LP_NOT_A_WAIT && w->undo && locktab_load_entry(s, i, w->lock, &v) &&
+        v == w->after &&
+        locktab_commit(s, i, &v, (w->before & ~(locktab_word)LOCKTAB_T_MASK) |
+                                     (w->after & LOCKTAB_T_MASK)))
+        return 0;
     /* Its registration keeps the entry LIVE: it is gone only if a fork dropped the table. */
     if (!locktab_load_entry(s, i, w->lock, &v))
         return lp_now();
@@ -488,7 +488,8 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
 }
 
 /* Frees slot i's entry if it is another lock's kept entry that has been at rest for
- * LOCKTAB_REST_NS (its T is when the rest began): a word nobody waits on any more, whose
+ * LOCKTAB_REST_NS (its T: when the rest began, or when a waiter that did not wait last
+ * revived it): a word nobody waits on any more, whose
  * entry would otherwise make every release in the stripe draw (locktab.h). *now: the clock,
  * read here the first time it is needed. One try: a word that changes is in use. */
 #define LOCKTAB_REST_NS UINT64_C(10000000)

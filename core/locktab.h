@@ -85,10 +85,11 @@ int lp_locktab_init(unsigned stripes);
  * creates is kept when idle (above). */
 void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, uint64_t arm,
                            bool keep);
-/* Ends it; returns the time it ended (read for the leave when registered). For LP_NOT_A_WAIT,
- * which needs no time, 0 unless the clock was read anyway: a registration that nothing has
- * followed on its entry (the word is still the one it swapped in) is undone by swapping the
- * word it replaced back, with no clock; so is a FUTEX_WAIT that found its word changed. */
+/* Ends it; returns the time it ended (read for the leave when registered). LP_NOT_A_WAIT
+ * needs no time, and returns 0 unless the clock was read anyway: when the waiter was not
+ * registered, or when its registration, made on an entry that already existed (one at rest
+ * included: most FUTEX_WAITs that find their word changed), is still the last thing that
+ * happened to the entry, it is undone with no clock: the word it replaced is swapped back. */
 uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome);
 
 /* A release of lock, sampled (charge.h): true when it is picked and is a charge event (the lock

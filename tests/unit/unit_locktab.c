@@ -328,9 +328,19 @@ int main(void)
         is_u64(live(), n, "a mutex's second waiter was not one: undone, the entry stays");
         end_at(&w, U + 520, LP_ACQUIRED);
         is_u64(live(), n - 1, "... and goes with its last waiter");
-        ok(!release_at(&locks[120], U + 410 + 10000000, 10, &charge, &fraction),
-           "the kept entry, 10 ms at rest: another lock's release that draws");
-        is_u64(live(), 0, "... tidies it away");
+
+        /* The undo of a revival leaves the entry at rest from the revival on: T never goes
+         * back, and a rest is counted from there. */
+        wait_at(&w, u, U + 600, 0); /* revives it: at rest since U + 410 */
+        reads = clock_reads;
+        end_at(&w, U + 605, LP_NOT_A_WAIT);
+        is_u64(clock_reads - reads, 0, "a revival undone, with no clock");
+        ok(!release_at(&locks[120], U + 600 + 10000000 - 1, 10, &charge, &fraction),
+           "... another lock's release that draws, 10 ms less 1 ns after the revival");
+        is_u64(live(), n - 1, "... leaves the entry: its rest is counted from the revival");
+        ok(!release_at(&locks[120], U + 600 + 10000000, 10, &charge, &fraction),
+           "... and 10 ms after it");
+        is_u64(live(), n - 2, "... tidies it away");
     }
 
     /* ---- entries go with their waiters ---- */
