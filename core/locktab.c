@@ -40,8 +40,9 @@
  * over. (Within one entry a word can come back bit for bit — a waiter registers and another
  * leaves whose registrations were read at the same nanosecond, or a registration is undone
  * (lp_locktab_wait_end) — and an operation stalled across both would then swap with an early
- * time; the charge saturates at 0 rather than go negative. After an undo that is exact: the
- * stalled operation swaps as it would have before the registration undone.)
+ * time; the charge saturates at 0 rather than go negative. After the undo of a registration
+ * that revived nothing that is exact: the stalled operation swaps as it would have before
+ * the registration; after the undo of a revival, T has moved on and its swap fails.)
  */
 #include "locktab.h"
 #include "sys.h"
@@ -457,9 +458,10 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
      * (the whole state is the word: a waiter that came and went meanwhile left it as it
      * found it). Swapped back, it needs no clock. It goes back with the registration's T,
      * which differs only where the registration revived an entry at rest: the rest then
-     * begins at the revival (as locktab_rest would have it), and a slot's T never goes down
-     * (a slot's life, at the top). Otherwise it is the word before, and a thread that loaded
-     * that and swaps now operates as it would have before this registration. */
+     * begins at the revival (a cancel would begin it at its own clock read, nanoseconds
+     * later: locktab_rest), and a slot's T never goes down (a slot's life, at the top).
+     * Otherwise it is the word before, and a thread that loaded that and swaps now operates
+     * as it would have before this registration. */
     if (outcome == LP_NOT_A_WAIT && w->undo && locktab_load_entry(s, i, w->lock, &v) &&
         v == w->after &&
         locktab_commit(s, i, &v, (w->before & ~(locktab_word)LOCKTAB_T_MASK) |

@@ -89,7 +89,8 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
  * needs no time, and returns 0 unless the clock was read anyway: when the waiter was not
  * registered, or when its registration, made on an entry that already existed (one at rest
  * included: most FUTEX_WAITs that find their word changed), is still the last thing that
- * happened to the entry, it is undone with no clock: the word it replaced is swapped back. */
+ * happened to the entry, it is undone with no clock: the word it replaced is swapped back
+ * (for a revival, at rest from the revival on). */
 uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome);
 
 /* A release of lock, sampled (charge.h): true when it is picked and is a charge event (the lock
