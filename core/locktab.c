@@ -491,9 +491,9 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
 
 /* Frees slot i's entry if it is another lock's kept entry that has been at rest for
  * LOCKTAB_REST_NS (its T: when the rest began, or when a waiter that did not wait last
- * revived it): a word nobody waits on any more, whose
- * entry would otherwise make every release in the stripe draw (locktab.h). *now: the clock,
- * read here the first time it is needed. One try: a word that changes is in use. */
+ * revived it): a word nobody waits on any more, whose entry would otherwise make every
+ * release in the stripe draw (locktab.h). *now: the clock, read here the first time it is
+ * needed. One try: a word that changes is in use. */
 #define LOCKTAB_REST_NS UINT64_C(10000000)
 static void locktab_tidy(struct locktab_stripe *s, unsigned i, uint64_t *now)
 {
