@@ -4,7 +4,7 @@
 #   make demo            run the bundled demo under the profiler and show its profiles
 #   make check           build everything and run the whole suite with prove
 #   make bench           benchmarks (ratios with / without the profiler)
-#   make variants        the bench's ablation builds and the tests' slow-unwinder build
+#   make variants        the bench's ablation builds and the tests' slowed-down builds
 #   make check-exports   compare the exported symbols with tests/preload/exports.txt
 #   make install         PREFIX=/usr/local by default: bin/, lib/, include/ and the manual
 #                        in share/man/man1 and man3 (MANDIR=PREFIX/share/man)
@@ -375,9 +375,10 @@ bench: all variants $(BENCH_BIN) $(BENCH_REAL_BIN) $(BUILD)/tests/passthru.so \
 
 # Variants of the library, each a full build of its own in $(BUILD)/variants/NAME with the
 # seams of core/seam.h set by tests/variants/NAME.c: the bench's ablation of the mutex path
-# (peek, clock, register), the skew test's slow unwinder and the scale test's stalled writer.
+# (peek, clock, register), the skew test's slow unwinder, the scale test's stalled writer and
+# the fork test's slow scan of the loaded objects.
 # Never installed; a release build has no seams to set (they are constants there).
-VARIANTS = peek clock register slowunwind slowwriter
+VARIANTS = peek clock register slowunwind slowwriter slowscan
 VARIANT_SO = $(VARIANTS:%=$(BUILD)/variants/%/liblockprof.so)
 
 variants: $(PROTO_H)

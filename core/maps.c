@@ -5,7 +5,9 @@
  * stored with release semantics, and only the `unloaded` flag of a published entry ever
  * changes afterwards (an atomic byte store). */
 #include "maps.h"
+#include "clock.h"
 #include "elfnote.h"
+#include "seam.h"
 #include "sync.h"
 
 #include <elf.h>
@@ -107,6 +109,8 @@ static int maps_callback(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct maps_scan *scan = data;
     bool first = scan->calls++ == 0;
+    if (lp_seams.maps_scan_stall_ns && first)
+        lp_sleep_ns(lp_seams.maps_scan_stall_ns);
     bool have_counts = size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs);
     if (first && have_counts) {
         bool force = __atomic_exchange_n(&maps_force, 0, __ATOMIC_ACQ_REL);
@@ -181,12 +185,18 @@ static void maps_scan_locked(void)
  * fork in 7). Those changes happen while the loader's r_state is not RT_CONSISTENT, and the
  * child inherits that state, so the child scans only while every namespace is RT_CONSISTENT;
  * otherwise it keeps the registry it inherited (objects loaded since the parent's last scan
- * then have no names in the child). A thread of the parent inside a dl_iterate_phdr of its own
- * at the moment of the fork can still leave the lock held with the state consistent. The fork
- * handler takes maps_lock only: a scan there would wait for the loader's lock, and a thread
- * holding it inside a dl_iterate_phdr callback may be waiting for the forking thread.
+ * then have no names in the child). A thread of the parent inside a dl_iterate_phdr at the
+ * moment of the fork leaves the lock held with the state consistent: lockprof's own scan, made
+ * under maps_lock, does so when a fork comes while the parent writes a profile (seen: a child
+ * of tests/preload/forkwrite.t hung in its exit-time write; with the scan slowed to 20 ms, the
+ * slowscan variant, every run hung). So a child whose parent held maps_lock at the fork never
+ * scans: it keeps the registry it inherited. A scan of the program's own at the fork is out of lockprof's reach (its own
+ * dl_iterate_phdr would hang in that child too). The fork handler takes no lock: a scan there
+ * would wait for the loader's lock, and a thread holding it inside a dl_iterate_phdr callback
+ * may be waiting for the forking thread.
  */
-static bool maps_in_child; /* this process is a fork child; under maps_lock */
+static bool maps_in_child;     /* this process is a fork child; under maps_lock */
+static bool maps_forked_scan;  /* ... of a parent that held maps_lock at the fork */
 
 /* Every namespace's state (dlmopen makes namespaces of their own, each with its r_debug: glibc
  * 2.35's r_debug_extended, r_version 2, chained from _r_debug). */
@@ -205,7 +215,7 @@ static bool maps_loader_consistent(void)
 
 static bool maps_loader_usable(void)
 {
-    return !maps_in_child || maps_loader_consistent();
+    return !maps_in_child || (!maps_forked_scan && maps_loader_consistent());
 }
 
 unsigned lp_maps_refresh(void)
@@ -254,6 +264,11 @@ unsigned lp_maps_dropped(void)
 
 void lp_maps_atfork_child(void)
 {
+    /* Held at the fork (by a thread that is not here): the parent may have been inside
+     * dl_iterate_phdr, whose lock no thread of the child will ever give back. Once set, for
+     * the child's life, and its children's. */
+    if (__atomic_load_n(&maps_lock.word, __ATOMIC_RELAXED) != 0)
+        maps_forked_scan = true;
     maps_in_child = true;
     /* A scan the parent was making at the fork leaves the registry usable: entries are
      * published whole, and the next scan marks them afresh. */

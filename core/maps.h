@@ -43,10 +43,10 @@ const struct lp_mapping *lp_maps_find(uintptr_t pc);
 /* All entries, in id order: *n gets the count. */
 const struct lp_mapping *lp_maps_all(unsigned *n);
 unsigned lp_maps_dropped(void);
-/* Fork (sync.h's lock order): the registry's lock is taken before and given back after, so
- * that a child never inherits a scan half-done by another thread (a dlclose racing the fork);
- * the child keeps every entry, and scans again only while the loader's state says its lock is
- * free (maps.c). */
+/* Fork: nothing is taken in the parent (sync.h). In the child this frees the registry's lock,
+ * which a thread of the parent may have held; the child keeps every entry (each is published
+ * whole), and scans again only if the parent was not scanning at the fork, and while the
+ * loader's state says its lock is free (maps.c). */
 void lp_maps_atfork_child(void);
 
 #endif

@@ -23,12 +23,16 @@ struct lp_seams {
     /* The writer stops this long half-way through its walk of the stack table (the scale
      * test's stalled writer). */
     uint64_t writer_stall_ns;
+    /* The scan of the loaded objects stops this long inside dl_iterate_phdr, with the loader's
+     * lock held (the fork test's slow scan). */
+    uint64_t maps_scan_stall_ns;
 };
 
 #ifdef LP_SEAMS
 extern struct lp_seams lp_seams;
 #else
-static const struct lp_seams lp_seams = { .stage = 4, .unwind_delay_ns = 0, .writer_stall_ns = 0 };
+static const struct lp_seams lp_seams = { .stage = 4, .unwind_delay_ns = 0, .writer_stall_ns = 0,
+                                          .maps_scan_stall_ns = 0 };
 #endif
 
 #endif

@@ -45,4 +45,31 @@ is($foreign, 0, "no child's profile has the parent's waits");
 my ($pc) = total(read_profile("$prefix.block.pb.gz"), leaf => 'pthread_mutex_lock',
                  frame => 'parent_wait');
 is($pc, 2, "the parent's profile has its own two waits");
+
+# The same with a library whose scan of the loaded objects stops 20 ms inside dl_iterate_phdr
+# (Makefile: the slowscan variant), so that most forks come while the writing thread holds the
+# loader's lock, which no thread of the child will ever give back: the child must not scan
+# again, and exits all the same with its profile written (its frames named from what it
+# inherited).
+my $slow = build_dir() . '/variants/slowscan/liblockprof.so';
+-e $slow or BAIL_OUT("$slow is missing: make variants");
+my $sn = 10;
+my $sprefix = tmpdir() . '/fws';
+my $s = run_under(prog => 'prog_forkwrite', args => [$sn, 20], preload => $slow,
+                  env => { LOCKPROF_OUT => $sprefix }, timeout => 60);
+is($s->{exit}, 0, 'slow scan: exit 0 (no child hung)') or diag($s->{err});
+is($s->{measure}{children_ok}, $sn, "slow scan: all $sn children exited 0");
+cmp_ok($s->{measure}{forks_during_write} // 0, '>=', 1,
+       'slow scan: some forks came while a write (and its scan) was in progress');
+my ($named, $sfiles) = (0, 0);
+for my $pid ($s->{out} =~ /^child (\d+) \d+ \d+$/mg) {
+    my $f = "$sprefix.$pid.block.pb.gz";
+    next unless -s $f;
+    $sfiles++;
+    my ($cnt) = total(read_profile($f), leaf => 'pthread_mutex_lock',
+                      frame => 'forked_child_wait');
+    $named++ if $cnt == 2;
+}
+is($sfiles, $sn, 'slow scan: every child wrote its block profile');
+is($named, $sn, "slow scan: every child's profile names its waits' frames");
 done_testing();
