@@ -187,10 +187,10 @@ static void maps_scan_locked(void)
  * otherwise it keeps the registry it inherited (objects loaded since the parent's last scan
  * then have no names in the child). A thread of the parent inside a dl_iterate_phdr at the
  * moment of the fork leaves the lock held with the state consistent: lockprof's own scan, made
- * under maps_lock, does so when a fork comes while the parent writes a profile (seen: a child
- * of tests/preload/forkwrite.t hung in its exit-time write; with the scan slowed to 20 ms, the
- * slowscan variant, every run hung). So a child whose parent held maps_lock at the fork never
- * scans: it keeps the registry it inherited. A scan of the program's own at the fork is out of lockprof's reach (its own
+ * under maps_lock, does so when a fork comes while another thread writes a profile (the
+ * slowscan variant makes it happen at every fork: tests/preload/forkwrite.t). So a child whose
+ * parent held maps_lock at the fork never scans: it keeps the registry it inherited. A scan
+ * of the program's own at the fork is out of lockprof's reach (the program's next
  * dl_iterate_phdr would hang in that child too). The fork handler takes no lock: a scan there
  * would wait for the loader's lock, and a thread holding it inside a dl_iterate_phdr callback
  * may be waiting for the forking thread.
