@@ -315,7 +315,8 @@ int main(void)
         reads = clock_reads;
         end_at(&w2, U + 360, LP_NOT_A_WAIT);
         ok(clock_reads > reads, "not a wait, after a release: a cancel, with the clock");
-        ok(release_at(u, U + 400, 0, &charge, &fraction), "... the next release, armed by that one");
+        ok(release_at(u, U + 400, 0, &charge, &fraction),
+           "... the next release, armed by that one");
         is_u64(charge, 50, "... charges only the waiter that stayed, since the last release");
         end_at(&w, U + 410, LP_ACQUIRED);
 

@@ -148,7 +148,8 @@ static void *worker_main(void *arg)
 
 static void run(const char *what, long ops, uint64_t fraction, bool racing, bool keep)
 {
-    sum_waits = sum_charges = max_charge = charges = gave_up = unregistered = not_waits = undone = 0;
+    sum_waits = sum_charges = max_charge = charges = gave_up = unregistered = 0;
+    not_waits = undone = 0;
     pthread_t th[THREADS];
     struct worker wk[THREADS];
     uint64_t t0 = lp_now();
