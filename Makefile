@@ -374,7 +374,7 @@ bench: all variants $(BENCH_BIN) $(BENCH_REAL_BIN) $(BUILD)/tests/passthru.so \
 	$(BUILD)/tests/helper_recordcost
 
 # Variants of the library, each a full build of its own in $(BUILD)/variants/NAME with the
-# seams of core/seam.h set by tests/variants/NAME.c: the bench's ablation of the mutex path
+# seams of core/seam.h set by tests/variants/NAME.c: the bench's ablation of the lock path
 # (peek, clock, register), the skew test's slow unwinder, the scale test's stalled writer and
 # the fork test's slow scan of the loaded objects.
 # Never installed; a release build has no seams to set (they are constants there).

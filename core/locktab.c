@@ -399,7 +399,7 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
 {
     w->lock = lock;
     w->registered = false;
-    w->undo = false;
+    w->after = 0;
     if (!charge || !locktab_stripes) {
         w->start = lp_now_nofence();
         return;
@@ -428,7 +428,6 @@ void lp_locktab_wait_begin(struct lp_waiter *w, const void *lock, bool charge, u
             if (locktab_commit(s, i, &v, nv)) {
                 w->before = v; /* a swap that succeeds leaves v as it was */
                 w->after = nv;
-                w->undo = true;
                 w->start = now;
                 w->e = e;
                 w->way = i;
@@ -453,6 +452,9 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
     struct locktab_stripe *s = locktab_stripe_of(w->lock);
     unsigned i = w->way;
     locktab_word v;
+    /* Its registration keeps the entry LIVE: it is gone only if a fork dropped the table. */
+    if (!locktab_load_entry(s, i, w->lock, &v))
+        return lp_now();
     /* Not a wait, and the entry's word still the one this registration put: nothing happened
      * on the entry since, and the word before it is the state without this waiter, exactly
      * (the whole state is the word: a waiter that came and went meanwhile left it as it
@@ -461,15 +463,12 @@ uint64_t lp_locktab_wait_end(struct lp_waiter *w, enum lp_wait_outcome outcome)
      * begins at the revival (a cancel would begin it at its own clock read, nanoseconds
      * later: locktab_rest), and a slot's T never goes down (a slot's life, at the top).
      * Otherwise it is the word before, and a thread that loaded that and swaps now operates
-     * as it would have before this registration. */
-    if (outcome == LP_NOT_A_WAIT && w->undo && locktab_load_entry(s, i, w->lock, &v) &&
-        v == w->after &&
+     * as it would have before this registration. A swap that fails leaves in v the word
+     * found, for the cancel below. */
+    if (outcome == LP_NOT_A_WAIT && v == w->after &&
         locktab_commit(s, i, &v, (w->before & ~(locktab_word)LOCKTAB_T_MASK) |
                                      (w->after & LOCKTAB_T_MASK)))
         return 0;
-    /* Its registration keeps the entry LIVE: it is gone only if a fork dropped the table. */
-    if (!locktab_load_entry(s, i, w->lock, &v))
-        return lp_now();
     uint64_t frac = locktab_frac(&s->slot[i]);
     for (;;) {
         uint64_t now = lp_now();

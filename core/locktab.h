@@ -59,8 +59,8 @@ struct lp_waiter {
     uint64_t e;       /* the registration time of charge.h */
     uint32_t way;     /* the slot of its lock's stripe it is registered in */
     bool registered;
-    bool undo;        /* registered on an entry that existed: before and after are the words
-                         its swap replaced and put (lp_locktab_wait_end's undo) */
+    /* The words its registration's swap replaced and put, when it was made on an entry that
+     * existed (lp_locktab_wait_end's undo); after is 0 otherwise (a LIVE word never is). */
     unsigned __int128 before, after;
 };
 
